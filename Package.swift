@@ -1,0 +1,94 @@
+// swift-tools-version:6.1
+// checkpointd — edge daemon for smart health-checkpoint kiosks.
+//
+// The pipeline at a glance (one target per layer):
+//   C shims:     CV4L2 (V4L2 ioctls) · CCurl (libcurl) · CFaceDetector (OpenCV, C++ behind a C header)
+//   Core:        CheckpointCore      — pure Swift domain logic, imports no C
+//   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, uploader, store)
+//   Executables: checkpointd (daemon) · checkpointctl (technician CLI) · checkpoint-receiver (reference server)
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let toml = Target.Dependency.product(name: "TOMLKit", package: "TOMLKit")
+let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let hummingbirdTLS = Target.Dependency.product(name: "HummingbirdTLS", package: "hummingbird")
+let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+
+let package = Package(
+    name: "checkpointd",
+    products: [
+        .executable(name: "checkpointd", targets: ["checkpointd"]),
+        .executable(name: "checkpointctl", targets: ["checkpointctl"]),
+        .executable(name: "checkpoint-receiver", targets: ["checkpoint-receiver"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+    ],
+    targets: [
+        // MARK: C shims — each declares only what Swift cannot import by itself.
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "CFaceDetector",
+            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            linkerSettings: [
+                .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_dnn"),
+                .linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_imgproc"),
+                .linkedLibrary("opencv_core"),
+            ]
+        ),
+
+        // MARK: Core — domain logic only.
+        .target(name: "CheckpointCore", dependencies: [toml, logging], swiftSettings: swiftSettings),
+
+        // MARK: Adapters — hardware, network and storage boundaries.
+        .target(
+            name: "CheckpointAdapters",
+            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", grdb, hummingbird, logging, metrics, prometheus],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Executables — wiring only.
+        .executableTarget(
+            name: "checkpointd",
+            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, lifecycle, logging, metrics],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "checkpointctl",
+            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, logging],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "checkpoint-receiver",
+            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, hummingbird, hummingbirdTLS, grdb, logging],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests mirror the targets.
+        .testTarget(name: "CheckpointCoreTests", dependencies: ["CheckpointCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CheckpointAdaptersTests",
+            dependencies: ["CheckpointAdapters", "CheckpointCore", hummingbirdTesting, hummingbird],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    cxxLanguageStandard: .cxx17
+)

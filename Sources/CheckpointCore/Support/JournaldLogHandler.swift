@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+
+/// A swift-log handler for systemd's journal: one line per event on stderr, prefixed with the
+/// sd-daemon(3) priority (`<3>` error … `<7>` debug), so journald files it at the right level.
+///
+/// Repeated identical messages are rate-limited: after `burst` copies within `window`, further
+/// copies are counted and summarised once the window ends. Callers must not put personal data
+/// (names, ID numbers, faces) in messages or metadata; the pipeline logs record ids only.
+public struct JournaldLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let sink: Sink
+
+    /// Where lines go; a test passes its own closure.
+    public final class Sink: @unchecked Sendable {
+        let write: @Sendable (String) -> Void
+        let lock = NSLock()
+        var limiter: RateLimiter
+
+        public init(burst: Int = 5, window: Double = 60, write: @escaping @Sendable (String) -> Void) {
+            self.write = write
+            self.limiter = RateLimiter(burst: burst, window: window)
+        }
+
+        public static let stderr = Sink { line in
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    public init(label: String, level: Logger.Level = .info, sink: Sink = .stderr) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// sd-daemon(3) priority for a swift-log level.
+    public static func priority(of level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: return 7
+        case .info: return 6
+        case .notice: return 5
+        case .warning: return 4
+        case .error: return 3
+        case .critical: return 2
+        }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let body = "\(event.message)\(meta)"
+        let prefix = "<\(Self.priority(of: event.level))>"
+        let now = Date().timeIntervalSince1970
+        sink.lock.lock()
+        let decision = sink.limiter.admit(key: "\(event.level)|\(label)|\(body)", now: now)
+        sink.lock.unlock()
+        for summary in decision.summaries {
+            sink.write("<5>\(label): previous message repeated \(summary.suppressed) more times: \(summary.key.split(separator: "|", maxSplits: 2).last ?? "")\n")
+        }
+        if decision.emit {
+            sink.write("\(prefix)\(label): \(body)\n")
+        }
+    }
+}
+
+/// Counts identical messages per window; pure logic, tested without a clock.
+public struct RateLimiter: Sendable {
+    public struct Summary: Sendable, Equatable {
+        public let key: String
+        public let suppressed: Int
+    }
+
+    public struct Decision: Sendable, Equatable {
+        public let emit: Bool
+        public let summaries: [Summary]
+    }
+
+    private struct Entry: Sendable {
+        var windowStart: Double
+        var count: Int
+        var suppressed: Int
+    }
+
+    public let burst: Int
+    public let window: Double
+    private var entries: [String: Entry] = [:]
+
+    public init(burst: Int, window: Double) {
+        self.burst = burst
+        self.window = window
+    }
+
+    public mutating func admit(key: String, now: Double) -> Decision {
+        var summaries: [Summary] = []
+        // Close windows that ended, reporting what they suppressed.
+        for (k, e) in entries where now - e.windowStart >= window {
+            if e.suppressed > 0 { summaries.append(Summary(key: k, suppressed: e.suppressed)) }
+            entries[k] = nil
+        }
+        if entries.count > 1024 { entries.removeAll() }
+        var entry = entries[key] ?? Entry(windowStart: now, count: 0, suppressed: 0)
+        entry.count += 1
+        let emit = entry.count <= burst
+        if !emit { entry.suppressed += 1 }
+        entries[key] = entry
+        return Decision(emit: emit, summaries: summaries.sorted { $0.key < $1.key })
+    }
+}

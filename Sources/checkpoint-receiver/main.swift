@@ -1,0 +1,2 @@
+import CheckpointCore
+print("checkpoint-receiver \(CheckpointVersion.string)")

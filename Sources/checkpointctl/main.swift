@@ -1,0 +1,2 @@
+import CheckpointCore
+print("checkpointctl \(CheckpointVersion.string)")

@@ -1,0 +1,3 @@
+import CheckpointCore
+import CheckpointAdapters
+print("checkpointd \(CheckpointVersion.string) (OpenCV \(OpenCVInfo.version))")
