@@ -1,2 +1,0 @@
-import CheckpointCore
-print("checkpointctl \(CheckpointVersion.string)")
