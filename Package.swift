@@ -2,7 +2,8 @@
 // checkpointd — edge daemon for smart health-checkpoint kiosks.
 //
 // The pipeline at a glance (one target per layer):
-//   C shims:     CV4L2 (V4L2 ioctls) · CCurl (libcurl) · CFaceDetector (OpenCV, C++ behind a C header)
+//   C shims:     CV4L2 (V4L2 ioctls) · CCurl (libcurl) · CFaceDetector (OpenCV face detection) · CImageCodec
+//                (OpenCV JPEG/PNG codecs); the last two are C++ behind pure-C headers
 //   Core:        CheckpointCore      — pure Swift domain logic, imports no C
 //   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, uploader, store)
 //   Executables: checkpointd (daemon) · checkpointctl (technician CLI) · checkpoint-receiver (reference server)
@@ -55,13 +56,19 @@ let package = Package(
             ]
         ),
 
+        .target(
+            name: "CImageCodec",
+            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+            linkerSettings: [.linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_core")]
+        ),
+
         // MARK: Core — domain logic only.
         .target(name: "CheckpointCore", dependencies: [toml, logging], swiftSettings: swiftSettings),
 
         // MARK: Adapters — hardware, network and storage boundaries.
         .target(
             name: "CheckpointAdapters",
-            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", grdb, hummingbird, logging, metrics, prometheus],
+            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CImageCodec", grdb, hummingbird, logging, metrics, prometheus],
             swiftSettings: swiftSettings
         ),
 

@@ -69,3 +69,11 @@ public struct AdapterError: Error, Sendable, CustomStringConvertible {
         return "\(message) (\(code))"
     }
 }
+
+extension String {
+    /// Text from a NUL-terminated C buffer filled in by a shim.
+    init(cBuffer buffer: [CChar]) {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        self = String(decoding: bytes, as: UTF8.self)
+    }
+}

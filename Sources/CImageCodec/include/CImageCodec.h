@@ -1,0 +1,48 @@
+// CImageCodec: decode and encode still images (JPEG, PNG) from Swift.
+// Why this shim exists: Swift on Linux has no image codecs; OpenCV's imgcodecs is C++ and throws
+// cv::Exception, so this pure-C header hides it behind plain buffers and status codes. Every
+// exception is caught in the .cpp and returned as text. Used for MJPEG frames, replay files,
+// face snapshots and technician PNGs.
+#ifndef CIMAGECODEC_H
+#define CIMAGECODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    CIC_OK = 0,
+    CIC_ERR_ARGUMENT = 1,
+    CIC_ERR_DECODE = 2,
+    CIC_ERR_ENCODE = 3,
+    CIC_ERR_MEMORY = 4,
+    CIC_ERR_OPENCV = 5,
+} cic_status;
+
+/// A malloc'ed, tightly packed image; release with cic_image_free.
+typedef struct {
+    uint8_t *pixels;
+    int width;
+    int height;
+    int channels; // 1 = gray, 3 = BGR
+} cic_image;
+
+/// Decodes an encoded image (JPEG, PNG, …) to BGR (channels = 3) or gray (want_gray != 0).
+/// On failure returns a status and writes a message into err (if err_len > 0).
+cic_status cic_decode(const uint8_t *data, size_t length, int want_gray, cic_image *out, char *err, size_t err_len);
+
+/// Encodes packed BGR (channels 3) or gray (channels 1) pixels as JPEG (quality 1–100) or PNG.
+/// The result is malloc'ed: release with cic_buffer_free.
+cic_status cic_encode(const uint8_t *pixels, int width, int height, int channels, int png, int quality,
+                      uint8_t **out, size_t *out_length, char *err, size_t err_len);
+
+void cic_image_free(cic_image *image);
+void cic_buffer_free(uint8_t *buffer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

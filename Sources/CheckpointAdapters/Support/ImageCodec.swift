@@ -1,0 +1,47 @@
+import CImageCodec
+
+/// Still-image decoding and encoding through OpenCV's imgcodecs (see CImageCodec.h).
+public enum ImageCodec {
+    public struct Image: Sendable {
+        public var width: Int
+        public var height: Int
+        public var channels: Int
+        public var pixels: [UInt8]
+    }
+
+    /// Decodes JPEG/PNG bytes to packed BGR (or gray).
+    public static func decode(_ data: [UInt8], gray: Bool = false) throws(AdapterError) -> Image {
+        var image = cic_image()
+        var err = [CChar](repeating: 0, count: 256)
+        let status = data.withUnsafeBufferPointer { buf in
+            cic_decode(buf.baseAddress, buf.count, gray ? 1 : 0, &image, &err, err.count)
+        }
+        guard status == CIC_OK else {
+            throw AdapterError(.unsupported, "cannot decode image", cause: .opencv(String(cBuffer: err)))
+        }
+        defer { cic_image_free(&image) }
+        let count = Int(image.width) * Int(image.height) * Int(image.channels)
+        let pixels = Array(UnsafeBufferPointer(start: image.pixels, count: count))
+        return Image(width: Int(image.width), height: Int(image.height), channels: Int(image.channels), pixels: pixels)
+    }
+
+    /// Encodes packed BGR or gray pixels as JPEG (quality 1–100) or PNG.
+    public static func encode(
+        _ pixels: [UInt8], width: Int, height: Int, channels: Int, png: Bool = false, quality: Int = 90
+    ) throws(AdapterError) -> [UInt8] {
+        guard pixels.count == width * height * channels else {
+            throw AdapterError(.unsupported, "pixel buffer is \(pixels.count) bytes, expected \(width * height * channels)")
+        }
+        var out: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var err = [CChar](repeating: 0, count: 256)
+        let status = pixels.withUnsafeBufferPointer { buf in
+            cic_encode(buf.baseAddress, Int32(width), Int32(height), Int32(channels), png ? 1 : 0, Int32(quality), &out, &length, &err, err.count)
+        }
+        guard status == CIC_OK, let out else {
+            throw AdapterError(.unsupported, "cannot encode image", cause: .opencv(String(cBuffer: err)))
+        }
+        defer { cic_buffer_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: length))
+    }
+}
