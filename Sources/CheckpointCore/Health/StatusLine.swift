@@ -1,0 +1,41 @@
+/// The one-line summary sent to systemd as `STATUS=` (shown by `systemctl status`): camera fps,
+/// sensor state, queue depth and the last upload. No personal data.
+public struct StatusLine: Sendable, Equatable {
+    public var cameraFPS: Double?
+    public var sensor: String
+    public var queueDepth: Int
+    public var secondsSinceLastUpload: Double?
+    public var overall: String
+
+    public init(cameraFPS: Double?, sensor: String, queueDepth: Int, secondsSinceLastUpload: Double?, overall: String) {
+        self.cameraFPS = cameraFPS
+        self.sensor = sensor
+        self.queueDepth = queueDepth
+        self.secondsSinceLastUpload = secondsSinceLastUpload
+        self.overall = overall
+    }
+
+    public var text: String {
+        let fps = cameraFPS.map { String(format1: $0) + " fps" } ?? "no frames"
+        let upload: String
+        if let s = secondsSinceLastUpload { upload = "last upload \(Self.age(s)) ago" } else { upload = "no upload yet" }
+        return "\(overall); camera \(fps); sensor \(sensor); queue \(queueDepth); \(upload)"
+    }
+
+    /// "42s", "5m", "3h", "2d".
+    public static func age(_ seconds: Double) -> String {
+        let s = max(0, Int(seconds))
+        if s < 120 { return "\(s)s" }
+        if s < 7200 { return "\(s / 60)m" }
+        if s < 172_800 { return "\(s / 3600)h" }
+        return "\(s / 86400)d"
+    }
+}
+
+extension String {
+    /// One decimal place without Foundation's locale-dependent formatting.
+    init(format1 value: Double) {
+        let tenths = Int((value * 10).rounded())
+        self = "\(tenths / 10).\(abs(tenths % 10))"
+    }
+}
