@@ -11,6 +11,7 @@ UNITDIR      ?= /lib/systemd/system
 UDEVDIR      ?= /lib/udev/rules.d
 DESTDIR      ?=
 SHARED       ?= $(abspath $(CURDIR)/../shared)
+SWIFT_BUILD_FLAGS ?=
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BINDIR_DEBUG  = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 BINDIR_REL    = $(shell $(SWIFT) build -c $(CONFIGURATION) --show-bin-path 2>/dev/null)
@@ -38,7 +39,7 @@ deps:
 
 ## build: release binaries (checkpointd, checkpointctl, checkpoint-receiver).
 build:
-	$(SWIFT) build -c $(CONFIGURATION)
+	$(SWIFT) build -c $(CONFIGURATION) $(SWIFT_BUILD_FLAGS)
 
 build-debug:
 	$(SWIFT) build
@@ -83,3 +84,22 @@ install:
 
 clean:
 	rm -rf .build
+
+## deb: a Debian package (binaries, unit, udev rules, conffiles, user creation) in .build/deb/.
+DEB_VERSION ?= $(shell sed -n 's/.*string = "\(.*\)"/\1/p' Sources/CheckpointCore/Support/Version.swift)
+DEB_ARCH    ?= $(shell dpkg --print-architecture)
+# The Swift runtime is linked statically: a kiosk has no Swift toolchain.
+deb: deps
+	$(MAKE) --no-print-directory build SWIFT_BUILD_FLAGS=--static-swift-stdlib
+	rm -rf .build/deb/root && mkdir -p .build/deb/root/DEBIAN
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/.build/deb/root
+	@# Conffiles: the technician's config and calibration survive upgrades.
+	cd .build/deb/root && find etc -type f | sed 's#^#/#' > DEBIAN/conffiles
+	install -m 0755 systemd/debian/postinst systemd/debian/prerm systemd/debian/postrm .build/deb/root/DEBIAN/
+	deps=$$(cd .build/deb/root && mkdir -p debian && touch debian/control && \
+	  dpkg-shlibdeps -O -e usr/bin/checkpointd -e usr/bin/checkpointctl -e usr/bin/checkpoint-receiver 2>/dev/null \
+	  | sed 's/^shlibs:Depends=//'; rm -rf debian); \
+	sed -e "s/@VERSION@/$(DEB_VERSION)/" -e "s/@ARCH@/$(DEB_ARCH)/" -e "s/@DEPENDS@/$${deps:-libc6}, adduser/" \
+	  systemd/debian/control.in > .build/deb/root/DEBIAN/control
+	fakeroot dpkg-deb --build -Zxz .build/deb/root .build/deb/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).deb
+	@echo "built .build/deb/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).deb"
