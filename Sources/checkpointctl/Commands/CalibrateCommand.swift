@@ -1,6 +1,376 @@
 import ArgumentParser
+import CheckpointAdapters
+import CheckpointCore
+import Foundation
 
-// Placeholder until this command's capability lands; replaced by its owner.
+/// `checkpointctl calibrate thermal|registration`: guided blackbody calibration, validation, and camera→thermal registration.
 struct CalibrateCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "calibrate", abstract: "Calibrate the thermal sensor and the camera-to-thermal registration.")
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate", abstract: "Calibrate the thermal sensor and the camera-to-thermal registration.",
+        subcommands: [Thermal.self, RegistrationCommand.self])
+
+    static func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+    static func f2(_ v: Double) -> String { String(format: "%.2f", v) }
+    static func f3(_ v: Double) -> String { String(format: "%.3f", v) }
+
+    static func nowStamp() -> (ConfigDateTime, String) {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        let dt = ConfigDateTime(kind: .offsetDateTime, year: Int(tmv.tm_year) + 1900, month: Int(tmv.tm_mon) + 1, day: Int(tmv.tm_mday),
+                                hour: Int(tmv.tm_hour), minute: Int(tmv.tm_min), second: Int(tmv.tm_sec), offsetMinutes: 0)
+        let id = String(format: "cal-%04d%02d%02d-%02d%02d%02d", dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
+        return (dt, id)
+    }
+
+    static func loadCalibration(_ path: String) throws -> CalibrationFile {
+        do { return try CalibrationFile.load(path: path) } catch {
+            throw ValidationError("calibration file \(path) is not valid:\n\(error)")
+        }
+    }
+
+    static func write(_ file: CalibrationFile, to path: String) throws {
+        try AtomicFileWriter.write(file.render(), to: path, mode: 0o644)
+        _ = try loadCalibration(path)  // read back what was written: it must validate
+    }
+
+    // MARK: thermal
+
+    struct Thermal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "thermal",
+            abstract: "Guided 2-point or N-point blackbody calibration (or --validate: report bias and RMS, change nothing).",
+            discussion: """
+                For each --set-point the technician sets the blackbody, presses Enter, and N frames are averaged over
+                --region. The fit (gain, offset) and its residuals are shown and the calibration file is written atomically.
+                """)
+
+        @OptionGroup var connection: SensorCommand.Connection
+        @Option(name: .customLong("set-point"), help: "Blackbody temperature, °C (repeat: at least 2, e.g. 35 and 40).") var setPoints: [Double] = []
+        @Option(help: "Frames averaged per set point.") var frames = 16
+        @Option(help: "Blackbody region in thermal pixels: x,y,width,height (array sensors).") var region: String?
+        @Option(name: .customLong("by"), help: "Technician name or ID, recorded in the file.") var technician: String?
+        @Option(help: "Calibration id (default: cal-<UTC date-time>).") var id: String?
+        @Option(help: "Sensor serial number or asset label (default: from --calibration).") var serial: String?
+        @Option(help: "Existing calibration file: the base for the new one, and the one --validate checks.") var calibration: String?
+        @Option(help: "Where to write the new calibration (default: --calibration).") var output: String?
+        @Option(name: .customLong("skin-to-body-offset-c"), help: "Skin-to-body offset when there is no base file, °C.") var skinToBody = 0.0
+        @Option(name: .customLong("camera-size"), help: "Camera WIDTHxHEIGHT for the default registration when there is no base file.") var cameraSize = "640x480"
+        @Flag(help: "Measure against the blackbody with the existing calibration; report bias and RMS; write nothing.") var validate = false
+        @Flag(name: .customLong("no-wait"), help: "Do not wait for Enter at each set point (scripted use); wait --settle seconds instead.") var noWait = false
+        @Option(help: "Seconds to wait after each set point is confirmed before averaging.") var settle = 0.5
+
+        func validateArguments() throws -> (Int, Int, Int, Int)? {
+            guard frames >= 2 else { throw ValidationError("--frames must be at least 2 (the noise needs more than one frame)") }
+            if validate {
+                guard calibration != nil else { throw ValidationError("--validate needs --calibration FILE, the calibration to check") }
+                guard !setPoints.isEmpty else { throw ValidationError("--validate needs at least one --set-point") }
+            } else {
+                guard setPoints.count >= 2 else { throw ValidationError("a calibration needs at least 2 --set-point values, got \(setPoints.count)") }
+                guard Set(setPoints).count == setPoints.count else { throw ValidationError("--set-point values must differ") }
+                guard technician?.isEmpty == false else { throw ValidationError("--by NAME is required: the file records who calibrated") }
+                guard output != nil || calibration != nil else { throw ValidationError("--output FILE (or --calibration FILE to replace) is required") }
+            }
+            guard let region else { return nil }
+            let parts = region.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 4, let x = parts[0], let y = parts[1], let w = parts[2], let h = parts[3], x >= 0, y >= 0, w >= 1, h >= 1 else {
+                throw ValidationError("--region must be x,y,width,height in thermal pixels (e.g. 27,19,3,3), not '\(region)'")
+            }
+            return (x, y, w, h)
+        }
+
+        func run() async throws {
+            let regionBox = try validateArguments()
+            let base = try calibration.map(loadCalibration)
+            var linkConfig = try connection.linkConfig()
+            if let base, connection.emissivity == "0.98" { linkConfig.emissivity = base.sensor.emissivity }
+            let link = ThermalSensorLink(config: linkConfig)
+            let stream = link.start()
+            defer { link.stop() }
+            let stdin = DedicatedThread(name: "calibrate-stdin")
+            defer { stdin.stop() }
+            var iterator = stream.makeAsyncIterator()
+
+            var measured: [(setPoint: Double, raw: Double, temporalNoise: Double, spatialNoise: Double, ambient: Double)] = []
+            for (index, setPoint) in setPoints.enumerated() {
+                say("[\(index + 1)/\(setPoints.count)] Set the blackbody to \(f2(setPoint)) °C and aim the sensor at it"
+                    + (region.map { " (region \($0))" } ?? "") + ".")
+                if noWait {
+                    try await Task.sleep(for: .seconds(settle))
+                } else {
+                    say("    Press Enter when the blackbody is stable.")
+                    let line = try await stdin.run { readLine() }
+                    guard line != nil else { throw ValidationError("standard input closed before set point \(f2(setPoint)) °C was confirmed") }
+                    try await Task.sleep(for: .seconds(settle))
+                }
+                let since = monotonicNanos()
+                var means: [Double] = [], sds: [Double] = [], ambients: [Double] = []
+                while means.count < frames {
+                    guard let event = await iterator.next() else { throw ValidationError("the sensor link ended") }
+                    switch event {
+                    case .status(let s): say("    sensor: \(s)")
+                    case .emissivity(let e): say("    sensor emissivity read back: \(e)")
+                    case .frame(let frame, _):
+                        guard frame.monotonicNanos >= since else { continue }  // only frames after the blackbody settled
+                        let stats = try Self.regionStats(frame, regionBox)
+                        means.append(stats.mean)
+                        sds.append(stats.sd)
+                        ambients.append(frame.ambientC)
+                        let done = means.count * 30 / frames
+                        FileHandle.standardError.write(Data("\r    [\(String(repeating: "#", count: done))\(String(repeating: "-", count: 30 - done))] \(means.count)/\(frames)".utf8))
+                    }
+                }
+                FileHandle.standardError.write(Data("\n".utf8))
+                let raw = means.reduce(0, +) / Double(means.count)
+                let temporal = (means.reduce(0) { $0 + ($1 - raw) * ($1 - raw) } / Double(means.count - 1)).squareRoot()
+                let spatial = sds.reduce(0, +) / Double(sds.count)
+                let ambient = ambients.reduce(0, +) / Double(ambients.count)
+                say("    blackbody \(f2(setPoint)) °C: sensor reads \(f3(raw)) °C, noise \(f3(temporal)) °C frame-to-frame, \(f3(spatial)) °C across the region")
+                measured.append((setPoint, raw, temporal, spatial, ambient))
+            }
+            link.stop()
+
+            if validate, let base {
+                let cal = try ThermalCalibration(base)
+                print("validation of calibration \(base.record.id) (nothing is changed)")
+                print("set_point_c  raw_c     corrected_c  error_c")
+                var errors: [Double] = []
+                for m in measured {
+                    let s = cal.correct(rawC: m.raw, ambientC: m.ambient, distanceM: 0)
+                    let corrected = s.fittedC + s.ambientTermC  // a blackbody is not skin: no distance or skin-to-body terms
+                    errors.append(corrected - m.setPoint)
+                    print(String(format: "%-12.2f %-9.3f %-12.3f %+.3f", m.setPoint, m.raw, corrected, corrected - m.setPoint))
+                }
+                let bias = errors.reduce(0, +) / Double(errors.count)
+                let rms = (errors.reduce(0) { $0 + $1 * $1 } / Double(errors.count)).squareRoot()
+                print("bias \(String(format: "%+.3f", bias)) °C  rms \(f3(rms)) °C  over \(errors.count) set point(s)")
+                return
+            }
+
+            let fit: LinearFit
+            do { fit = try LinearFit.fit(measured.map { .init(rawC: $0.raw, referenceC: $0.setPoint) }) } catch {
+                throw ValidationError("\(error)")
+            }
+            print("fit: corrected = \(String(format: "%.5f", fit.gain)) × raw \(fit.offset >= 0 ? "+" : "−") \(String(format: "%.4f", abs(fit.offset))) °C")
+            print("set_point_c  raw_c     fitted_c  residual_c")
+            for (p, r) in zip(fit.points, fit.residuals) {
+                print(String(format: "%-12.2f %-9.3f %-9.3f %+.3f", p.referenceC, p.rawC, p.referenceC - r, r))
+            }
+            print("residual rms \(f3(fit.residualRMSC)) °C, max \(f3(fit.maxResidualC)) °C")
+
+            let (now, defaultID) = CalibrateCommand.nowStamp()
+            let ambientRef = measured.reduce(0) { $0 + $1.ambient } / Double(measured.count)
+            guard let sensorSerial = serial ?? base?.sensor.serial else {
+                throw ValidationError("--serial is required when there is no --calibration base file")
+            }
+            let sizes = cameraSize.split(separator: "x").compactMap { Int($0) }
+            guard sizes.count == 2 else { throw ValidationError("--camera-size must be WIDTHxHEIGHT, not '\(cameraSize)'") }
+            let defaultRegistration = Registration.sharedFieldOfView(cameraWidth: sizes[0], cameraHeight: sizes[1])
+            var file = base ?? CalibrationFile(
+                sensor: .init(model: linkConfig.model.name, serial: sensorSerial),
+                record: .init(id: defaultID, calibratedBy: "", calibratedAt: now, method: .twoPoint),
+                fit: .init(gain: 1, offset: 0, points: [], residualRMSC: 0, maxResidualC: 0),
+                skinToBodyOffsetC: skinToBody,
+                registration: .init(homography: defaultRegistration.homography.m, nominalDistanceM: defaultRegistration.nominalDistanceM,
+                                    baselineM: 0.025, parallaxPxM: 0))
+            file.sensor.model = linkConfig.model.name
+            file.sensor.serial = sensorSerial
+            if let e = linkConfig.emissivity { file.sensor.emissivity = e }
+            file.record = .init(id: id ?? defaultID, calibratedBy: technician ?? "", calibratedAt: now, method: fit.points.count == 2 ? .twoPoint : .nPoint)
+            file.fit = .init(gain: fit.gain, offset: fit.offset, points: fit.points.map { .init(rawC: $0.rawC, referenceC: $0.referenceC) },
+                             residualRMSC: fit.residualRMSC, maxResidualC: fit.maxResidualC)
+            file.ambient.referenceC = (ambientRef * 100).rounded() / 100
+            let target = output ?? calibration!
+            try CalibrateCommand.write(file, to: target)
+            print("wrote calibration \(file.record.id) by \(file.record.calibratedBy) to \(target)")
+        }
+
+        static func regionStats(_ frame: ThermalFrame, _ box: (Int, Int, Int, Int)?) throws -> (mean: Double, sd: Double) {
+            if frame.isSinglePoint { return (Double(frame.pixels[0]), 0) }
+            guard let (x, y, w, h) = box else { throw ValidationError("--region x,y,width,height is required for a \(frame.width)×\(frame.height) array sensor") }
+            let r = ReferenceRegion(x: x, y: y, width: w, height: h, temperatureC: 0)
+            guard let s = r.statistics(in: frame) else {
+                throw ValidationError("--region \(x),\(y),\(w),\(h) does not fit in the \(frame.width)×\(frame.height) frame")
+            }
+            return (s.mean, s.sd)
+        }
+    }
+
+    // MARK: registration
+
+    struct RegistrationCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "registration",
+            abstract: "Fit the camera→thermal homography (+ parallax) from point pairs of a heated target, write it, and draw an overlay PNG.",
+            discussion: """
+                Each --pair is camera_x,camera_y,thermal_x,thermal_y[,distance_m]: where the heated target appears in the camera
+                image and in the thermal frame. Pairs at the nominal distance (or without a distance) fit the homography (≥ 4,
+                not on one line); pairs at other distances fit the parallax term.
+                """)
+
+        @Option(name: .customLong("pair"), help: "camera_x,camera_y,thermal_x,thermal_y[,distance_m] (repeat).") var pairs: [String] = []
+        @Option(name: .customLong("pairs-file"), help: "A file of pairs, one per line, same format; # starts a comment.") var pairsFile: String?
+        @Option(help: "The calibration file to update (its registration section).") var calibration: String
+        @Option(help: "Write the updated calibration here instead of replacing --calibration.") var output: String?
+        @Option(name: .customLong("nominal-distance-m"), help: "Distance the homography pairs were taken at, m.") var nominal = 0.5
+        @Option(name: .customLong("baseline-m"), help: "Camera–sensor baseline, m.") var baseline = 0.025
+        @Option(help: "Write the thermal-on-camera overlay PNG here.") var overlay: String?
+        @Option(name: .customLong("camera-image"), help: "A camera still (JPEG/PNG) to draw the overlay on.") var cameraImage: String?
+        @Option(name: .customLong("camera-size"), help: "Canvas WIDTHxHEIGHT when there is no --camera-image.") var cameraSize = "640x480"
+        @Option(help: "Serial port to grab one thermal frame for the overlay.") var port: String?
+        @Option(help: "Sensor model for --port.") var model = "gy-mcu90640"
+        @Option(help: "Baud for --port (or auto).") var baud = "auto"
+
+        func parsePairs() throws -> [(Homography.Pair, Double?)] {
+            var lines = pairs
+            if let pairsFile {
+                guard let text = try? String(contentsOfFile: pairsFile, encoding: .utf8) else { throw ValidationError("cannot read --pairs-file \(pairsFile)") }
+                lines += text.split(separator: "\n").map { String($0.split(separator: "#").first ?? "").trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            return try lines.enumerated().map { (i, line) in
+                let v = line.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard (4...5).contains(v.count), v.allSatisfy({ $0?.isFinite == true }) else {
+                    throw ValidationError("pair \(i + 1) '\(line)' is not camera_x,camera_y,thermal_x,thermal_y[,distance_m]")
+                }
+                if v.count == 5, v[4]! <= 0 { throw ValidationError("pair \(i + 1): distance must be > 0 m") }
+                return (Homography.Pair(cameraX: v[0]!, cameraY: v[1]!, thermalX: v[2]!, thermalY: v[3]!), v.count == 5 ? v[4] : nil)
+            }
+        }
+
+        func run() async throws {
+            let all = try parsePairs()
+            let atNominal = all.filter { $0.1 == nil || abs($0.1! - nominal) < 1e-6 }.map(\.0)
+            let others = all.compactMap { p, d -> (pair: Homography.Pair, distanceM: Double)? in
+                guard let d, abs(d - nominal) >= 1e-6 else { return nil }
+                return (p, d)
+            }
+            let h: Homography
+            do { h = try Homography.fit(atNominal) } catch { throw ValidationError("\(error)") }
+            let k = Registration.fitParallax(homography: h, pairs: others, nominalDistanceM: nominal)
+            let registration = try Registration(homography: h, nominalDistanceM: nominal, baselineM: baseline, parallaxPxM: k)
+            print("homography (camera px → thermal px at \(nominal) m): \(h.m.map { String(format: "%.6g", $0) }.joined(separator: ", "))")
+            print("parallax \(String(format: "%.4f", k)) px·m from \(others.count) pair(s) at other distances")
+            print("camera_x  camera_y  thermal_x  thermal_y  distance_m  residual_px")
+            var residuals: [Double] = []
+            for (p, d) in all {
+                let m = registration.map(x: p.cameraX, y: p.cameraY, distanceM: d ?? nominal)
+                let r = ((m.x - p.thermalX) * (m.x - p.thermalX) + (m.y - p.thermalY) * (m.y - p.thermalY)).squareRoot()
+                residuals.append(r)
+                print(String(format: "%-9.1f %-9.1f %-10.2f %-10.2f %-11.2f %.3f", p.cameraX, p.cameraY, p.thermalX, p.thermalY, d ?? nominal, r))
+            }
+            let rms = (residuals.reduce(0) { $0 + $1 * $1 } / Double(residuals.count)).squareRoot()
+            print("residual rms \(String(format: "%.3f", rms)) thermal px")
+
+            var file = try loadCalibration(calibration)
+            file.registration = .init(homography: h.m, nominalDistanceM: nominal, baselineM: baseline, parallaxPxM: k)
+            let target = output ?? calibration
+            try write(file, to: target)
+            print("wrote registration to \(target)")
+
+            if let overlay {
+                let canvas = try loadCanvas()
+                let thermal = try await grabFrame()
+                let png = try OverlayRenderer.render(canvas: canvas, registration: registration, thermal: thermal, pairs: all.map(\.0))
+                try AtomicFileWriter.write(bytes: png, to: overlay)
+                print("wrote overlay \(overlay) (\(canvas.width)×\(canvas.height)\(thermal == nil ? ", no thermal frame: markers only" : ""))")
+            }
+        }
+
+        func loadCanvas() throws -> OverlayRenderer.Canvas {
+            if let cameraImage {
+                guard let data = FileManager.default.contents(atPath: cameraImage) else { throw ValidationError("cannot read --camera-image \(cameraImage)") }
+                let img = try ImageCodec.decode(Array(data))
+                guard img.channels == 3 else { throw ValidationError("--camera-image must be a colour image") }
+                return OverlayRenderer.Canvas(width: img.width, height: img.height, pixels: img.pixels)
+            }
+            let s = cameraSize.split(separator: "x").compactMap { Int($0) }
+            guard s.count == 2, s[0] > 0, s[1] > 0 else { throw ValidationError("--camera-size must be WIDTHxHEIGHT") }
+            return OverlayRenderer.Canvas(width: s[0], height: s[1], pixels: [UInt8](repeating: 64, count: s[0] * s[1] * 3))
+        }
+
+        func grabFrame() async throws -> ThermalFrame? {
+            guard let port else { return nil }
+            let m = try ThermalModel(name: model)
+            let link = ThermalSensorLink(config: SensorLinkConfig(path: port, model: m, baud: Int(baud), emissivity: nil))
+            defer { link.stop() }
+            let deadline = monotonicNanos() + 10_000_000_000
+            for await event in link.start() {
+                if case .frame(let f, _) = event { return f }
+                if monotonicNanos() > deadline { break }
+            }
+            throw ValidationError("no thermal frame from \(port)")
+        }
+    }
+}
+
+/// Draws the thermal frame (false colour, half transparent) warped onto the camera image through the registration,
+/// with the pairs marked: green = camera point, red = thermal point mapped back into the camera.
+enum OverlayRenderer {
+    /// Packed BGR pixels.
+    struct Canvas {
+        var width: Int
+        var height: Int
+        var pixels: [UInt8]
+    }
+
+    static func render(canvas: Canvas, registration: Registration, thermal: ThermalFrame?, pairs: [Homography.Pair]) throws -> [UInt8] {
+        var px = canvas.pixels
+        let w = canvas.width, h = canvas.height
+        if let thermal {
+            let lo = thermal.minC, hi = max(thermal.maxC, lo + 0.1)
+            for y in 0..<h {
+                for x in 0..<w {
+                    let t = registration.homography.apply(x: Double(x) + 0.5, y: Double(y) + 0.5)
+                    let tx = Int(t.x.rounded(.down)), ty = Int(t.y.rounded(.down))
+                    guard tx >= 0, ty >= 0, tx < thermal.width, ty < thermal.height else { continue }
+                    let v = (Double(thermal[tx, ty]) - lo) / (hi - lo)
+                    let (b, g, r) = colour(v)
+                    let i = (y * w + x) * 3
+                    px[i] = UInt8((Int(px[i]) + Int(b)) / 2)
+                    px[i + 1] = UInt8((Int(px[i + 1]) + Int(g)) / 2)
+                    px[i + 2] = UInt8((Int(px[i + 2]) + Int(r)) / 2)
+                }
+            }
+        }
+        let inv = inverse(registration.homography.m)
+        for p in pairs {
+            cross(&px, w, h, Int(p.cameraX), Int(p.cameraY), (0, 255, 0))
+            if let inv {
+                let wz = inv[6] * p.thermalX + inv[7] * p.thermalY + inv[8]
+                let cx = (inv[0] * p.thermalX + inv[1] * p.thermalY + inv[2]) / wz
+                let cy = (inv[3] * p.thermalX + inv[4] * p.thermalY + inv[5]) / wz
+                cross(&px, w, h, Int(cx), Int(cy), (0, 0, 255))
+            }
+        }
+        return try ImageCodec.encode(px, width: w, height: h, channels: 3, png: true)
+    }
+
+    /// Blue → green → red ("iron"-ish) false colour, BGR.
+    static func colour(_ v: Double) -> (UInt8, UInt8, UInt8) {
+        let t = min(1, max(0, v))
+        let r = UInt8(min(255, max(0, 255 * (2 * t - 0.5))))
+        let g = UInt8(min(255, max(0, 255 * (1 - abs(2 * t - 1)))))
+        let b = UInt8(min(255, max(0, 255 * (1 - 2 * t))))
+        return (b, g, r)
+    }
+
+    static func cross(_ px: inout [UInt8], _ w: Int, _ h: Int, _ x: Int, _ y: Int, _ bgr: (UInt8, UInt8, UInt8)) {
+        for d in -6...6 {
+            for (xx, yy) in [(x + d, y), (x, y + d)] where xx >= 0 && yy >= 0 && xx < w && yy < h {
+                let i = (yy * w + xx) * 3
+                px[i] = bgr.0; px[i + 1] = bgr.1; px[i + 2] = bgr.2
+            }
+        }
+    }
+
+    static func inverse(_ m: [Double]) -> [Double]? {
+        let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
+        guard abs(det) > 1e-15 else { return nil }
+        let adj = [
+            m[4] * m[8] - m[5] * m[7], m[2] * m[7] - m[1] * m[8], m[1] * m[5] - m[2] * m[4],
+            m[5] * m[6] - m[3] * m[8], m[0] * m[8] - m[2] * m[6], m[2] * m[3] - m[0] * m[5],
+            m[3] * m[7] - m[4] * m[6], m[1] * m[6] - m[0] * m[7], m[0] * m[4] - m[1] * m[3],
+        ]
+        return adj.map { $0 / det }
+    }
 }

@@ -1,6 +1,138 @@
 import ArgumentParser
+import CheckpointAdapters
+import CheckpointCore
+import Foundation
 
-// Placeholder until this command's capability lands; replaced by its owner.
+/// `checkpointctl sensor read|save`: the sensor's own readings and counters, before any calibration.
 struct SensorCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sensor", abstract: "Read a thermal sensor's raw frames.")
+    static let configuration = CommandConfiguration(
+        commandName: "sensor", abstract: "Read a thermal sensor's raw frames.", subcommands: [Read.self, Save.self])
+
+    struct Connection: ParsableArguments {
+        @Option(help: "Serial port; prefer /dev/serial/by-id/….") var port: String
+        @Option(help: "Sensor model: gy-mcu90640, single-point-5a5a or ascii-line.") var model: String
+        @Option(help: "Baud rate (9600, 115200, 460800) or 'auto' (confirmed by 2 checksum-valid frames).") var baud = "auto"
+        @Option(name: .customLong("rate-hz"), help: "Frame rate to request (GY-MCU90640: 0.5, 1, 2, 4; 8 needs 460800 baud).") var rateHz: Double?
+        @Option(help: "Emissivity to set and read back (0.01…1); 'none' leaves the sensor's own.") var emissivity = "0.98"
+        @Option(help: "ascii-line only: regex with named groups (?<object>…) and (?<ambient>…).") var pattern: String?
+
+        func linkConfig() throws -> SensorLinkConfig {
+            let m = try ThermalModel(name: model, linePattern: pattern)
+            var b: Int?
+            if baud != "auto" {
+                guard let v = Int(baud), [9600, 115_200, 460_800].contains(v) else {
+                    throw ValidationError("--baud must be 9600, 115200, 460800 or auto, not '\(baud)'")
+                }
+                b = v
+            }
+            var e: Double?
+            if emissivity != "none" {
+                guard let v = Double(emissivity), v > 0, v <= 1 else { throw ValidationError("--emissivity must be within (0, 1] or 'none', not '\(emissivity)'") }
+                e = v
+            }
+            var c = SensorLinkConfig(path: port, model: m, baud: b, rateHz: rateHz, emissivity: e)
+            if case .asciiLine = m { c.emissivity = nil }
+            return c
+        }
+    }
+
+    struct Read: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "read", abstract: "Print one line per frame: min, max, mean, ambient and the driver's counters (sensor values, before calibration).")
+
+        @OptionGroup var connection: Connection
+        @Option(help: "Stop after this many frames (default: until interrupted).") var count: Int?
+        @Flag(help: "One JSON object per frame, one per line.") var json = false
+        @Option(help: "Give up (exit 1) if no frame arrives for this many seconds.") var timeout: Double?
+
+        func run() async throws {
+            let config = try connection.linkConfig()
+            if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+            let link = ThermalSensorLink(config: config)
+            let stream = link.start()
+            defer { link.stop() }
+            let timeoutNanos = timeout.map { UInt64($0 * 1e9) }
+            let result: Int32 = await withTaskGroup(of: Int32.self) { group in
+                group.addTask {
+                    var printed = 0
+                    for await event in stream {
+                        switch event {
+                        case .frame(let f, let c):
+                            FileHandle.standardOutput.write(Data(((json ? Self.json(f, c) : Self.line(f, c)) + "\n").utf8))
+                            printed += 1
+                            if let count, printed >= count { return 0 }
+                        case .status(let s):
+                            FileHandle.standardError.write(Data("sensor: \(s)\n".utf8))
+                        case .emissivity(let e):
+                            FileHandle.standardError.write(Data("sensor: emissivity read back \(e)\n".utf8))
+                        }
+                    }
+                    return 1
+                }
+                if let timeoutNanos {
+                    group.addTask {
+                        // Exits 1 if frames stop for --timeout seconds; progress is observed through the link's counters.
+                        var seen = link.counters.framesOK
+                        var last = monotonicNanos()
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .milliseconds(100))
+                            let now = link.counters.framesOK
+                            if now != seen { seen = now; last = monotonicNanos() }
+                            if monotonicNanos() - last > timeoutNanos {
+                                FileHandle.standardError.write(Data("sensor: no frame for \(timeout!) s on \(config.path)\n".utf8))
+                                return 1
+                            }
+                        }
+                        return 0
+                    }
+                }
+                let first = await group.next() ?? 1
+                group.cancelAll()
+                return first
+            }
+            link.stop()
+            if result != 0 { throw ExitCode(result) }
+        }
+
+        static func f2(_ v: Double) -> String { String(format: "%.2f", v) }
+
+        static func line(_ f: ThermalFrame, _ c: ThermalCounters) -> String {
+            "frame \(f.sequence)  min \(f2(f.minC))  max \(f2(f.maxC))  mean \(f2(f.meanC))  ambient \(f2(f.ambientC)) °C  "
+                + "ok \(c.framesOK) bad_checksum \(c.badChecksum) resyncs \(c.resyncs) dropped \(c.bytesDropped) timeouts \(c.timeouts)"
+        }
+
+        static func json(_ f: ThermalFrame, _ c: ThermalCounters) -> String {
+            "{\"sequence\":\(f.sequence),\"width\":\(f.width),\"height\":\(f.height),\"ambient_c\":\(f2(f.ambientC)),"
+                + "\"min_c\":\(f2(f.minC)),\"max_c\":\(f2(f.maxC)),\"mean_c\":\(f2(f.meanC)),\"frames_ok\":\(c.framesOK),"
+                + "\"bad_checksum\":\(c.badChecksum),\"resyncs\":\(c.resyncs),\"bytes_dropped\":\(c.bytesDropped),\"timeouts\":\(c.timeouts)}"
+        }
+    }
+
+    struct Save: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "save",
+            abstract: "Persist the sensor's current settings (baud, rate, mode, emissivity) to its flash. Only on this explicit command.")
+
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            let config = try connection.linkConfig()
+            guard let save = try config.model.makeDriver().saveCommand() else {
+                throw ValidationError("\(config.model) has no flash-save command")
+            }
+            let link = ThermalSensorLink(config: config)
+            let stream = link.start()
+            for await event in stream {
+                if case .frame = event {
+                    link.send(save)
+                    try await Task.sleep(for: .milliseconds(300))
+                    link.stop()
+                    print("sent flash save \(save.map { String(format: "%02X", $0) }.joined(separator: " ")) to \(config.path)")
+                    return
+                }
+                if case .status(let s) = event { FileHandle.standardError.write(Data("sensor: \(s)\n".utf8)) }
+            }
+            throw ExitCode(1)
+        }
+    }
 }

@@ -1,0 +1,295 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import CheckpointCore
+import Foundation
+import Logging
+
+/// Monotonic nanoseconds (CLOCK_MONOTONIC, the clock V4L2 stamps camera frames with).
+public func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+public struct SensorLinkConfig: Sendable {
+    /// Prefer a stable path such as `/dev/serial/by-id/usb-…`.
+    public var path: String
+    public var model: ThermalModel
+    /// nil: auto-probe `probeBauds`, a rate being confirmed by 2 checksum-valid frames.
+    public var baud: Int?
+    public var probeBauds: [Int] = [115_200, 460_800, 9600]
+    public var rateHz: Double
+    /// ε to set and read back (from the calibration file); nil leaves the sensor's own.
+    public var emissivity: Double? = 0.98
+    public var backoffInitialSeconds: Double = 0.5
+    public var backoffMaxSeconds: Double = 30
+    /// "No valid frame for this many periods" triggers the next recovery step.
+    public var stalePeriods: Double = 3
+
+    public init(path: String, model: ThermalModel, baud: Int? = nil, rateHz: Double? = nil, emissivity: Double? = 0.98) {
+        self.path = path
+        self.model = model
+        self.baud = baud
+        self.rateHz = rateHz ?? model.defaultRateHz
+        self.emissivity = emissivity
+    }
+
+    public var periodSeconds: Double { 1 / rateHz }
+}
+
+public enum SensorLinkStatus: Sendable, Equatable, CustomStringConvertible {
+    /// Valid frames are arriving.
+    case available(baud: Int)
+    /// No valid frame for 3 periods: the init commands were sent again.
+    case reinitialised
+    /// Still nothing: the port is being reopened.
+    case reopening
+    /// No valid frames; readings must not be used. `reason` says why.
+    case unavailable(reason: String)
+
+    public var description: String {
+        switch self {
+        case .available(let b): return "available at \(b) baud"
+        case .reinitialised: return "no valid frame for 3 periods; init commands re-sent"
+        case .reopening: return "still no valid frame; reopening the port"
+        case .unavailable(let r): return "unavailable: \(r)"
+        }
+    }
+
+    public var isAvailable: Bool { if case .available = self { return true }; return false }
+}
+
+public enum SensorEvent: Sendable {
+    case frame(ThermalFrame, ThermalCounters)
+    case status(SensorLinkStatus)
+    /// The sensor's answer to the emissivity query after init.
+    case emissivity(Double)
+}
+
+/// Reads a thermal sensor on its own thread: poll loop, driver, reopen with backoff, stale-frame watchdog.
+///
+/// ```swift
+/// let link = ThermalSensorLink(config: .init(path: "/dev/serial/by-id/…", model: .gyMCU90640, baud: 115200))
+/// for await event in link.start() { … }   // .frame / .status / .emissivity
+/// link.stop()
+/// ```
+public final class ThermalSensorLink: @unchecked Sendable {
+    public let config: SensorLinkConfig
+    private let logger: Logger
+    private let lock = NSLock()
+    private var stopping = false
+    private var thread: Thread?
+    private var continuation: AsyncStream<SensorEvent>.Continuation?
+    private var latestCounters = ThermalCounters()
+    private var pendingWrites: [[UInt8]] = []
+
+    public init(config: SensorLinkConfig, logger: Logger = Logger(label: "checkpointd.thermal.serial")) {
+        self.config = config
+        self.logger = logger
+    }
+
+    deinit { stop() }
+
+    /// The driver's counters as of the last read.
+    public var counters: ThermalCounters { lock.withLock { latestCounters } }
+
+    /// Starts the reader thread; the stream keeps only the newest events if the consumer falls behind.
+    public func start() -> AsyncStream<SensorEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: SensorEvent.self, bufferingPolicy: .bufferingNewest(16))
+        lock.withLock {
+            self.continuation = continuation
+            stopping = false
+        }
+        let thread = Thread { [self] in run() }
+        thread.name = "thermal-serial"
+        lock.withLock { self.thread = thread }
+        thread.start()
+        continuation.onTermination = { [weak self] _ in self?.stop() }
+        return stream
+    }
+
+    public func stop() {
+        lock.withLock { stopping = true }
+    }
+
+    /// Queues raw command bytes (e.g. a technician's explicit flash "save") for the reader thread to write.
+    public func send(_ bytes: [UInt8]) {
+        lock.withLock { pendingWrites.append(bytes) }
+    }
+
+    private var isStopping: Bool { lock.withLock { stopping } }
+
+    private func emit(_ event: SensorEvent) {
+        _ = lock.withLock { continuation }?.yield(event)
+    }
+
+    private func sleep(seconds: Double) {
+        let end = monotonicNanos() + UInt64(seconds * 1e9)
+        while !isStopping, monotonicNanos() < end { usleep(20_000) }
+    }
+
+    // MARK: The loop
+
+    private func run() {
+        var backoff = config.backoffInitialSeconds
+        var staleStage = 0  // 0: fine · 1: init re-sent · 2: reopened · 3: reported unavailable
+        var reportedUnavailable = false
+        var driver: any ThermalDriver
+        do { driver = try config.model.makeDriver() } catch {
+            emit(.status(.unavailable(reason: "\(error)")))
+            lock.withLock { continuation }?.finish()
+            return
+        }
+        func unavailable(_ reason: String) {
+            if !reportedUnavailable {
+                logger.warning("thermal sensor unavailable", metadata: ["reason": "\(reason)"])
+                emit(.status(.unavailable(reason: reason)))
+            }
+            reportedUnavailable = true
+        }
+        outer: while !isStopping {
+            let port: SerialPort
+            do {
+                port = try open(driverModel: config.model)
+            } catch {
+                unavailable("cannot open \(config.path): \(error)")
+                sleep(seconds: backoff)
+                backoff = min(backoff * 2, config.backoffMaxSeconds)
+                continue outer
+            }
+            defer { port.close() }
+            driver.reset()
+            do {
+                try initialise(port, &driver)
+            } catch {
+                unavailable("init failed: \(error)")
+                sleep(seconds: backoff)
+                backoff = min(backoff * 2, config.backoffMaxSeconds)
+                continue outer
+            }
+            var lastValid = monotonicNanos()
+            let staleNanos = UInt64(config.stalePeriods * config.periodSeconds * 1e9)
+            var announced = false
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while !isStopping {
+                let writes: [[UInt8]] = lock.withLock { defer { pendingWrites.removeAll() }; return pendingWrites }
+                do {
+                    for w in writes { try port.write(w) }
+                    let timeout = Int32(min(100, max(10, config.periodSeconds * 1000 / 2)))
+                    let outcome = try buffer.withUnsafeMutableBytes { try port.read(into: $0, timeoutMillis: timeout) }
+                    if case .data(let n) = outcome {
+                        let now = monotonicNanos()
+                        let events = buffer.withUnsafeBufferPointer { driver.feed(UnsafeBufferPointer(rebasing: $0[0..<n]), at: now) }
+                        let counters = driver.counters
+                        lock.withLock { latestCounters = counters }
+                        for event in events {
+                            switch event {
+                            case .frame(let frame):
+                                lastValid = now
+                                staleStage = 0
+                                backoff = config.backoffInitialSeconds
+                                if !announced || reportedUnavailable {
+                                    announced = true
+                                    reportedUnavailable = false
+                                    logger.info("thermal sensor available", metadata: ["baud": "\(port.baud)", "model": "\(config.model)"])
+                                    emit(.status(.available(baud: port.baud)))
+                                }
+                                emit(.frame(frame, counters))
+                            case .emissivity(let e):
+                                if let want = config.emissivity, abs(want - e) > 0.005 {
+                                    logger.warning("sensor emissivity read back differs", metadata: ["set": "\(want)", "read": "\(e)"])
+                                }
+                                emit(.emissivity(e))
+                            }
+                        }
+                    }
+                } catch {
+                    unavailable("\(error)")
+                    sleep(seconds: backoff)
+                    backoff = min(backoff * 2, config.backoffMaxSeconds)
+                    continue outer
+                }
+                let now = monotonicNanos()
+                if now > lastValid, now - lastValid > staleNanos {
+                    driver.noteTimeout()
+                    lock.withLock { latestCounters = driver.counters }
+                    lastValid = now
+                    switch staleStage {
+                    case 0:
+                        staleStage = 1
+                        logger.warning("no valid thermal frame for \(config.stalePeriods) periods; re-sending init commands")
+                        emit(.status(.reinitialised))
+                        do { try initialise(port, &driver) } catch {
+                            unavailable("\(error)")
+                            continue outer
+                        }
+                    case 1:
+                        staleStage = 2
+                        logger.warning("still no valid thermal frame; reopening the port")
+                        emit(.status(.reopening))
+                        continue outer
+                    default:
+                        unavailable("no valid frame for \(Int(config.stalePeriods)) periods after re-init and reopen")
+                        sleep(seconds: backoff)
+                        backoff = min(backoff * 2, config.backoffMaxSeconds)
+                        continue outer
+                    }
+                }
+            }
+        }
+        lock.withLock { continuation }?.finish()
+    }
+
+    private func open(driverModel: ThermalModel) throws(AdapterError) -> SerialPort {
+        if let baud = config.baud { return try SerialPort(path: config.path, baud: baud) }
+        let port = try SerialPort(path: config.path, baud: config.probeBauds.first ?? 115_200)
+        for baud in config.probeBauds {
+            if isStopping { break }
+            do {
+                try port.setBaud(baud)
+                if try probe(port, baud: baud) {
+                    logger.info("baud confirmed by 2 checksum-valid frames", metadata: ["baud": "\(baud)"])
+                    return port
+                }
+            } catch {
+                port.close()
+                throw error
+            }
+        }
+        port.close()
+        throw AdapterError(.unsupported, "no checksum-valid frames at any of \(config.probeBauds.map(String.init).joined(separator: ", ")) baud")
+    }
+
+    /// Listens at `baud` for up to 3 periods + 1 s; confirmed by 2 checksum-valid frames.
+    private func probe(_ port: SerialPort, baud: Int) throws(AdapterError) -> Bool {
+        guard var driver = try? config.model.makeDriver() else { return false }
+        if case .gyMCU90640 = config.model { try port.write(GYMCU90640Driver.autoOutputCommand) }
+        let deadline = monotonicNanos() + UInt64((config.stalePeriods * config.periodSeconds + 1) * 1e9)
+        var valid = 0
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while monotonicNanos() < deadline, !isStopping {
+            let result: Result<SerialPort.ReadOutcome, AdapterError> = buffer.withUnsafeMutableBytes { p in
+                do throws(AdapterError) { return .success(try port.read(into: p, timeoutMillis: 50)) } catch { return .failure(error) }
+            }
+            guard case .data(let n) = try result.get() else { continue }
+            let events = buffer.withUnsafeBufferPointer { driver.feed(UnsafeBufferPointer(rebasing: $0[0..<n]), at: 0) }
+            valid += events.filter { if case .frame = $0 { return true }; return false }.count
+            if valid >= 2 { return true }
+        }
+        return false
+    }
+
+    private func initialise(_ port: SerialPort, _ driver: inout any ThermalDriver) throws(AdapterError) {
+        let settings = ThermalInitSettings(rateHz: config.rateHz, baud: port.baud, emissivity: config.emissivity)
+        let commands: [[UInt8]]
+        do { commands = try driver.initCommands(settings) } catch {
+            throw AdapterError(.unsupported, "sensor init: \(error)")
+        }
+        for c in commands {
+            try port.write(c)
+            usleep(20_000)
+        }
+        if config.emissivity != nil, let query = driver.emissivityQuery() { try port.write(query) }
+    }
+}
