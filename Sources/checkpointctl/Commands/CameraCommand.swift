@@ -1,6 +1,340 @@
 import ArgumentParser
+import CheckpointAdapters
+import CheckpointCore
+import Foundation
+import Logging
 
-// Placeholder until this command's capability lands; replaced by its owner.
+/// `checkpointctl camera list|snapshot|record`: the technician's view of the kiosk camera.
 struct CameraCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "camera", abstract: "List cameras, take snapshots, record frames for replay.")
+    static let configuration = CommandConfiguration(
+        commandName: "camera",
+        abstract: "List cameras, take snapshots, record frames for replay.",
+        subcommands: [CameraListCommand.self, CameraSnapshotCommand.self, CameraRecordCommand.self]
+    )
+}
+
+/// Options shared by the capturing subcommands.
+struct CameraCaptureOptions: ParsableArguments {
+    @Option(name: .long, help: "V4L2 device; a stable /dev/v4l/by-id/… path is best.")
+    var device: String = "/dev/video0"
+
+    @Option(name: .long, help: "Use a directory of JPEG/PNG images (a recording) instead of a device.")
+    var replay: String?
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Capture formats in preference order (YUYV, MJPEG, GREY).")
+    var format: [String] = ["YUYV", "MJPEG", "GREY"]
+
+    @Option(name: .long, help: "Requested width in pixels (the driver may choose another).")
+    var width: Int = 640
+
+    @Option(name: .long, help: "Requested height in pixels (the driver may choose another).")
+    var height: Int = 480
+
+    @Option(name: .long, help: "Requested frames per second (best effort on the device; exact for --replay).")
+    var fps: Int = 15
+
+    @Option(name: .long, help: "Give up when no frame arrives within this many seconds.")
+    var timeout: Double = 15
+
+    @Option(name: .long, parsing: .singleValue, help: "A camera control NAME=VALUE (repeatable), e.g. power_line_frequency=50hz.")
+    var control: [String] = []
+
+    func validate() throws {
+        for f in format where CameraPixelFormat(name: f) == nil {
+            throw ValidationError("--format \(f) is not one of YUYV, MJPEG, GREY")
+        }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        for c in control where !c.contains("=") {
+            throw ValidationError("--control \(c) must look like NAME=VALUE")
+        }
+    }
+
+    func settings(output: PixelLayout = .bgr24) throws -> CameraSettings {
+        var s = CameraSettings(device: device, formats: format.compactMap(CameraPixelFormat.init(name:)), width: width, height: height, fps: fps, output: output)
+        s.frameTimeoutMs = 2500
+        s.controls = try control.map { text in
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            do throws(CoreError) {
+                return try CameraControlRequest(name: parts[0], text: parts[1])
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        do {
+            try s.validate()
+        } catch {
+            throw ValidationError(error.message)
+        }
+        return s
+    }
+
+    /// The source the options describe, plus a closure describing its state for error messages.
+    func makeSource(output: PixelLayout = .bgr24) throws -> (any FrameSource, () -> String) {
+        if let replay {
+            do {
+                let source = try ReplaySource(directory: replay, fps: Double(fps), loop: false, output: output)
+                return (source, { "replay: \(source.delivered) frames, \(source.undecodable) undecodable" })
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        var logger = Logger(label: "checkpointd.camera")
+        logger.logLevel = ProcessInfo.processInfo.environment["CHECKPOINT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let camera = V4L2Camera(settings: try settings(output: output), logger: logger)
+        return (camera, { camera.status.summary })
+    }
+}
+
+extension CameraStatus {
+    /// One line for technicians: health, format, counters, last error.
+    var summary: String {
+        var parts = ["\(device): \(health)"]
+        if let format { parts.append("format \(format)") }
+        let c = counters
+        parts.append("delivered=\(c.delivered) stale=\(c.droppedStale) error_flag=\(c.droppedErrorFlag) corrupt=\(c.droppedCorrupt) "
+            + "warmup=\(c.droppedWarmup) seq_gaps=\(c.sequenceGaps) missed=\(c.framesMissed) timeouts=\(c.timeouts) "
+            + "restarts=\(c.streamRestarts) reopens=\(c.reopens) disconnects=\(c.disconnects)")
+        if let lastError { parts.append("last error: \(lastError)") }
+        return parts.joined(separator: "; ")
+    }
+}
+
+/// Iterates a frame source until `body` returns false, the stream ends, or `timeout` seconds pass without a frame.
+/// Returns false on that timeout.
+func consumeFrames(_ source: any FrameSource, timeout: Double, _ body: (Frame) throws -> Bool) async throws -> Bool {
+    let (relay, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    let watch = FrameWatch()
+    let upstream = source.frames()
+    let forwarder = Task {
+        for await frame in upstream {
+            watch.touch()
+            continuation.yield(frame)
+        }
+        continuation.finish()
+    }
+    let watchdog = Task {
+        while !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: 100_000_000)
+            if watch.idleSeconds > timeout {
+                watch.markTimedOut()
+                continuation.finish()
+                return
+            }
+        }
+    }
+    defer {
+        forwarder.cancel()
+        watchdog.cancel()
+    }
+    for await frame in relay {
+        if try !body(frame) { break }
+    }
+    return !watch.timedOut
+}
+
+/// When the last frame arrived (shared between the forwarding and watchdog tasks).
+final class FrameWatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last = Date()
+    private var _timedOut = false
+
+    func touch() {
+        lock.lock()
+        last = Date()
+        lock.unlock()
+    }
+
+    var idleSeconds: Double {
+        lock.lock()
+        defer { lock.unlock() }
+        return -last.timeIntervalSinceNow
+    }
+
+    func markTimedOut() {
+        lock.lock()
+        _timedOut = true
+        lock.unlock()
+    }
+
+    var timedOut: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return _timedOut
+    }
+}
+
+/// Writes bytes to `path` atomically (temporary file, then rename).
+func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    do {
+        try Data(bytes).write(to: url, options: .atomic)
+    } catch {
+        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+    }
+}
+
+func encode(_ frame: Frame, png: Bool, quality: Int = 90) throws -> [UInt8] {
+    do {
+        return try ImageCodec.encode(frame.pixels, width: frame.width, height: frame.height, channels: frame.layout.bytesPerPixel, png: png, quality: quality)
+    } catch {
+        throw ValidationError("cannot encode the frame: \(error)")
+    }
+}
+
+func printErr(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// `camera list`: every video node with driver, card, formats, sizes and frame intervals.
+struct CameraListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "Each V4L2 device with its driver, card, capabilities, formats, sizes, fps and controls (like v4l2-ctl --list-formats-ext)."
+    )
+
+    @Option(name: .long, help: "Describe only this device.")
+    var device: String?
+
+    @Flag(name: .long, help: "Also list the controls with their ranges and flags.")
+    var controls = false
+
+    func run() async throws {
+        let nodes = device.map { [$0] } ?? CameraProbe.videoNodes()
+        if nodes.isEmpty {
+            print("no V4L2 devices (/dev/video*) found")
+            throw ExitCode(1)
+        }
+        var failures = 0
+        for node in nodes {
+            do {
+                var d = try CameraProbe.describe(path: node)
+                if !controls { d.controls = [] }
+                print(d.render())
+            } catch {
+                failures += 1
+                print("\(node): \(error)")
+            }
+        }
+        if failures == nodes.count { throw ExitCode(1) }
+    }
+}
+
+/// `camera snapshot --out FILE [--faces]`: one still, optionally with detected faces outlined.
+struct CameraSnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Save one frame as JPEG or PNG (by the file extension), optionally with the detected faces outlined."
+    )
+
+    @OptionGroup var capture: CameraCaptureOptions
+
+    @Option(name: .long, help: "Output file (.jpg, .jpeg or .png).")
+    var out: String
+
+    @Flag(name: .long, help: "Detect faces (YuNet) and draw their boxes.")
+    var faces = false
+
+    @Option(name: .long, help: "The YuNet model for --faces.")
+    var model: String = FaceDetectorConfig.defaultModelPath
+
+    @Option(name: .long, help: "Frames to skip first, so exposure settles (device only).")
+    var skip: Int = 5
+
+    func validate() throws {
+        let ext = (out as NSString).pathExtension.lowercased()
+        guard ["jpg", "jpeg", "png"].contains(ext) else { throw ValidationError("--out must end in .jpg, .jpeg or .png, got '\(out)'") }
+        guard skip >= 0 else { throw ValidationError("--skip must not be negative") }
+    }
+
+    func run() async throws {
+        let (source, describe) = try capture.makeSource()
+        var detector: FaceDetector?
+        if faces {
+            do {
+                detector = try FaceDetector(config: FaceDetectorConfig(modelPath: model))
+            } catch {
+                throw ValidationError("--faces: \(error)")
+            }
+        }
+        var seen = 0
+        var picked: Frame?
+        let toSkip = capture.replay == nil ? skip : 0
+        let ok = try await consumeFrames(source, timeout: capture.timeout) { frame in
+            seen += 1
+            if seen > toSkip {
+                picked = frame
+                return false
+            }
+            return true
+        }
+        guard var frame = picked else {
+            printErr("error: no frame within \(capture.timeout) s (\(ok ? "source ended" : "timed out")); \(describe())")
+            throw ExitCode(1)
+        }
+        var faceCount = 0
+        if let detector {
+            let found = try detector.detect(frame)
+            faceCount = found.count
+            for f in found {
+                FrameDrawing.drawRectangle(&frame, x: Int(f.box.x.rounded()), y: Int(f.box.y.rounded()),
+                                           width: Int(f.box.width.rounded()), height: Int(f.box.height.rounded()), thickness: 2)
+            }
+        }
+        let png = (out as NSString).pathExtension.lowercased() == "png"
+        try writeAtomically(try encode(frame, png: png), to: out)
+        print("wrote \(out): \(frame.width)x\(frame.height) sequence \(frame.sequence)" + (faces ? ", \(faceCount) face\(faceCount == 1 ? "" : "s")" : ""))
+        print(describe())
+    }
+}
+
+/// `camera record --seconds N --out DIR`: frames as numbered JPEG files, ready for `--replay`.
+struct CameraRecordCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Save N seconds of frames as numbered JPEG files in DIR, for replay (the daemon's replay source, --replay)."
+    )
+
+    @OptionGroup var capture: CameraCaptureOptions
+
+    @Option(name: .long, help: "How long to record.")
+    var seconds: Double
+
+    @Option(name: .long, help: "Output directory (created if missing; must not already hold frames).")
+    var out: String
+
+    @Option(name: .long, help: "JPEG quality 1–100.")
+    var quality: Int = 90
+
+    func validate() throws {
+        guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in 0…3600, got \(seconds)") }
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be in 1…100, got \(quality)") }
+    }
+
+    func run() async throws {
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw ValidationError("cannot create \(out): \(error.localizedDescription)")
+        }
+        if let existing = try? ReplaySource.listImages(in: out), !existing.isEmpty {
+            throw ValidationError("\(out) already holds \(existing.count) images; choose an empty directory")
+        }
+        let (source, describe) = try capture.makeSource()
+        let start = Date()
+        var written = 0
+        let ok = try await consumeFrames(source, timeout: capture.timeout) { frame in
+            if -start.timeIntervalSinceNow >= seconds { return false }
+            let name = String(format: "frame-%06d.jpg", written)
+            try writeAtomically(try encode(frame, png: false, quality: quality), to: (out as NSString).appendingPathComponent(name))
+            written += 1
+            return true
+        }
+        print("recorded \(written) frames in \(String(format: "%.1f", -start.timeIntervalSinceNow)) s to \(out)")
+        print(describe())
+        if !ok && written == 0 {
+            printErr("error: no frame within \(capture.timeout) s")
+            throw ExitCode(1)
+        }
+    }
 }

@@ -1,0 +1,162 @@
+/// What went wrong with a camera, as the adapter classifies it from poll revents and errno.
+public enum CameraFault: Sendable, Equatable, CustomStringConvertible {
+    /// poll() timed out: no frame within `frame_timeout_ms` (frozen camera).
+    case timeout
+    /// EIO from an ioctl, or POLLERR (fatal stream error).
+    case ioError(String)
+    /// ENODEV/ENXIO from an ioctl or open, POLLHUP, or the device node missing (unplug).
+    case disconnected(String)
+    /// EBUSY: another process holds the camera.
+    case busy(String)
+    /// Anything else (unsupported device, negotiation failure, EINVAL from STREAMON…).
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .timeout: return "frame timeout"
+        case .ioError(let s): return "I/O error: \(s)"
+        case .disconnected(let s): return "disconnected: \(s)"
+        case .busy(let s): return "busy: \(s)"
+        case .failed(let s): return "failed: \(s)"
+        }
+    }
+}
+
+/// What the capture loop must do next.
+public enum CameraRecoveryAction: Sendable, Equatable {
+    /// STREAMOFF, re-queue every buffer, STREAMON on the same fd.
+    case restartStreaming
+    /// Close every fd and unmap every buffer, wait `afterSeconds`, then open again from scratch.
+    case reopen(afterSeconds: Double)
+}
+
+/// The camera's health as the daemon reports it.
+public enum CameraHealth: Sendable, Equatable, CustomStringConvertible {
+    case starting
+    case streaming
+    /// Not delivering frames, but recovering; the reason has no personal data.
+    case degraded(String)
+
+    public var description: String {
+        switch self {
+        case .starting: return "starting"
+        case .streaming: return "streaming"
+        case .degraded(let reason): return "degraded: \(reason)"
+        }
+    }
+}
+
+/// The recovery ladder as a pure state machine: feed it faults and delivered frames, do what it returns.
+///
+/// | fault | action |
+/// |---|---|
+/// | timeout | restart streaming; the next timeout without a frame reopens; after that, reopen with backoff |
+/// | EIO / POLLERR | reopen (at once the first time, with backoff if it keeps happening) |
+/// | ENODEV / POLLHUP | close everything, jittered backoff 0.5 s … 30 s, reopen when the device is back |
+/// | EBUSY | back off, then reopen |
+///
+/// A delivered frame resets the ladder. The ladder never gives up: the daemon must keep trying for months.
+public struct CameraRecoveryLadder: Sendable {
+    public let minimumBackoff: Double
+    public let maximumBackoff: Double
+    /// Uniform random numbers in [0, 1), injectable for tests.
+    private let random: @Sendable () -> Double
+
+    /// Consecutive timeouts since the last delivered frame.
+    public private(set) var consecutiveTimeouts = 0
+    /// Consecutive faults (of any kind) without a frame in between; drives the backoff exponent.
+    public private(set) var consecutiveFailures = 0
+    public private(set) var health: CameraHealth = .starting
+
+    public init(minimumBackoff: Double = 0.5, maximumBackoff: Double = 30, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.minimumBackoff = minimumBackoff
+        self.maximumBackoff = max(minimumBackoff, maximumBackoff)
+        self.random = random
+    }
+
+    /// A frame reached the consumer: everything is fine again.
+    public mutating func frameDelivered() {
+        consecutiveTimeouts = 0
+        consecutiveFailures = 0
+        health = .streaming
+    }
+
+    /// Decides what to do about `fault` (raised while streaming or while opening).
+    public mutating func handle(_ fault: CameraFault) -> CameraRecoveryAction {
+        health = .degraded(fault.description)
+        switch fault {
+        case .timeout:
+            consecutiveTimeouts += 1
+            if consecutiveTimeouts == 1 { return .restartStreaming }
+            consecutiveFailures += 1
+            // Second timeout in a row: reopen at once; later ones keep reopening, spaced out.
+            return .reopen(afterSeconds: consecutiveTimeouts == 2 ? 0 : nextBackoff())
+        case .ioError:
+            consecutiveTimeouts = 0
+            consecutiveFailures += 1
+            return .reopen(afterSeconds: consecutiveFailures == 1 ? 0 : nextBackoff())
+        case .disconnected, .busy, .failed:
+            consecutiveTimeouts = 0
+            consecutiveFailures += 1
+            return .reopen(afterSeconds: nextBackoff())
+        }
+    }
+
+    /// Exponential backoff with jitter, always inside [minimumBackoff, maximumBackoff]:
+    /// the ceiling doubles from the minimum with each consecutive failure and the delay is drawn from its upper half.
+    private func nextBackoff() -> Double {
+        let exponent = Double(max(0, min(consecutiveFailures - 1, 20)))
+        let ceiling = min(maximumBackoff, minimumBackoff * pow2(exponent))
+        let value = ceiling * (0.5 + 0.5 * random())
+        return min(maximumBackoff, max(minimumBackoff, value))
+    }
+
+    private func pow2(_ e: Double) -> Double {
+        var v = 1.0
+        for _ in 0..<Int(e) { v *= 2 }
+        return v
+    }
+}
+
+/// Per-camera counters for health reporting and metrics.
+public struct CameraCounters: Sendable, Equatable {
+    /// Frames handed to the consumer.
+    public var delivered = 0
+    /// Older frames drained and dropped because a newer one was already waiting.
+    public var droppedStale = 0
+    /// Buffers the driver flagged with V4L2_BUF_FLAG_ERROR.
+    public var droppedErrorFlag = 0
+    /// MJPEG frames that failed the SOI/EOI/size check or did not decode.
+    public var droppedCorrupt = 0
+    /// Bad frames dropped in the warm-up window right after STREAMON.
+    public var droppedWarmup = 0
+    /// Times the driver's sequence number jumped, and how many frames those jumps skipped.
+    public var sequenceGaps = 0
+    public var framesMissed = 0
+    public var timeouts = 0
+    public var streamRestarts = 0
+    public var reopens = 0
+    public var disconnects = 0
+
+    public init() {}
+}
+
+/// Follows `v4l2_buffer.sequence` and reports skipped frames.
+public struct SequenceTracker: Sendable, Equatable {
+    private var last: UInt32?
+
+    public init() {}
+
+    /// Forgets the last sequence (after STREAMON the driver starts again from 0).
+    public mutating func reset() { last = nil }
+
+    /// Returns how many frames were skipped before `sequence` (0 when it follows on).
+    public mutating func observe(_ sequence: UInt32) -> Int {
+        defer { last = sequence }
+        guard let last else { return 0 }
+        let step = sequence &- last
+        // Anything non-positive or absurd is a restart of the counter, not a gap.
+        if step == 0 || step > 1_000_000 { return 0 }
+        return Int(step) - 1
+    }
+}
