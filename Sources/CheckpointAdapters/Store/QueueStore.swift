@@ -1,0 +1,397 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import CheckpointCore
+import Foundation
+import GRDB
+import Logging
+
+/// A record as stored in the queue, with its upload bookkeeping.
+public struct StoredRecord: Sendable {
+    /// Insertion order (oldest first).
+    public var seq: Int64
+    public var record: QueueRecord
+    /// The record's JSON exactly as stored and uploaded.
+    public var json: Data
+    public var face: Data?
+    public var attempts: Int
+    public var notBefore: Date
+    public var lastError: String?
+    public var createdAt: Date
+}
+
+/// A permanently rejected record.
+public struct DeadRecord: Sendable {
+    public var seq: Int64
+    public var id: UUID
+    public var json: Data
+    public var face: Data?
+    public var reason: String
+    public var deadAt: Date
+}
+
+/// Counts for `checkpointctl queue status`, `/healthz` and `/metrics`.
+public struct QueueStatus: Sendable, Codable, Equatable {
+    public var pending: Int
+    public var dead: Int
+    public var withFace: Int
+    public var oldestPendingAt: Date?
+    public var usedBytes: Int64
+    public var maxBytes: Int64
+    public var freeDiskBytes: Int64
+}
+
+/// The durable upload queue: SQLite through GRDB, WAL with synchronous=FULL.
+///
+/// - A record is committed before `enqueue` returns; it is deleted only by `markDelivered` (after a 2xx).
+/// - Permanently rejected records move to `dead_letter`.
+/// - Size is bounded by `max_page_count` (set on every connection) and a free-disk floor; near full,
+///   face images of the oldest records are dropped first; when full, `enqueue` throws and nothing is stored.
+/// - At open, `PRAGMA integrity_check` runs; a corrupt database is moved aside (never deleted) and a fresh one created.
+/// - Files (db, -wal, -shm) are mode 0600.
+public final class QueueStore: Sendable {
+    public struct Options: Sendable {
+        public var capacity: QueueCapacity
+        /// Face images older than this are removed (pending and dead-lettered alike).
+        public var faceRetention: Duration
+        /// Dead-lettered records older than this are purged.
+        public var deadRetention: Duration
+        public var busyTimeout: Duration
+        public init(capacity: QueueCapacity = QueueCapacity(), faceRetention: Duration = .seconds(7 * 24 * 3600),
+                    deadRetention: Duration = .seconds(30 * 24 * 3600), busyTimeout: Duration = .seconds(5)) {
+            self.capacity = capacity
+            self.faceRetention = faceRetention
+            self.deadRetention = deadRetention
+            self.busyTimeout = busyTimeout
+        }
+    }
+
+    public let path: String
+    public let options: Options
+    /// Where a corrupt database found at open was moved, if one was.
+    public let quarantinedTo: String?
+    private let pool: DatabasePool
+    private let logger: Logger
+    private let pageSize: Int64
+
+    public init(path: String, options: Options = Options(), logger: Logger = Logger(label: "checkpointd.queue")) throws {
+        self.path = path
+        self.options = options
+        self.logger = logger
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var quarantined: String?
+        Self.createPrivateFile(path)
+        var opened: DatabasePool?
+        do {
+            let pool = try Self.openPool(path: path, options: options)
+            let verdict = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            if verdict != ["ok"] {
+                throw AdapterError(.storage, "integrity_check failed", cause: .sqlite(verdict.prefix(5).joined(separator: "; ")))
+            }
+            opened = pool
+        } catch {
+            let target = "\(path).corrupt-\(Int(Date().timeIntervalSince1970))"
+            logger.critical("queue database failed its check; moving it aside and starting a fresh one",
+                            metadata: ["path": "\(path)", "quarantine": "\(target)", "error": "\(error)"])
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                if rename(path + suffix, target + suffix) != 0 {
+                    throw AdapterError.posix(.storage, "cannot move corrupt queue database \(path + suffix) aside")
+                }
+            }
+            quarantined = target
+        }
+        if opened == nil {
+            Self.createPrivateFile(path)
+            opened = try Self.openPool(path: path, options: options)
+        }
+        self.pool = opened!
+        self.quarantinedTo = quarantined
+        self.pageSize = try pool.read { db in try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096 }
+        try migrate()
+        for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
+    }
+
+    private static func createPrivateFile(_ path: String) {
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        if fd >= 0 { fchmod(fd, 0o600); close(fd) }
+    }
+
+    private static func openPool(path: String, options: Options) throws -> DatabasePool {
+        var config = Configuration()
+        config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
+        config.label = "queue"
+        let maxBytes = options.capacity.maxBytes
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            // max_page_count is per connection: set it on every one.
+            try db.execute(sql: "PRAGMA max_page_count = \(max(16, maxBytes / pageSize))")
+        }
+        do {
+            return try DatabasePool(path: path, configuration: config)
+        } catch let e as DatabaseError {
+            throw AdapterError(.storage, "cannot open queue database \(path)", cause: .sqlite(e.description))
+        }
+    }
+
+    private func migrate() throws {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE records (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    json BLOB NOT NULL,
+                    face BLOB,
+                    created_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    not_before REAL NOT NULL,
+                    last_error TEXT
+                );
+                CREATE INDEX records_due ON records(not_before, seq);
+                CREATE TABLE dead_letter (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    json BLOB NOT NULL,
+                    face BLOB,
+                    created_at REAL NOT NULL,
+                    reason TEXT NOT NULL,
+                    dead_at REAL NOT NULL
+                );
+                """)
+        }
+        do { try migrator.migrate(pool) } catch let e as DatabaseError {
+            throw AdapterError(.storage, "cannot create queue tables", cause: .sqlite(e.description))
+        }
+    }
+
+    // MARK: - Enqueue
+
+    /// Stores a record durably (committed with synchronous=FULL before returning).
+    /// Throws `AdapterError(.queueFull)` (queue limit: HTTP 503) or `AdapterError(.diskFull)` (HTTP 507); nothing is stored then.
+    public func enqueue(_ record: QueueRecord, face: Data?, now: Date = Date()) throws {
+        let json = try record.encoded()
+        let incoming = Int64(json.count + (face?.count ?? 0) + 256)
+        var freedOnce = false
+        while true {
+            let state = options.capacity.evaluate(usedBytes: try usedBytes(), incomingBytes: incoming, freeDiskBytes: freeDiskBytes())
+            switch state {
+            case .diskFull:
+                throw AdapterError(.diskFull, "free disk space is below the floor of \(options.capacity.freeDiskFloor) bytes")
+            case .queueFull:
+                if !freedOnce, try dropOldestFaces(bytes: incoming + Int64(Double(options.capacity.maxBytes) * 0.05)) > 0 {
+                    freedOnce = true
+                    continue
+                }
+                throw AdapterError(.queueFull, "the queue holds its limit of \(options.capacity.maxBytes) bytes")
+            case .nearFull(let bytesToFree):
+                if !freedOnce { _ = try dropOldestFaces(bytes: bytesToFree); freedOnce = true }
+            case .ok:
+                break
+            }
+            break
+        }
+        do {
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO records (id, json, face, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [record.id.uuidString, json, face, now.timeIntervalSince1970, now.timeIntervalSince1970])
+            }
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_FULL {
+            // The page limit (or the disk) was hit inside the transaction: it rolled back, nothing is stored.
+            if !freedOnce, try dropOldestFaces(bytes: incoming * 2) > 0 {
+                return try enqueueAfterFree(record, json: json, face: face, now: now)
+            }
+            throw AdapterError(.queueFull, "the queue database is full (\(e.message ?? "SQLITE_FULL"))")
+        } catch let e as DatabaseError {
+            throw AdapterError(.storage, "cannot store record", cause: .sqlite(e.description))
+        }
+    }
+
+    private func enqueueAfterFree(_ record: QueueRecord, json: Data, face: Data?, now: Date) throws {
+        do {
+            try pool.write { db in
+                try db.execute(sql: "INSERT INTO records (id, json, face, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [record.id.uuidString, json, face, now.timeIntervalSince1970, now.timeIntervalSince1970])
+            }
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_FULL {
+            throw AdapterError(.queueFull, "the queue database is full (\(e.message ?? "SQLITE_FULL"))")
+        }
+    }
+
+    /// Removes face images of the oldest records (pending first, then dead-lettered) until about `bytes` are freed.
+    /// Declarations are never touched. Returns the bytes freed.
+    @discardableResult
+    public func dropOldestFaces(bytes: Int64) throws -> Int64 {
+        try pool.write { db in
+            var freed: Int64 = 0
+            for table in ["records", "dead_letter"] {
+                let rows = try Row.fetchAll(db, sql: "SELECT seq, length(face) AS n FROM \(table) WHERE face IS NOT NULL ORDER BY seq LIMIT 500")
+                for row in rows where freed < bytes {
+                    let seq: Int64 = row["seq"]
+                    let n: Int64 = row["n"]
+                    try db.execute(sql: "UPDATE \(table) SET face = NULL WHERE seq = ?", arguments: [seq])
+                    freed += n
+                }
+                if freed >= bytes { break }
+            }
+            if freed > 0 { logger.warning("queue near full: dropped old face images", metadata: ["bytes": "\(freed)"]) }
+            return freed
+        }
+    }
+
+    // MARK: - Upload side
+
+    /// The oldest record that is due at `now` (records still backing off are skipped, so none blocks the line).
+    public func nextDue(now: Date = Date()) throws -> StoredRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM records WHERE not_before <= ? ORDER BY seq LIMIT 1",
+                             arguments: [now.timeIntervalSince1970]).map(Self.stored)
+        }
+    }
+
+    /// When the earliest pending record becomes due.
+    public func earliestDue() throws -> Date? {
+        try pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(not_before) FROM records").map { Date(timeIntervalSince1970: $0) }
+        }
+    }
+
+    /// After a 2xx: the record is gone.
+    public func markDelivered(id: UUID) throws {
+        try pool.write { db in try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString]) }
+    }
+
+    public func reschedule(id: UUID, notBefore: Date, attempts: Int, error: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE records SET not_before = ?, attempts = ?, last_error = ? WHERE id = ?",
+                           arguments: [notBefore.timeIntervalSince1970, attempts, String(error.prefix(500)), id.uuidString])
+        }
+    }
+
+    /// Moves a record to the dead-letter table (one transaction).
+    public func deadLetter(id: UUID, reason: String, now: Date = Date()) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO dead_letter (seq, id, json, face, created_at, reason, dead_at)
+                SELECT seq, id, json, face, created_at, ?, ? FROM records WHERE id = ?
+                """, arguments: [String(reason.prefix(500)), now.timeIntervalSince1970, id.uuidString])
+            try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString])
+        }
+    }
+
+    /// Moves every dead-lettered record back into the queue, due now. Returns how many.
+    @discardableResult
+    public func retryDead(now: Date = Date()) throws -> Int {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO records (seq, id, json, face, created_at, attempts, not_before, last_error)
+                SELECT seq, id, json, face, created_at, 0, ?, 'retried from dead letter' FROM dead_letter
+                """, arguments: [now.timeIntervalSince1970])
+            let n = db.changesCount
+            try db.execute(sql: "DELETE FROM dead_letter WHERE id IN (SELECT id FROM records)")
+            return n
+        }
+    }
+
+    /// Makes every pending record due now (used when the link comes back, and by tests).
+    public func makeAllDue(now: Date = Date()) throws {
+        try pool.write { db in try db.execute(sql: "UPDATE records SET not_before = ?", arguments: [now.timeIntervalSince1970]) }
+    }
+
+    // MARK: - Retention
+
+    /// Removes face images older than the retention and dead letters older than theirs. Returns (faces, dead) removed.
+    @discardableResult
+    public func purge(now: Date = Date()) throws -> (faces: Int, dead: Int) {
+        let faceCutoff = now.timeIntervalSince1970 - options.faceRetention.components.seconds.doubleValue
+        let deadCutoff = now.timeIntervalSince1970 - options.deadRetention.components.seconds.doubleValue
+        return try pool.write { db in
+            try db.execute(sql: "UPDATE records SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
+            var faces = db.changesCount
+            try db.execute(sql: "UPDATE dead_letter SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
+            faces += db.changesCount
+            try db.execute(sql: "DELETE FROM dead_letter WHERE dead_at < ?", arguments: [deadCutoff])
+            return (faces, db.changesCount)
+        }
+    }
+
+    // MARK: - Inspection
+
+    public func status() throws -> QueueStatus {
+        let used = try usedBytes()
+        return try pool.read { db in
+            QueueStatus(
+                pending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records") ?? 0,
+                dead: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dead_letter") ?? 0,
+                withFace: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE face IS NOT NULL") ?? 0,
+                oldestPendingAt: try Double.fetchOne(db, sql: "SELECT MIN(created_at) FROM records").map { Date(timeIntervalSince1970: $0) },
+                usedBytes: used, maxBytes: options.capacity.maxBytes, freeDiskBytes: freeDiskBytes())
+        }
+    }
+
+    public func list(limit: Int = 100) throws -> [StoredRecord] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM records ORDER BY seq LIMIT ?", arguments: [limit]).map(Self.stored) }
+    }
+
+    public func listDead(limit: Int = 100) throws -> [DeadRecord] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM dead_letter ORDER BY seq LIMIT ?", arguments: [limit]).map(Self.dead) }
+    }
+
+    public func find(id: UUID) throws -> StoredRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM records WHERE id = ?", arguments: [id.uuidString]).map(Self.stored)
+        }
+    }
+
+    public func findDead(id: UUID) throws -> DeadRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM dead_letter WHERE id = ?", arguments: [id.uuidString]).map(Self.dead)
+        }
+    }
+
+    /// `PRAGMA integrity_check` result lines ("ok" when healthy).
+    public func integrityCheck() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    /// Bytes in use: (page_count − freelist_count) × page_size.
+    public func usedBytes() throws -> Int64 {
+        try pool.read { db in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            return (pages - free) * pageSize
+        }
+    }
+
+    public func freeDiskBytes() -> Int64 {
+        var s = statvfs()
+        let dir = (path as NSString).deletingLastPathComponent
+        guard statvfs(dir.isEmpty ? "." : dir, &s) == 0 else { return Int64.max / 2 }
+        return Int64(s.f_bavail) * Int64(s.f_frsize)
+    }
+
+    private static func stored(_ row: Row) throws -> StoredRecord {
+        let json: Data = row["json"]
+        return StoredRecord(seq: row["seq"], record: try QueueRecord.decode(json), json: json, face: row["face"],
+                            attempts: row["attempts"], notBefore: Date(timeIntervalSince1970: row["not_before"]),
+                            lastError: row["last_error"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    }
+
+    private static func dead(_ row: Row) -> DeadRecord {
+        let id: String = row["id"]
+        return DeadRecord(seq: row["seq"], id: UUID(uuidString: id) ?? UUID(), json: row["json"], face: row["face"],
+                          reason: row["reason"], deadAt: Date(timeIntervalSince1970: row["dead_at"]))
+    }
+}
+
+extension AdapterError.Code {
+    /// The queue holds its configured limit (HTTP 503).
+    public static let queueFull = AdapterError.Code("queue-full")
+    /// The filesystem is below the free-space floor (HTTP 507).
+    public static let diskFull = AdapterError.Code("disk-full")
+}
+
+private extension Int64 {
+    var doubleValue: Double { Double(self) }
+}

@@ -1,0 +1,272 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import CCurl
+import CheckpointCore
+import Foundation
+import Synchronization
+
+/// Endpoint, identity and limits for uploads.
+public struct UploadConfiguration: Sendable {
+    /// `https://…/v1/records`. `http://` is refused unless `allowInsecureHTTP` is set.
+    public var endpoint: String
+    /// PEM bundle of the CA(s) trusted for the server. nil = the system bundle.
+    public var caFile: String?
+    /// Client certificate (PEM) and key for mutual TLS.
+    public var clientCertificate: String?
+    public var clientKey: String?
+    /// Allows a plain `http://` endpoint (local testing only). TLS verification itself is never disabled.
+    public var allowInsecureHTTP: Bool
+    public var connectTimeout: Duration
+    /// Abort if slower than `lowSpeedBytesPerSecond` for `lowSpeedTime`.
+    public var lowSpeedBytesPerSecond: Int
+    public var lowSpeedTime: Duration
+    public var totalTimeout: Duration
+    public var userAgent: String
+
+    public init(endpoint: String, caFile: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
+                allowInsecureHTTP: Bool = false, connectTimeout: Duration = .seconds(10), lowSpeedBytesPerSecond: Int = 100,
+                lowSpeedTime: Duration = .seconds(20), totalTimeout: Duration = .seconds(120),
+                userAgent: String = "checkpointd/\(CheckpointVersion.string)") {
+        self.endpoint = endpoint
+        self.caFile = caFile
+        self.clientCertificate = clientCertificate
+        self.clientKey = clientKey
+        self.allowInsecureHTTP = allowInsecureHTTP
+        self.connectTimeout = connectTimeout
+        self.lowSpeedBytesPerSecond = lowSpeedBytesPerSecond
+        self.lowSpeedTime = lowSpeedTime
+        self.totalTimeout = totalTimeout
+        self.userAgent = userAgent
+    }
+}
+
+/// Process-wide libcurl setup: `curl_global_init` once, and SIGPIPE ignored (NOSIGNAL makes that our job).
+public enum CurlGlobal {
+    private static let once: Bool = {
+        signal(SIGPIPE, SIG_IGN)
+        return curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    }()
+
+    /// Call at startup, before threads exist. Safe to call more than once.
+    @discardableResult
+    public static func initialize() -> Bool { once }
+}
+
+/// One long-lived curl easy handle on its own dedicated thread: connections (and TLS sessions) are reused
+/// between uploads. Every `curl_easy_perform` runs on that thread, never on Swift's cooperative pool.
+public final class CurlUploader: Sendable {
+    public let configuration: UploadConfiguration
+    private let thread: DedicatedThread
+    private let state: Mutex<Handle?>
+    private let shuttingDown: ShutdownFlag
+
+    /// The C handle and the buffers that must outlive it.
+    private final class Handle: @unchecked Sendable {
+        let curl: UnsafeMutableRawPointer
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        init(curl: UnsafeMutableRawPointer) { self.curl = curl }
+        deinit { curl_easy_cleanup(curl) }
+    }
+
+    /// Shared with the progress callback through an unmanaged pointer.
+    final class ShutdownFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    /// Collects the response for one transfer.
+    final class Response {
+        var body = Data()
+        var retryAfter: String?
+        let maxBody = 64 * 1024
+    }
+
+    public init(configuration: UploadConfiguration) throws {
+        CurlGlobal.initialize()
+        let lower = configuration.endpoint.lowercased()
+        if lower.hasPrefix("http://") {
+            guard configuration.allowInsecureHTTP else {
+                throw AdapterError(.transfer, "endpoint \(configuration.endpoint) is plain http://; set allow-insecure-http to use it (testing only)")
+            }
+        } else if !lower.hasPrefix("https://") {
+            throw AdapterError(.transfer, "endpoint \(configuration.endpoint) must start with https://")
+        }
+        for (what, file) in [("CA file", configuration.caFile), ("client certificate", configuration.clientCertificate),
+                             ("client key", configuration.clientKey)] {
+            if let file, access(file, R_OK) != 0 {
+                throw AdapterError.posix(.open, "\(what) \(file) is not readable")
+            }
+        }
+        if (configuration.clientCertificate == nil) != (configuration.clientKey == nil) {
+            throw AdapterError(.transfer, "mutual TLS needs both a client certificate and a client key")
+        }
+        self.configuration = configuration
+        self.thread = DedicatedThread(name: "checkpointd.upload")
+        self.state = Mutex(nil)
+        self.shuttingDown = ShutdownFlag()
+    }
+
+    deinit { thread.stop() }
+
+    /// Aborts a running transfer (through the progress callback) and makes later ones fail fast.
+    public func shutdown() {
+        shuttingDown.value.store(true, ordering: .relaxed)
+    }
+
+    /// Uploads one record: `multipart/form-data` with a `record` part (JSON) and, if present, a `face` part
+    /// (image/jpeg), and the `Idempotency-Key` header. Never throws for network or HTTP problems: those come back
+    /// as an `UploadOutcome` for the retry policy.
+    public func upload(id: UUID, json: Data, face: Data?) async -> UploadOutcome {
+        let flag = shuttingDown
+        let config = configuration
+        do {
+            return try await thread.run { [self] in
+                if flag.value.load(ordering: .relaxed) { return .transport(.aborted, detail: "shutting down") }
+                let handle: Handle
+                do {
+                    handle = try self.state.withLock { h in
+                        if let h { return h }
+                        let made = try Self.makeHandle(config, flag: flag)
+                        h = made
+                        return made
+                    }
+                } catch {
+                    return .transport(.local, detail: "\(error)")
+                }
+                return Self.perform(handle, config: config, id: id, json: json, face: face)
+            }
+        } catch {
+            return .transport(.local, detail: "\(error)")
+        }
+    }
+
+    private static func check(_ code: CURLcode, _ what: String) throws {
+        if code != CURLE_OK {
+            throw AdapterError(.transfer, "curl option \(what) rejected", cause: .curl(code: Int32(code.rawValue), text: String(cString: curl_easy_strerror(code))))
+        }
+    }
+
+    private static func makeHandle(_ c: UploadConfiguration, flag: ShutdownFlag) throws -> Handle {
+        guard let curl = curl_easy_init() else { throw AdapterError(.transfer, "curl_easy_init failed") }
+        let h = Handle(curl: curl)
+        try h.errorBuffer.withUnsafeMutableBufferPointer { buf in
+            try check(ccurl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, buf.baseAddress), "ERRORBUFFER")
+        }
+        try check(ccurl_setopt_long(curl, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
+        try check(ccurl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, c.allowInsecureHTTP ? "http,https" : "https"), "PROTOCOLS_STR")
+        try check(ccurl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 1), "SSL_VERIFYPEER")
+        try check(ccurl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 2), "SSL_VERIFYHOST")
+        if let ca = c.caFile { try check(ccurl_setopt_string(curl, CURLOPT_CAINFO, ca), "CAINFO") }
+        if let cert = c.clientCertificate { try check(ccurl_setopt_string(curl, CURLOPT_SSLCERT, cert), "SSLCERT") }
+        if let key = c.clientKey { try check(ccurl_setopt_string(curl, CURLOPT_SSLKEY, key), "SSLKEY") }
+        try check(ccurl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, Int(c.connectTimeout.uplinkMilliseconds)), "CONNECTTIMEOUT_MS")
+        try check(ccurl_setopt_long(curl, CURLOPT_TIMEOUT_MS, Int(c.totalTimeout.uplinkMilliseconds)), "TIMEOUT_MS")
+        try check(ccurl_setopt_long(curl, CURLOPT_LOW_SPEED_LIMIT, c.lowSpeedBytesPerSecond), "LOW_SPEED_LIMIT")
+        try check(ccurl_setopt_long(curl, CURLOPT_LOW_SPEED_TIME, max(1, Int(c.lowSpeedTime.components.seconds))), "LOW_SPEED_TIME")
+        try check(ccurl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0), "FOLLOWLOCATION")
+        try check(ccurl_setopt_long(curl, CURLOPT_TCP_KEEPALIVE, 1), "TCP_KEEPALIVE")
+        try check(ccurl_setopt_string(curl, CURLOPT_USERAGENT, c.userAgent), "USERAGENT")
+        try check(ccurl_setopt_string(curl, CURLOPT_URL, c.endpoint), "URL")
+        try check(ccurl_setopt_long(curl, CURLOPT_NOPROGRESS, 0), "NOPROGRESS")
+        try check(ccurl_setopt_xferinfo_callback(curl, { userdata, _, _, _, _ in
+            guard let userdata else { return 0 }
+            let flag = Unmanaged<ShutdownFlag>.fromOpaque(userdata).takeUnretainedValue()
+            return flag.value.load(ordering: .relaxed) ? 1 : 0
+        }), "XFERINFOFUNCTION")
+        // The flag outlives the handle: the uploader owns both.
+        try check(ccurl_setopt_pointer(curl, CURLOPT_XFERINFODATA, Unmanaged.passUnretained(flag).toOpaque()), "XFERINFODATA")
+        try check(ccurl_setopt_write_callback(curl, { ptr, size, n, userdata in
+            let total = size * n
+            guard let ptr, let userdata else { return total }
+            let r = Unmanaged<Response>.fromOpaque(userdata).takeUnretainedValue()
+            if r.body.count < r.maxBody { r.body.append(UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: min(total, r.maxBody - r.body.count)) }
+            return total
+        }), "WRITEFUNCTION")
+        try check(ccurl_setopt_header_callback(curl, { ptr, size, n, userdata in
+            let total = size * n
+            guard let ptr, let userdata else { return total }
+            let r = Unmanaged<Response>.fromOpaque(userdata).takeUnretainedValue()
+            let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: total), as: UTF8.self)
+            if line.hasPrefix("HTTP/") { r.retryAfter = nil; r.body.removeAll() }   // a new response (e.g. after 100-continue)
+            if let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "retry-after" {
+                r.retryAfter = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return total
+        }), "HEADERFUNCTION")
+        return h
+    }
+
+    private static func perform(_ h: Handle, config: UploadConfiguration, id: UUID, json: Data, face: Data?) -> UploadOutcome {
+        let curl = h.curl
+        let response = Response()
+        let token = Unmanaged.passRetained(response)
+        defer { token.release() }
+        _ = ccurl_setopt_pointer(curl, CURLOPT_WRITEDATA, token.toOpaque())
+        _ = ccurl_setopt_pointer(curl, CURLOPT_HEADERDATA, token.toOpaque())
+
+        guard let mime = curl_mime_init(curl) else { return .transport(.local, detail: "curl_mime_init failed") }
+        defer { curl_mime_free(mime) }
+        let recordPart = curl_mime_addpart(mime)
+        curl_mime_name(recordPart, "record")
+        json.withUnsafeBytes { buf in
+            _ = curl_mime_data(recordPart, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count)
+        }
+        curl_mime_type(recordPart, "application/json")
+        if let face {
+            let facePart = curl_mime_addpart(mime)
+            curl_mime_name(facePart, "face")
+            face.withUnsafeBytes { buf in
+                _ = curl_mime_data(facePart, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count)
+            }
+            curl_mime_filename(facePart, "face.jpg")
+            curl_mime_type(facePart, "image/jpeg")
+        }
+        _ = ccurl_setopt_mime(curl, mime)
+
+        var headers: UnsafeMutablePointer<curl_slist>?
+        headers = curl_slist_append(headers, "Idempotency-Key: \(id.uuidString.lowercased())")
+        headers = curl_slist_append(headers, "Expect:")
+        headers = curl_slist_append(headers, "Accept: application/json")
+        defer { curl_slist_free_all(headers) }
+        _ = ccurl_setopt_slist(curl, CURLOPT_HTTPHEADER, headers)
+        h.errorBuffer.withUnsafeMutableBufferPointer { $0[0] = 0 }
+
+        let code = curl_easy_perform(curl)
+        // Detach per-transfer pointers before they go away.
+        _ = ccurl_setopt_mime(curl, nil)
+        _ = ccurl_setopt_slist(curl, CURLOPT_HTTPHEADER, nil)
+
+        if code == CURLE_OK {
+            var status = 0
+            _ = ccurl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
+            return .http(status: status, retryAfter: response.retryAfter, body: String(decoding: response.body, as: UTF8.self))
+        }
+        let detail = h.errorBuffer.withUnsafeBufferPointer { buf -> String in
+            let text = String(cString: buf.baseAddress!)
+            return text.isEmpty ? String(cString: curl_easy_strerror(code)) : text
+        }
+        return .transport(classify(code), detail: "CURLcode \(code.rawValue): \(detail)")
+    }
+
+    static func classify(_ code: CURLcode) -> TransportFailure {
+        switch code {
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .connect
+        case CURLE_OPERATION_TIMEDOUT: return .timeout
+        case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM: return .broken
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_PINNEDPUBKEYNOTMATCH: return .tlsVerification
+        case CURLE_SSL_CONNECT_ERROR: return .tls
+        case CURLE_ABORTED_BY_CALLBACK: return .aborted
+        case CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND, CURLE_OUT_OF_MEMORY,
+             CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_FAILED_INIT:
+            return .local
+        default: return .broken
+        }
+    }
+}
+
+extension Duration {
+    var uplinkMilliseconds: Int64 {
+        let c = components
+        return c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,221 @@
+import CheckpointCore
+import Foundation
+import Logging
+import Synchronization
+
+/// What the uploader is doing, for `/healthz`, `/metrics` and the CLI.
+public struct UploaderStatus: Sendable, Codable, Equatable {
+    public var delivered: Int = 0
+    public var deadLettered: Int = 0
+    public var failedAttempts: Int = 0
+    public var lastDeliveryAt: Date?
+    /// The last failure's reason (no personal data: status codes and curl errors only).
+    public var lastError: String?
+    /// Set when a person must look (401/403, certificate problems).
+    public var alert: String?
+    public var pausedUntil: Date?
+    public init() {}
+}
+
+/// Drains the queue: oldest due record first, one at a time, through one `CurlUploader`.
+///
+/// Each record has its own backoff, so a failing record never blocks the ones behind it; 429, 503 and
+/// connect failures pause the whole loop. Deleted only after a 2xx; 400/413/422 go to the dead-letter table.
+public final class UploadService: Sendable {
+    private let store: QueueStore
+    private let uploader: CurlUploader
+    private let logger: Logger
+    private let scheduler: Mutex<UploadScheduler>
+    private let statusBox = Mutex(UploaderStatus())
+    private let waker = Waker()
+    /// How often retention purge runs while the loop is alive.
+    private let purgeInterval: Duration
+    private let onChange: (@Sendable (UploaderStatus) -> Void)?
+
+    public init(store: QueueStore, uploader: CurlUploader, policy: UploadPolicy = UploadPolicy(),
+                purgeInterval: Duration = .seconds(3600), logger: Logger = Logger(label: "checkpointd.upload"),
+                onChange: (@Sendable (UploaderStatus) -> Void)? = nil) {
+        self.store = store
+        self.uploader = uploader
+        self.logger = logger
+        self.scheduler = Mutex(UploadScheduler(policy: policy))
+        self.purgeInterval = purgeInterval
+        self.onChange = onChange
+    }
+
+    public var status: UploaderStatus { statusBox.withLock { $0 } }
+
+    /// Tells the loop a new record is waiting (call after each enqueue).
+    public func wake() { waker.wake() }
+
+    /// Runs until the task is cancelled. On cancellation, a transfer in flight is aborted through curl's
+    /// progress callback; the record stays queued.
+    public func run() async {
+        logger.info("uploader started", metadata: ["endpoint": "\(uploader.configuration.endpoint)"])
+        var lastPurge = ContinuousClock.now - purgeInterval
+        await withTaskCancellationHandler {
+            while !Task.isCancelled {
+                if ContinuousClock.now - lastPurge >= purgeInterval {
+                    lastPurge = .now
+                    do {
+                        let (faces, dead) = try store.purge()
+                        if faces + dead > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)", "dead": "\(dead)"]) }
+                    } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
+                }
+                let now = Date()
+                let paused = scheduler.withLock { $0.pausedUntil }
+                if now < paused {
+                    await waker.wait(timeout: paused.timeIntervalSince(now), honourWake: false)
+                    continue
+                }
+                let next: StoredRecord?
+                do { next = try store.nextDue(now: now) } catch {
+                    logger.error("cannot read queue", metadata: ["error": "\(error)"])
+                    await waker.wait(timeout: 5, honourWake: true)
+                    continue
+                }
+                guard let record = next else {
+                    let due = (try? store.earliestDue()) ?? nil
+                    let wait = min(due.map { max(0.01, $0.timeIntervalSinceNow) } ?? 60, 60)
+                    await waker.wait(timeout: wait, honourWake: true)
+                    continue
+                }
+                await attempt(record)
+            }
+        } onCancel: {
+            uploader.shutdown()
+            waker.wake()
+        }
+        logger.info("uploader stopped")
+    }
+
+    /// Uploads everything due now and returns when nothing due is left or `deadline` passes (CLI and tests).
+    /// Records still backing off are skipped. Returns how many were delivered.
+    public func drain(until deadline: Date, makeDue: Bool = true) async throws -> Int {
+        if makeDue { try store.makeAllDue() }
+        let before = status.delivered
+        while Date() < deadline {
+            let paused = scheduler.withLock { $0.pausedUntil }
+            if Date() < paused {
+                try await Task.sleep(for: .seconds(min(paused.timeIntervalSinceNow, deadline.timeIntervalSinceNow, 60)))
+                continue
+            }
+            guard let record = try store.nextDue() else {
+                guard let due = try store.earliestDue() else { break }
+                let wait = min(due.timeIntervalSinceNow, deadline.timeIntervalSinceNow)
+                if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+                continue
+            }
+            await attempt(record)
+        }
+        return status.delivered - before
+    }
+
+    private func attempt(_ stored: StoredRecord) async {
+        let outcome = await uploader.upload(id: stored.record.id, json: stored.json, face: stored.face)
+        if case .transport(.aborted, _) = outcome { return }   // shutdown: leave it as it was
+        let now = Date()
+        let action = scheduler.withLock { $0.record(outcome, attempts: stored.attempts, now: now, unit: Double.random(in: 0..<1)) }
+        let alert = scheduler.withLock { $0.alert }
+        let pausedUntil = scheduler.withLock { $0.pausedUntil }
+        do {
+            switch action {
+            case .delete:
+                try store.markDelivered(id: stored.record.id)
+                update { s in
+                    s.delivered += 1
+                    s.lastDeliveryAt = now
+                    s.alert = nil
+                }
+                logger.debug("record delivered", metadata: ["id": "\(stored.record.id)"])
+            case .deadLetter(let reason):
+                try store.deadLetter(id: stored.record.id, reason: reason)
+                update { s in
+                    s.deadLettered += 1
+                    s.lastError = reason
+                }
+                logger.error("record rejected by server; moved to dead letter", metadata: ["id": "\(stored.record.id)", "reason": "\(reason)"])
+            case .reschedule(let notBefore, let attempts, let reason):
+                try store.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason)
+                update { s in
+                    s.failedAttempts += 1
+                    s.lastError = reason
+                    s.alert = alert
+                    s.pausedUntil = pausedUntil > now ? pausedUntil : nil
+                }
+                if alert != nil {
+                    logger.critical("upload needs attention", metadata: ["id": "\(stored.record.id)", "reason": "\(reason)"])
+                } else {
+                    logger.warning("upload failed; will retry", metadata: [
+                        "id": "\(stored.record.id)", "reason": "\(reason)", "retryIn": "\(Int(notBefore.timeIntervalSince(now)))s",
+                    ])
+                }
+            }
+        } catch {
+            logger.error("cannot update queue after upload", metadata: ["id": "\(stored.record.id)", "error": "\(error)"])
+        }
+    }
+
+    private func update(_ body: (inout UploaderStatus) -> Void) {
+        let snapshot = statusBox.withLock { s in
+            body(&s)
+            return s
+        }
+        onChange?(snapshot)
+    }
+}
+
+/// A one-waiter wake-up signal with a timeout.
+final class Waker: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var generation = 0
+    }
+    private let state = Mutex(State())
+
+    func wake() {
+        let c: CheckedContinuation<Void, Never>? = state.withLock { s in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.pending = true
+            return nil
+        }
+        c?.resume()
+    }
+
+    /// Waits until woken or `timeout` seconds pass. With `honourWake` false only the timeout (or cancellation) ends it.
+    func wait(timeout: Double, honourWake: Bool) async {
+        if !honourWake {
+            try? await Task.sleep(for: .seconds(max(0, timeout)))
+            return
+        }
+        if Task.isCancelled { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let generation: Int? = state.withLock { s in
+                if s.pending {
+                    s.pending = false
+                    return nil
+                }
+                s.generation += 1
+                s.waiter = c
+                return s.generation
+            }
+            guard let generation else {
+                c.resume()
+                return
+            }
+            Task { [self] in
+                try? await Task.sleep(for: .seconds(max(0, timeout)))
+                let w: CheckedContinuation<Void, Never>? = self.state.withLock { s in
+                    guard s.generation == generation, let w = s.waiter else { return nil }
+                    s.waiter = nil
+                    return w
+                }
+                w?.resume()
+            }
+        }
+    }
+}
