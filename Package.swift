@@ -50,9 +50,7 @@ let package = Package(
             name: "CFaceDetector",
             cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
             linkerSettings: [
-                .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_dnn"),
-                .linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_imgproc"),
-                .linkedLibrary("opencv_core"),
+                .linkedLibrary("opencv_objdetect"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core"),
             ]
         ),
 

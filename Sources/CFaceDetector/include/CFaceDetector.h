@@ -2,8 +2,17 @@
 // Why this shim exists: OpenCV is C++ and throws cv::Exception; Swift's C++ interop would abort the
 // process on an uncaught exception and is viral across modules. This header is pure C (opaque
 // handles, status codes); every exception is caught in the .cpp and returned as text.
+//
+// Two detectors sit behind one handle type:
+//   - YuNet (cv::FaceDetectorYN, model face_detection_yunet_2022mar.onnx): boxes, scores, 5 landmarks,
+//     finds masked faces. The only YuNet export that OpenCV 4.6 runs.
+//   - Haar frontalface_alt2 (cv::CascadeClassifier): the fallback; boxes only, blind to masked faces.
+// A handle is NOT thread-safe: use one per thread.
 #ifndef CFACEDETECTOR_H
 #define CFACEDETECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,8 +27,65 @@ typedef enum {
     CFD_ERR_MEMORY = 4,
 } cfd_status;
 
+/// Which detector a handle runs.
+typedef enum {
+    CFD_KIND_YUNET = 0,
+    CFD_KIND_HAAR = 1,
+} cfd_kind;
+
+/// One detected face, in the coordinates of the image passed to cfd_detect (not the detection size).
+typedef struct {
+    float x, y, width, height;
+    /// YuNet's confidence (0–1). The Haar cascade has no confidence: it reports 1.
+    float score;
+    /// x,y pairs: right eye, left eye, nose tip, right mouth corner, left mouth corner
+    /// ("right" is the person's right, which is on the image's left). Valid only if has_landmarks.
+    float landmarks[10];
+    int has_landmarks;
+} cfd_face;
+
+/// Detector settings.
+typedef struct {
+    /// The image is downscaled (aspect ratio kept) to fit inside this size before detection, and the
+    /// boxes are mapped back. 0 × 0 means: detect at the image's own size. Images already smaller are not upscaled.
+    int detect_width;
+    int detect_height;
+    /// YuNet: minimum score (0.75 keeps a margin for masked faces; OpenCV's default 0.9 drops some).
+    float score_threshold;
+    /// YuNet: non-maximum-suppression IoU threshold.
+    float nms_threshold;
+    /// YuNet: keep at most this many candidates before NMS.
+    int top_k;
+    /// Haar: smallest face, in detection-size pixels.
+    int min_face_size;
+} cfd_options;
+
+typedef struct cfd_detector cfd_detector;
+
 /// OpenCV's own version string, e.g. "4.6.0".
 const char *cfd_opencv_version(void);
+
+/// Creates a YuNet detector from an ONNX file. OpenCV 4.6 parses the graph lazily and only fails on
+/// the first detect for some wrong models, so this runs one warm-up detection before returning.
+cfd_status cfd_create_yunet(const char *model_path, const cfd_options *options, cfd_detector **out, char *err, size_t err_len);
+
+/// Creates a Haar cascade detector from an XML file (e.g. haarcascade_frontalface_alt2.xml).
+cfd_status cfd_create_haar(const char *cascade_path, const cfd_options *options, cfd_detector **out, char *err, size_t err_len);
+
+/// Releases a detector (NULL is ignored).
+void cfd_destroy(cfd_detector *detector);
+
+/// The detector's kind.
+cfd_kind cfd_detector_kind(const cfd_detector *detector);
+
+/// Detects faces in a packed image: channels 3 = BGR, 1 = gray; `stride` bytes per row (0 = packed).
+/// Writes up to `capacity` faces (highest score first) and the number written into *count.
+cfd_status cfd_detect(cfd_detector *detector, const uint8_t *pixels, int width, int height, int channels, size_t stride,
+                      cfd_face *faces, int capacity, int *count, char *err, size_t err_len);
+
+/// OpenCV's worker-thread count (process-wide). n <= 0 lets OpenCV choose.
+void cfd_set_num_threads(int n);
+int cfd_get_num_threads(void);
 
 #ifdef __cplusplus
 }
