@@ -1,6 +1,225 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import ArgumentParser
+import CheckpointAdapters
+import CheckpointCore
+import Foundation
+import Logging
 
-// Placeholder until this command's capability lands; replaced by its owner.
+/// `checkpointctl queue …`: inspect and manage the durable upload queue (safe while the daemon runs: WAL).
 struct QueueCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "queue", abstract: "Inspect and manage the durable upload queue.")
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "Inspect and manage the durable upload queue.",
+        subcommands: [Status.self, List.self, Show.self, RetryDead.self, Export.self, Drain.self, Pump.self])
+
+    struct Location: ParsableArguments {
+        @Option(help: "Queue database.") var db = "/var/lib/checkpointd/queue.db"
+        @Option(help: "Queue size limit in MiB (as configured for the daemon).") var maxMib = 512
+
+        func open() throws -> QueueStore {
+            guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no queue database at \(db)") }
+            var logger = Logger(label: "checkpointctl.queue")
+            logger.logLevel = .warning
+            return try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: Int64(maxMib) * 1024 * 1024)), logger: logger)
+        }
+    }
+
+    struct Endpoint: ParsableArguments {
+        @Option(help: "Upload endpoint (https://…/v1/records).") var endpoint: String
+        @Option(help: "CA bundle for the server.") var caFile: String?
+        @Option(help: "Client certificate for mutual TLS.") var clientCert: String?
+        @Option(help: "Client key for mutual TLS.") var clientKey: String?
+        @Flag(help: "Allow a plain http:// endpoint (testing only).") var allowInsecureHttp = false
+
+        func uploader() throws -> CurlUploader {
+            try CurlUploader(configuration: UploadConfiguration(endpoint: endpoint, caFile: caFile, clientCertificate: clientCert,
+                                                               clientKey: clientKey, allowInsecureHTTP: allowInsecureHttp,
+                                                               connectTimeout: .seconds(5), lowSpeedTime: .seconds(10), totalTimeout: .seconds(60)))
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Counts, size and age of the queue.")
+        @OptionGroup var location: Location
+        func run() async throws {
+            let store = try location.open()
+            let s = try store.status()
+            print("pending:        \(s.pending) (\(s.withFace) with face image)")
+            print("dead letter:    \(s.dead)")
+            print("oldest pending: \(s.oldestPendingAt.map { $0.formatted(.iso8601) } ?? "-")")
+            print("size:           \(s.usedBytes / 1024) KiB of \(s.maxBytes / 1024) KiB")
+            print("free disk:      \(s.freeDiskBytes / 1024 / 1024) MiB")
+            print("integrity:      \(try store.integrityCheck().joined(separator: "; "))")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List pending and dead-lettered records (ids and upload state only).")
+        @OptionGroup var location: Location
+        @Option(help: "At most this many of each.") var limit = 50
+        func run() async throws {
+            let store = try location.open()
+            print("PENDING")
+            for r in try store.list(limit: limit) {
+                print("  \(r.record.id.uuidString.lowercased())  \(r.createdAt.formatted(.iso8601))  attempts=\(r.attempts)"
+                      + "  face=\(r.face?.count ?? 0)B  next=\(r.notBefore.formatted(.iso8601))" + (r.lastError.map { "  last: \($0)" } ?? ""))
+            }
+            print("DEAD LETTER")
+            for d in try store.listDead(limit: limit) {
+                print("  \(d.id.uuidString.lowercased())  \(d.deadAt.formatted(.iso8601))  \(d.reason)")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one record's JSON (contains personal data: show it only to those entitled).")
+        @OptionGroup var location: Location
+        @Argument(help: "Record id.") var id: String
+        func run() async throws {
+            guard let uuid = UUID(uuidString: id) else { throw ValidationError("'\(id)' is not a record id (UUID)") }
+            let store = try location.open()
+            if let r = try store.find(id: uuid) {
+                print(String(decoding: r.json, as: UTF8.self))
+                print("state: pending, attempts \(r.attempts), face \(r.face?.count ?? 0) bytes" + (r.lastError.map { ", last error: \($0)" } ?? ""))
+            } else if let d = try store.findDead(id: uuid) {
+                print(String(decoding: d.json, as: UTF8.self))
+                print("state: dead letter since \(d.deadAt.formatted(.iso8601)): \(d.reason)")
+            } else {
+                throw ValidationError("no record \(id) in \(location.db) (delivered records are deleted)")
+            }
+        }
+    }
+
+    struct RetryDead: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "retry-dead", abstract: "Move dead-lettered records back into the queue.")
+        @OptionGroup var location: Location
+        func run() async throws {
+            let n = try location.open().retryDead()
+            print("\(n) record(s) moved back to the queue")
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every pending and dead-lettered record to DIR as <id>.json (+ <id>.jpg), mode 0600.")
+        @OptionGroup var location: Location
+        @Argument(help: "Target directory (created with mode 0700).") var dir: String
+        func run() async throws {
+            let store = try location.open()
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            var n = 0
+            func write(_ data: Data, _ name: String) throws {
+                let path = (dir as NSString).appendingPathComponent(name)
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                defer { close(fd) }
+                fchmod(fd, 0o600)
+                let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                guard written == data.count else { throw ValidationError("short write to \(path)") }
+            }
+            for r in try store.list(limit: Int.max) {
+                let id = r.record.id.uuidString.lowercased()
+                try write(r.json, "\(id).json")
+                if let face = r.face { try write(face, "\(id).jpg") }
+                n += 1
+            }
+            for d in try store.listDead(limit: Int.max) {
+                let id = d.id.uuidString.lowercased()
+                try write(d.json, "\(id).json")
+                if let face = d.face { try write(face, "\(id).jpg") }
+                n += 1
+            }
+            print("exported \(n) record(s) to \(dir)")
+        }
+    }
+
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Upload every pending record now (for a technician with a link, and tests).")
+        @OptionGroup var location: Location
+        @OptionGroup var endpoint: Endpoint
+        @Option(help: "Give up after this many seconds.") var timeout = 120.0
+        func run() async throws {
+            let store = try location.open()
+            var logger = Logger(label: "checkpointctl.upload")
+            logger.logLevel = .warning
+            let service = UploadService(store: store, uploader: try endpoint.uploader(),
+                                        policy: UploadPolicy(baseDelay: .milliseconds(200), maxDelay: .seconds(5), slowRetryDelay: .seconds(30),
+                                                             retryAfterClamp: 0.2...10),
+                                        logger: logger)
+            let n = try await service.drain(until: Date().addingTimeInterval(timeout))
+            let s = try store.status()
+            print("delivered \(n); pending \(s.pending); dead letter \(s.dead)")
+            if s.pending > 0 { throw ExitCode(1) }
+        }
+    }
+
+    /// Test/stress helper: enqueues records while uploading, printing "confirmed <id>" after each commit.
+    struct Pump: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stress helper: enqueue COUNT synthetic records while the uploader runs; prints 'confirmed ID' after each commit.",
+            shouldDisplay: false)
+        @Option(help: "Queue database (created if missing).") var db: String
+        @Option(help: "Queue size limit in KiB.") var maxKib = 512 * 1024
+        @Option(help: "Free-disk floor in KiB.") var floorKib = 1024
+        @OptionGroup var endpoint: Endpoint
+        @Option(help: "Records to enqueue.") var count = 100
+        @Option(help: "Face image size in bytes (0 = none).") var faceBytes = 30_000
+        @Option(help: "Pause between records, milliseconds.") var intervalMs = 5
+        @Flag(help: "Do not upload, only enqueue (prints enqueue latency at the end).") var noUpload = false
+
+        func run() async throws {
+            var logger = Logger(label: "checkpointctl.pump")
+            logger.logLevel = .error
+            let store = try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: Int64(maxKib) * 1024,
+                                                                                   freeDiskFloor: Int64(floorKib) * 1024)), logger: logger)
+            let service = UploadService(store: store, uploader: try endpoint.uploader(),
+                                        policy: UploadPolicy(baseDelay: .milliseconds(100), maxDelay: .seconds(2), slowRetryDelay: .seconds(5),
+                                                             retryAfterClamp: 0.1...3),
+                                        logger: logger)
+            let uploading = noUpload ? nil : Task { await service.run() }
+            var latencies: [Double] = []
+            var refused = 0
+            for i in 0..<count {
+                let record = QueueRecord(checkpointId: "stress", deviceId: "pump", clock: SystemRecordClock.now(),
+                                         declaration: Self.declaration(i), screening: ScreeningSummary(result: .normal, rawTemperatureC: 34.1,
+                                         correctedTemperatureC: 36.6, calibrationId: "test", sensor: "synthetic"), faceCaptured: faceBytes > 0)
+                let face = faceBytes > 0 ? Data((0..<faceBytes).map { _ in UInt8.random(in: 0...255) }) : nil
+                let t0 = ContinuousClock.now
+                do {
+                    try store.enqueue(record, face: face)
+                } catch let e as AdapterError where e.code == .queueFull || e.code == .diskFull {
+                    print("refused \(e.code) \(e.message)")
+                    fflush(stdout)
+                    refused += 1
+                    continue
+                }
+                let dt = ContinuousClock.now - t0
+                latencies.append(Double(dt.components.attoseconds) / 1e15 + Double(dt.components.seconds) * 1000)
+                print("confirmed \(record.id.uuidString.lowercased())")
+                fflush(stdout)
+                service.wake()
+                if intervalMs > 0 { try await Task.sleep(for: .milliseconds(intervalMs)) }
+            }
+            if let uploading {
+                // Let the backlog drain, then stop.
+                let deadline = Date().addingTimeInterval(60)
+                while (try store.status().pending) > 0, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                uploading.cancel()
+                await uploading.value
+            }
+            latencies.sort()
+            if !latencies.isEmpty {
+                let p = { (q: Double) in latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
+                print(String(format: "enqueue_ms p50=%.3f p99=%.3f n=%d refused=%d", p(0.5), p(0.99), latencies.count, refused))
+            }
+        }
+
+        static func declaration(_ i: Int) -> [String: JSONValue] {
+            ["fullName": .string("NGUYEN VAN THU \(i)"), "birthYear": .number(1980), "gender": .string("Nam"), "nation": .string("VN"),
+             "provinceId": .string("19"), "districtId": .string("164"), "wardId": .string("05436"), "address": .string("So \(i) Duong Test"),
+             "phone": .string("0912345678"), "hasPatient": .number(2), "hasFromSickCountry": .number(2), "hasSick": .number(2),
+             "consent": .bool(true)]
+        }
+    }
 }
