@@ -189,6 +189,8 @@ final class ReceiverStore: Sendable {
     let pool: DatabasePool
 
     init(path: String) throws {
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)   // private before SQLite creates -wal/-shm from its mode
+        if fd >= 0 { fchmod(fd, 0o600); close(fd) }
         var config = Configuration()
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         pool = try DatabasePool(path: path, configuration: config)

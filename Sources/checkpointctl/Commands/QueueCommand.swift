@@ -31,11 +31,13 @@ struct QueueCommand: AsyncParsableCommand {
         @Option(help: "Client certificate for mutual TLS.") var clientCert: String?
         @Option(help: "Client key for mutual TLS.") var clientKey: String?
         @Flag(help: "Allow a plain http:// endpoint (testing only).") var allowInsecureHttp = false
+        @Option(help: "Abort a transfer slower than 100 B/s for this many seconds.") var lowSpeedSeconds = 10
 
         func uploader() throws -> CurlUploader {
             try CurlUploader(configuration: UploadConfiguration(endpoint: endpoint, caFile: caFile, clientCertificate: clientCert,
                                                                clientKey: clientKey, allowInsecureHTTP: allowInsecureHttp,
-                                                               connectTimeout: .seconds(5), lowSpeedTime: .seconds(10), totalTimeout: .seconds(60)))
+                                                               connectTimeout: .seconds(5), lowSpeedTime: .seconds(lowSpeedSeconds),
+                                                               totalTimeout: .seconds(60)))
         }
     }
 

@@ -1,0 +1,181 @@
+#!/bin/bash
+# The libcurl uploader against the reference receiver on 127.0.0.1: HTTP, HTTPS and mutual TLS with certificates
+# made here by openssl; 503 + Retry-After, 500s, 422 (dead letter), a stall mid-body and connection resets (a tiny
+# faulty proxy); the server down then back (backlog drains, nothing lost or duplicated); a full queue.
+set -u
+BIN=${BIN:?BIN must point at the build products}
+W=$(mktemp -d /tmp/uplink-faults.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$W"; }
+trap cleanup EXIT
+FAILED=0
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; FAILED=1; }
+CTL="$BIN/checkpointctl"
+
+# start_receiver NAME ARGS… → sets PORT and RPID
+start_receiver() {
+  local name=$1; shift
+  "$BIN/checkpoint-receiver" --port 0 --db "$W/$name.db" "$@" >"$W/$name.out" 2>"$W/$name.err" &
+  RPID=$!; PIDS+=("$RPID")
+  for _ in $(seq 100); do grep -q "listening on" "$W/$name.out" 2>/dev/null && break; sleep 0.1; done
+  PORT=$(awk '/listening on/{print $3}' "$W/$name.out")
+  [ -n "$PORT" ] || { echo "receiver $name did not start: $(cat "$W/$name.err")"; exit 1; }
+}
+stop_receiver() { kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null; }
+received() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM received').fetchone()[0])" "$W/$1.db"; }
+pending() { "$CTL" queue status --db "$1" | awk '/^pending:/{print $2}'; }
+dead() { "$CTL" queue status --db "$1" | awk '/^dead letter:/{print $3}'; }
+enqueue() { "$CTL" queue pump --db "$1" --endpoint http://127.0.0.1:9/unused --allow-insecure-http --no-upload --count "$2" \
+              --face-bytes "${3:-30000}" --interval-ms 0 >"$W/pump.out" 2>&1; grep -c '^confirmed' "$W/pump.out"; }
+
+# --- certificates: a private CA, a server cert for 127.0.0.1, a client cert; and an unrelated CA ---
+cd "$W"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=uplink test CA" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj "/CN=other CA" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+printf "subjectAltName=IP:127.0.0.1,DNS:localhost\n" >server.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=kiosk-test-001" 2>/dev/null
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
+chmod 600 ./*.key
+[ -s server.pem ] && [ -s client.pem ] || { echo "FAIL uplink-faults: openssl could not make certificates"; exit 1; }
+
+# --- plain HTTP (explicit insecure flag) ---
+start_receiver http
+n=$(enqueue "$W/http.q" 10)
+"$CTL" queue drain --db "$W/http.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 30 >/dev/null 2>&1
+r=$(received http)
+[ "$n" = 10 ] && [ "$r" = 10 ] && [ "$(pending "$W/http.q")" = 0 ] && pass uplink-http || fail uplink-http "enqueued $n, received $r"
+if "$CTL" queue drain --db "$W/http.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --timeout 5 >"$W/o" 2>&1; then
+  fail uplink-http-refused-without-flag "plain http:// accepted without --allow-insecure-http"
+else grep -q "allow-insecure-http" "$W/o" && pass uplink-http-refused-without-flag || fail uplink-http-refused-without-flag "$(cat "$W/o")"; fi
+stop_receiver
+
+# --- HTTPS with mutual TLS ---
+start_receiver mtls --tls-cert server.pem --tls-key server.key --client-ca ca.pem
+URL="https://127.0.0.1:$PORT/v1/records"
+enqueue "$W/mtls.q" 5 >/dev/null
+# no client certificate: the handshake fails, nothing is lost
+"$CTL" queue drain --db "$W/mtls.q" --endpoint "$URL" --ca-file ca.pem --timeout 3 >/dev/null 2>&1
+[ "$(received mtls)" = 0 ] && [ "$(pending "$W/mtls.q")" = 5 ] && pass uplink-mtls-requires-client-cert \
+  || fail uplink-mtls-requires-client-cert "received $(received mtls) without a client certificate"
+# wrong CA: server not trusted, nothing sent, nothing lost
+"$CTL" queue drain --db "$W/mtls.q" --endpoint "$URL" --ca-file other.pem --client-cert client.pem --client-key client.key --timeout 3 >/dev/null 2>&1
+[ "$(received mtls)" = 0 ] && [ "$(pending "$W/mtls.q")" = 5 ] && pass uplink-tls-verifies-server \
+  || fail uplink-tls-verifies-server "uploaded to a server signed by an untrusted CA"
+"$CTL" queue drain --db "$W/mtls.q" --endpoint "$URL" --ca-file ca.pem --client-cert client.pem --client-key client.key --timeout 30 >/dev/null 2>&1
+[ "$(received mtls)" = 5 ] && [ "$(pending "$W/mtls.q")" = 0 ] && pass uplink-mtls || fail uplink-mtls "received $(received mtls) of 5"
+stop_receiver
+
+# --- 503 with Retry-After: honoured (3 failures x 1 s), then delivered ---
+start_receiver r503 --fail-status 503 --fail-count 3 --retry-after 1
+enqueue "$W/r503.q" 4 >/dev/null
+t0=$(date +%s.%N)
+"$CTL" queue drain --db "$W/r503.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 30 >/dev/null 2>&1
+el=$(echo "$(date +%s.%N) - $t0" | bc)
+if [ "$(received r503)" = 4 ] && [ "$(echo "$el >= 2.9" | bc)" = 1 ]; then pass uplink-503-retry-after
+else fail uplink-503-retry-after "received $(received r503)/4 in ${el}s (Retry-After 1 s x 3 should take >= 3 s)"; fi
+stop_receiver
+
+# --- 500s at random: retried until delivered, no duplicates ---
+start_receiver r500 --fail-status 500 --fail-rate 0.5
+enqueue "$W/r500.q" 20 1000 >/dev/null
+"$CTL" queue drain --db "$W/r500.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 60 >/dev/null 2>&1
+[ "$(received r500)" = 20 ] && [ "$(pending "$W/r500.q")" = 0 ] && pass uplink-500-retry || fail uplink-500-retry "received $(received r500)/20"
+stop_receiver
+
+# --- 422: dead letter, the rest not blocked; retry-dead brings them back ---
+start_receiver r422 --fail-status 422 --fail-count 2
+enqueue "$W/r422.q" 6 >/dev/null
+"$CTL" queue drain --db "$W/r422.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 30 >/dev/null 2>&1
+if [ "$(received r422)" = 4 ] && [ "$(dead "$W/r422.q")" = 2 ] && [ "$(pending "$W/r422.q")" = 0 ]; then
+  "$CTL" queue retry-dead --db "$W/r422.q" >/dev/null
+  "$CTL" queue drain --db "$W/r422.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 30 >/dev/null 2>&1
+  [ "$(received r422)" = 6 ] && [ "$(dead "$W/r422.q")" = 0 ] && pass uplink-422-dead-letter || fail uplink-422-dead-letter "retry-dead: received $(received r422)/6"
+else fail uplink-422-dead-letter "received $(received r422), dead $(dead "$W/r422.q"), pending $(pending "$W/r422.q")"; fi
+stop_receiver
+
+# --- stall mid-body and connection resets, through a faulty proxy in front of the receiver ---
+start_receiver proxied
+cat >"$W/faulty.py" <<'PY'
+import socket, sys, threading, time
+listen_port, target, plan = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", listen_port)); srv.listen(16)
+print(srv.getsockname()[1], flush=True)
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    finally:
+        for s in (a, b):
+            try: s.shutdown(socket.SHUT_RDWR)
+            except OSError: pass
+n = 0
+while True:
+    c, _ = srv.accept(); mode = plan[n] if n < len(plan) else "pass"; n += 1
+    if mode in ("stall", "reset"):
+        c.recv(2000)                      # the request line, headers and the start of the body
+        if mode == "stall": threading.Thread(target=lambda c=c: (time.sleep(60), c.close()), daemon=True).start()
+        else:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"); c.close()
+        continue
+    u = socket.create_connection(("127.0.0.1", target))
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+PY
+python3 "$W/faulty.py" 0 "$PORT" stall,reset,reset >"$W/proxy.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$W/proxy.out" ] && break; sleep 0.1; done
+PPORT=$(head -1 "$W/proxy.out")
+enqueue "$W/proxy.q" 5 >/dev/null
+t0=$(date +%s)
+"$CTL" queue drain --db "$W/proxy.q" --endpoint "http://127.0.0.1:$PPORT/v1/records" --allow-insecure-http --low-speed-seconds 2 \
+  --timeout 60 >"$W/proxy.drain" 2>&1
+el=$(( $(date +%s) - t0 ))
+[ "$(received proxied)" = 5 ] && [ "$(pending "$W/proxy.q")" = 0 ] && [ "$el" -lt 40 ] && pass uplink-stall-and-reset \
+  || fail uplink-stall-and-reset "received $(received proxied)/5 in ${el}s: $(tail -2 "$W/proxy.drain")"
+stop_receiver
+
+# --- server down, then back: the backlog drains, nothing lost, nothing duplicated ---
+enqueue "$W/down.q" 30 >/dev/null
+# nothing listens on this port yet
+DPORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+"$CTL" queue drain --db "$W/down.q" --endpoint "http://127.0.0.1:$DPORT/v1/records" --allow-insecure-http --timeout 3 >/dev/null 2>&1
+before=$(pending "$W/down.q")
+"$BIN/checkpoint-receiver" --port "$DPORT" --db "$W/down.db" >"$W/down.out" 2>&1 &
+RPID=$!; PIDS+=("$RPID"); sleep 1
+"$CTL" queue drain --db "$W/down.q" --endpoint "http://127.0.0.1:$DPORT/v1/records" --allow-insecure-http --timeout 60 >/dev/null 2>&1
+dups=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COALESCE(SUM(duplicates),0) FROM received').fetchone()[0])" "$W/down.db")
+[ "$before" = 30 ] && [ "$(received down)" = 30 ] && [ "$(pending "$W/down.q")" = 0 ] && [ "$dups" = 0 ] && pass uplink-server-down-then-back \
+  || fail uplink-server-down-then-back "pending while down $before, received $(received down)/30, duplicates $dups"
+stop_receiver
+
+# --- full queue (tiny size limit): old faces dropped first, then refused; nothing half-stored ---
+# 20 records with 30 KB faces into 200 KiB: every declaration is kept, old faces make room
+"$CTL" queue pump --db "$W/full.q" --endpoint http://127.0.0.1:9/x --allow-insecure-http --no-upload --count 20 --face-bytes 30000 \
+  --max-kib 200 --interval-ms 0 >"$W/full1.out" 2>&1
+# then 800 declarations without faces: the queue fills and refuses, never overwrites
+"$CTL" queue pump --db "$W/full.q" --endpoint http://127.0.0.1:9/x --allow-insecure-http --no-upload --count 800 --face-bytes 0 \
+  --max-kib 200 --interval-ms 0 >"$W/full2.out" 2>&1
+conf1=$(grep -c '^confirmed' "$W/full1.out"); conf2=$(grep -c '^confirmed' "$W/full2.out"); refused=$(grep -c '^refused queue-full' "$W/full2.out")
+st=$("$CTL" queue status --db "$W/full.q" --max-mib 1)
+p=$(echo "$st" | awk '/^pending:/{print $2}'); faces=$(echo "$st" | awk '/^pending:/{gsub(/\(/,"",$3); print $3}')
+ic=$(echo "$st" | awk '/^integrity:/{print $2}')
+first_kept=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM records WHERE lower(id) IN (%s)' % ','.join('?'*len(sys.argv[2:])), sys.argv[2:]).fetchone()[0])" "$W/full.q" $(awk '/^confirmed/{print $2}' "$W/full1.out"))
+if [ "$conf1" = 20 ] && [ "$first_kept" = 20 ] && [ "$faces" -lt 20 ] && [ "$refused" -gt 0 ] && [ "$p" = $((conf1 + conf2)) ] && [ "$ic" = ok ]; then
+  pass uplink-queue-full
+else fail uplink-queue-full "phase 1 confirmed $conf1 (kept $first_kept, $faces faces left); phase 2 confirmed $conf2, refused $refused; stored $p; integrity $ic"; fi
+# free-disk floor above what the disk has: refused as disk-full, nothing stored
+"$CTL" queue pump --db "$W/floor.q" --endpoint http://127.0.0.1:9/x --allow-insecure-http --no-upload --count 3 --face-bytes 100 \
+  --floor-kib 1000000000 --interval-ms 0 >"$W/floor.out" 2>&1
+[ "$(grep -c '^refused disk-full' "$W/floor.out")" = 3 ] && [ "$(pending "$W/floor.q")" = 0 ] && pass uplink-disk-floor \
+  || fail uplink-disk-floor "$(head -3 "$W/floor.out")"
+
+# --- personal data: database files private ---
+m=$(stat -c %a "$W/http.q"); [ "$m" = 600 ] && pass uplink-db-mode || fail uplink-db-mode "queue db mode $m"
+exit $FAILED
