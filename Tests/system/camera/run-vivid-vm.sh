@@ -34,7 +34,7 @@ PY
 fi
 
 # initramfs: busybox + the module closure of vivid and 9p (cached).
-if [ ! -f "$C/initramfs-$KVER.cpio.gz" ]; then
+if [ ! -f "$C/initramfs-$KVER-v3.cpio.gz" ]; then
   KM=$C/kpkg/lib/modules/$KVER; R=$W/initramfs; mkdir -p $R/{bin,proc,sys,dev,host}
   cp "$(command -v busybox)" $R/bin/; for a in sh mount umount modprobe cat sleep poweroff chroot mkdir; do ln -s busybox $R/bin/$a; done
   deps() { modinfo -F depends "$(find $KM -name "$1.ko*" | head -1)" | tr ',' ' '; }
@@ -49,24 +49,23 @@ if [ ! -f "$C/initramfs-$KVER.cpio.gz" ]; then
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 modprobe vivid n_devs=1 node_types=0x1
 modprobe virtio_pci; modprobe 9pnet_virtio; modprobe 9p
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=524288 hostroot /host
 mount -o bind /dev /host/dev; mount -t proc proc /host/proc; mount -t sysfs sys /host/sys
 OUT=$(cat /proc/cmdline | sed -n 's/.*vmout=\([^ ]*\).*/\1/p'); SCRIPT=$(cat /proc/cmdline | sed -n 's/.*vmscript=\([^ ]*\).*/\1/p')
-mount -t tmpfs tmpfs /host/tmp; mkdir -p /host$OUT
 mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=262144 out /host$OUT
-VM_OUT=$OUT chroot /host /bin/sh -c "cd /tmp; VM_OUT=$OUT HOME=/tmp /bin/sh $SCRIPT" > /host$OUT/guest.log 2>&1; echo $? > /host$OUT/rc
+chroot /host /bin/sh -c "cd $OUT; VM_OUT=$OUT HOME=$OUT TMPDIR=$OUT /bin/sh $SCRIPT" > /host$OUT/guest.log 2>&1; echo $? > /host$OUT/rc
 umount /host$OUT; poweroff -f
 I
   chmod +x $R/init
-  (cd $R && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$C/initramfs-$KVER.cpio.gz.tmp"
-  mv "$C/initramfs-$KVER.cpio.gz.tmp" "$C/initramfs-$KVER.cpio.gz"
+  (cd $R && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$C/initramfs-$KVER-v3.cpio.gz.tmp"
+  mv "$C/initramfs-$KVER-v3.cpio.gz.tmp" "$C/initramfs-$KVER-v3.cpio.gz"
 fi
 
 cp "$GUEST_SCRIPT" "$W/out/guest.sh"; GUEST_SCRIPT=$W/out/guest.sh
 S=$(date +%s%N)
 timeout "${VM_TIMEOUT:-240}" qemu-system-x86_64 -accel tcg,thread=multi -m 1024 -smp 2 \
   -display none -serial file:"$W/serial.log" -monitor none -no-reboot -nic none \
-  -bios /usr/share/qemu/qboot.rom -kernel "$C/vmlinux-$KVER" -initrd "$C/initramfs-$KVER.cpio.gz" \
+  -bios /usr/share/qemu/qboot.rom -kernel "$C/vmlinux-$KVER" -initrd "$C/initramfs-$KVER-v3.cpio.gz" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path="$W/out",mount_tag=out,security_model=none \
   -append "console=ttyS0 quiet panic=-1 vmout=$W/out vmscript=$GUEST_SCRIPT" || true
