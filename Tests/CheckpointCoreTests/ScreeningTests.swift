@@ -13,6 +13,10 @@ func syntheticFrame(face: Float, ambient: Float = 25, at nanos: UInt64, jitter: 
     return ThermalFrame(width: 32, height: 24, pixels: p, ambientC: 33, sequence: nanos, monotonicNanos: nanos)
 }
 
+func req<T>(_ value: T?, sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
+    try #require(value, sourceLocation: sourceLocation)
+}
+
 @Suite struct ScreeningTests {
     static let ms: UInt64 = 1_000_000
     static let face = FaceObservation(box: PixelRect(x: 200, y: 90, width: 240, height: 320), cameraWidth: 640, cameraHeight: 480, distanceM: 0.5)
@@ -41,31 +45,31 @@ func syntheticFrame(face: Float, ambient: Float = 25, at nanos: UInt64, jitter: 
 
     @Test func normalAndElevatedAtTheThreshold() throws {
         var e = Self.engine()
-        let normal = try #require(Self.run(&e, temps: [36.6, 36.7, 36.5, 36.6, 36.6]))
+        let normal = try req(Self.run(&e, temps: [36.6, 36.7, 36.5, 36.6, 36.6]))
         #expect(normal.outcome == .normal)
         #expect(abs(normal.rawC! - 36.6) < 0.05)
         #expect(normal.frameCount == 5)
         #expect(!normal.secondaryCheckRequired)
 
         var e2 = Self.engine()
-        let at = try #require(Self.run(&e2, temps: [37.5, 37.5, 37.5, 37.5, 37.5]))
+        let at = try req(Self.run(&e2, temps: [37.5, 37.5, 37.5, 37.5, 37.5]))
         #expect(at.correctedC == 37.5)
         #expect(at.outcome == .elevated, "≥ threshold is elevated")
         #expect(at.secondaryCheckRequired)
 
         var e3 = Self.engine()
-        let below = try #require(Self.run(&e3, temps: [37.49, 37.49, 37.49, 37.49, 37.49]))
+        let below = try req(Self.run(&e3, temps: [37.49, 37.49, 37.49, 37.49, 37.49]))
         #expect(below.outcome == .normal)
     }
 
     @Test func medianOverKFramesIgnoresOneOutlierFrame() throws {
         var e = Self.engine()
-        let r = try #require(Self.run(&e, temps: [36.5, 41.0, 36.6, 36.7, 36.6]))
+        let r = try req(Self.run(&e, temps: [36.5, 41.0, 36.6, 36.7, 36.6]))
         #expect(abs(r.rawC! - 36.6) < 0.05)
         #expect(r.outcome == .normal)
         // …and a real fever shows in the median too: 3 of 5 frames elevated.
         var e2 = Self.engine()
-        let f = try #require(Self.run(&e2, temps: [36.5, 38.2, 38.3, 38.1, 36.6]))
+        let f = try req(Self.run(&e2, temps: [36.5, 38.2, 38.3, 38.1, 36.6]))
         #expect(f.outcome == .elevated)
     }
 
@@ -73,7 +77,7 @@ func syntheticFrame(face: Float, ambient: Float = 25, at nanos: UInt64, jitter: 
         let cal = try ThermalCalibration(id: "CAL-2026-11-23", gain: 1.02, offset: 0.3, ambientCoefficient: 0.05, ambientReferenceC: 30,
                                          distanceTable: try DistanceTable([.init(distanceM: 0.5, offsetC: 0.4)]), skinToBodyOffsetC: 0.9, emissivity: 0.98)
         var e = Self.engine(cal: cal)
-        let r = try #require(Self.run(&e, temps: [35.0, 35.0, 35.0, 35.0, 35.0]))
+        let r = try req(Self.run(&e, temps: [35.0, 35.0, 35.0, 35.0, 35.0]))
         #expect(r.calibrationID == "CAL-2026-11-23")
         #expect(r.emissivity == 0.98)
         #expect(r.sensor.serial == "SIM-1")
@@ -93,7 +97,7 @@ func syntheticFrame(face: Float, ambient: Float = 25, at nanos: UInt64, jitter: 
         let cal = try ThermalCalibration(id: "p", gain: rng.double(in: 0.9...1.1), offset: rng.double(in: -1...1), skinToBodyOffsetC: rng.double(in: 0...1.5))
         let temp = Float(rng.double(in: 34...41))
         var e = Self.engine(cal: cal)
-        let r = try #require(Self.run(&e, temps: [Float](repeating: temp, count: 5)))
+        let r = try req(Self.run(&e, temps: [Float](repeating: temp, count: 5)))
         let expected = cal.correct(rawC: r.rawC!, ambientC: 33, distanceM: 0.5).correctedC
         #expect(abs(r.correctedC! - expected) < 1e-9)
         #expect(r.outcome == (expected >= 37.5 ? .elevated : .normal), "seed \(seed): \(expected)")
@@ -102,38 +106,39 @@ func syntheticFrame(face: Float, ambient: Float = 25, at nanos: UInt64, jitter: 
     @Test func invalidReasons() throws {
         // Warming up.
         var warm = Self.engine(warmUp: 1800)
-        let w = try #require(Self.run(&warm, temps: [36.6]))
+        let w = try req(Self.run(&warm, temps: [36.6]))
         #expect(w.outcome == .invalid && w.invalidReason == .warmingUp)
         #expect(warm.status(at: 2_000 * Self.ms).warmUpRemainingSeconds! > 1790)
 
         // Several faces.
         var several = Self.engine()
-        let s = try #require(Self.run(&several, temps: [36.6], faceCount: 2))
+        let s = try req(Self.run(&several, temps: [36.6], faceCount: 2))
         #expect(s.invalidReason == .severalFaces)
 
         // Too far: a face box so small it covers few thermal pixels.
         var far = Self.engine()
         let tiny = FaceObservation(box: PixelRect(x: 300, y: 200, width: 40, height: 50), cameraWidth: 640, cameraHeight: 480, distanceM: 1.0)
-        let f = try #require(Self.run(&far, temps: [Float](repeating: 36.6, count: 6), face: tiny))
+        let f = try req(Self.run(&far, temps: [Float](repeating: 36.6, count: 6), face: tiny))
         #expect(f.invalidReason == .tooFar)
         #expect(f.correctedC == nil, "no value is reported when the measurement is refused")
 
         // Sensor unavailable: no frame ever arrived.
         var none = Self.engine()
-        let u = try #require(none.faces(FaceReadiness(sessionID: 3, faceCount: 1, face: Self.face, monotonicNanos: 10)))
+        let u = try req(none.faces(FaceReadiness(sessionID: 3, faceCount: 1, face: Self.face, monotonicNanos: 10)))
         #expect(u.invalidReason == .sensorUnavailable)
 
         // Sensor lost mid-session.
         var lost = Self.engine()
         _ = lost.thermal(syntheticFrame(face: 36, at: Self.ms), nowNanos: Self.ms)
-        #expect(lost.faces(FaceReadiness(sessionID: 4, faceCount: 1, face: Self.face, monotonicNanos: 2 * Self.ms)) == nil)
-        let l = try #require(lost.sensorUnavailable(at: 3 * Self.ms))
+        let pending = lost.faces(FaceReadiness(sessionID: 4, faceCount: 1, face: Self.face, monotonicNanos: 2 * Self.ms))
+        #expect(pending == nil)
+        let l = try req(lost.sensorUnavailable(at: 3 * Self.ms))
         #expect(l.invalidReason == .sensorUnavailable)
 
         // Reference missing: calibration expects a blackbody the scene lacks.
         let cal = try ThermalCalibration(id: "bb", reference: ReferenceRegion(x: 27, y: 19, width: 3, height: 3, temperatureC: 35))
         var ref = Self.engine(cal: cal)
-        let m = try #require(Self.run(&ref, temps: [36.6]))
+        let m = try req(Self.run(&ref, temps: [36.6]))
         #expect(m.invalidReason == .referenceMissing)
     }
 
@@ -144,7 +149,8 @@ func syntheticFrame(face: Float, ambient: Float = 25, at nanos: UInt64, jitter: 
         for i in 0..<10 {
             let t = UInt64(10_000 + i * 250) * Self.ms
             // Frame stamped 2 s before "now": stale.
-            #expect(e.thermal(syntheticFrame(face: 38, at: t - 2_000 * Self.ms), nowNanos: t) == nil)
+            let r = e.thermal(syntheticFrame(face: 38, at: t - 2_000 * Self.ms), nowNanos: t)
+            #expect(r == nil)
         }
         #expect(e.status(at: 20_000 * Self.ms).framesRejected == 10)
         #expect(e.status(at: 20_000 * Self.ms).framesUsed == 0)
@@ -152,10 +158,11 @@ func syntheticFrame(face: Float, ambient: Float = 25, at nanos: UInt64, jitter: 
 
     @Test func oneResultPerSession() throws {
         var e = Self.engine(k: 3)
-        let r = try #require(Self.run(&e, temps: [36.6, 36.6, 36.6]))
+        let r = try req(Self.run(&e, temps: [36.6, 36.6, 36.6]))
         #expect(r.sessionID == 1)
-        #expect(Self.run(&e, temps: [39, 39, 39, 39], start: 10_000 * Self.ms) == nil, "same session: no second result")
-        let next = try #require(Self.run(&e, temps: [39, 39, 39], session: 2, start: 20_000 * Self.ms))
+        let again = Self.run(&e, temps: [39, 39, 39, 39], start: 10_000 * Self.ms)
+        #expect(again == nil, "same session: no second result")
+        let next = try req(Self.run(&e, temps: [39, 39, 39], session: 2, start: 20_000 * Self.ms))
         #expect(next.outcome == .elevated)
     }
 

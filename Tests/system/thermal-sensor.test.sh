@@ -7,6 +7,8 @@ fails=0
 ok()  { echo "PASS $1"; }
 bad() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
 tmp=$(mktemp -d)
+# Debian's python3 has tomllib and python3-opencv (cv2); a pyenv shim earlier in PATH may not.
+PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -27,7 +29,7 @@ start_sim a --fault split --fault garbage --face-c 36.6 --ambient-c 25 --link "$
 if [ "$SIM_PATH" = "$tmp/ttyTHERMAL" ] && [ -L "$tmp/ttyTHERMAL" ]; then ok "simulator prints its stable link path"; else bad "simulator path" "got '$SIM_PATH'"; fi
 "$CTL" sensor read --port "$SIM_PATH" --model gy-mcu90640 --baud 115200 --count 4 --json --timeout 10 >"$tmp/read.json" 2>"$tmp/read.err"
 rc=$?
-if [ $rc -eq 0 ] && python3 - "$tmp/read.json" <<'PY'
+if [ $rc -eq 0 ] && $PY - "$tmp/read.json" <<'PY'
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 4, f"{len(lines)} lines"
@@ -72,7 +74,7 @@ for _ in $(seq 100); do grep -q "\[2/2\]" "$tmp/cal.err" && break; sleep 0.1; do
 echo "blackbody 40" >&"$b_fd"; sleep 1; echo >&"$calin"
 wait $calpid; rc=$?
 exec {calin}>&-
-if [ $rc -eq 0 ] && python3 - "$tmp/cal.toml" <<'PY'
+if [ $rc -eq 0 ] && $PY - "$tmp/cal.toml" <<'PY'
 import sys, tomllib
 c = tomllib.load(open(sys.argv[1], "rb"))
 g, o = c["fit"]["gain"], c["fit"]["offset"]
@@ -95,7 +97,7 @@ before=$(sha256sum "$tmp/cal.toml")
 "$CTL" calibrate thermal --validate --calibration "$tmp/cal.toml" --port "$SIM_PATH" --model gy-mcu90640 --baud 115200 \
   --set-point 37 --frames 6 --region 27,19,3,3 --no-wait --settle 0.3 >"$tmp/val.out" 2>"$tmp/val.err"; rc=$?
 bias=$(sed -n 's/^bias \([-+0-9.]*\) °C.*/\1/p' "$tmp/val.out")
-if [ $rc -eq 0 ] && [ -n "$bias" ] && python3 -c "import sys; sys.exit(0 if abs(float('$bias')) < 0.1 else 1)" && grep -q "rms" "$tmp/val.out" \
+if [ $rc -eq 0 ] && [ -n "$bias" ] && $PY -c "import sys; sys.exit(0 if abs(float('$bias')) < 0.1 else 1)" && grep -q "rms" "$tmp/val.out" \
    && [ "$before" = "$(sha256sum "$tmp/cal.toml")" ]; then ok "calibrate --validate: bias $bias °C, file unchanged"; else bad "calibrate --validate" "rc=$rc $(cat "$tmp/val.out" "$tmp/val.err" | tail -5)"; fi
 
 out=$("$CTL" calibrate thermal --port "$SIM_PATH" --model gy-mcu90640 --set-point 35 --by x --output "$tmp/x.toml" 2>&1); rc=$?
@@ -105,12 +107,12 @@ out=$("$CTL" calibrate thermal --port "$SIM_PATH" --model gy-mcu90640 --set-poin
 pairs=()
 for p in "40,40" "600,50" "320,240" "60,440" "620,430"; do
   cx=${p%,*}; cy=${p#*,}
-  pairs+=(--pair "$cx,$cy,$(python3 -c "print(0.05*$cx+0.5)"),$(python3 -c "print(0.05*$cy-0.3)")")
+  pairs+=(--pair "$cx,$cy,$($PY -c "print(0.05*$cx+0.5)"),$($PY -c "print(0.05*$cy-0.3)")")
 done
-pairs+=(--pair "320,240,$(python3 -c "print(0.05*320+0.5+0.8*(1/0.25-1/0.5))"),$(python3 -c "print(0.05*240-0.3)"),0.25")
+pairs+=(--pair "320,240,$($PY -c "print(0.05*320+0.5+0.8*(1/0.25-1/0.5))"),$($PY -c "print(0.05*240-0.3)"),0.25")
 "$CTL" calibrate registration --calibration "$tmp/cal.toml" "${pairs[@]}" --nominal-distance-m 0.5 --overlay "$tmp/overlay.png" \
   --port "$SIM_PATH" --model gy-mcu90640 --baud 115200 >"$tmp/reg.out" 2>&1; rc=$?
-if [ $rc -eq 0 ] && python3 - "$tmp/cal.toml" "$tmp/overlay.png" <<'PY'
+if [ $rc -eq 0 ] && $PY - "$tmp/cal.toml" "$tmp/overlay.png" <<'PY'
 import sys, tomllib, cv2
 c = tomllib.load(open(sys.argv[1], "rb"))
 h = c["registration"]["homography"]

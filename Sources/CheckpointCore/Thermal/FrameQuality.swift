@@ -89,48 +89,52 @@ public struct FrameQualityFilter: Sendable {
             previous = frame.pixels
         }
         var out = frame
-        for y in 0..<frame.height {
-            for x in 0..<frame.width {
-                let i = y * frame.width + x
-                let neighbours = Self.neighbourhood(frame, x: x, y: y, includeCentre: false)
-                let med = Self.median(neighbours)
-                let stuck = sameCount[i] >= UInt16(max(1, config.stuckFrames))
-                if stuck || abs(Double(frame.pixels[i]) - Double(med)) > config.outlierC {
-                    out.pixels[i] = Self.median(neighbours + [frame.pixels[i]])
-                    repairedPixels += 1
+        let stuckLimit = UInt16(max(1, config.stuckFrames))
+        frame.pixels.withUnsafeBufferPointer { p in
+            for y in 0..<frame.height {
+                for x in 0..<frame.width {
+                    let i = y * frame.width + x
+                    let med = Self.median3x3(p, width: frame.width, height: frame.height, x: x, y: y, includeCentre: false)
+                    if sameCount[i] >= stuckLimit || abs(Double(p[i]) - Double(med)) > config.outlierC {
+                        out.pixels[i] = Self.median3x3(p, width: frame.width, height: frame.height, x: x, y: y, includeCentre: true)
+                        repairedPixels += 1
+                    }
                 }
             }
         }
         return out
     }
 
-    static func neighbourhood(_ frame: ThermalFrame, x: Int, y: Int, includeCentre: Bool) -> [Float] {
-        var values: [Float] = []
-        values.reserveCapacity(9)
-        for dy in -1...1 {
-            for dx in -1...1 {
-                if dx == 0, dy == 0, !includeCentre { continue }
-                let xx = x + dx, yy = y + dy
-                guard xx >= 0, yy >= 0, xx < frame.width, yy < frame.height else { continue }
-                values.append(frame.pixels[yy * frame.width + xx])
+    /// Median of the 3×3 neighbourhood (edges use the pixels that exist), without allocating.
+    @inline(__always)
+    static func median3x3(_ p: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Int, y: Int, includeCentre: Bool) -> Float {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 9) { buf -> Float in
+            var n = 0
+            for yy in max(0, y - 1)...min(height - 1, y + 1) {
+                for xx in max(0, x - 1)...min(width - 1, x + 1) {
+                    if xx == x, yy == y, !includeCentre { continue }
+                    // insertion into the sorted prefix
+                    let v = p[yy * width + xx]
+                    var j = n
+                    while j > 0, buf[j - 1] > v { buf[j] = buf[j - 1]; j -= 1 }
+                    buf[j] = v
+                    n += 1
+                }
             }
+            if n == 0 { return .nan }
+            return n % 2 == 1 ? buf[n / 2] : (buf[n / 2 - 1] + buf[n / 2]) / 2
         }
-        return values
-    }
-
-    static func median(_ values: [Float]) -> Float {
-        let s = values.sorted()
-        guard !s.isEmpty else { return .nan }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
     /// A 3×3 median filter over the whole frame (edges use the pixels that exist).
     public static func medianFiltered(_ frame: ThermalFrame) -> ThermalFrame {
         guard !frame.isSinglePoint else { return frame }
         var out = frame
-        for y in 0..<frame.height {
-            for x in 0..<frame.width {
-                out.pixels[y * frame.width + x] = median(neighbourhood(frame, x: x, y: y, includeCentre: true))
+        frame.pixels.withUnsafeBufferPointer { p in
+            for y in 0..<frame.height {
+                for x in 0..<frame.width {
+                    out.pixels[y * frame.width + x] = median3x3(p, width: frame.width, height: frame.height, x: x, y: y, includeCentre: true)
+                }
             }
         }
         return out

@@ -2,6 +2,7 @@ import ArgumentParser
 import CheckpointAdapters
 import CheckpointCore
 import Foundation
+import Logging
 
 /// `checkpointctl simulate sensor …`: a thermal sensor on a pseudo-terminal; `simulate bench`: in-process figures.
 struct SimulateCommand: AsyncParsableCommand {
@@ -135,10 +136,13 @@ struct SimulateCommand: AsyncParsableCommand {
             var config = ScreeningConfig()
             config.warmUpSeconds = 0
             config.framesPerResult = 5
+            var d3 = GYMCU90640Driver()
+            var quiet = Logger(label: "bench")
+            quiet.logLevel = .critical  // measure the maths, not the terminal
             var engine = ScreeningEngine(config: config, calibration: .uncalibrated,
                                          registration: .sharedFieldOfView(cameraWidth: 640, cameraHeight: 480),
-                                         sensor: SensorIdentity(model: "gy-mcu90640", serial: "bench"))
-            var d3 = GYMCU90640Driver()
+                                         sensor: SensorIdentity(model: "gy-mcu90640", serial: "bench"), logger: quiet)
+            _ = d3.feed(distinct[0], at: monotonicNanos()).map { e in if case .frame(let f) = e { _ = engine.thermal(f, nowNanos: f.monotonicNanos) } }
             let face = FaceObservation(box: PixelRect(x: 200, y: 90, width: 240, height: 320), cameraWidth: 640, cameraHeight: 480, distanceM: 0.5)
             var latencies: [Double] = []
             var results = 0
