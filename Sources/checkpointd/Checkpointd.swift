@@ -1,3 +1,59 @@
-import CheckpointCore
+import ArgumentParser
 import CheckpointAdapters
-print("checkpointd \(CheckpointVersion.string) (OpenCV \(OpenCVInfo.version))")
+import CheckpointCore
+import Foundation
+
+/// sysexits(3) EX_CONFIG: the unit has `RestartPreventExitStatus=78`, so systemd does not restart-loop on it.
+let exitConfigError: Int32 = 78
+
+@main
+struct Checkpointd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpointd",
+        abstract: "Health-checkpoint kiosk daemon: camera, face detection, thermal screening, durable upload.",
+        discussion: """
+            Reads one TOML config (default \(CheckpointConfigSchema.defaultPath)) and the calibration file it names.
+            An invalid config is reported as FILE:LINE: key: problem (allowed: …) lines on stderr, exit status 78.
+            """,
+        version: CheckpointVersion.string
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Config file.", valueName: "path"))
+    var config: String = CheckpointConfigSchema.defaultPath
+
+    @Flag(
+        name: .long,
+        help: "Validate the config (PATH, else --config) and its calibration file; exit 0 if valid, 78 if not.")
+    var checkConfig = false
+
+    @Argument(help: ArgumentHelp("Config file to check (only with --check-config).", valueName: "PATH"))
+    var checkPath: String?
+
+    func validate() throws {
+        if checkPath != nil && !checkConfig {
+            throw ValidationError("a PATH argument is only accepted with --check-config; use --config PATH to run")
+        }
+    }
+
+    func run() async throws {
+        let path = checkPath ?? config
+        let loaded = ConfigLoader.result(path: path)
+        let config: CheckpointConfig
+        switch loaded {
+        case .failure(let error):
+            for d in error.diagnostics { FileHandle.standardError.write(Data((d.description + "\n").utf8)) }
+            let n = error.diagnostics.count
+            FileHandle.standardError.write(
+                Data("checkpointd: \(path): \(n) problem\(n == 1 ? "" : "s") found\(checkConfig ? "" : "; not starting")\n".utf8))
+            throw ExitCode(exitConfigError)
+        case .success(let c):
+            config = c
+        }
+        if checkConfig {
+            print("\(path): OK (calibration \(config.thermal.calibrationPath): OK)")
+            return
+        }
+        print("checkpointd \(CheckpointVersion.string) (OpenCV \(OpenCVInfo.version)): config \(path) is valid; would run:")
+        for line in config.summary { print("  " + line) }
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import Logging
+
+/// The daemon's validated configuration. Built only from a file that passed every check (see `ConfigLoader`);
+/// relative paths are already absolute (resolved against the config file's directory).
+public struct CheckpointConfig: Sendable {
+    /// The file this was read from.
+    public var file: String
+    public var kiosk: Kiosk
+    public var camera: Camera
+    public var detector: Detector
+    public var tracking: Tracking
+    public var snapshot: Snapshot
+    public var thermal: Thermal
+    public var screening: Screening
+    public var api: API
+    public var upload: Upload
+    public var queue: Queue
+    public var logging: Logging
+    /// The calibration file named by `thermal.calibration`, validated too.
+    public var calibration: CalibrationFile
+
+    public struct Kiosk: Sendable, Equatable {
+        public var checkpointID: String
+        public var deviceID: String
+    }
+
+    public struct Camera: Sendable, Equatable {
+        public enum Source: String, Sendable { case v4l2, replay }
+        public enum PixelFormat: String, Sendable { case mjpeg = "MJPEG", yuyv = "YUYV", grey = "GREY" }
+        public var source: Source
+        public var device: String
+        public var replayPath: String?
+        public var replayFPS: Double
+        public var formats: [PixelFormat]
+        public var width: Int
+        public var height: Int
+        public var fps: Int
+        public var buffers: Int
+        public var frameTimeoutMilliseconds: Int
+        public var controls: Controls
+
+        public struct Controls: Sendable, Equatable {
+            public enum ExposureMode: String, Sendable {
+                case auto, manual
+                case shutterPriority = "shutter_priority"
+                case aperturePriority = "aperture_priority"
+            }
+            public enum PowerLineFrequency: String, Sendable {
+                case disabled
+                case hz50 = "50hz"
+                case hz60 = "60hz"
+            }
+            public var exposureMode: ExposureMode?
+            /// In units of 100 µs (V4L2 exposure_time_absolute).
+            public var exposureAbsolute: Int?
+            public var whiteBalanceAuto: Bool?
+            public var whiteBalanceTemperatureKelvin: Int?
+            public var gain: Int?
+            public var powerLineFrequency: PowerLineFrequency?
+        }
+    }
+
+    public struct Detector: Sendable, Equatable {
+        public var modelPath: String
+        public var modelSHA256: String?
+        public var fallbackCascadePath: String
+        public var detectionWidth: Int
+        public var detectionHeight: Int
+        public var scoreThreshold: Double
+        public var nmsThreshold: Double
+        public var threads: Int
+    }
+
+    public struct Tracking: Sendable, Equatable {
+        public var iouThreshold: Double
+        public var stableFrames: Int
+        public var minDistanceMeters: Double
+        public var maxDistanceMeters: Double
+        public var focalLengthPixels: Double
+        public var minSharpness: Double
+        public var maxAsymmetry: Double
+    }
+
+    public struct Snapshot: Sendable, Equatable {
+        public var jpegQuality: Int
+        public var maxBytes: Int
+        /// Fraction of the face box added on each side.
+        public var margin: Double
+    }
+
+    public struct Thermal: Sendable, Equatable {
+        public enum Model: String, Sendable, CaseIterable {
+            case gyMCU90640 = "gy-mcu90640"
+            case asciiLine = "ascii-line"
+            case singlePoint5A5A = "single-point-5a5a"
+        }
+        public enum Baud: Sendable, Equatable {
+            case auto
+            case fixed(Int)
+        }
+        public var model: Model
+        public var port: String
+        public var baud: Baud
+        public var calibrationPath: String
+        public var warmupMinutes: Int
+        public var frameRateHz: Double
+        /// Only for `.asciiLine`: a regex with named groups `object` and `ambient`.
+        public var asciiPattern: String?
+    }
+
+    public struct Screening: Sendable, Equatable {
+        public var elevatedC: Double
+        public var frames: Int
+        public var topN: Int
+        public var minFacePixels: Int
+        public var resultWaitMilliseconds: Int
+        public var plausibleMinC: Double
+        public var plausibleMaxC: Double
+    }
+
+    public struct API: Sendable, Equatable {
+        public var socketPath: String
+        public var socketMode: Int
+        public var socketGroup: String?
+        /// 0 = no TCP listener; otherwise 127.0.0.1 only.
+        public var tcpPort: Int
+        public var maxBodyBytes: Int
+    }
+
+    public struct Upload: Sendable, Equatable {
+        public var endpoint: String
+        public var allowInsecureHTTP: Bool
+        public var caFile: String?
+        public var clientCert: String?
+        public var clientKey: String?
+        public var connectTimeoutSeconds: Int
+        public var totalTimeoutSeconds: Int
+        public var lowSpeedLimitBytesPerSecond: Int
+        public var lowSpeedTimeSeconds: Int
+        public var backoffMaxSeconds: Int
+        public var retryAfterMaxSeconds: Int
+    }
+
+    public struct Queue: Sendable, Equatable {
+        public var databasePath: String
+        public var maxBytes: Int
+        public var minFreeBytes: Int
+        public var faceDropFraction: Double
+        public var faceRetentionHours: Int
+        public var uploadedRetentionHours: Int
+    }
+
+    public struct Logging: Sendable, Equatable {
+        public var level: Logger.Level
+    }
+
+    /// A short human summary of what the daemon would run, one line per section.
+    public var summary: [String] {
+        var lines: [String] = []
+        lines.append("kiosk: checkpoint \(kiosk.checkpointID), device \(kiosk.deviceID)")
+        switch camera.source {
+        case .v4l2:
+            lines.append(
+                "camera: v4l2 \(camera.device) \(camera.width)x\(camera.height) @ \(camera.fps) fps, formats \(camera.formats.map(\.rawValue).joined(separator: ",")), \(camera.buffers) buffers")
+        case .replay:
+            lines.append("camera: replay \(camera.replayPath ?? "-") @ \(camera.replayFPS) fps")
+        }
+        lines.append(
+            "detector: \(detector.modelPath) at \(detector.detectionWidth)x\(detector.detectionHeight), score >= \(detector.scoreThreshold), fallback \(detector.fallbackCascadePath)")
+        lines.append(
+            "tracking: \(tracking.stableFrames) stable frames, distance \(tracking.minDistanceMeters)..\(tracking.maxDistanceMeters) m")
+        let baud: String
+        switch thermal.baud {
+        case .auto: baud = "auto"
+        case .fixed(let b): baud = String(b)
+        }
+        lines.append(
+            "thermal: \(thermal.model.rawValue) on \(thermal.port) (baud \(baud), \(thermal.frameRateHz) Hz, warm-up \(thermal.warmupMinutes) min)")
+        lines.append(
+            "calibration: \(calibration.record.id) for \(calibration.sensor.model) serial \(calibration.sensor.serial), by \(calibration.record.calibratedBy) at \(calibration.record.calibratedAt) (\(thermal.calibrationPath))")
+        lines.append(
+            "screening: elevated >= \(screening.elevatedC) °C, plausible \(screening.plausibleMinC)..\(screening.plausibleMaxC) °C, \(screening.frames) frames")
+        lines.append(
+            "api: \(api.socketPath) mode \(String(api.socketMode, radix: 8))" + (api.tcpPort > 0 ? ", 127.0.0.1:\(api.tcpPort)" : ""))
+        lines.append("upload: \(upload.endpoint)" + (upload.caFile.map { " (CA \($0))" } ?? "") + (upload.clientCert != nil ? " with client certificate" : ""))
+        lines.append(
+            "queue: \(queue.databasePath), max \(queue.maxBytes) bytes, keep \(queue.minFreeBytes) bytes free")
+        lines.append("logging: \(logging.level.rawValue)")
+        return lines
+    }
+}
+
+extension CheckpointConfig {
+    /// Builds the typed config from validated tables; only called when validation found no problem.
+    init(file: String, resolved r: ResolvedTable, calibration: CalibrationFile) {
+        let k = r[table: "kiosk"], c = r[table: "camera"], cc = c[table: "controls"], d = r[table: "detector"]
+        let t = r[table: "tracking"], s = r[table: "snapshot"], th = r[table: "thermal"], sc = r[table: "screening"]
+        let a = r[table: "api"], u = r[table: "upload"], q = r[table: "queue"], l = r[table: "logging"]
+        self.file = file
+        self.calibration = calibration
+        kiosk = Kiosk(checkpointID: k.string("checkpoint_id") ?? "", deviceID: k.string("device_id") ?? "")
+        camera = Camera(
+            source: Camera.Source(rawValue: c.string("source") ?? "") ?? .v4l2,
+            device: c.path("device") ?? "",
+            replayPath: c.path("replay_path"),
+            replayFPS: c.double("replay_fps") ?? 10,
+            formats: (c.strings("formats") ?? []).compactMap(Camera.PixelFormat.init(rawValue:)),
+            width: c.int("width") ?? 640, height: c.int("height") ?? 480, fps: c.int("fps") ?? 15,
+            buffers: c.int("buffers") ?? 4, frameTimeoutMilliseconds: c.int("frame_timeout_ms") ?? 2500,
+            controls: Camera.Controls(
+                exposureMode: cc.string("exposure_mode").flatMap(Camera.Controls.ExposureMode.init(rawValue:)),
+                exposureAbsolute: cc.int("exposure_absolute"),
+                whiteBalanceAuto: cc.bool("white_balance_auto"),
+                whiteBalanceTemperatureKelvin: cc.int("white_balance_temperature"),
+                gain: cc.int("gain"),
+                powerLineFrequency: cc.string("power_line_frequency").flatMap(Camera.Controls.PowerLineFrequency.init(rawValue:))))
+        detector = Detector(
+            modelPath: d.path("model") ?? "", modelSHA256: d.string("model_sha256")?.lowercased(),
+            fallbackCascadePath: d.path("fallback_cascade") ?? "",
+            detectionWidth: d.int("detection_width") ?? 320, detectionHeight: d.int("detection_height") ?? 240,
+            scoreThreshold: d.double("score_threshold") ?? 0.75, nmsThreshold: d.double("nms_threshold") ?? 0.3,
+            threads: d.int("threads") ?? 1)
+        tracking = Tracking(
+            iouThreshold: t.double("iou_threshold") ?? 0.5, stableFrames: t.int("stable_frames") ?? 5,
+            minDistanceMeters: t.double("min_distance_m") ?? 0.3, maxDistanceMeters: t.double("max_distance_m") ?? 1.0,
+            focalLengthPixels: t.double("focal_length_px") ?? 600, minSharpness: t.double("min_sharpness") ?? 50,
+            maxAsymmetry: t.double("max_asymmetry") ?? 0.35)
+        snapshot = Snapshot(
+            jpegQuality: s.int("jpeg_quality") ?? 85, maxBytes: s.int("max_bytes") ?? 150_000,
+            margin: s.double("margin") ?? 0.25)
+        let baud: Thermal.Baud = th.int("baud").map { .fixed($0) } ?? .auto
+        thermal = Thermal(
+            model: Thermal.Model(rawValue: th.string("model") ?? "") ?? .gyMCU90640, port: th.path("port") ?? "",
+            baud: baud, calibrationPath: th.path("calibration") ?? "", warmupMinutes: th.int("warmup_minutes") ?? 30,
+            frameRateHz: th.double("frame_rate_hz") ?? 4, asciiPattern: th.string("ascii_pattern"))
+        screening = Screening(
+            elevatedC: sc.double("elevated_c") ?? 37.5, frames: sc.int("frames") ?? 5, topN: sc.int("top_n") ?? 4,
+            minFacePixels: sc.int("min_face_pixels") ?? 6, resultWaitMilliseconds: sc.int("result_wait_ms") ?? 3000,
+            plausibleMinC: sc.double("plausible_min_c") ?? 34, plausibleMaxC: sc.double("plausible_max_c") ?? 42.5)
+        api = API(
+            socketPath: a.path("socket") ?? "", socketMode: a.int("socket_mode") ?? 0o660,
+            socketGroup: a.string("socket_group"), tcpPort: a.int("tcp_port") ?? 0,
+            maxBodyBytes: a.int("max_body_bytes") ?? 65536)
+        upload = Upload(
+            endpoint: u.string("endpoint") ?? "", allowInsecureHTTP: u.bool("allow_insecure_http") ?? false,
+            caFile: u.path("ca_file"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),
+            connectTimeoutSeconds: u.int("connect_timeout_s") ?? 15, totalTimeoutSeconds: u.int("total_timeout_s") ?? 120,
+            lowSpeedLimitBytesPerSecond: u.int("low_speed_limit_bps") ?? 1024,
+            lowSpeedTimeSeconds: u.int("low_speed_time_s") ?? 30, backoffMaxSeconds: u.int("backoff_max_s") ?? 300,
+            retryAfterMaxSeconds: u.int("retry_after_max_s") ?? 3600)
+        queue = Queue(
+            databasePath: q.path("database") ?? "", maxBytes: q.int("max_bytes") ?? 2 << 30,
+            minFreeBytes: q.int("min_free_bytes") ?? 512 << 20, faceDropFraction: q.double("face_drop_fraction") ?? 0.8,
+            faceRetentionHours: q.int("face_retention_hours") ?? 336,
+            uploadedRetentionHours: q.int("uploaded_retention_hours") ?? 0)
+        logging = Logging(level: Logger.Level(rawValue: l.string("level") ?? "info") ?? .info)
+    }
+}

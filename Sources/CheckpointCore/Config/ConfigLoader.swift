@@ -1,0 +1,97 @@
+import Foundation
+
+/// Reads and validates the daemon config and the calibration file it names, reporting every problem in one run.
+public enum ConfigLoader {
+    /// Loads `path` (and `thermal.calibration`). Throws `ConfigError` with all diagnostics, sorted by file and line.
+    public static func load(path: String) throws(ConfigError) -> CheckpointConfig {
+        switch result(path: path) {
+        case .success(let c): return c
+        case .failure(let e): throw e
+        }
+    }
+
+    public static func result(path: String) -> Result<CheckpointConfig, ConfigError> {
+        switch TOMLDocument.load(path: path) {
+        case .success(let document): return result(document: document)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    /// Validates config text as if it were the file `file` (relative paths start at its directory).
+    public static func parse(_ text: String, file: String) -> Result<CheckpointConfig, ConfigError> {
+        switch TOMLDocument.parse(text, file: file) {
+        case .success(let document): return result(document: document)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    static func result(document: TOMLDocument) -> Result<CheckpointConfig, ConfigError> {
+        var v = ConfigValidator(document: document)
+        let r = v.validate(CheckpointConfigSchema.root)
+        crossCheck(r, &v)
+
+        var diagnostics = v.diagnostics
+        var calibration: CalibrationFile?
+        let thermal = r[table: "thermal"]
+        if let calibrationPath = thermal.path("calibration") {
+            do {
+                calibration = try CalibrationFile.load(path: calibrationPath, expectedModel: thermal.string("model"))
+            } catch {
+                diagnostics += error.diagnostics
+            }
+        }
+        guard diagnostics.isEmpty, let calibration else { return .failure(ConfigError(diagnostics)) }
+        return .success(CheckpointConfig(file: document.file, resolved: r, calibration: calibration))
+    }
+
+    /// Rules that involve more than one key.
+    static func crossCheck(_ r: ResolvedTable, _ v: inout ConfigValidator) {
+        let camera = r[table: "camera"], controls = camera[table: "controls"]
+        if camera.string("source") == "replay" && !camera.has("replay_path") {
+            v.report(["camera", "replay_path"], "missing; required when camera.source = \"replay\"", allowed: "a directory of JPEG/PNG frames")
+        }
+        if controls.has("exposure_absolute"), let mode = controls.string("exposure_mode"), mode == "auto" || mode == "aperture_priority" {
+            v.report(["camera", "controls", "exposure_absolute"], "has no effect while exposure_mode = \(ConfigValue.quote(mode))", allowed: "exposure_mode = \"manual\" or \"shutter_priority\"")
+        }
+        if controls.has("white_balance_temperature"), controls.bool("white_balance_auto") == true {
+            v.report(["camera", "controls", "white_balance_temperature"], "has no effect while white_balance_auto = true", allowed: "white_balance_auto = false")
+        }
+
+        let tracking = r[table: "tracking"]
+        if let lo = tracking.double("min_distance_m"), let hi = tracking.double("max_distance_m"), lo >= hi {
+            v.report(["tracking", "max_distance_m"], "\(ConfigValue.formatFloat(hi)) is not greater than min_distance_m \(ConfigValue.formatFloat(lo))", allowed: "greater than min_distance_m")
+        }
+
+        let thermal = r[table: "thermal"]
+        if let model = thermal.string("model") {
+            if model == "ascii-line" && !thermal.has("ascii_pattern") {
+                v.report(["thermal", "ascii_pattern"], "missing; required when thermal.model = \"ascii-line\"", allowed: "a regular expression with (?<object>…) and (?<ambient>…) groups")
+            }
+            if model != "ascii-line" && thermal.has("ascii_pattern") {
+                v.report(["thermal", "ascii_pattern"], "is only used when thermal.model = \"ascii-line\" (model is \(ConfigValue.quote(model)))", allowed: "remove it, or model = \"ascii-line\"")
+            }
+            if model == "gy-mcu90640", let rate = thermal.double("frame_rate_hz"), rate > 4, let baud = thermal.int("baud"), baud != 460800 {
+                v.report(["thermal", "frame_rate_hz"], "\(ConfigValue.formatFloat(rate)) Hz needs baud 460800 on the GY-MCU90640 (baud is \(baud))", allowed: "0.5..4 Hz at 115200 baud")
+            }
+        }
+
+        let screening = r[table: "screening"]
+        if let lo = screening.double("plausible_min_c"), let mid = screening.double("elevated_c"), let hi = screening.double("plausible_max_c") {
+            if !(lo < mid && mid < hi) {
+                v.report(["screening", "elevated_c"], "\(ConfigValue.formatFloat(mid)) must lie between plausible_min_c \(ConfigValue.formatFloat(lo)) and plausible_max_c \(ConfigValue.formatFloat(hi))", allowed: "plausible_min_c < elevated_c < plausible_max_c")
+            }
+        }
+
+        let upload = r[table: "upload"]
+        if let endpoint = upload.string("endpoint"), endpoint.lowercased().hasPrefix("http://"), upload.bool("allow_insecure_http") != true {
+            v.report(["upload", "endpoint"], "http:// sends health data unencrypted; refused without allow_insecure_http = true", allowed: "an https:// URL")
+        }
+        if upload.has("client_cert") != upload.has("client_key") {
+            let missing = upload.has("client_cert") ? "client_key" : "client_cert"
+            v.report(["upload", missing], "missing; client_cert and client_key go together", allowed: "both or neither")
+        }
+        if let c = upload.int("connect_timeout_s"), let t = upload.int("total_timeout_s"), t <= c {
+            v.report(["upload", "total_timeout_s"], "\(t) is not greater than connect_timeout_s \(c)", allowed: "greater than connect_timeout_s")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import TOMLKit
+
+/// A parsed TOML file: its values (from TOMLKit) and where each key is written (from `TOMLKeyLocator`).
+public struct TOMLDocument: Sendable {
+    public var file: String
+    public var root: [String: ConfigValue]
+    public var locator: TOMLKeyLocator
+
+    /// Parses TOML text. A syntax error becomes one diagnostic with TOMLKit's line.
+    public static func parse(_ text: String, file: String) -> Result<TOMLDocument, ConfigError> {
+        if text.utf8.contains(0) {
+            let line = text.prefix { $0 != "\0" }.filter { $0 == "\n" }.count + 1
+            return .failure(
+                ConfigError([
+                    ConfigDiagnostic(file: file, line: line, keyPath: "", message: "TOML syntax error: NUL byte in file")
+                ]))
+        }
+        do {
+            let table = try TOMLTable(string: text)
+            let root = convert(table: table)
+            return .success(TOMLDocument(file: file, root: root, locator: TOMLKeyLocator(source: text)))
+        } catch let error as TOMLParseError {
+            let line = max(1, error.source.begin.line)
+            return .failure(
+                ConfigError([
+                    ConfigDiagnostic(
+                        file: file, line: line, keyPath: "",
+                        message: "TOML syntax error at column \(error.source.begin.column): \(error.description)")
+                ]))
+        } catch {
+            return .failure(
+                ConfigError([ConfigDiagnostic(file: file, line: 1, keyPath: "", message: "TOML syntax error: \(error)")]))
+        }
+    }
+
+    /// Reads and parses a file. An unreadable file becomes `FILE: cannot read: <strerror>`.
+    public static func load(path: String) -> Result<TOMLDocument, ConfigError> {
+        switch readText(path: path) {
+        case .success(let text): return parse(text, file: path)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    static func readText(path: String) -> Result<String, ConfigError> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(cannotRead(path, errno)) }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return .failure(cannotRead(path, EISDIR)) }
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(cannotRead(path, errno))
+            }
+            if n == 0 { break }
+            data += buffer[0..<n]
+            if data.count > 4 << 20 {
+                return .failure(
+                    ConfigError([
+                        ConfigDiagnostic(file: path, line: nil, keyPath: "", message: "cannot read: larger than 4 MiB")
+                    ]))
+            }
+        }
+        guard let text = decodeStrict(data) else {
+            return .failure(
+                ConfigError([
+                    ConfigDiagnostic(file: path, line: nil, keyPath: "", message: "cannot read: not valid UTF-8 text")
+                ]))
+        }
+        return .success(text)
+    }
+
+    private static func decodeStrict(_ data: [UInt8]) -> String? {
+        // Strict UTF-8 (no replacement characters); NULs are kept so the parser can point at their line.
+        var it = data.makeIterator()
+        var decoder = UTF8()
+        var out = String.UnicodeScalarView()
+        loop: while true {
+            switch decoder.decode(&it) {
+            case .scalarValue(let s): out.append(s)
+            case .emptyInput: break loop
+            case .error: return nil
+            }
+        }
+        return String(out)
+    }
+
+    private static func cannotRead(_ path: String, _ code: Int32) -> ConfigError {
+        ConfigError([
+            ConfigDiagnostic(file: path, line: nil, keyPath: "", message: "cannot read: \(String(cString: strerror(code)))")
+        ])
+    }
+
+    // MARK: TOMLKit → Sendable values
+
+    static func convert(table: TOMLTable) -> [String: ConfigValue] {
+        var out: [String: ConfigValue] = [:]
+        for (key, value) in table { out[key] = convert(value) }
+        return out
+    }
+
+    static func convert(_ value: any TOMLValueConvertible) -> ConfigValue {
+        switch value.type {
+        case .table: return .table(value.table.map(convert(table:)) ?? [:])
+        case .array: return .array(value.array.map { $0.map { convert($0) } } ?? [])
+        case .string: return .string(value.string ?? "")
+        case .int: return .integer(value.int ?? 0)
+        case .double: return .float(value.double ?? .nan)
+        case .bool: return .boolean(value.bool ?? false)
+        case .date:
+            let d = value.date
+            return .dateTime(ConfigDateTime(kind: .localDate, year: d?.year ?? 0, month: d?.month ?? 0, day: d?.day ?? 0))
+        case .time:
+            let t = value.time
+            return .dateTime(
+                ConfigDateTime(
+                    kind: .localTime, hour: t?.hour ?? 0, minute: t?.minute ?? 0, second: t?.second ?? 0,
+                    nanosecond: t?.nanoSecond ?? 0))
+        case .dateTime:
+            guard let dt = value.dateTime else { return .string("") }
+            return .dateTime(
+                ConfigDateTime(
+                    kind: dt.offset == nil ? .localDateTime : .offsetDateTime, year: dt.date.year, month: dt.date.month,
+                    day: dt.date.day, hour: dt.time.hour, minute: dt.time.minute, second: dt.time.second,
+                    nanosecond: dt.time.nanoSecond, offsetMinutes: dt.offset?.offset))
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import CheckpointCore
+
+/// The shipped example files validate, and every key in them carries a comment with its meaning, unit and range.
+@Suite struct ConfigExampleFilesTests {
+    typealias F = ConfigFixtures
+
+    static func read(_ relative: String) throws -> String {
+        try String(contentsOfFile: F.repo.appendingPathComponent(relative).path, encoding: .utf8)
+    }
+
+    /// Keys written in `text` whose comment block above does not state the schema's meaning, unit and allowed values.
+    static func undocumentedKeys(in text: String, schema: ConfigTable) -> [String] {
+        let lines = text.components(separatedBy: "\n")
+        let locator = TOMLKeyLocator(source: text)
+        var problems: [String] = []
+        for (path, key) in schema.allKeys() {
+            guard let line = locator.line(for: path) else { continue }
+            var comment: [String] = []
+            var i = line - 2
+            while i >= 0, lines[i].hasPrefix("#") {
+                comment.insert(lines[i], at: 0)
+                i -= 1
+            }
+            let block = comment.joined(separator: "\n")
+            let name = TOMLKeyPath.render(path)
+            if comment.isEmpty || comment[0].count < 12 { problems.append("\(name): no meaning"); continue }
+            if !block.contains("Allowed: \(key.allowedText).") { problems.append("\(name): allowed values not stated") }
+            if let unit = key.unit, !block.contains("Unit: \(unit).") { problems.append("\(name): unit not stated") }
+        }
+        return problems
+    }
+
+    @Test func exampleConfigIsValidWhenInstalled() throws {
+        let (dir, path) = F.installLayout(config: try Self.read("systemd/checkpointd.toml"))
+        let c = try ConfigLoader.load(path: path)
+        #expect(c.thermal.calibrationPath == dir + "/calibration/gy-mcu90640.toml")
+        #expect(c.upload.endpoint.hasPrefix("https://"))
+        #expect(c.camera.controls.powerLineFrequency == .hz50)
+    }
+
+    @Test func demoConfigIsValidInTheSourceTree() throws {
+        let c = try ConfigLoader.load(path: F.repo.appendingPathComponent("systemd/checkpointd.demo.toml").path)
+        #expect(c.camera.source == .replay)
+        #expect(c.upload.allowInsecureHTTP)
+        #expect(URL(string: c.upload.endpoint)?.host == "127.0.0.1", "demo traffic stays on loopback")
+        #expect(c.calibration.sensor.model == c.thermal.model.rawValue)
+    }
+
+    @Test(arguments: ["calibration/gy-mcu90640.toml", "calibration/single-point.toml"])
+    func exampleCalibrationIsValid(_ file: String) throws {
+        let cal = try CalibrationFile.load(path: F.repo.appendingPathComponent(file).path)
+        #expect(cal.registration.homography.count == 9)
+        #expect(Self.undocumentedKeys(in: try Self.read(file), schema: CalibrationFile.schema).isEmpty)
+    }
+
+    @Test(arguments: ["systemd/checkpointd.toml", "systemd/checkpointd.demo.toml"])
+    func everyConfigKeyIsDocumented(_ file: String) throws {
+        let text = try Self.read(file)
+        #expect(Self.undocumentedKeys(in: text, schema: CheckpointConfigSchema.root) == [])
+        // Every key of the schema appears, set or commented out, so the file is the complete reference.
+        for (path, _) in CheckpointConfigSchema.root.allKeys() {
+            let key = path.last!
+            let table = "[" + TOMLKeyPath.render(Array(path.dropLast())) + "]"
+            #expect(text.contains(table), "\(file): no \(table)")
+            let written = text.components(separatedBy: "\n").contains { $0.hasPrefix("\(key) =") || $0.hasPrefix("# \(key) =") }
+            #expect(written, "\(file): \(TOMLKeyPath.render(path)) missing")
+        }
+    }
+}

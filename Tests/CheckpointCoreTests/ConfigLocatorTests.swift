@@ -1,0 +1,76 @@
+import Testing
+@testable import CheckpointCore
+
+@Suite struct ConfigLocatorTests {
+    @Test func tablesDottedKeysAndInlineTables() {
+        let text = """
+            # comment with [fake] = header
+            top = 1
+            [camera]
+            fps = 15 # trailing [comment]
+            controls.gain = 3
+
+            [camera.controls]
+            exposure_mode = "manual"
+              "quoted key" = 'x'
+            inline = { a = 1, b = { c = 2 } }
+            """
+        let l = TOMLKeyLocator(source: text)
+        #expect(l.line(for: ["top"]) == 2)
+        #expect(l.line(for: ["camera"]) == 3)
+        #expect(l.line(for: ["camera", "fps"]) == 4)
+        #expect(l.line(for: ["camera", "controls", "gain"]) == 5)
+        #expect(l.line(for: ["camera", "controls"]) == 5, "first mention wins")
+        #expect(l.line(for: ["camera", "controls", "exposure_mode"]) == 8)
+        #expect(l.line(for: ["camera", "controls", "quoted key"]) == 9)
+        #expect(l.line(for: ["camera", "controls", "inline", "b", "c"]) == 10)
+        #expect(l.line(for: ["fake"]) == nil)
+    }
+
+    @Test func stringsAndMultiLineValuesDoNotConfuseIt() {
+        let text = #"""
+            a = """
+            [not_a_table]
+            b = 2
+            """
+            c = '''
+            x = [1
+            '''
+            d = "has \" quote [x] = y"
+            arr = [
+              [1.0, 2.0], # comment ]
+              [3.0, "]"],
+            ]
+            e = 5
+            [[items]]
+            name = "one"
+            [[items]]
+            name = "two"
+            """#
+        let l = TOMLKeyLocator(source: text)
+        #expect(l.line(for: ["a"]) == 1)
+        #expect(l.line(for: ["not_a_table"]) == nil)
+        #expect(l.line(for: ["b"]) == nil)
+        #expect(l.line(for: ["c"]) == 5)
+        #expect(l.line(for: ["x"]) == nil)
+        #expect(l.line(for: ["d"]) == 8)
+        #expect(l.line(for: ["arr"]) == 9)
+        #expect(l.line(for: ["arr", "[0]"]) == 10)
+        #expect(l.line(for: ["arr", "[1]"]) == 11)
+        #expect(l.line(for: ["arr", "[1]", "[1]"]) == 11)
+        #expect(l.line(for: ["e"]) == 13)
+        #expect(l.line(for: ["items", "[0]", "name"]) == 15)
+        #expect(l.line(for: ["items", "[1]", "name"]) == 17)
+    }
+
+    @Test func nearestLineFallsBackToTableThenLineOne() {
+        let l = TOMLKeyLocator(source: "x = 1\n\n[kiosk]\ndevice_id = \"a\"\n")
+        #expect(l.nearestLine(for: ["kiosk", "checkpoint_id"]) == 3)
+        #expect(l.nearestLine(for: ["upload", "endpoint"]) == 1)
+    }
+
+    @Test func keyPathRendering() {
+        #expect(TOMLKeyPath.render(["fit", "points", "[1]"]) == "fit.points[1]")
+        #expect(TOMLKeyPath.render(["a b", "c"]) == "\"a b\".c")
+    }
+}

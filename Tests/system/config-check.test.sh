@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# `checkpointd --check-config` on good and bad files: exit codes 0 / 78 (EX_CONFIG), every planted problem
+# reported as FILE:LINE: key: … on stderr, and the daemon refusing to start on an invalid config.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+: "${BIN:?BIN must point at the built binaries}"
+D="$BIN/checkpointd"
+fails=0
+ok()  { echo "PASS $1"; }
+bad() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+
+# An /etc/checkpointd-like layout: the shipped example config with the shipped calibration files.
+mkdir -p "$work/etc/calibration"
+cp "$ROOT/systemd/checkpointd.toml" "$work/etc/checkpointd.toml"
+cp "$ROOT"/calibration/*.toml "$work/etc/calibration/"
+
+out=$("$D" --check-config "$work/etc/checkpointd.toml" 2>"$work/err"); rc=$?
+[ "$rc" -eq 0 ] && ok "example config is valid (exit 0)" || bad "example config is valid" "exit $rc: $(cat "$work/err")"
+[ ! -s "$work/err" ] && ok "valid config prints nothing on stderr" || bad "valid config prints nothing on stderr" "$(cat "$work/err")"
+
+"$D" --check-config "$ROOT/systemd/checkpointd.demo.toml" >/dev/null 2>"$work/err"; rc=$?
+[ "$rc" -eq 0 ] && ok "demo config is valid (exit 0)" || bad "demo config is valid" "exit $rc: $(cat "$work/err")"
+
+"$D" --check-config --config "$work/etc/checkpointd.toml" >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 0 ] && ok "--check-config without PATH checks --config" || bad "--check-config without PATH checks --config" "exit $rc"
+
+# Planted problems; the line numbers below are the lines of this heredoc.
+cat > "$work/etc/bad.toml" <<'EOF'
+[kiosk]
+checkpoint_id = "site-1"
+[camera]
+fsp = 15
+buffers = 12
+width = "640"
+source = "usb"
+[snapshot]
+jpeg_quality = 150
+[thermal]
+model = "gy-mcu90640"
+calibration = "calibration/broken.toml"
+[upload]
+endpoint = "http://uploads.example.org/v1"
+EOF
+sed 's/^emissivity = 0.98/emissivity = 0.5/' "$ROOT/calibration/gy-mcu90640.toml" > "$work/etc/calibration/broken.toml"
+cal_line=$(grep -n '^emissivity = 0.5' "$work/etc/calibration/broken.toml" | cut -d: -f1)
+
+"$D" --check-config "$work/etc/bad.toml" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 78 ] && ok "invalid config exits 78" || bad "invalid config exits 78" "exit $rc"
+B="$work/etc/bad.toml"
+expect_line() { # name, exact stderr line
+  if grep -qxF -- "$2" "$work/err"; then ok "$1"; else bad "$1" "expected line: $2; got:"$'\n'"$(cat "$work/err")"; fi
+}
+expect_line "missing key at its table header" "$B:1: kiosk.device_id: missing required key (allowed: 1..64 of A-Z a-z 0-9 . _ -)"
+expect_line "typo'd key with did-you-mean" "$B:4: camera.fsp: unknown key; did you mean \"fps\"? (allowed: source, device, replay_path, replay_fps, formats, width, height, fps, buffers, frame_timeout_ms, [controls])"
+expect_line "out of range" "$B:5: camera.buffers: 12 is out of range (allowed: 2..8 buffers)"
+expect_line "wrong type" "$B:6: camera.width: expected an integer, found string \"640\" (allowed: 160..1920 px)"
+expect_line "bad enum" "$B:7: camera.source: \"usb\" is not a known value (allowed: \"v4l2\", \"replay\")"
+expect_line "second out of range" "$B:9: snapshot.jpeg_quality: 150 is out of range (allowed: 1..100 percent)"
+expect_line "insecure endpoint" "$B:14: upload.endpoint: http:// sends health data unencrypted; refused without allow_insecure_http = true (allowed: an https:// URL)"
+expect_line "calibration file problem with its own file and line" \
+  "$work/etc/calibration/broken.toml:$cal_line: sensor.emissivity: 0.5 is out of range (allowed: 0.9..1 ratio)"
+n=$(grep -c "^$work/etc/" "$work/err")
+[ "$n" -eq 8 ] && ok "all 8 problems in one run" || bad "all 8 problems in one run" "$n lines"
+[ ! -s "$work/out" ] && ok "problems go to stderr only" || bad "problems go to stderr only" "$(cat "$work/out")"
+lines=$(grep "^$B:" "$work/err" | cut -d: -f2 | tr '\n' ' ')
+[ "$lines" = "$(grep "^$B:" "$work/err" | cut -d: -f2 | sort -n | tr '\n' ' ')" ] && ok "sorted by line" || bad "sorted by line" "$lines"
+
+# Syntax error in a separate file: its line.
+printf '[kiosk]\ncheckpoint_id = "a"\ndevice_id = = "b"\n' > "$work/syntax.toml"
+"$D" --check-config "$work/syntax.toml" >/dev/null 2>"$work/err"; rc=$?
+[ "$rc" -eq 78 ] && grep -q "^$work/syntax.toml:3: TOML syntax error" "$work/err" \
+  && ok "syntax error with its line" || bad "syntax error with its line" "exit $rc: $(cat "$work/err")"
+
+# Unreadable files.
+"$D" --check-config "$work/nope.toml" >/dev/null 2>"$work/err"; rc=$?
+[ "$rc" -eq 78 ] && grep -qxF "$work/nope.toml: cannot read: No such file or directory" "$work/err" \
+  && ok "missing file: cannot read" || bad "missing file: cannot read" "exit $rc: $(cat "$work/err")"
+if [ "$(id -u)" -ne 0 ]; then
+  cp "$work/etc/checkpointd.toml" "$work/secret.toml"; chmod 000 "$work/secret.toml"
+  "$D" --check-config "$work/secret.toml" >/dev/null 2>"$work/err"; rc=$?
+  [ "$rc" -eq 78 ] && grep -qxF "$work/secret.toml: cannot read: Permission denied" "$work/err" \
+    && ok "unreadable file: permission denied" || bad "unreadable file: permission denied" "exit $rc: $(cat "$work/err")"
+fi
+
+# The daemon itself refuses to start on the invalid config, with the same messages, and starts on a valid one.
+"$D" --config "$work/etc/bad.toml" >"$work/out" 2>"$work/err2"; rc=$?
+"$D" --check-config "$work/etc/bad.toml" >/dev/null 2>"$work/err"
+[ "$rc" -eq 78 ] && ok "daemon refuses an invalid config (exit 78)" || bad "daemon refuses an invalid config" "exit $rc"
+diff <(grep "^$work/etc/" "$work/err") <(grep "^$work/etc/" "$work/err2") >/dev/null \
+  && ok "daemon prints the same messages" || bad "daemon prints the same messages" "$(diff "$work/err" "$work/err2")"
+grep -q "not starting" "$work/err2" && ok "daemon says it is not starting" || bad "daemon says it is not starting" "$(cat "$work/err2")"
+"$D" --config "$work/etc/checkpointd.toml" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 0 ] && grep -q "thermal: gy-mcu90640" "$work/out" && grep -q "upload: https://" "$work/out" \
+  && ok "daemon starts on a valid config and reports what it would run" || bad "daemon starts on a valid config" "exit $rc: $(cat "$work/out" "$work/err")"
+
+"$D" --version >"$work/out" 2>&1; rc=$?
+[ "$rc" -eq 0 ] && grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+' "$work/out" && ok "--version" || bad "--version" "exit $rc: $(cat "$work/out")"
+exit $((fails > 0))
