@@ -9,7 +9,7 @@ struct CameraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "camera",
         abstract: "List cameras, take snapshots, record frames for replay.",
-        subcommands: [CameraListCommand.self, CameraSnapshotCommand.self, CameraRecordCommand.self]
+        subcommands: [CameraListCommand.self, CameraSnapshotCommand.self, CameraRecordCommand.self, CameraBenchCommand.self]
     )
 }
 
@@ -336,5 +336,111 @@ struct CameraRecordCommand: AsyncParsableCommand {
             printErr("error: no frame within \(capture.timeout) s")
             throw ExitCode(1)
         }
+    }
+}
+
+/// `camera bench`: the capture path's own cost per frame (drain, checks, conversion or MJPEG decode, Frame copy)
+/// over an in-memory device, so the figure excludes the kernel and USB. Used by Tests/Benchmarks/camera-bench.sh.
+struct CameraBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure capture + conversion cost per frame over an in-memory V4L2 device (prints markdown rows).",
+        shouldDisplay: false
+    )
+
+    @Option(name: .long, help: "YUYV or MJPEG.")
+    var format: String = "YUYV"
+
+    @Option(name: .long, help: "Output layout: bgr or gray.")
+    var output: String = "bgr"
+
+    @Option(name: .long) var width: Int = 640
+    @Option(name: .long) var height: Int = 480
+
+    @Option(name: .long, help: "Frames for the throughput run.")
+    var frames: Int = 300
+
+    @Option(name: .long, help: "Paced run: frames per second and seconds (CPU %).")
+    var fps: Int = 15
+    @Option(name: .long) var seconds: Double = 4
+
+    func validate() throws {
+        guard let f = CameraPixelFormat(name: format), f != .grey else { throw ValidationError("--format must be YUYV or MJPEG") }
+        guard ["bgr", "gray"].contains(output) else { throw ValidationError("--output must be bgr or gray") }
+        guard frames > 0, fps > 0, seconds > 0 else { throw ValidationError("--frames, --fps and --seconds must be positive") }
+    }
+
+    func run() async throws {
+        let fmt = CameraPixelFormat(name: format)!
+        let layout: PixelLayout = output == "gray" ? .gray8 : .bgr24
+        let payload = try Self.payload(fmt, width: width, height: height)
+        let (wall, cpu, n) = try await measure(fmt, layout, payload, fps: 0, frames: frames, seconds: 600)
+        let label = "camera \(fmt == .mjpeg ? "MJPEG" : "YUYV") \(width)x\(height) → \(output)"
+        print("| \(label): capture+conversion | \(String(format: "%.3f", wall * 1000 / Double(n))) | ms/frame (wall, \(n) frames) |")
+        print("| \(label): capture+conversion CPU | \(String(format: "%.3f", cpu * 1000 / Double(n))) | ms CPU/frame |")
+        let (pWall, pCPU, pn) = try await measure(fmt, layout, payload, fps: Double(fps), frames: Int.max, seconds: seconds)
+        print("| \(label): CPU at \(fps) fps | \(String(format: "%.1f", pCPU / pWall * 100)) | % of one core (\(pn) frames in \(String(format: "%.1f", pWall)) s) |")
+        if fmt == .mjpeg { print("note: MJPEG payload is a \(payload.count)-byte quality-85 JPEG of a noisy 640x480 scene (a hard case)") }
+    }
+
+    /// A deterministic noisy scene: gradients plus pseudo-random texture (JPEG-hostile, like a real sensor).
+    static func payload(_ format: CameraPixelFormat, width: Int, height: Int) throws -> [UInt8] {
+        var seed: UInt32 = 12345
+        func noise() -> Int {
+            seed = seed &* 1_103_515_245 &+ 12345
+            return Int((seed >> 16) & 31) - 16
+        }
+        switch format {
+        case .mjpeg:
+            var bgr = [UInt8](repeating: 0, count: width * height * 3)
+            for y in 0..<height {
+                for x in 0..<width {
+                    let o = (y * width + x) * 3
+                    bgr[o] = UInt8(clamping: x * 255 / width + noise())
+                    bgr[o + 1] = UInt8(clamping: y * 255 / height + noise())
+                    bgr[o + 2] = UInt8(clamping: 128 + noise())
+                }
+            }
+            return try ImageCodec.encode(bgr, width: width, height: height, channels: 3, quality: 85)
+        default:
+            var yuyv = [UInt8](repeating: 128, count: width * height * 2)
+            for y in 0..<height {
+                for x in 0..<width {
+                    let o = (y * width + x) * 2
+                    yuyv[o] = UInt8(clamping: 16 + (x + y) * 219 / (width + height) + noise())
+                    yuyv[o + 1] = UInt8(clamping: (x & 1 == 0 ? 100 : 160) + noise())
+                }
+            }
+            return yuyv
+        }
+    }
+
+    private func measure(_ format: CameraPixelFormat, _ layout: PixelLayout, _ payload: [UInt8], fps: Double, frames: Int, seconds: Double) async throws -> (Double, Double, Int) {
+        let opener = SyntheticV4L2DeviceOpener(format: format, width: width, height: height, payload: payload, fps: fps)
+        var settings = CameraSettings(device: "synthetic", formats: [format], width: width, height: height, fps: max(1, Int(fps)), output: layout)
+        settings.warmupFrames = 0
+        var logger = Logger(label: "checkpointd.camera.bench")
+        logger.logLevel = .error
+        let engine = V4L2CaptureEngine(settings: settings, opener: opener, logger: logger)
+        return await withCheckedContinuation { (done: CheckedContinuation<(Double, Double, Int), Never>) in
+            let thread = Thread {
+                var count = 0
+                let cpu0 = Self.cpuSeconds()
+                let start = Date()
+                engine.run { _ in
+                    count += 1
+                    if count >= frames || -start.timeIntervalSinceNow >= seconds { engine.cancellation.cancel() }
+                }
+                done.resume(returning: (-start.timeIntervalSinceNow, Self.cpuSeconds() - cpu0, count))
+            }
+            thread.start()
+        }
+    }
+
+    /// CPU time (user + system) of the whole process.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }
