@@ -1,0 +1,144 @@
+import CheckpointCore
+import Foundation
+import Testing
+
+@Suite("Upload retry policy, scheduler and queue capacity")
+struct QueuePolicyTests {
+    let policy = UploadPolicy(baseDelay: .seconds(1), maxDelay: .seconds(300), slowRetryDelay: .seconds(600), retryAfterClamp: 1...900)
+    let now = Date(timeIntervalSince1970: 1_700_000_000)
+
+    func delay(_ d: UploadDecision) -> Double? {
+        if case .retry(let delay, _, _, _) = d { return Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18 }
+        return nil
+    }
+
+    @Test(arguments: [200, 201, 204])
+    func successDeletes(status: Int) {
+        #expect(policy.decide(.http(status: status, retryAfter: nil, body: ""), attempt: 3, now: now, unit: 0.5) == .delivered)
+    }
+
+    @Test(arguments: [400, 413, 422])
+    func badDataIsDeadLettered(status: Int) {
+        guard case .deadLetter(let reason) = policy.decide(.http(status: status, retryAfter: nil, body: "{\"error\":\"x\"}"), attempt: 0, now: now, unit: 0.5)
+        else { Issue.record("HTTP \(status) must dead-letter"); return }
+        #expect(reason.contains("\(status)"))
+    }
+
+    @Test(arguments: [401, 403])
+    func authFailuresRetrySlowlyWithAlert(status: Int) {
+        let d = policy.decide(.http(status: status, retryAfter: nil, body: ""), attempt: 0, now: now, unit: 0.5)
+        guard case .retry(let delay, let pause, let alert, _) = d else { Issue.record("must retry"); return }
+        #expect(delay == .seconds(600))
+        #expect(alert)
+        #expect(!pause)
+    }
+
+    @Test(arguments: [408, 429, 500, 502, 503, 504])
+    func transientStatusesRetry(status: Int) {
+        let d = policy.decide(.http(status: status, retryAfter: nil, body: ""), attempt: 2, now: now, unit: 0.5)
+        guard case .retry(_, let pause, let alert, _) = d else { Issue.record("must retry"); return }
+        #expect(!alert)
+        #expect(pause == (status == 429 || status == 503))
+    }
+
+    @Test func transportFailuresRetryAndConnectFailurePausesAll() {
+        for f in [TransportFailure.timeout, .broken, .tls] {
+            guard case .retry(_, let pause, let alert, _) = policy.decide(.transport(f, detail: ""), attempt: 0, now: now, unit: 0.5) else {
+                Issue.record("\(f) must retry"); continue
+            }
+            #expect(!pause && !alert)
+        }
+        guard case .retry(_, let pause, _, _) = policy.decide(.transport(.connect, detail: ""), attempt: 0, now: now, unit: 0.5) else {
+            Issue.record("connect must retry"); return
+        }
+        #expect(pause)
+        guard case .retry(let d, _, let alert, _) = policy.decide(.transport(.tlsVerification, detail: ""), attempt: 0, now: now, unit: 0.5) else {
+            Issue.record("cert failure must retry"); return
+        }
+        #expect(alert && d == .seconds(600))
+    }
+
+    @Test func fullJitterStaysUnderTheCappedCeiling() {
+        #expect(policy.ceiling(attempt: 0) == .seconds(1))
+        #expect(policy.ceiling(attempt: 3) == .seconds(8))
+        #expect(policy.ceiling(attempt: 20) == .seconds(300))
+        #expect(policy.ceiling(attempt: 10_000) == .seconds(300))
+        #expect(policy.backoff(attempt: 5, unit: 0) == .zero)
+        #expect(policy.backoff(attempt: 5, unit: 0.5) == .seconds(16))
+        for _ in 0..<1000 {
+            let d = policy.backoff(attempt: Int.random(in: 0...50), unit: Double.random(in: 0..<1))
+            #expect(d >= .zero && d <= .seconds(300))
+        }
+    }
+
+    @Test func retryAfterSecondsAndDateAreHonouredWithinTheClamp() {
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: "120", body: ""), attempt: 0, now: now, unit: 0)) == 120)
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: "99999", body: ""), attempt: 0, now: now, unit: 0)) == 900)
+        #expect(delay(policy.decide(.http(status: 429, retryAfter: "0", body: ""), attempt: 0, now: now, unit: 0)) == 1)
+        // HTTP-date 90 s in the future
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let header = f.string(from: now.addingTimeInterval(90))
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: header, body: ""), attempt: 0, now: now, unit: 0)) == 90)
+        // a date in the past clamps to the minimum instead of going negative (libcurl 7.88's CURLINFO_RETRY_AFTER bug)
+        let past = f.string(from: now.addingTimeInterval(-3600))
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: past, body: ""), attempt: 0, now: now, unit: 0)) == 1)
+        // garbage is ignored: backoff applies
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: "soon", body: ""), attempt: 3, now: now, unit: 0.5)) == 4)
+    }
+
+    @Test func schedulerPausesEverythingOnConnectFailureAndResetsOnSuccess() {
+        var s = UploadScheduler(policy: policy)
+        #expect(s.mayAttempt(now: now))
+        let a = s.record(.transport(.connect, detail: "refused"), attempts: 7, now: now, unit: 1)
+        // the global pause follows the global failure count (first: ≤ 1 s), not the record's 7 attempts
+        #expect(s.pausedUntil == now.addingTimeInterval(1))
+        #expect(a == .reschedule(notBefore: now.addingTimeInterval(1), attempts: 8, reason: "connect failed: refused"))
+        #expect(!s.mayAttempt(now: now.addingTimeInterval(0.5)))
+        _ = s.record(.transport(.connect, detail: "refused"), attempts: 0, now: now, unit: 1)
+        #expect(s.pausedUntil == now.addingTimeInterval(2))
+        #expect(s.record(.http(status: 201, retryAfter: nil, body: ""), attempts: 0, now: now.addingTimeInterval(3), unit: 1) == .delete)
+        #expect(s.consecutivePauses == 0)
+    }
+
+    @Test func schedulerBacksOffOneRecordWithoutBlockingOthers() {
+        var s = UploadScheduler(policy: policy)
+        let a = s.record(.http(status: 500, retryAfter: nil, body: ""), attempts: 4, now: now, unit: 1)
+        #expect(a == .reschedule(notBefore: now.addingTimeInterval(16), attempts: 5, reason: "HTTP 500"))
+        #expect(s.mayAttempt(now: now))   // other records go ahead
+        #expect(s.nextWake(earliestDue: now.addingTimeInterval(3)) == now.addingTimeInterval(3))
+    }
+
+    @Test func schedulerRaisesAndClearsAlerts() {
+        var s = UploadScheduler(policy: policy)
+        _ = s.record(.http(status: 403, retryAfter: nil, body: ""), attempts: 0, now: now, unit: 0)
+        #expect(s.alert?.contains("403") == true)
+        _ = s.record(.http(status: 201, retryAfter: nil, body: ""), attempts: 0, now: now, unit: 0)
+        #expect(s.alert == nil)
+    }
+
+    @Test func capacityPolicy() {
+        let c = QueueCapacity(maxBytes: 1000, freeDiskFloor: 100, nearFullFraction: 0.8)
+        #expect(c.evaluate(usedBytes: 100, incomingBytes: 100, freeDiskBytes: 10_000) == .ok)
+        #expect(c.evaluate(usedBytes: 750, incomingBytes: 100, freeDiskBytes: 10_000) == .nearFull(bytesToFree: 50))
+        #expect(c.evaluate(usedBytes: 950, incomingBytes: 100, freeDiskBytes: 10_000) == .queueFull)
+        #expect(c.evaluate(usedBytes: 0, incomingBytes: 50, freeDiskBytes: 120) == .diskFull)
+    }
+
+    @Test func recordJSONRoundTripsWithStableKeys() throws {
+        let r = QueueRecord(checkpointId: "TN-01", deviceId: "kiosk-7",
+                            clock: RecordClock(wallTime: now, clockSynced: false, bootId: "b-1", monotonicNanos: 42),
+                            declaration: ["fullName": .string("A"), "birthYear": .number(1990)],
+                            screening: ScreeningSummary(result: .elevated, rawTemperatureC: 35.2, correctedTemperatureC: 38.1,
+                                                        flags: ["face-too-far"], calibrationId: "cal-3", sensor: "GY-MCU90640"),
+                            faceCaptured: true)
+        let data = try r.encoded()
+        #expect(try QueueRecord.decode(data) == r)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"birthYear\":1990"))
+        #expect(text.contains("\"wallTime\":\"2023-11-14T22:13:20.000Z\""))
+        #expect(try r.encoded() == data)
+    }
+}
