@@ -69,3 +69,16 @@ import Testing
         }
     }
 }
+
+@Suite struct ConfigReferenceTests {
+    @Test func referenceListsEveryKeyOnce() {
+        let md = ConfigReference.markdown(schema: CheckpointConfigSchema.root, title: "checkpointd.toml")
+        for (path, key) in CheckpointConfigSchema.root.allKeys() {
+            let rows = md.components(separatedBy: "\n").filter { $0.hasPrefix("| `\(key.name)` |") }
+            #expect(!rows.isEmpty, "\(path) missing")
+            #expect(md.contains("### [\(TOMLKeyPath.render(Array(path.dropLast())))]"))
+        }
+        #expect(md.contains("| `socket_mode` | Permissions of the socket file; write it as octal, e.g. 0o660. | octal mode | 0o000..0o777 | `0o660` |"))
+        #expect(md.contains("| `endpoint` | HTTPS URL declarations are POSTed to. |  | https://host[:port]/path (http:// only with allow_insecure_http = true) | **required** |"))
+    }
+}

@@ -221,6 +221,23 @@ enum ConfigFixtures {
         #expect(F.diagnostics(path).map(\.description) == ["\(dir)/calibration/nope.toml: cannot read: No such file or directory"])
     }
 
+    @Test func structuralMistakesPointAtTheirLines() {
+        func diags(_ text: String) -> [String] {
+            let (_, path) = F.installLayout(config: text)
+            return F.diagnostics(path).map { "\($0.line ?? 0) \($0.keyPath): \($0.message)" }
+        }
+        // A key written twice is a TOML error: TOMLKit reports the second line.
+        let dup = diags("[camera]\nfps = 10\nfps = 12\n" + F.minimal)
+        #expect(dup.count == 1 && dup[0].hasPrefix("3 : TOML syntax error"), "\(dup)")
+        // A section written as a value, or as an array of tables.
+        #expect(diags("camera = 5\n" + F.minimal) == ["1 camera: expected a table, found integer"])
+        #expect(diags("[[camera]]\nfps = 1\n" + F.minimal) == ["1 camera: expected a table, found array"])
+        // Inline tables and multi-line arrays: the line of the offending key or element.
+        #expect(diags("camera = { fps = 15, nope = 1 }\n" + F.minimal) == ["1 camera.nope: unknown key"])
+        #expect(diags("[camera]\nformats = [\n  \"MJPEG\",\n  \"YUYV\",\n  \"MJPEG\",\n]\n" + F.minimal)
+            == ["5 camera.formats[2]: \"MJPEG\" is listed twice"])
+    }
+
     @Test func diagnosticFormat() {
         let d = ConfigDiagnostic(file: "/etc/x.toml", line: 7, keyPath: "a.b", message: "12 is out of range", allowed: "2..8")
         #expect(d.description == "/etc/x.toml:7: a.b: 12 is out of range (allowed: 2..8)")

@@ -54,3 +54,33 @@ public enum ConfigDocumentWriter {
         return v.tomlText
     }
 }
+
+/// The key reference as Markdown tables (one per table), generated from the same schema that validates files.
+public enum ConfigReference {
+    public static func markdown(schema: ConfigTable, title: String) -> String {
+        var out = "## \(title)\n"
+        func walk(_ table: ConfigTable, _ path: [String]) {
+            if !path.isEmpty {
+                out += "\n### [\(TOMLKeyPath.render(path))]\n\n\(table.doc)\n\n"
+                if !table.keys.isEmpty {
+                    out += "| Key | Meaning | Unit | Allowed | Default |\n|---|---|---|---|---|\n"
+                }
+                for key in table.keys {
+                    let def: String
+                    switch key.requirement {
+                    case .required: def = "**required**"
+                    case .optional: def = "(unset)"
+                    case .defaulted(let v): def = "`\(ConfigDocumentWriter.text(v, for: key))`"
+                    }
+                    let cells = [
+                        "`\(key.name)`", key.doc, key.unit ?? "", key.allowedText, def,
+                    ].map { $0.replacingOccurrences(of: "|", with: "\\|") }
+                    out += "| " + cells.joined(separator: " | ") + " |\n"
+                }
+            }
+            for sub in table.tables { walk(sub, path + [sub.name]) }
+        }
+        walk(schema, [])
+        return out
+    }
+}
