@@ -69,6 +69,12 @@ import Testing
         #expect(l.nearestLine(for: ["upload", "endpoint"]) == 1)
     }
 
+    @Test func byteOrderMarkAndCRLF() {
+        let l = TOMLKeyLocator(source: "\u{FEFF}a = 1\r\n[t]\r\nb = 2\r\n")
+        #expect(l.line(for: ["a"]) == 1)
+        #expect(l.line(for: ["t", "b"]) == 3)
+    }
+
     @Test func keyPathRendering() {
         #expect(TOMLKeyPath.render(["fit", "points", "[1]"]) == "fit.points[1]")
         #expect(TOMLKeyPath.render(["a b", "c"]) == "\"a b\".c")

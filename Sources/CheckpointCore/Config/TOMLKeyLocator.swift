@@ -32,7 +32,9 @@ public struct TOMLKeyLocator: Sendable {
     public private(set) var lines: [String: Int] = [:]
 
     public init(source: String) {
-        var scanner = Scanner(bytes: Array(source.utf8))
+        var bytes = Array(source.utf8)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }  // a UTF-8 byte-order mark is not a key
+        var scanner = Scanner(bytes: bytes)
         scanner.run()
         lines = scanner.lines
     }
