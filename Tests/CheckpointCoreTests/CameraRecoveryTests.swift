@@ -138,3 +138,23 @@ import Testing
         #expect(CameraControlNames.normalize("Inject V4L2_BUF_FLAG_ERROR") == "inject_v4l2_buf_flag_error")
     }
 }
+
+@Suite struct CameraConfigMappingTests {
+    @Test func configControlsBecomeRequestsUnderTheirConfigNames() {
+        let config = CheckpointConfig.Camera(
+            source: .v4l2, device: "/dev/v4l/by-id/usb-cam-video-index0", replayPath: nil, replayFPS: 10,
+            formats: [.mjpeg, .yuyv], width: 1280, height: 720, fps: 30, buffers: 3, frameTimeoutMilliseconds: 2000,
+            controls: .init(exposureMode: .aperturePriority, exposureAbsolute: nil, whiteBalanceAuto: false,
+                            whiteBalanceTemperatureKelvin: 4600, gain: nil, powerLineFrequency: .hz50))
+        let s = CameraSettings(config: config)
+        #expect(s.device == "/dev/v4l/by-id/usb-cam-video-index0" && s.formats == [.mjpeg, .yuyv])
+        #expect(s.width == 1280 && s.height == 720 && s.fps == 30 && s.buffers == 3 && s.frameTimeoutMs == 2000)
+        #expect(s.controls == [
+            CameraControlRequest(name: "exposure_mode", value: 3),
+            CameraControlRequest(name: "white_balance_auto", value: 0),
+            CameraControlRequest(name: "white_balance_temperature", value: 4600),
+            CameraControlRequest(name: "power_line_frequency", value: 1),
+        ])
+        #expect(throws: Never.self) { try s.validate() }
+    }
+}

@@ -24,6 +24,16 @@ public struct CameraStatus: Sendable, Equatable {
     }
 }
 
+/// Why raw ioctls and not libv4l2's conversion (v4l2_open/v4l2_ioctl with format emulation): libv4l2 would hide
+/// the camera's native format (an app asking for BGR24 silently gets MJPEG decoded or YUYV converted inside every
+/// DQBUF), add a full decode + colour conversion per frame on the capture thread even for frames the newest-only
+/// policy then drops, turn early decode errors into hidden EAGAIN retries and repeated ones into EIO, and can pass
+/// short frames as full size. We negotiate the native format ourselves, drop stale frames *before* converting,
+/// take YUYV's Y plane as gray with no arithmetic, and decode MJPEG only for the one frame that goes on, with
+/// our own SOI/EOI/size checks and counters. What we give up: libv4l2's default Huffman tables for DHT-less MJPEG
+/// (OpenCV's libjpeg decoder handles those too) and its support for exotic vendor formats (we need only
+/// YUYV/MJPEG/GREY, which every UVC camera offers).
+///
 /// The V4L2 capture loop: open, negotiate, stream through mmap, deliver only the newest frame, and climb
 /// the recovery ladder (`CameraRecoveryLadder`) whenever something goes wrong. It never gives up.
 ///
