@@ -312,3 +312,38 @@ import Testing
         #expect(throws: AdapterError.self) { try ReplaySource(directory: dir, fps: 0) }
     }
 }
+
+/// The real ioctl layer on nodes that are not cameras: errors name the device and carry errno.
+@Suite struct CameraSystemDeviceTests {
+    @Test func aMissingNodeIsADisconnectWithENOENT() {
+        do {
+            _ = try SystemV4L2Device(path: "/dev/checkpointd-no-such-camera")
+            Issue.record("opened a missing node")
+        } catch {
+            #expect(error.code == .disconnected && error.errnoValue == ENOENT)
+            #expect(error.description.contains("/dev/checkpointd-no-such-camera"))
+        }
+    }
+
+    @Test func aNonV4L2NodeFailsQueryCapWithENOTTY() throws {
+        let dev = try SystemV4L2Device(path: "/dev/null")
+        defer { dev.close() }
+        do {
+            _ = try dev.queryCapabilities()
+            Issue.record("/dev/null answered QUERYCAP")
+        } catch {
+            #expect(error.errnoValue == ENOTTY && error.message.contains("VIDIOC_QUERYCAP on /dev/null"))
+        }
+    }
+
+    @Test func theEngineReportsANonCameraAndKeepsRetrying() {
+        let cancellation = CaptureCancellation()
+        var sleeps = 0
+        let engine = V4L2CaptureEngine(settings: CameraSettings(device: "/dev/null"), cancellation: cancellation,
+                                       sleeper: { _ in sleeps += 1; if sleeps == 2 { cancellation.cancel() }; return true })
+        engine.run { _ in Issue.record("no frame can come from /dev/null") }
+        #expect(sleeps == 2)
+        #expect(engine.status.lastError?.contains("Inappropriate ioctl") == true)
+        #expect(engine.status.health.description.hasPrefix("degraded"))
+    }
+}
