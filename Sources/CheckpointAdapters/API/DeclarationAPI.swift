@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Settings for the kiosk-facing HTTP API.
 public struct APIConfiguration: Sendable {
@@ -203,14 +204,16 @@ public final class DeclarationAPI: Sendable {
         return apps
     }
 
-    /// Serves until the task is cancelled.
+    /// Serves until the task is cancelled, then shuts down gracefully (requests in flight finish).
+    /// A daemon that already has a ServiceGroup can add `applications()` to it instead.
     public func run() async throws {
-        let apps = applications()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for app in apps {
-                group.addTask { try await app.runService() }
-            }
-            try await group.waitForAll()
+        let group = ServiceGroup(configuration: .init(services: applications().map { $0 as any Service }, logger: logger))
+        // Run outside this task so cancelling it asks for a graceful shutdown instead of tearing the server down.
+        let runner = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await runner.value
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
         }
     }
 
