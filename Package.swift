@@ -84,6 +84,7 @@ let package = Package(
         .executableTarget(
             name: "checkpoint-receiver",
             dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, hummingbird, hummingbirdTLS, grdb, logging],
+            exclude: ["openapi.yaml"],
             swiftSettings: swiftSettings
         ),
 
