@@ -11,6 +11,9 @@ public struct ScreeningSummary: Codable, Sendable, Equatable {
         case normal
         /// Corrected temperature at or above the fever threshold.
         case elevated
+        /// No valid measurement: warming up, too far, several faces, sensor unavailable, reference missing
+        /// or noisy. The reason is the first flag and `detail` says more.
+        case invalid
         /// A measurement was taken but its quality was too poor to decide; the person should be re-measured.
         case retry
         /// No measurement was available in time (no face, no sensor).
@@ -30,6 +33,20 @@ public struct ScreeningSummary: Codable, Sendable, Equatable {
     public var sensor: String?
     /// When the measurement was taken (wall clock).
     public var measuredAt: Date?
+    /// Why the result is invalid, for a person to read.
+    public var detail: String?
+    /// The statistic measured (e.g. "eye_band_top4_mean").
+    public var statistic: String?
+    /// How many thermal frames made the result (their median is reported).
+    public var frameCount: Int?
+    /// The sensor's ambient temperature, °C.
+    public var ambientC: Double?
+    /// Estimated subject distance, metres.
+    public var distanceM: Double?
+    /// The emissivity the sensor was set to.
+    public var emissivity: Double?
+    /// The threshold in force: elevated at or above it, °C.
+    public var thresholdC: Double?
 
     public init(result: Result, rawTemperatureC: Double? = nil, correctedTemperatureC: Double? = nil, flags: [String] = [],
                 calibrationId: String? = nil, sensor: String? = nil, measuredAt: Date? = nil) {
