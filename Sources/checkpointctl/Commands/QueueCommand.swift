@@ -182,11 +182,17 @@ struct QueueCommand: AsyncParsableCommand {
             let uploading = noUpload ? nil : Task { await service.run() }
             var latencies: [Double] = []
             var refused = 0
+            var generator = SystemRandomNumberGenerator()
+            let baseFace = Data((0..<faceBytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
             for i in 0..<count {
                 let record = QueueRecord(checkpointId: "stress", deviceId: "pump", clock: SystemRecordClock.now(),
                                          declaration: Self.declaration(i), screening: ScreeningSummary(result: .normal, rawTemperatureC: 34.1,
                                          correctedTemperatureC: 36.6, calibrationId: "test", sensor: "synthetic"), faceCaptured: faceBytes > 0)
-                let face = faceBytes > 0 ? Data((0..<faceBytes).map { _ in UInt8.random(in: 0...255) }) : nil
+                var face: Data?
+                if faceBytes > 0 {
+                    face = baseFace
+                    withUnsafeBytes(of: UInt64(i).littleEndian) { face!.replaceSubrange(0..<min(8, faceBytes), with: $0.prefix(faceBytes)) }
+                }
                 let t0 = ContinuousClock.now
                 do {
                     try store.enqueue(record, face: face)
