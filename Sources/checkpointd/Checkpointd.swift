@@ -29,6 +29,9 @@ struct Checkpointd: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Config file to check (only with --check-config).", valueName: "PATH"))
     var checkPath: String?
 
+    @Flag(name: .long, help: "Print the config and calibration key reference (Markdown) and exit.")
+    var printReference = false
+
     func validate() throws {
         if checkPath != nil && !checkConfig {
             throw ValidationError("a PATH argument is only accepted with --check-config; use --config PATH to run")
@@ -36,6 +39,11 @@ struct Checkpointd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if printReference {
+            print(ConfigReference.markdown(schema: CheckpointConfigSchema.root, title: "checkpointd.toml"))
+            print(ConfigReference.markdown(schema: CalibrationFile.schema, title: "Calibration files"), terminator: "")
+            return
+        }
         let path = checkPath ?? config
         let loaded = ConfigLoader.result(path: path)
         let config: CheckpointConfig
