@@ -1,24 +1,58 @@
 // capture-check: the daemon's V4L2 capture engine (Sources/CheckpointAdapters/Camera, Sources/CheckpointCore/Camera),
 // compiled without OpenCV so it starts quickly inside the TCG VM (a binary linking OpenCV loads ~160 shared
 // libraries, ~25 s per start under software emulation). Used only by camera-vm.test.sh.
-// Usage: capture-check DEVICE SECONDS FORMAT[,FORMAT…] WIDTH HEIGHT FPS
+// Usage: capture-check DEVICE OUTDIR
+// Writes, in one process (each start costs seconds under emulation):
+//   OUTDIR/list.txt       what `checkpointctl camera list --controls` prints (same CameraProbe code)
+//   OUTDIR/negotiate.txt  3 s asking for MJPEG,GREY at 322x241 and 30 fps: the driver's answer wins
+//   OUTDIR/cap.txt        YUYV 320x240 at 25 fps with vivid's error-injection controls pressed through a second
+//                         fd once frames flow (20 frames apart): V4L2_BUF_FLAG_ERROR, fatal streaming error,
+//                         Disconnect, 100 % dropped buffers for 5.5 s (frozen camera); progress every 0.5 s
 import CheckpointCore
 import Foundation
 import Logging
 
 let args = CommandLine.arguments
-guard args.count == 7, let seconds = Double(args[2]), let width = Int(args[4]), let height = Int(args[5]), let fps = Int(args[6]) else {
-    print("usage: capture-check DEVICE SECONDS FORMATS WIDTH HEIGHT FPS")
+guard args.count == 3 else {
+    print("usage: capture-check DEVICE OUTDIR")
     exit(2)
 }
-LoggingSystem.bootstrap { label in
-    var h = StreamLogHandler.standardError(label: label)
-    h.logLevel = .info
-    return h
+let device = args[1], dir = args[2]
+
+/// Log lines and progress go to the current phase's file.
+final class Sink: @unchecked Sendable {
+    static let shared = Sink()
+    private let lock = NSLock()
+    private var handle: FileHandle?
+    func open(_ name: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        try? handle?.close()
+        let path = "\(dir)/\(name)"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        handle = try? FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    }
+    func say(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        handle?.write(Data((text + "\n").utf8))
+    }
 }
-let settings = CameraSettings(device: args[1], formats: args[3].split(separator: ",").compactMap { CameraPixelFormat(name: String($0)) },
-                              width: width, height: height, fps: fps, buffers: 4, frameTimeoutMs: 2500, output: .gray8)
-let engine = V4L2CaptureEngine(settings: settings)
+
+struct SinkLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let all = self.metadata.merging(metadata ?? [:]) { $1 }
+        let meta = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        Sink.shared.say("\(level) \(meta) \(message)")
+    }
+}
+LoggingSystem.bootstrap { _ in SinkLogHandler() }
 
 final class Tally: @unchecked Sendable {
     let lock = NSLock()
@@ -39,24 +73,81 @@ final class Tally: @unchecked Sendable {
     }
 }
 
-func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
-
-let tally = Tally()
-let thread = Thread { engine.run { tally.add($0) } }
-thread.start()
-let start = Date()
-while -start.timeIntervalSinceNow < seconds {
-    Thread.sleep(forTimeInterval: 0.5)
-    let n = tally.read { $0.count }
-    say(String(format: "t=%.1f frames=%d health=", -start.timeIntervalSinceNow, n) + engine.status.health.description)
+/// Sets a vivid control by its name through a second, short-lived fd (closed at once, so that after Disconnect
+/// the capture's own reopen can succeed once it has closed its fd too).
+@Sendable func press(_ device: String, _ name: String, _ value: Int, _ frames: Int) {
+    do {
+        let dev = try SystemV4L2Device(path: device)
+        defer { dev.close() }
+        guard let id = try dev.queryControls().first(where: { $0.name == name })?.id else {
+            Sink.shared.say("could not find control \(name)")
+            return
+        }
+        try dev.setControl(id: id, value: value)
+        Sink.shared.say("set \(CameraControlNames.normalize(name))=\(value) after \(frames) frames")
+    } catch {
+        Sink.shared.say("could not set \(name): \(error)")
+    }
 }
-engine.cancellation.cancel()
-Thread.sleep(forTimeInterval: 0.5)
-let s = engine.status
-let c = s.counters
-let (count, badSize, sizes) = tally.read { ($0.count, $0.badSize, $0.sizes) }
-say("format: \(s.format.map { "\($0)" } ?? "none")")
-say("frame sizes: \(sizes.sorted().joined(separator: ",")) bad_size=\(badSize)")
-say("summary: frames=\(count) health=\(s.health) delivered=\(c.delivered) stale=\(c.droppedStale) error_flag=\(c.droppedErrorFlag) "
-    + "corrupt=\(c.droppedCorrupt) warmup=\(c.droppedWarmup) seq_gaps=\(c.sequenceGaps) missed=\(c.framesMissed) timeouts=\(c.timeouts) "
-    + "restarts=\(c.streamRestarts) reopens=\(c.reopens) disconnects=\(c.disconnects) last_error=\(s.lastError ?? "none")")
+
+func capture(formats: String, width: Int, height: Int, fps: Int, maxSeconds: Double, inject: Bool) {
+    let settings = CameraSettings(device: device, formats: formats.split(separator: ",").compactMap { CameraPixelFormat(name: String($0)) },
+                                  width: width, height: height, fps: fps, buffers: 4, frameTimeoutMs: 2500, output: .gray8)
+    let engine = V4L2CaptureEngine(settings: settings)
+    let tally = Tally()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        engine.run { tally.add($0) }
+        done.signal()
+    }
+    thread.start()
+    let start = Date()
+    let stop = Tally()  // count > 0: the injection script has finished
+    if inject {
+        let path = device
+        Thread {
+            func frames() -> Int { tally.read { $0.count } }
+            func waitFor(_ n: Int) {
+                let deadline = Date(timeIntervalSinceNow: 30)
+                while frames() < n && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            }
+            waitFor(30); press(path, "Inject V4L2_BUF_FLAG_ERROR", 1, frames())
+            waitFor(frames() + 20); press(path, "Inject Fatal Streaming Error", 1, frames())
+            waitFor(frames() + 20); press(path, "Disconnect", 1, frames())
+            waitFor(frames() + 20); press(path, "Percentage of Dropped Buffers", 100, frames())
+            Thread.sleep(forTimeInterval: 5.5); press(path, "Percentage of Dropped Buffers", 0, frames())
+            waitFor(frames() + 20)
+            stop.add(Frame(width: 1, height: 1, layout: .gray8, pixels: [0], sequence: 0, monotonicNanos: 0))
+        }.start()
+    }
+    while -start.timeIntervalSinceNow < maxSeconds && stop.read({ $0.count }) == 0 {
+        Thread.sleep(forTimeInterval: 0.5)
+        let n = tally.read { $0.count }
+        Sink.shared.say(String(format: "t=%.1f frames=%d health=", -start.timeIntervalSinceNow, n) + engine.status.health.description)
+    }
+    engine.cancellation.cancel()
+    done.wait()
+    let s = engine.status
+    let c = s.counters
+    let (count, badSize, sizes) = tally.read { ($0.count, $0.badSize, $0.sizes) }
+    Sink.shared.say("format: \(s.format.map { "\($0)" } ?? "none")")
+    Sink.shared.say("frame sizes: \(sizes.sorted().joined(separator: ",")) bad_size=\(badSize)")
+    Sink.shared.say("summary: frames=\(count) health=\(s.health) delivered=\(c.delivered) stale=\(c.droppedStale) error_flag=\(c.droppedErrorFlag) "
+        + "corrupt=\(c.droppedCorrupt) warmup=\(c.droppedWarmup) seq_gaps=\(c.sequenceGaps) missed=\(c.framesMissed) timeouts=\(c.timeouts) "
+        + "restarts=\(c.streamRestarts) reopens=\(c.reopens) disconnects=\(c.disconnects) last_error=\(s.lastError ?? "none")")
+}
+
+Sink.shared.open("list.txt")
+do {
+    Sink.shared.say(try CameraProbe.describe(path: device).render())
+    Sink.shared.say("list rc=0")
+} catch {
+    Sink.shared.say("\(device): \(error)")
+    Sink.shared.say("list rc=1")
+}
+Sink.shared.open("negotiate.txt")
+capture(formats: "MJPEG,GREY", width: 322, height: 241, fps: 30, maxSeconds: 3, inject: false)
+Sink.shared.open("cap.txt")
+capture(formats: "YUYV", width: 320, height: 240, fps: 25, maxSeconds: 90, inject: true)
+Sink.shared.say("capture rc=0")
+Sink.shared.open("done.txt")
