@@ -96,7 +96,7 @@ public final class DeclarationAPI: Sendable {
             await self.health()
         }
         router.get("/metrics") { [self] _, _ -> Response in
-            self.metrics.update(queue: try? self.store.status(), uploader: self.uploader?.status)
+            self.metrics.update(queue: try? await self.store.io { try $0.status() }, uploader: self.uploader?.status)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.render())))
         }
@@ -127,7 +127,8 @@ public final class DeclarationAPI: Sendable {
                                  faceCaptured: capture?.faceJPEG != nil)
         let start = ContinuousClock.now
         do {
-            try store.enqueue(record, face: capture?.faceJPEG)
+            let face = capture?.faceJPEG
+            try await store.io { try $0.enqueue(record, face: face) }
         } catch let e as AdapterError where e.code == .queueFull || e.code == .diskFull {
             metrics.declarationsRefusedFull.increment()
             logger.error("declaration refused: storage full", metadata: ["reason": "\(e.message)"])
@@ -148,7 +149,7 @@ public final class DeclarationAPI: Sendable {
         var fields: [String: String] = ["status": "ok", "version": CheckpointVersion.string]
         var healthy = true
         do {
-            let q = try store.status()
+            let q = try await store.io { try $0.status() }
             fields["queue.pending"] = "\(q.pending)"
             fields["queue.dead"] = "\(q.dead)"
             fields["queue.usedBytes"] = "\(q.usedBytes)"

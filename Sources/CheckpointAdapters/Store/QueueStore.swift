@@ -72,6 +72,8 @@ public final class QueueStore: Sendable {
     public let quarantinedTo: String?
     private let pool: DatabasePool
     private let logger: Logger
+    /// SQLite commits block on fsync: async callers go through this thread, never the cooperative pool.
+    private let thread = DedicatedThread(name: "checkpointd.queue")
     private let pageSize: Int64
 
     public init(path: String, options: Options = Options(), logger: Logger = Logger(label: "checkpointd.queue")) throws {
@@ -164,6 +166,11 @@ public final class QueueStore: Sendable {
         do { try migrator.migrate(pool) } catch let e as DatabaseError {
             throw AdapterError(.storage, "cannot create queue tables", cause: .sqlite(e.description))
         }
+    }
+
+    /// Runs store operations on the store's own thread (for async callers: the API and the uploader loop).
+    public func io<T: Sendable>(_ body: @escaping @Sendable (QueueStore) throws -> T) async throws -> T {
+        try await thread.run { [self] in try body(self) }
     }
 
     // MARK: - Enqueue

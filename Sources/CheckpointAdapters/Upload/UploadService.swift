@@ -58,7 +58,7 @@ public final class UploadService: Sendable {
                 if ContinuousClock.now - lastPurge >= purgeInterval {
                     lastPurge = .now
                     do {
-                        let (faces, dead) = try store.purge()
+                        let (faces, dead) = try await store.io { try $0.purge() }
                         if faces + dead > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)", "dead": "\(dead)"]) }
                     } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
                 }
@@ -69,13 +69,13 @@ public final class UploadService: Sendable {
                     continue
                 }
                 let next: StoredRecord?
-                do { next = try store.nextDue(now: now) } catch {
+                do { next = try await store.io { try $0.nextDue(now: now) } } catch {
                     logger.error("cannot read queue", metadata: ["error": "\(error)"])
                     await waker.wait(timeout: 5, honourWake: true)
                     continue
                 }
                 guard let record = next else {
-                    let due = (try? store.earliestDue()) ?? nil
+                    let due = (try? await store.io { try $0.earliestDue() }) ?? nil
                     let wait = min(due.map { max(0.01, $0.timeIntervalSinceNow) } ?? 60, 60)
                     await waker.wait(timeout: wait, honourWake: true)
                     continue
@@ -92,7 +92,7 @@ public final class UploadService: Sendable {
     /// Uploads everything due now and returns when nothing due is left or `deadline` passes (CLI and tests).
     /// Records still backing off are skipped. Returns how many were delivered.
     public func drain(until deadline: Date, makeDue: Bool = true) async throws -> Int {
-        if makeDue { try store.makeAllDue() }
+        if makeDue { try await store.io { try $0.makeAllDue() } }
         let before = status.delivered
         while Date() < deadline {
             let paused = scheduler.withLock { $0.pausedUntil }
@@ -100,8 +100,8 @@ public final class UploadService: Sendable {
                 try await Task.sleep(for: .seconds(min(paused.timeIntervalSinceNow, deadline.timeIntervalSinceNow, 60)))
                 continue
             }
-            guard let record = try store.nextDue() else {
-                guard let due = try store.earliestDue() else { break }
+            guard let record = try await store.io({ try $0.nextDue() }) else {
+                guard let due = try await store.io({ try $0.earliestDue() }) else { break }
                 let wait = min(due.timeIntervalSinceNow, deadline.timeIntervalSinceNow)
                 if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
                 continue
@@ -121,7 +121,7 @@ public final class UploadService: Sendable {
         do {
             switch action {
             case .delete:
-                try store.markDelivered(id: stored.record.id)
+                try await store.io { try $0.markDelivered(id: stored.record.id) }
                 update { s in
                     s.delivered += 1
                     s.lastDeliveryAt = now
@@ -129,14 +129,14 @@ public final class UploadService: Sendable {
                 }
                 logger.debug("record delivered", metadata: ["id": "\(stored.record.id)"])
             case .deadLetter(let reason):
-                try store.deadLetter(id: stored.record.id, reason: reason)
+                try await store.io { try $0.deadLetter(id: stored.record.id, reason: reason) }
                 update { s in
                     s.deadLettered += 1
                     s.lastError = reason
                 }
                 logger.error("record rejected by server; moved to dead letter", metadata: ["id": "\(stored.record.id)", "reason": "\(reason)"])
             case .reschedule(let notBefore, let attempts, let reason):
-                try store.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason)
+                try await store.io { try $0.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason) }
                 update { s in
                     s.failedAttempts += 1
                     s.lastError = reason
