@@ -176,6 +176,39 @@ else fail uplink-queue-full "phase 1 confirmed $conf1 (kept $first_kept, $faces 
 [ "$(grep -c '^refused disk-full' "$W/floor.out")" = 3 ] && [ "$(pending "$W/floor.q")" = 0 ] && pass uplink-disk-floor \
   || fail uplink-disk-floor "$(head -3 "$W/floor.out")"
 
+# --- export: every pending/dead record as private files ---
+enqueue "$W/exp.q" 3 2000 >/dev/null
+"$CTL" queue export --db "$W/exp.q" "$W/export" >/dev/null 2>&1
+nj=$(ls "$W/export"/*.json 2>/dev/null | wc -l); nf=$(ls "$W/export"/*.jpg 2>/dev/null | wc -l)
+modes=$(stat -c %a "$W/export"/* | sort -u | tr '\n' ' '); dmode=$(stat -c %a "$W/export")
+id=$(basename "$(ls "$W/export"/*.json | head -1)" .json)
+if [ "$nj" = 3 ] && [ "$nf" = 3 ] && [ "$modes" = "600 " ] && [ "$dmode" = 700 ] \
+   && "$CTL" queue show --db "$W/exp.q" "$id" | grep -q '"checkpointId":"stress"'; then pass uplink-export
+else fail uplink-export "json $nj, jpg $nf, file modes '$modes', dir mode $dmode"; fi
+
+# --- checkpointctl status: GET /healthz over a Unix socket, shown for a person ---
+cat >"$W/health.py" <<'PY'
+import http.server, socketserver, sys, os, json
+class H(http.server.BaseHTTPRequestHandler):
+    def address_string(self): return "unix"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        body = json.dumps({"status": sys.argv[2], "queue.pending": "4", "upload.lastError": "HTTP 503"}).encode() if self.path == "/healthz" else b"{}"
+        self.send_response(200 if self.path == "/healthz" else 404); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+class S(socketserver.UnixStreamServer): pass
+S(sys.argv[1], H).serve_forever()
+PY
+python3 "$W/health.py" "$W/api.sock" ok & PIDS+=($!)
+python3 "$W/health.py" "$W/api2.sock" degraded & PIDS+=($!)
+for _ in $(seq 50); do [ -S "$W/api.sock" ] && [ -S "$W/api2.sock" ] && break; sleep 0.1; done
+out=$("$CTL" status --socket "$W/api.sock" 2>&1); rc=$?
+"$CTL" status --socket "$W/api2.sock" >/dev/null 2>&1; rc2=$?
+"$CTL" status --socket "$W/missing.sock" >"$W/st3" 2>&1; rc3=$?
+if [ $rc = 0 ] && echo "$out" | grep -q "checkpointd: ok" && echo "$out" | grep -q "queue.pending *4" && [ $rc2 != 0 ] \
+   && [ $rc3 != 0 ] && grep -q "cannot reach checkpointd" "$W/st3"; then pass uplink-status-command
+else fail uplink-status-command "rc $rc/$rc2/$rc3: $out $(cat "$W/st3")"; fi
+
 # --- personal data: database files private ---
 m=$(stat -c %a "$W/http.q"); [ "$m" = 600 ] && pass uplink-db-mode || fail uplink-db-mode "queue db mode $m"
 exit $FAILED
