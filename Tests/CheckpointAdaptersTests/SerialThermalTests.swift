@@ -167,6 +167,7 @@ func tempDir() -> String {
                                      sensor: SensorIdentity(model: "gy-mcu90640", serial: "SIM", port: sim.path))
         let face = FaceObservation(box: PixelRect(x: 200, y: 90, width: 240, height: 320), cameraWidth: 640, cameraHeight: 480, distanceM: 0.5)
         var result: ScreeningResult?
+        engine.sensorAvailable(at: log.frames.first!.monotonicNanos)  // what the daemon does on .status(.available)
         for f in log.frames.suffix(6) {
             _ = engine.faces(FaceReadiness(sessionID: 1, faceCount: 1, face: face, monotonicNanos: f.monotonicNanos))
             if let r = engine.thermal(f, nowNanos: f.monotonicNanos) { result = r }
