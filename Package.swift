@@ -17,6 +17,7 @@ let swiftSettings: [SwiftSetting] = [
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 let toml = Target.Dependency.product(name: "TOMLKit", package: "TOMLKit")
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
@@ -73,7 +74,7 @@ let package = Package(
         // MARK: Executables — wiring only.
         .executableTarget(
             name: "checkpointd",
-            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, lifecycle, logging, metrics],
+            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, lifecycle, unixSignals, logging, metrics, prometheus],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

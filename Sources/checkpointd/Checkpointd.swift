@@ -2,6 +2,7 @@ import ArgumentParser
 import CheckpointAdapters
 import CheckpointCore
 import Foundation
+import Logging
 
 /// sysexits(3) EX_CONFIG: the unit has `RestartPreventExitStatus=78`, so systemd does not restart-loop on it.
 let exitConfigError: Int32 = 78
@@ -61,7 +62,19 @@ struct Checkpointd: AsyncParsableCommand {
             print("\(path): OK (calibration \(config.thermal.calibrationPath): OK)")
             return
         }
-        print("checkpointd \(CheckpointVersion.string) (OpenCV \(OpenCVInfo.version)): config \(path) is valid; would run:")
-        for line in config.summary { print("  " + line) }
+        let level = config.logging.level
+        LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level) }
+        let logger = Logger(label: "checkpointd")
+        logger.notice("checkpointd \(CheckpointVersion.string) (OpenCV \(OpenCVInfo.version)) starting with \(path)")
+        do {
+            try await Daemon.run(config: config, logger: logger)
+        } catch let error as AdapterError where error.code == .open || error.code == .unsupported {
+            // A file the config names cannot be used (TLS files, replay directory): a config problem.
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(exitConfigError)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
     }
 }

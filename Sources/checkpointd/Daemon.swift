@@ -1,0 +1,214 @@
+import CheckpointAdapters
+import CheckpointCore
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// Wires the pipeline from a validated config and runs it under a ServiceGroup until SIGTERM/SIGINT:
+///
+///   camera ─▶ VisionService (detector thread, tracker, readiness) ─┐
+///                                                                 ├─▶ ScreeningHub ─▶ API (POST /v1/declarations)
+///   sensor ─▶ ThermalService (serial thread, framer)  ────────────┘                       │
+///                                                                     QueueStore (SQLite) ◀┘ ─▶ UploaderService (libcurl thread)
+///   SupervisorService: READY/WATCHDOG/STATUS to systemd, SIGHUP reload.
+enum Daemon {
+    static func run(config initial: CheckpointConfig, logger: Logger) async throws {
+        let clock: @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
+        let uplinkMetrics = UplinkMetrics()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: uplinkMetrics.registry))
+        let metrics = PipelineMetrics()
+        _ = CurlGlobal.initialize()
+
+        // The queue first: nothing is confirmed to a person unless it can be stored.
+        let store = try QueueStore(path: initial.queue.databasePath, options: queueOptions(initial.queue),
+                                   logger: Logger(label: "checkpointd.queue"))
+        if let moved = store.quarantinedTo { logger.critical("queue database was corrupt; quarantined", metadata: ["moved_to": "\(moved)"]) }
+        let curl = try CurlUploader(configuration: uploadConfiguration(initial))
+        let uploader = UploadService(store: store, uploader: curl, policy: uploadPolicy(initial.upload),
+                                     logger: Logger(label: "checkpointd.upload"))
+
+        let health = HealthBoard(clock: clock)
+        let engine = try screeningEngine(initial)
+        let hub = ScreeningHub(engine: engine, clock: clock) { candidate in
+            (try? FaceSnapshotEncoder.encode(candidate.frame, face: candidate.face.box,
+                                             config: FaceSnapshotConfig(initial.snapshot))).map { Data($0) }
+        }
+        let screeningLogger = Logger(label: "checkpointd.screening")
+        await hub.setObserver { result, capture in
+            metrics.screening(outcome: result.outcome.rawValue).increment()
+            // No personal data: the outcome, the values and the quality flags only.
+            screeningLogger.notice("screening \(result.outcome.rawValue)", metadata: [
+                "corrected_c": "\(result.correctedC.map { String(format: "%.2f", $0) } ?? "-")",
+                "raw_c": "\(result.rawC.map { String(format: "%.2f", $0) } ?? "-")",
+                "frames": "\(result.frameCount)", "flags": "\(capture.summary.flags.joined(separator: ","))",
+                "snapshot": "\(capture.faceJPEG.map { "\($0.count) B" } ?? "none")",
+            ])
+        }
+
+        var services: [any Service] = []
+
+        // Camera and detector. A detector that cannot load leaves the kiosk taking declarations
+        // (without a screening) and reports the failure; it never stops the daemon.
+        let source = try CameraSourceFactory.make(initial.camera, output: .bgr24, logger: Logger(label: "checkpointd.camera"))
+        await health.register("camera", stallLimitSeconds: max(10, Double(initial.camera.frameTimeoutMilliseconds) / 1000 * 4))
+        await health.register("detector", stallLimitSeconds: 30)
+        FaceDetector.setThreads(initial.detector.threads)
+        do {
+            let detector = try await DetectionWorker(config: detectorConfig(initial.detector), logger: Logger(label: "checkpointd.faces"))
+            if detector.health != "ok" { await health.report("detector", .degraded(detector.health.replacingOccurrences(of: "degraded: ", with: ""))) }
+            services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking),
+                                          hub: hub, health: health, metrics: metrics, logger: Logger(label: "checkpointd.vision")))
+        } catch {
+            logger.critical("face detector unavailable; declarations are taken without screening", metadata: ["error": "\(error)"])
+            await health.report("detector", .failed("\(error)"))
+            await health.register("detector", stallLimitSeconds: .infinity)
+        }
+
+        // Thermal sensor.
+        let link = ThermalSensorLink(config: try sensorConfig(initial), logger: Logger(label: "checkpointd.thermal"))
+        await health.register("thermal", stallLimitSeconds: max(10, 6 / initial.thermal.frameRateHz))
+        services.append(ThermalService(link: link, hub: hub, health: health, metrics: metrics, logger: Logger(label: "checkpointd.thermal")))
+
+        // Local API for the kiosk front end, and the uploader.
+        let cameraStatus: @Sendable () -> HealthSupervisor.State? = {
+            guard let camera = source as? V4L2Camera else { return nil }
+            switch camera.status.health {
+            case .starting, .streaming: return nil
+            case .degraded(let why): return .recovering(why)
+            }
+        }
+        let api = DeclarationAPI(
+            configuration: apiConfiguration(initial), store: store, screening: hub, uploader: uploader, metrics: uplinkMetrics,
+            logger: Logger(label: "checkpointd.api"),
+            extraHealth: {
+                var fields: [String: String] = ["overall": "\(await health.overall)"]
+                for stage in await health.stages { fields["stage.\(stage.name)"] = "\(stage.state)" }
+                if let fps = await health.cameraFPS { fields["camera.fps"] = String(format: "%.1f", fps) }
+                let s = await hub.engineStatus()
+                if let w = s.warmUpRemainingSeconds, w > 0 { fields["sensor.warmup_remaining_s"] = "\(Int(w))" }
+                return fields
+            })
+        services.append(contentsOf: api.applications().map { $0 as any Service })
+        services.append(UploaderService(uploader: uploader))
+
+        // Reload: thresholds and calibration apply at once; device, API, queue and upload changes need a restart.
+        let configPath = initial.file
+        let running = RunningConfig(initial)
+        let reload: @Sendable () async -> [String] = {
+            switch ConfigLoader.result(path: configPath) {
+            case .failure(let error):
+                return error.diagnostics.map(\.description)
+            case .success(let next):
+                do {
+                    await hub.replaceEngine(try screeningEngine(next))
+                } catch {
+                    return ["\(next.thermal.calibrationPath): \(error)"]
+                }
+                let previous = await running.swap(next)
+                for section in restartOnlySections(previous, next) {
+                    logger.warning("changed [\(section)] takes effect after a restart (systemctl restart checkpointd)")
+                }
+                return []
+            }
+        }
+        services.append(SupervisorService(notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
+                                          health: health, store: store, uploader: uploader, cameraHealth: cameraStatus,
+                                          metrics: metrics, reload: reload, logger: Logger(label: "checkpointd")))
+
+        for line in initial.summary { logger.info("config: \(line)") }
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        curl.shutdown()
+        logger.notice("checkpointd stopped")
+    }
+
+    // MARK: Config → adapters
+
+    static func screeningEngine(_ c: CheckpointConfig) throws -> ScreeningEngine {
+        var sc = ScreeningConfig()
+        sc.framesPerResult = c.screening.frames
+        sc.thresholds = ScreeningThresholds(elevatedC: c.screening.elevatedC)
+        sc.warmUpSeconds = Double(c.thermal.warmupMinutes) * 60
+        sc.measurement.topN = c.screening.topN
+        sc.measurement.minFacePixels = c.screening.minFacePixels
+        sc.measurement.maxDistanceM = c.tracking.maxDistanceMeters
+        return ScreeningEngine(config: sc, calibration: try ThermalCalibration(c.calibration), registration: try Registration(c.calibration),
+                               sensor: SensorIdentity(c.calibration, port: c.thermal.port), logger: Logger(label: "checkpointd.screening"))
+    }
+
+    static func sensorConfig(_ c: CheckpointConfig) throws -> SensorLinkConfig {
+        let model = try ThermalModel(name: c.thermal.model.rawValue, linePattern: c.thermal.asciiPattern)
+        let baud: Int?
+        switch c.thermal.baud {
+        case .auto: baud = nil
+        case .fixed(let b): baud = b
+        }
+        return SensorLinkConfig(path: c.thermal.port, model: model, baud: baud, rateHz: c.thermal.frameRateHz,
+                                emissivity: c.calibration.sensor.emissivity)
+    }
+
+    static func detectorConfig(_ d: CheckpointConfig.Detector) -> FaceDetectorConfig {
+        var f = FaceDetectorConfig(modelPath: d.modelPath)
+        f.modelSHA256 = d.modelSHA256 ?? FaceDetectorConfig.yunet2022marSHA256
+        f.cascadePath = d.fallbackCascadePath
+        f.detectionWidth = d.detectionWidth
+        f.detectionHeight = d.detectionHeight
+        f.scoreThreshold = d.scoreThreshold
+        f.nmsThreshold = d.nmsThreshold
+        return f
+    }
+
+    static func apiConfiguration(_ c: CheckpointConfig) -> APIConfiguration {
+        APIConfiguration(socketPath: c.api.socketPath, socketGroup: c.api.socketGroup, tcpPort: c.api.tcpPort == 0 ? nil : c.api.tcpPort,
+                         screeningWait: .milliseconds(c.screening.resultWaitMilliseconds), maxDeclarationBytes: c.api.maxBodyBytes,
+                         checkpointId: c.kiosk.checkpointID, deviceId: c.kiosk.deviceID)
+    }
+
+    static func uploadConfiguration(_ c: CheckpointConfig) -> UploadConfiguration {
+        let u = c.upload
+        return UploadConfiguration(endpoint: u.endpoint, caFile: u.caFile, clientCertificate: u.clientCert, clientKey: u.clientKey,
+                                   allowInsecureHTTP: u.allowInsecureHTTP, connectTimeout: .seconds(u.connectTimeoutSeconds),
+                                   lowSpeedBytesPerSecond: u.lowSpeedLimitBytesPerSecond, lowSpeedTime: .seconds(u.lowSpeedTimeSeconds),
+                                   totalTimeout: .seconds(u.totalTimeoutSeconds))
+    }
+
+    static func uploadPolicy(_ u: CheckpointConfig.Upload) -> UploadPolicy {
+        UploadPolicy(maxDelay: .seconds(u.backoffMaxSeconds), retryAfterClamp: 1...Double(max(1, u.retryAfterMaxSeconds)))
+    }
+
+    static func queueOptions(_ q: CheckpointConfig.Queue) -> QueueStore.Options {
+        QueueStore.Options(capacity: QueueCapacity(maxBytes: Int64(q.maxBytes), freeDiskFloor: Int64(q.minFreeBytes),
+                                                   nearFullFraction: q.faceDropFraction),
+                           faceRetention: .seconds(q.faceRetentionHours * 3600))
+    }
+
+    /// Sections whose change needs a restart (devices, sockets, queue, upload transport).
+    static func restartOnlySections(_ a: CheckpointConfig, _ b: CheckpointConfig) -> [String] {
+        var changed: [String] = []
+        if a.kiosk != b.kiosk { changed.append("kiosk") }
+        if a.camera != b.camera { changed.append("camera") }
+        if a.detector != b.detector { changed.append("detector") }
+        if a.tracking != b.tracking { changed.append("tracking") }
+        if a.snapshot != b.snapshot { changed.append("snapshot") }
+        if a.thermal.port != b.thermal.port || a.thermal.model != b.thermal.model || a.thermal.baud != b.thermal.baud { changed.append("thermal") }
+        if a.api != b.api { changed.append("api") }
+        if a.upload != b.upload { changed.append("upload") }
+        if a.queue != b.queue { changed.append("queue") }
+        return changed
+    }
+}
+
+/// The configuration in force, swapped on a successful reload.
+actor RunningConfig {
+    private var config: CheckpointConfig
+    init(_ config: CheckpointConfig) { self.config = config }
+    func swap(_ next: CheckpointConfig) -> CheckpointConfig {
+        defer { config = next }
+        return config
+    }
+}

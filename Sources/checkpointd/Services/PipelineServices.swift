@@ -1,0 +1,92 @@
+import CheckpointAdapters
+import CheckpointCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// camera → detector → tracker/readiness → ScreeningHub. Frames arrive newest-only (the source keeps
+/// one buffered frame), so a slow detection drops stale frames instead of building a backlog.
+struct VisionService: Service {
+    let source: any FrameSource
+    let detector: DetectionWorker
+    let readiness: FaceReadinessConfig
+    let hub: ScreeningHub
+    let health: HealthBoard
+    let metrics: PipelineMetrics
+    let logger: Logger
+
+    func run() async throws {
+        var pipeline = FacePipeline(readiness: readiness)
+        logger.info("vision started", metadata: ["source": "\(source.description)", "detector": "\(detector.kind.rawValue)"])
+        for await frame in source.frames().cancelOnGracefulShutdown() {
+            await health.frame()
+            metrics.frames.increment()
+            do {
+                let detections = try await detector.detect(frame)
+                metrics.detectionSeconds.recordNanoseconds(Int64(detections.milliseconds * 1e6))
+                let assessment = pipeline.process(frame, faces: detections.faces)
+                let candidate = assessment.face.flatMap { pipeline.bestFrame(for: $0.id) }
+                await hub.faces(assessment, cameraWidth: frame.width, cameraHeight: frame.height,
+                                at: frame.monotonicNanos, candidate: candidate)
+                await health.progress("detector")
+            } catch {
+                metrics.detectionErrors.increment()
+                await health.report("detector", .recovering("detection failed: \(error)"))
+                logger.error("face detection failed", metadata: ["error": "\(error)"])
+            }
+        }
+        await detector.shutdown()
+        logger.info("vision stopped")
+    }
+}
+
+/// Thermal sensor link → ScreeningHub, reporting the link's state to health.
+struct ThermalService: Service {
+    let link: ThermalSensorLink
+    let hub: ScreeningHub
+    let health: HealthBoard
+    let metrics: PipelineMetrics
+    let logger: Logger
+
+    func run() async throws {
+        let events = link.start()
+        try await withGracefulShutdownHandler {
+            var lastCounters: ThermalCounters?
+            for await event in events {
+                switch event {
+                case .frame(let frame, let counters):
+                    metrics.thermalFrames.increment()
+                    if let last = lastCounters {
+                        let errors = (counters.badChecksum - last.badChecksum) + (counters.timeouts - last.timeouts)
+                        if errors > 0 { metrics.thermalErrors.increment(by: Int64(errors)) }
+                    }
+                    lastCounters = counters
+                    await hub.thermal(frame)
+                    await health.progress("thermal")
+                case .status(let status):
+                    logger.notice("thermal sensor \(status)")
+                    if status.isAvailable {
+                        await hub.sensorAvailable()
+                        await health.progress("thermal")
+                    } else {
+                        if case .unavailable = status { await hub.sensorUnavailable() }
+                        await health.report("thermal", .recovering(status.description))
+                    }
+                case .emissivity(let e):
+                    logger.info("sensor emissivity read back", metadata: ["emissivity": "\(e)"])
+                }
+            }
+        } onGracefulShutdown: {
+            link.stop()
+        }
+        logger.info("thermal stopped")
+    }
+}
+
+/// The uploader loop, cancelled on graceful shutdown (a transfer in flight is aborted and stays queued).
+struct UploaderService: Service {
+    let uploader: UploadService
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { await uploader.run() }
+    }
+}

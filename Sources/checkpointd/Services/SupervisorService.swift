@@ -1,0 +1,84 @@
+import CheckpointAdapters
+import CheckpointCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Talks to systemd: READY=1 once running, WATCHDOG=1 only while every stage makes progress or reports
+/// a recovery, STATUS= with a one-line summary, and SIGHUP → reload (RELOADING=1 … READY=1).
+struct SupervisorService: Service {
+    let notifier: SystemdNotifier
+    let health: HealthBoard
+    let store: QueueStore
+    let uploader: UploadService
+    let cameraHealth: @Sendable () -> HealthSupervisor.State?
+    let metrics: PipelineMetrics
+    let reload: @Sendable () async -> [String]
+    let logger: Logger
+
+    func run() async throws {
+        let watchdog = SystemdNotifier.watchdogInterval(environment: ProcessInfo.processInfo.environment)
+        let tick = min(5.0, (watchdog ?? 10) / 2)
+        try? notifier.ready(status: "starting")
+        logger.notice("checkpointd ready", metadata: ["watchdog_s": "\(watchdog.map { "\($0)" } ?? "off")"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.tickLoop(every: tick) }
+            group.addTask { await self.reloadLoop() }
+            await group.next()
+            group.cancelAll()
+        }
+        try? notifier.stopping()
+    }
+
+    private func tickLoop(every seconds: Double) async {
+        var lastStatus = ""
+        var lastStalled: [String] = []
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if let camera = cameraHealth() {
+                if case .ok = camera {} else { await health.report("camera", camera) }
+            }
+            let status = await statusLine()
+            if status != lastStatus {
+                try? notifier.status(status)
+                lastStatus = status
+            }
+            if let fps = await health.cameraFPS { metrics.cameraFPS.record(fps) }
+            if await health.shouldPetWatchdog() {
+                try? notifier.watchdog()
+                if !lastStalled.isEmpty { logger.notice("all stages progressing again") }
+                lastStalled = []
+            } else {
+                let stalled = await health.stalled()
+                if stalled != lastStalled {
+                    logger.error("stages stalled; withholding the watchdog ping", metadata: ["stages": "\(stalled.joined(separator: ","))"])
+                    lastStalled = stalled
+                }
+            }
+            try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+        }
+    }
+
+    private func reloadLoop() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            try? notifier.reloading(monotonicMicros: DispatchTime.now().uptimeNanoseconds / 1000)
+            let problems = await reload()
+            if problems.isEmpty {
+                logger.notice("configuration reloaded")
+            } else {
+                for p in problems { logger.error("reload rejected: \(p)") }
+                logger.error("reload rejected; keeping the running configuration", metadata: ["problems": "\(problems.count)"])
+            }
+            try? notifier.ready(status: await statusLine())
+        }
+    }
+
+    func statusLine() async -> String {
+        let queue = try? store.status()
+        let up = uploader.status
+        let sensor = await health.state(of: "thermal").map { "\($0)" } ?? "off"
+        return StatusLine(cameraFPS: await health.cameraFPS, sensor: sensor, queueDepth: queue?.pending ?? -1,
+                          secondsSinceLastUpload: up.lastDeliveryAt.map { Date().timeIntervalSince($0) },
+                          overall: "\(await health.overall)").text
+    }
+}
