@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The real checkpointd binary as systemd drives it, without systemd: a NOTIFY_SOCKET we listen on,
+# WATCHDOG_USEC, SIGHUP reloads (good and bad), SIGTERM, and exit 78 on an invalid config.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+fails=0
+ok()  { echo "PASS $1"; }
+bad() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
+D=$(mktemp -d /tmp/cpd-lifecycle.XXXXXX)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$D"' EXIT
+
+# A replay camera (one photo), the sensor simulator on a PTY, a queue, an unreachable https endpoint.
+mkdir -p "$D/frames"
+photo=$(ls "$SHARED"/fixtures/faces/with-face/*.jpg 2>/dev/null | head -1)
+if [ -n "$photo" ]; then cp "$photo" "$D/frames/a.jpg"; else
+  /usr/bin/python3 -c 'import cv2, numpy as np; cv2.imwrite("'"$D"'/frames/a.jpg", np.full((480,640,3),128,np.uint8))'; fi
+"$BIN/checkpointctl" simulate sensor --model gy-mcu90640 --link "$D/thermal-pty" < /dev/null > "$D/sim.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do [ -e "$D/thermal-pty" ] && break; sleep 0.1; done
+sed -e "s#/tmp/checkpointd-demo#$D#g" \
+    -e "s#^calibration = .*#calibration = \"$ROOT/calibration/gy-mcu90640.toml\"#" \
+    -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:9/v1/records\"#" \
+    -e "s#^allow_insecure_http = .*#allow_insecure_http = false#" \
+    -e "s#^tcp_port = .*#tcp_port = 0#" \
+    "$ROOT/systemd/checkpointd.demo.toml" > "$D/good.toml"
+[ -f "$SHARED/models/face_detection_yunet_2022mar.onnx" ] && cp "$SHARED/models/face_detection_yunet_2022mar.onnx" "$D/"
+
+# 1. An invalid config: exit 78 and FILE:LINE messages, before anything starts.
+sed 's/^elevated_c = .*/elevated_c = 99.0/' "$D/good.toml" > "$D/bad.toml"
+"$BIN/checkpointd" --config "$D/bad.toml" > /dev/null 2> "$D/bad.err"; rc=$?
+line=$(grep -n '^elevated_c' "$D/bad.toml" | cut -d: -f1)
+[ "$rc" = 78 ] && ok "invalid config exits 78" || bad "invalid config exits 78" "exit $rc"
+grep -q "$D/bad.toml:$line: screening.elevated_c" "$D/bad.err" && ok "start refusal names FILE:LINE" || bad "start refusal names FILE:LINE" "$(head -3 "$D/bad.err")"
+
+# 2. Under a NOTIFY_SOCKET with a watchdog.
+/usr/bin/python3 - "$D/notify.sock" "$D/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as log:
+    while True:
+        log.write(s.recv(4096).decode().replace("\n", " | ") + "\n")
+PY
+pids+=($!)
+for _ in $(seq 50); do [ -S "$D/notify.sock" ] && break; sleep 0.1; done
+cp "$D/good.toml" "$D/run.toml"
+NOTIFY_SOCKET="$D/notify.sock" WATCHDOG_USEC=4000000 "$BIN/checkpointd" --config "$D/run.toml" 2> "$D/daemon.log" &
+DAEMON=$!; pids+=($DAEMON)
+wait_for() { for _ in $(seq 150); do grep -q "$1" "$D/notify.log" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+wait_for "READY=1" && ok "sends READY=1" || bad "sends READY=1" "$(cat "$D/notify.log" 2>/dev/null)"
+wait_for "STATUS=.*camera .*queue" && ok "sends a STATUS= summary" || bad "sends a STATUS= summary" "$(cat "$D/notify.log")"
+sleep 5
+n=$(grep -c "WATCHDOG=1" "$D/notify.log")
+[ "$n" -ge 2 ] && ok "pets the watchdog while stages progress ($n pings in ~5 s)" || bad "pets the watchdog" "$n pings"
+curl -s --unix-socket "$D/api.sock" http://k/healthz | grep -q '"stage.thermal":"ok"' && ok "healthz shows the stages" \
+  || bad "healthz shows the stages" "$(curl -s --unix-socket "$D/api.sock" http://k/healthz)"
+
+# 3. SIGHUP with a broken file: rejected, old config kept, daemon alive.
+cp "$D/bad.toml" "$D/run.toml"
+: > "$D/notify.log"; kill -HUP $DAEMON
+wait_for "RELOADING=1" && ok "reload sends RELOADING=1" || bad "reload sends RELOADING=1" "$(cat "$D/notify.log")"
+wait_for "READY=1" && ok "reload ends with READY=1" || bad "reload ends with READY=1" "$(cat "$D/notify.log")"
+sleep 0.5
+grep -q "reload rejected: .*run.toml:$line: screening.elevated_c" "$D/daemon.log" && ok "bad reload logs FILE:LINE" || bad "bad reload logs FILE:LINE" "$(grep -i reload "$D/daemon.log")"
+kill -0 $DAEMON 2>/dev/null && ok "bad reload keeps the daemon running" || bad "bad reload keeps the daemon running" "it exited"
+
+# 4. SIGHUP with a good change: applied.
+sed 's/^elevated_c = .*/elevated_c = 37.8/' "$D/good.toml" > "$D/run.toml"
+kill -HUP $DAEMON; sleep 1.5
+grep -q "configuration reloaded" "$D/daemon.log" && ok "good reload applies" || bad "good reload applies" "$(grep -i reload "$D/daemon.log")"
+
+# 5. SIGTERM: clean exit 0, quickly, with STOPPING=1.
+t0=$(date +%s%N); kill -TERM $DAEMON; wait $DAEMON; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$rc" = 0 ] && ok "SIGTERM exits 0 (${ms} ms)" || bad "SIGTERM exits 0" "exit $rc"
+[ "$ms" -lt 20000 ] && ok "stops within TimeoutStopSec=20s" || bad "stops within TimeoutStopSec" "${ms} ms"
+grep -q "STOPPING=1" "$D/notify.log" && ok "sends STOPPING=1" || bad "sends STOPPING=1" "$(tail -3 "$D/notify.log")"
+# No personal data in the journal: the daemon never logs declaration fields.
+! grep -qiE 'fullName|phone|birthYear' "$D/daemon.log" && ok "log holds no declaration fields" || bad "log holds no declaration fields" "found"
+exit $((fails > 0))
