@@ -133,6 +133,7 @@ func tempDir() -> String {
         #expect(await log.wait(10) { $0.statuses.contains(.reinitialised) })
         let n = log.frames.count
         #expect(await log.wait(5) { $0.frames.count > n + 2 })
+        #expect(log.statuses.last?.isAvailable == true, "recovery is announced: \(log.statuses)")
         #expect(!log.statuses.contains { if case .unavailable = $0 { return true }; return false })
         #expect((link.counters.timeouts) >= 1)
     }

@@ -135,6 +135,7 @@ public final class ThermalSensorLink: @unchecked Sendable {
         var backoff = config.backoffInitialSeconds
         var staleStage = 0  // 0: fine · 1: init re-sent · 2: reopened · 3: reported unavailable
         var reportedUnavailable = false
+        var degraded = false  // a recovery step was announced; the next valid frame announces "available" again
         var driver: any ThermalDriver
         do { driver = try config.model.makeDriver() } catch {
             emit(.status(.unavailable(reason: "\(error)")))
@@ -189,9 +190,10 @@ public final class ThermalSensorLink: @unchecked Sendable {
                                 lastValid = now
                                 staleStage = 0
                                 backoff = config.backoffInitialSeconds
-                                if !announced || reportedUnavailable {
+                                if !announced || reportedUnavailable || degraded {
                                     announced = true
                                     reportedUnavailable = false
+                                    degraded = false
                                     logger.info("thermal sensor available", metadata: ["baud": "\(port.baud)", "model": "\(config.model)"])
                                     emit(.status(.available(baud: port.baud)))
                                 }
@@ -219,6 +221,7 @@ public final class ThermalSensorLink: @unchecked Sendable {
                     case 0:
                         staleStage = 1
                         logger.warning("no valid thermal frame for \(config.stalePeriods) periods; re-sending init commands")
+                        degraded = true
                         emit(.status(.reinitialised))
                         do { try initialise(port, &driver) } catch {
                             unavailable("\(error)")
@@ -227,6 +230,7 @@ public final class ThermalSensorLink: @unchecked Sendable {
                     case 1:
                         staleStage = 2
                         logger.warning("still no valid thermal frame; reopening the port")
+                        degraded = true
                         emit(.status(.reopening))
                         continue outer
                     default:
