@@ -178,4 +178,23 @@ struct UploadCurlTests {
         #expect(service.status.delivered == 15)
         #expect(service.status.failedAttempts > 0)
     }
+
+    @Test func unauthorisedIsKeptAndRaisesAnAlert() async throws {
+        let receiver = try ReceiverProcess(["--fail-status", "401", "--fail-count", "1000"])
+        let store = try QueueStore(path: uplinkTempDir("auth") + "/q.db")
+        let r = sampleRecord(9)
+        try store.enqueue(r, face: nil)
+        let service = UploadService(store: store, uploader: try CurlUploader(configuration: UploadConfiguration(endpoint: receiver.url, allowInsecureHTTP: true)),
+                                    policy: UploadPolicy(slowRetryDelay: .seconds(600)))
+        let task = Task { await service.run() }
+        let deadline = Date().addingTimeInterval(10)
+        while service.status.alert == nil, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        task.cancel()
+        await task.value
+        #expect(service.status.alert?.contains("401") == true)
+        let kept = try #require(try store.find(id: r.id))
+        #expect(kept.attempts == 1)
+        #expect(kept.notBefore.timeIntervalSinceNow > 500)   // slow retry, not hammering
+        #expect(try store.status().dead == 0)
+    }
 }
