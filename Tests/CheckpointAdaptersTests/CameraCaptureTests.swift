@@ -281,21 +281,25 @@ import Testing
             if lumas.count == 7 { break }
         }
         let elapsed = -start.timeIntervalSinceNow
-        #expect(lumas == [10, 20, 30, 10, 20, 30, 10])
-        #expect(sequences == Array(0..<7))
-        #expect(elapsed >= 0.28, "7 frames at 20 fps take at least 6 periods (0.3 s), took \(elapsed)")
+        // A slow consumer may miss frames (newest-only delivery), but what it gets is in order, each frame is
+        // the file its sequence names (name order, looping), and the source keeps its pace.
+        #expect(zip(sequences, sequences.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(zip(lumas, sequences).allSatisfy { $0 == [10, 20, 30][Int($1 % 3)] }, "lumas \(lumas) for sequences \(sequences)")
+        #expect(sequences.last! >= 6, "looped past the last file")
+        #expect(elapsed >= Double(sequences.last!) * 0.05 * 0.9, "\(sequences.last!) periods at 20 fps, took \(elapsed)")
     }
 
     @Test func withoutLoopTheStreamEndsAndBGRIsDefault() async throws {
         let dir = try Self.makeDirectory([50, 60])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let source = try ReplaySource(directory: dir, fps: 200, loop: false)
-        var count = 0
+        var sequences: [UInt64] = []
         for await frame in source.frames() {
             #expect(frame.layout == .bgr24 && frame.width == 12 && frame.height == 10)
-            count += 1
+            sequences.append(frame.sequence)
         }
-        #expect(count == 2)
+        // The stream ends after the last file; its frame is never lost (a slow consumer may miss the first).
+        #expect(sequences.last == 1 && sequences.count <= 2)
     }
 
     @Test func anEmptyOrMissingDirectoryIsAClearError() throws {

@@ -35,7 +35,7 @@ final class Sink: @unchecked Sendable {
     func say(_ text: String) {
         lock.lock()
         defer { lock.unlock() }
-        handle?.write(Data((text + "\n").utf8))
+        try? handle?.write(contentsOf: Data((text + "\n").utf8))
     }
 }
 
