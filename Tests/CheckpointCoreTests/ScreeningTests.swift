@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CheckpointCore
 
@@ -94,12 +95,14 @@ func req<T>(_ value: T?, sourceLocation: SourceLocation = #_sourceLocation) thro
     @Test(arguments: 0..<20) func neverRewrittenTowardNormal(seed: Int) throws {
         // Whatever the value, the outcome is exactly "corrected ≥ threshold", and corrected is the pipeline's value, unclamped.
         var rng = SplitMix(seed: UInt64(seed) + 4242)
-        let cal = try ThermalCalibration(id: "p", gain: rng.double(in: 0.9...1.1), offset: rng.double(in: -1...1), skinToBodyOffsetC: rng.double(in: 0...1.5))
-        let temp = Float(rng.double(in: 34...41))
+        // Kept within plausible human values (corrected ≥ 34.6 °C), so only the threshold decides.
+        let cal = try ThermalCalibration(id: "p", gain: rng.double(in: 0.95...1.1), offset: rng.double(in: -0.5...1), skinToBodyOffsetC: rng.double(in: 0...1.5))
+        let temp = Float(rng.double(in: 37...41))
         var e = Self.engine(cal: cal)
         let r = try req(Self.run(&e, temps: [Float](repeating: temp, count: 5)))
-        let expected = cal.correct(rawC: r.rawC!, ambientC: 33, distanceM: 0.5).correctedC
-        #expect(abs(r.correctedC! - expected) < 1e-9)
+        let raw = try #require(r.rawC, "seed \(seed): \(r.outcome) \(r.invalidReason?.rawValue ?? "") \(r.detail ?? "")")
+        let expected = cal.correct(rawC: raw, ambientC: 33, distanceM: 0.5).correctedC
+        #expect(abs((r.correctedC ?? .nan) - expected) < 1e-9)
         #expect(r.outcome == (expected >= 37.5 ? .elevated : .normal), "seed \(seed): \(expected)")
     }
 
@@ -195,5 +198,22 @@ func req<T>(_ value: T?, sourceLocation: SourceLocation = #_sourceLocation) thro
         #expect(g.remainingSeconds(at: 31_000_000_000) == 30)
         #expect(!g.isWarm(at: 31_000_000_000))
         #expect(g.isWarm(at: 61_000_000_000))
+    }
+}
+
+@Suite struct ScreeningResultJSONTests {
+    @Test func jsonCarriesEveryFieldAndTheSecondaryCheckFlag() throws {
+        var e = ScreeningTests.engine()
+        let r = try req(ScreeningTests.run(&e, temps: [38.0, 38.0, 38.0, 38.0, 38.0]))
+        let data = try JSONEncoder().encode(r)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        for key in ["outcome", "session_id", "raw_c", "corrected_c", "stages", "statistic", "max_c", "mean_c", "p90_c", "frame_count",
+                    "ambient_c", "distance_m", "emissivity", "calibration_id", "sensor", "threshold_c", "secondary_check_required"] {
+            #expect(object[key] != nil, "missing \(key)")
+        }
+        #expect(object["outcome"] as? String == "elevated")
+        #expect(object["secondary_check_required"] as? Bool == true)
+        let back = try JSONDecoder().decode(ScreeningResult.self, from: data)
+        #expect(back == r)
     }
 }

@@ -71,3 +71,33 @@ public struct ScreeningResult: Sendable, Equatable, Codable {
         correctedC >= thresholds.elevatedC ? .elevated : .normal
     }
 }
+
+extension ScreeningResult {
+    private enum ExtraKeys: String, CodingKey { case secondaryCheckRequired = "secondary_check_required" }
+
+    /// Every stored field, plus `secondary_check_required` so a reader of the JSON cannot miss it.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encodeIfPresent(invalidReason, forKey: .invalidReason)
+        try c.encodeIfPresent(detail, forKey: .detail)
+        try c.encode(sessionID, forKey: .sessionID)
+        try c.encodeIfPresent(rawC, forKey: .rawC)
+        try c.encodeIfPresent(correctedC, forKey: .correctedC)
+        try c.encodeIfPresent(stages, forKey: .stages)
+        try c.encode(statistic, forKey: .statistic)
+        try c.encodeIfPresent(maxC, forKey: .maxC)
+        try c.encodeIfPresent(meanC, forKey: .meanC)
+        try c.encodeIfPresent(p90C, forKey: .p90C)
+        try c.encode(frameCount, forKey: .frameCount)
+        try c.encodeIfPresent(ambientC, forKey: .ambientC)
+        try c.encodeIfPresent(distanceM, forKey: .distanceM)
+        try c.encode(emissivity, forKey: .emissivity)
+        try c.encode(calibrationID, forKey: .calibrationID)
+        try c.encode(sensor, forKey: .sensor)
+        try c.encode(thresholdC, forKey: .thresholdC)
+        try c.encode(monotonicNanos, forKey: .monotonicNanos)
+        var extra = encoder.container(keyedBy: ExtraKeys.self)
+        try extra.encode(secondaryCheckRequired, forKey: .secondaryCheckRequired)
+    }
+}
