@@ -10,6 +10,14 @@ public struct TrackedFace: Sendable, Equatable {
     public var stableFrames: Int
     /// Frames since the face was last seen (0 = seen in the latest update).
     public var missed: Int
+
+    public init(id: UInt64, face: DetectedFace, frames: Int, stableFrames: Int, missed: Int) {
+        self.id = id
+        self.face = face
+        self.frames = frames
+        self.stableFrames = stableFrames
+        self.missed = missed
+    }
 }
 
 /// Associates detections with tracks by intersection-over-union, greedily, best overlap first.

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Faces benchmark: ms per 640x480 frame at detection sizes 640x480, 320x240, 160x120 with 1 and 2
+# OpenCV threads, for (a) checkpointctl detect (Swift wrapper + C shim), (b) a plain C++ loop calling
+# OpenCV directly (resize, then detect), (c) Python OpenCV. Same frames, same sizes, same run; the
+# three are interleaved over ROUNDS rounds and the best round of each is kept, so machine-load drift
+# hits them alike. Also: faces found per size (every fixture face must be found) and peak RSS.
+# Env: BIN, SHARED. Prints `| measure | value | unit |` rows.
+set -euo pipefail
+BIN=${BIN:?BIN not set}
+SHARED=${SHARED:?SHARED not set}
+HERE=$(cd "$(dirname "$0")" && pwd)
+MODEL="$SHARED/models/face_detection_yunet_2022mar.onnx"
+FIX="$SHARED/fixtures/faces"
+REPEAT=${FACES_BENCH_REPEAT:-15}
+ROUNDS=${FACES_BENCH_ROUNDS:-3}
+PY=/usr/bin/python3
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# 640x480 camera-like frames: every with-face and masked photo letterboxed onto grey.
+mkdir -p "$TMP/frames"
+"$PY" "$HERE/faces/frames.py" "$TMP/frames" "$FIX"/with-face/* "$FIX"/masked/* 2>/dev/null
+FRAMES=("$TMP/frames"/*.png)
+NFACES=${#FRAMES[@]}
+g++ -O2 -o "$TMP/loop" "$HERE/faces/loop.cpp" $(pkg-config --cflags --libs opencv4)
+
+# ours SIZE THREADS -> "mean-of-per-frame-fastest-ms faces"
+ours() {
+    "$BIN/checkpointctl" detect --json --model "$MODEL" --detect-size "$1" --threads "$2" --repeat "$REPEAT" "${FRAMES[@]}" 2>/dev/null |
+        "$PY" -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+ms = sum(r["ms"] for r in rows) / len(rows)
+print("%.4f %d" % (ms, sum(len(r["faces"]) for r in rows)))'
+}
+cpp() { "$TMP/loop" "$MODEL" "$1" "$2" "$REPEAT" "${FRAMES[@]}"; }
+python() { "$PY" "$HERE/faces/loop.py" "$MODEL" "$1" "$2" "$REPEAT" "${FRAMES[@]}" 2>/dev/null; }
+min() { "$PY" -c 'import sys; print(min(float(v) for v in sys.argv[1:]))' "$@"; }
+
+echo "| faces benchmark: $NFACES frames 640x480 (with-face + masked fixtures), fastest of $REPEAT runs per frame, best of $ROUNDS interleaved rounds | | |"
+worst_overhead=-100
+for threads in 1 2; do
+    for size in 640x480 320x240 160x120; do
+        o=(); c=(); p=(); found=0
+        for ((r = 0; r < ROUNDS; r++)); do
+            # Alternate the order each round so neither side always runs first.
+            if ((r % 2 == 0)); then
+                read -r ms f < <(ours "$size" "$threads"); o+=("$ms"); found=$f
+                read -r ms _ < <(cpp "$size" "$threads"); c+=("$ms")
+            else
+                read -r ms _ < <(cpp "$size" "$threads"); c+=("$ms")
+                read -r ms f < <(ours "$size" "$threads"); o+=("$ms"); found=$f
+            fi
+            read -r ms _ < <(python "$size" "$threads"); p+=("$ms")
+        done
+        om=$(min "${o[@]}"); cm=$(min "${c[@]}"); pm=$(min "${p[@]}")
+        overhead=$("$PY" -c "print(f'{($om / $cm - 1) * 100:.1f}')")
+        worst_overhead=$("$PY" -c "print(max($worst_overhead, $overhead))")
+        echo "| checkpointd detect, $size, $threads thread(s) | $om | ms/frame |"
+        echo "| plain C++ OpenCV loop, $size, $threads thread(s) | $cm | ms/frame |"
+        echo "| Python OpenCV, $size, $threads thread(s) | $pm | ms/frame |"
+        echo "| shim overhead vs C++, $size, $threads thread(s) | $overhead | % |"
+        echo "| faces found at $size ($threads thread(s)) | $found of $NFACES | faces |"
+    done
+done
+echo "| worst shim overhead vs C++ (target <= 5) | $worst_overhead | % |"
+
+# Peak RSS of the CLI detecting every frame at the default size.
+rss=$( /usr/bin/time -f '%M' -o "$TMP/rss" "$BIN/checkpointctl" detect --model "$MODEL" --threads 1 --repeat 20 "${FRAMES[@]}" >/dev/null 2>&1; cat "$TMP/rss")
+echo "| peak RSS, checkpointctl detect 320x240 ($NFACES frames x 20) | $("$PY" -c "print(f'{$rss / 1024:.1f}')") | MiB |"
+cpprss=$( /usr/bin/time -f '%M' -o "$TMP/rss2" "$TMP/loop" "$MODEL" 320x240 1 20 "${FRAMES[@]}" >/dev/null 2>&1; cat "$TMP/rss2")
+echo "| peak RSS, plain C++ loop 320x240 | $("$PY" -c "print(f'{$cpprss / 1024:.1f}')") | MiB |"

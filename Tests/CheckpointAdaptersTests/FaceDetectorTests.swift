@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+@testable import CheckpointAdapters
+import CheckpointCore
+
+@Suite(.enabled(if: FaceFixtures.available, "needs ../shared/models and ../shared/fixtures/faces"))
+struct FaceDetectorTests {
+    /// Landmarks of a found face lie in (or very near) its box.
+    func landmarksInsideBox(_ f: DetectedFace) -> Bool {
+        guard let lm = f.landmarks else { return false }
+        let b = f.box.expanded(by: 0.1)
+        return lm.points.allSatisfy { $0.x >= b.x && $0.x <= b.maxX && $0.y >= b.y && $0.y <= b.maxY }
+    }
+
+    @Test func everyPhotoWithAFaceHasExactlyThatFace() throws {
+        let detector = try FaceDetector(config: FaceFixtures.config())
+        #expect(detector.kind == .yunet && detector.health == "ok")
+        let files = try FaceFixtures.images("with-face")
+        #expect(files.count >= 2)
+        for url in files {
+            let frame = try FaceFixtures.frame(url)
+            let faces = try detector.detect(frame)
+            #expect(faces.count == 1, "\(url.lastPathComponent): \(faces.count) faces")
+            guard let f = faces.first else { continue }
+            #expect(f.score >= 0.75, "\(url.lastPathComponent) score \(f.score)")
+            #expect(landmarksInsideBox(f), "\(url.lastPathComponent) landmarks outside the box")
+            // A portrait: the face is a sizeable part of the image and inside it.
+            #expect(f.box.width > Double(frame.width) * 0.15 && f.box.maxX <= Double(frame.width) + 2)
+            // Eyes above nose above mouth, person's right eye on the image's left.
+            let lm = try #require(f.landmarks)
+            #expect(lm.rightEye.x < lm.leftEye.x && lm.nose.y > lm.rightEye.y && lm.rightMouth.y > lm.nose.y)
+        }
+    }
+
+    @Test func everyMaskedVariantIsFound() throws {
+        let detector = try FaceDetector(config: FaceFixtures.config())
+        let files = try FaceFixtures.images("masked")
+        #expect(files.count >= 6)
+        for url in files {
+            let faces = try detector.detect(try FaceFixtures.frame(url))
+            #expect(faces.count == 1, "\(url.lastPathComponent): \(faces.count) faces")
+        }
+    }
+
+    @Test func photosWithoutFacesYieldNothing() throws {
+        let detector = try FaceDetector(config: FaceFixtures.config())
+        let files = try FaceFixtures.images("no-face")
+        #expect(files.count >= 2)
+        for url in files {
+            let faces = try detector.detect(try FaceFixtures.frame(url))
+            #expect(faces.isEmpty, "\(url.lastPathComponent): \(faces)")
+        }
+    }
+
+    @Test func boxesAreMappedBackToImagePixelsAtEveryDetectionSize() throws {
+        let frame = try FaceFixtures.frame(named: "grace_hopper_512.jpg", in: "with-face")
+        let reference = try #require(try FaceDetector(config: FaceFixtures.config(width: 640, height: 480)).detect(frame).first)
+        for (w, h) in [(320, 240), (160, 120)] {
+            let f = try #require(try FaceDetector(config: FaceFixtures.config(width: w, height: h)).detect(frame).first)
+            #expect(f.box.iou(reference.box) > 0.75, "\(w)×\(h): \(f.box) vs \(reference.box)")
+            #expect(abs(f.box.center.x - reference.box.center.x) < 12 && abs(f.box.center.y - reference.box.center.y) < 12)
+        }
+        // The same photo enlarged 1.25× into a 640×480 frame: the box moves and grows with it.
+        let big = FaceFixtures.compose([(frame, 1.25, -40, -100)])
+        let moved = try #require(try FaceDetector(config: FaceFixtures.config()).detect(big).first)
+        let expected = FaceBox(x: reference.box.x * 1.25 - 40, y: reference.box.y * 1.25 - 100,
+                               width: reference.box.width * 1.25, height: reference.box.height * 1.25)
+        #expect(moved.box.iou(expected) > 0.7, "\(moved.box) vs \(expected)")
+    }
+
+    @Test func grayFramesAreDetectedToo() throws {
+        let bgr = try FaceFixtures.frame(named: "astronaut.png", in: "with-face")
+        var gray = [UInt8](repeating: 0, count: bgr.width * bgr.height)
+        for i in 0..<gray.count {
+            let b = 29 * Int(bgr.pixels[3 * i])
+            let g = 150 * Int(bgr.pixels[3 * i + 1])
+            let r = 77 * Int(bgr.pixels[3 * i + 2])
+            gray[i] = UInt8((b + g + r) >> 8)
+        }
+        let frame = Frame(width: bgr.width, height: bgr.height, layout: .gray8, pixels: gray, sequence: 0, monotonicNanos: 0)
+        #expect(try FaceDetector(config: FaceFixtures.config()).detect(frame).count == 1)
+    }
+
+    @Test func aMissingModelIsAClearErrorNamingThePath() throws {
+        var config = FaceFixtures.config()
+        config.modelPath = "/nonexistent/dir/yunet.onnx"
+        do {
+            _ = try FaceDetector(config: config)
+            Issue.record("a missing model loaded")
+        } catch {
+            #expect(error.code == .model)
+            #expect(error.description.contains("/nonexistent/dir/yunet.onnx"))
+            #expect(error.description.contains("not found"))
+        }
+    }
+
+    @Test func aWrongFileIsRejectedBySha256() throws {
+        let path = NSTemporaryDirectory() + "faces-wrong-\(getpid()).onnx"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // What a Git LFS pointer saved under the model's name looks like.
+        try Data("version https://git-lfs.github.com/spec/v1\noid sha256:50ef07f7\nsize 345478\n".utf8).write(to: URL(fileURLWithPath: path))
+        var config = FaceFixtures.config()
+        config.modelPath = path
+        do {
+            _ = try FaceDetector(config: config)
+            Issue.record("a wrong model loaded")
+        } catch {
+            #expect(error.code == .model)
+            #expect(error.description.contains(path) && error.description.contains("sha256"))
+            #expect(error.description.contains("Git LFS"))
+        }
+    }
+
+    @Test func aCorruptModelIsAnOpenCVErrorNotAnAbort() throws {
+        let path = NSTemporaryDirectory() + "faces-corrupt-\(getpid()).onnx"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // The real model cut in half: ONNX parsing fails inside OpenCV (a C++ exception).
+        let real = try Data(contentsOf: URL(fileURLWithPath: FaceFixtures.modelPath))
+        try real.prefix(real.count / 2).write(to: URL(fileURLWithPath: path))
+        var config = FaceFixtures.config()
+        config.modelPath = path
+        config.modelSHA256 = nil
+        do {
+            _ = try FaceDetector(config: config)
+            Issue.record("a truncated model loaded")
+        } catch {
+            #expect(error.code == .model && error.description.contains(path))
+            guard case .opencv(let text)? = error.cause else { Issue.record("cause is \(String(describing: error.cause))"); return }
+            #expect(!text.isEmpty)
+        }
+    }
+
+    @Test func withoutTheModelTheCascadeTakesOverAndSaysItIsDegraded() throws {
+        var config = FaceFixtures.config()
+        config.modelPath = "/nonexistent/yunet.onnx"
+        config.allowFallback = true
+        let detector = try FaceDetector(config: config)
+        #expect(detector.kind == .haar)
+        #expect(detector.health.hasPrefix("degraded: blind to masked faces"))
+        #expect(detector.health.contains("/nonexistent/yunet.onnx"))
+        // The cascade still finds the unmasked photos (boxes only, no landmarks) …
+        for url in try FaceFixtures.images("with-face") {
+            let faces = try detector.detect(try FaceFixtures.frame(url))
+            #expect(faces.count == 1 && faces[0].landmarks == nil, "\(url.lastPathComponent): \(faces)")
+        }
+        // … and nothing in the empty scenes.
+        for url in try FaceFixtures.images("no-face") {
+            #expect(try detector.detect(try FaceFixtures.frame(url)).isEmpty)
+        }
+    }
+
+    @Test func badBuffersAreErrors() throws {
+        let detector = try FaceDetector(config: FaceFixtures.config())
+        #expect(throws: AdapterError.self) { try detector.detect(pixels: [1, 2, 3], width: 10, height: 10, channels: 3) }
+        #expect(throws: AdapterError.self) { try detector.detect(pixels: [UInt8](repeating: 0, count: 40), width: 10, height: 1, channels: 4) }
+        // A 1×1 image is too small for YuNet's network: OpenCV throws inside; it must come back as an error value.
+        do {
+            _ = try detector.detect(pixels: [0, 0, 0], width: 1, height: 1, channels: 3)
+            Issue.record("a 1×1 image was accepted")
+        } catch {
+            guard case .opencv(let text)? = error.cause else { Issue.record("cause \(String(describing: error.cause))"); return }
+            #expect(text.contains("OpenCV"))
+        }
+        // The detector still works afterwards.
+        #expect(try detector.detect(try FaceFixtures.frame(named: "astronaut.png", in: "with-face")).count == 1)
+    }
+
+    @Test func workersOnTwoThreadsAgree() async throws {
+        let a = try await DetectionWorker(config: FaceFixtures.config())
+        let b = try await DetectionWorker(config: FaceFixtures.config())
+        #expect(a.health == "ok" && a.kind == .yunet)
+        let frames = try FaceFixtures.images("masked").map { try FaceFixtures.frame($0) }
+        async let ra = frames.asyncMap { try await a.detect($0) }
+        async let rb = frames.asyncMap { try await b.detect($0) }
+        let (xa, xb) = try await (ra, rb)
+        #expect(xa.map { $0.faces.count } == Array(repeating: 1, count: frames.count))
+        #expect(zip(xa, xb).allSatisfy { $0.faces == $1.faces }, "same frames, same answers on both threads")
+        #expect(xa.allSatisfy { $0.milliseconds > 0 && $0.frameWidth == 512 })
+        await a.shutdown()
+        await #expect(throws: AdapterError.self) { try await a.detect(frames[0]) }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ body: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await body(e)) }
+        return out
+    }
+}
