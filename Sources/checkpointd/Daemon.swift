@@ -137,6 +137,7 @@ enum Daemon {
         sc.measurement.topN = c.screening.topN
         sc.measurement.minFacePixels = c.screening.minFacePixels
         sc.measurement.maxDistanceM = c.tracking.maxDistanceMeters
+        sc.plausibleC = c.screening.plausibleMinC...c.screening.plausibleMaxC
         return ScreeningEngine(config: sc, calibration: try ThermalCalibration(c.calibration), registration: try Registration(c.calibration),
                                sensor: SensorIdentity(c.calibration, port: c.thermal.port), logger: Logger(label: "checkpointd.screening"))
     }

@@ -23,6 +23,10 @@ public struct ScreeningConfig: Sendable, Equatable {
     public var warmUpSeconds: Double = 1800
     public var measurement = MeasurementConfig()
     public var quality = FrameQualityConfig()
+    /// Corrected temperatures a measured human face can have. Below it the eye band held no warm skin
+    /// (hair, glasses, a hat, or nobody where the camera saw a face): the result is invalid, never
+    /// "normal". Above it the result stays elevated (never hidden) and says the value is implausible.
+    public var plausibleC: ClosedRange<Double>? = 34.0...42.5
 
     public init() {}
 }
@@ -172,9 +176,18 @@ public struct ScreeningEngine: Sendable {
                                       ambientTermC: avg(\.ambientTermC), distanceTermC: avg(\.distanceTermC),
                                       skinToBodyC: avg(\.skinToBodyC), correctedC: avg(\.correctedC))
         let distance = picks.reduce(0) { $0 + $1.distance } / Double(picks.count)
+        if let plausible = config.plausibleC, stages.correctedC < plausible.lowerBound {
+            return finish(invalid: .implausible,
+                          detail: "corrected \(fmt(stages.correctedC)) °C is below the plausible \(fmt(plausible.lowerBound)) °C: no warm skin in the eye band (hair, glasses, hat, or a face the sensor cannot see)",
+                          session: session, at: nanos, distance: samples.last?.distance)
+        }
         let outcome = ScreeningResult.outcome(correctedC: stages.correctedC, thresholds: config.thresholds)
+        var detail: String?
+        if let plausible = config.plausibleC, stages.correctedC > plausible.upperBound {
+            detail = "implausibly high: corrected \(fmt(stages.correctedC)) °C is above \(fmt(plausible.upperBound)) °C (a hot object in view?); kept as elevated"
+        }
         let result = ScreeningResult(
-            outcome: outcome, invalidReason: nil, detail: nil, sessionID: session, rawC: stages.rawC, correctedC: stages.correctedC,
+            outcome: outcome, invalidReason: nil, detail: detail, sessionID: session, rawC: stages.rawC, correctedC: stages.correctedC,
             stages: stages, statistic: statistic, maxC: med(\.maxC), meanC: med(\.meanC), p90C: med(\.p90C), frameCount: samples.count,
             ambientC: med(\.ambientC), distanceM: distance, emissivity: calibration.emissivity, calibrationID: calibration.id,
             sensor: sensor, thresholdC: config.thresholds.elevatedC, monotonicNanos: nanos)

@@ -31,6 +31,8 @@ public struct ScreeningResult: Sendable, Equatable, Codable {
         case sensorUnavailable = "sensor_unavailable"
         case referenceMissing = "reference_missing"
         case referenceNoisy = "reference_noisy"
+        /// The corrected value is below any living face's: the sensor did not see warm skin.
+        case implausible = "implausible_low"
     }
 
     public var outcome: Outcome
