@@ -58,7 +58,7 @@ enum Daemon {
         do {
             let detector = try await DetectionWorker(config: detectorConfig(initial.detector), logger: Logger(label: "checkpointd.faces"))
             if detector.health != "ok" { await health.report("detector", .degraded(detector.health.replacingOccurrences(of: "degraded: ", with: ""))) }
-            services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking),
+            services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking), tracker: FaceTracker(initial.tracking),
                                           hub: hub, health: health, metrics: metrics, logger: Logger(label: "checkpointd.vision")))
         } catch {
             logger.critical("face detector unavailable; declarations are taken without screening", metadata: ["error": "\(error)"])

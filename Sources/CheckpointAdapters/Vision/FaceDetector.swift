@@ -26,7 +26,7 @@ public struct FaceDetectorConfig: Sendable, Equatable {
 
     public static let yunet2022marSHA256 = "50ef07f702a31741ca46a4c0d947773b64143b9362780237bf0d427d6c79bab7"
     public static let yunet2022marBytes = 345_478
-    public static let defaultModelPath = "/usr/local/share/checkpointd/face_detection_yunet_2022mar.onnx"
+    public static let defaultModelPath = "/usr/share/checkpointd/models/face_detection_yunet_2022mar.onnx"
     public static let defaultCascadePath = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml"
 
     public init(modelPath: String = FaceDetectorConfig.defaultModelPath) { self.modelPath = modelPath }

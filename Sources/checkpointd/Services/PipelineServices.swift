@@ -10,13 +10,14 @@ struct VisionService: Service {
     let source: any FrameSource
     let detector: DetectionWorker
     let readiness: FaceReadinessConfig
+    let tracker: FaceTracker
     let hub: ScreeningHub
     let health: HealthBoard
     let metrics: PipelineMetrics
     let logger: Logger
 
     func run() async throws {
-        var pipeline = FacePipeline(readiness: readiness)
+        var pipeline = FacePipeline(readiness: readiness, tracker: tracker)
         logger.info("vision started", metadata: ["source": "\(source.description)", "detector": "\(detector.kind.rawValue)"])
         for await frame in source.frames().cancelOnGracefulShutdown() {
             await health.frame()
