@@ -13,7 +13,11 @@ SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 D=$(mktemp -d /tmp/checkpointd-demo.XXXXXX)
 FPS=5 LEAD=5 VISIT=7 GAP=3
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -P $$ 2>/dev/null || true
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 say() { printf '[%5.1fs] %s\n' "$(awk -v s="$START" 'BEGIN{ "date +%s.%N" | getline n; print n - s }')" "$*"; }
 START=$(date +%s.%N)
@@ -115,7 +119,7 @@ DAEMON=$!; pids+=("$DAEMON")
 api() { curl -s --unix-socket "$D/api.sock" "$@"; }
 for _ in $(seq 100); do api http://kiosk/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 say "daemon: ready, replaying $nframes frames at $FPS fps ($(api http://kiosk/healthz | python3 -c 'import json,sys; h=json.load(sys.stdin); print("detector " + h.get("stage.detector","?"))'))"
-tail -n +1 -f "$D/daemon.log" 2>/dev/null | grep --line-buffered -E "screening (normal|elevated|invalid)|upload failed|dead letter" \
+tail --pid="$DAEMON" -n +1 -f "$D/daemon.log" 2>/dev/null | grep --line-buffered -E "screening (normal|elevated|invalid)|upload failed|dead letter" \
   | sed -u 's/^<[0-9]>/           daemon: /' &
 pids+=($!)
 

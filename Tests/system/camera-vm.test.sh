@@ -41,7 +41,10 @@ check camera-vm-error-flagged-buffers cap.txt "summary: .* error_flag=[1-9]"
 check camera-vm-fatal-stream-error cap.txt "fault=I/O error: POLLERR.*reopening"
 check camera-vm-unplug cap.txt "fault=disconnected: POLLHUP.*reopening" "summary: .* disconnects=1 "
 check camera-vm-frame-timeout cap.txt "fault=frame timeout.*restarting the stream" "fault=frame timeout.*reopening" "summary: .* restarts=[1-9]"
-check camera-vm-sequence-gaps cap.txt "summary: .* seq_gaps=[1-9]"
+# Sequence-gap counting is asserted against the scripted fake (CameraCaptureTests): in the VM, vivid's
+# dropped-buffer window usually ends in a stream restart that resets the sequence, so a gap shows only
+# when the timing allows it (seen in some runs, not in others). Reported here, not asserted.
+grep -o "seq_gaps=[0-9]*" "$out/cap.txt" | tail -1 | sed 's/^/  info: vivid /'
 # After every fault frames flow again: the last status line is healthy and frames kept coming after the timeout test.
 check camera-vm-recovers cap.txt "summary: frames=[0-9]+ health=streaming"
 last=$(grep -o "^t=[0-9.]* frames=[0-9]*" "$out/cap.txt" | tail -1 | cut -d= -f3)
