@@ -240,7 +240,8 @@ import Testing
 
     @Test func theFrameSourceDeliversThroughAnAsyncStreamAndStopsWhenDropped() async throws {
         let camera = FakeCamera()
-        camera.script = (0..<50).map { .frames([Self.frame(UInt32($0))]) }
+        // Long enough that a consumer starved by a loaded machine still sees 3 frames before the script ends.
+        camera.script = (0..<1000).map { .frames([Self.frame(UInt32($0))]) }
         camera.waitDelay = 0.02  // 50 fps
         let source = V4L2Camera(settings: Self.settings(), opener: camera)
         var got: [UInt64] = []

@@ -61,7 +61,7 @@ func tempDir() -> String {
         let link = ThermalSensorLink(config: linkConfig(sim.path))
         let log = EventLog(link.start())
         defer { link.stop() }
-        #expect(await log.wait(10) { $0.frames.count >= 6 })
+        #expect(await log.wait(10) { $0.frames.count >= 6 && !$0.statuses.isEmpty })
         let frames = log.frames
         let f = try #require(frames.last)
         #expect(f.width == 32 && f.height == 24)
