@@ -96,7 +96,9 @@ public final class ThermalSensorLink: @unchecked Sendable {
 
     /// Starts the reader thread; the stream keeps only the newest events if the consumer falls behind.
     public func start() -> AsyncStream<SensorEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(of: SensorEvent.self, bufferingPolicy: .bufferingNewest(16))
+        // Room for 64 s at 4 Hz, so a briefly starved consumer loses no status event; stale frames are rejected
+        // downstream by the frame-quality age check, never measured late.
+        let (stream, continuation) = AsyncStream.makeStream(of: SensorEvent.self, bufferingPolicy: .bufferingNewest(256))
         lock.withLock {
             self.continuation = continuation
             stopping = false
