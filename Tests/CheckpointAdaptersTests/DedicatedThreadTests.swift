@@ -20,3 +20,12 @@ import Testing
         }
     }
 }
+
+@Suite struct DedicatedThreadLifetimeTests {
+    /// A worker dropped right after creation (a detector that failed to load) must not crash its thread.
+    @Test func droppingAWorkerAtOnceIsSafe() async throws {
+        for _ in 0..<200 { _ = DedicatedThread(name: "short-lived") }
+        let worker = DedicatedThread(name: "after")
+        #expect(try await worker.run { 42 } == 42)
+    }
+}

@@ -4,19 +4,38 @@ import Foundation
 /// OS thread, never on Swift's cooperative pool.
 ///
 /// Jobs run one at a time, in order, on the same thread — which is what a non-thread-safe handle
-/// (an OpenCV detector, a curl easy handle) needs.
+/// (an OpenCV detector, a curl easy handle) needs. The thread keeps its own job queue alive, so it
+/// may outlive this object: dropping the last reference stops it after the queued jobs ran.
 public final class DedicatedThread: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var jobs: [() -> Void] = []
-    private var stopping = false
-    private var thread: Thread?
+    /// The queue shared with the thread (strongly held by both).
+    private final class Queue: @unchecked Sendable {
+        let condition = NSCondition()
+        var jobs: [() -> Void] = []
+        var stopping = false
+
+        func loop() {
+            while true {
+                condition.lock()
+                while jobs.isEmpty && !stopping { condition.wait() }
+                if jobs.isEmpty && stopping {
+                    condition.unlock()
+                    return
+                }
+                let job = jobs.removeFirst()
+                condition.unlock()
+                job()
+            }
+        }
+    }
+
+    private let queue = Queue()
 
     public init(name: String) {
-        let thread = Thread { [unowned self] in
+        let queue = self.queue
+        let thread = Thread {
             Thread.current.name = name
-            self.loop()
+            queue.loop()
         }
-        self.thread = thread
         thread.start()
     }
 
@@ -31,38 +50,24 @@ public final class DedicatedThread: @unchecked Sendable {
         }
     }
 
-    /// Schedules `body` without waiting for it.
+    /// Schedules `body` without waiting for it. After `stop()`, it runs on the caller's thread.
     public func enqueue(_ body: @escaping () -> Void) {
-        condition.lock()
-        if stopping {
-            condition.unlock()
+        queue.condition.lock()
+        if queue.stopping {
+            queue.condition.unlock()
             body()
             return
         }
-        jobs.append(body)
-        condition.signal()
-        condition.unlock()
+        queue.jobs.append(body)
+        queue.condition.signal()
+        queue.condition.unlock()
     }
 
     /// Lets queued jobs finish, then ends the thread.
     public func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    private func loop() {
-        while true {
-            condition.lock()
-            while jobs.isEmpty && !stopping { condition.wait() }
-            if jobs.isEmpty && stopping {
-                condition.unlock()
-                return
-            }
-            let job = jobs.removeFirst()
-            condition.unlock()
-            job()
-        }
+        queue.condition.lock()
+        queue.stopping = true
+        queue.condition.broadcast()
+        queue.condition.unlock()
     }
 }
