@@ -15,6 +15,17 @@ void set_error(char *err, size_t len, const char *msg) {
         err[len - 1] = '\0';
     }
 }
+/// Turns the exception being handled into OpenCV's text and a status; called only inside a catch.
+cic_status exception_status(char *err, size_t len) {
+    try {
+        throw;
+    } catch (const std::exception &e) {  // cv::Exception derives from std::exception
+        set_error(err, len, e.what());
+    } catch (...) {
+        set_error(err, len, "unknown C++ exception");
+    }
+    return CIC_ERR_OPENCV;
+}
 struct QuietOpenCV {
     QuietOpenCV() { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); }
 };
@@ -46,15 +57,8 @@ extern "C" cic_status cic_decode(const uint8_t *data, size_t length, int want_gr
         out->height = img.rows;
         out->channels = img.channels();
         return CIC_OK;
-    } catch (const cv::Exception &e) {
-        set_error(err, err_len, e.what());
-        return CIC_ERR_OPENCV;
-    } catch (const std::exception &e) {
-        set_error(err, err_len, e.what());
-        return CIC_ERR_OPENCV;
     } catch (...) {
-        set_error(err, err_len, "unknown C++ exception");
-        return CIC_ERR_OPENCV;
+        return exception_status(err, err_len);
     }
 }
 
@@ -84,15 +88,8 @@ extern "C" cic_status cic_encode(const uint8_t *pixels, int width, int height, i
         *out = buf;
         *out_length = encoded.size();
         return CIC_OK;
-    } catch (const cv::Exception &e) {
-        set_error(err, err_len, e.what());
-        return CIC_ERR_OPENCV;
-    } catch (const std::exception &e) {
-        set_error(err, err_len, e.what());
-        return CIC_ERR_OPENCV;
     } catch (...) {
-        set_error(err, err_len, "unknown C++ exception");
-        return CIC_ERR_OPENCV;
+        return exception_status(err, err_len);
     }
 }
 
