@@ -23,7 +23,7 @@ DEBS := pkg-config g++ libc6-dev make git openssl curl ca-certificates python3 \
         libturbojpeg0-dev systemd udev qemu-system-x86 qemu-system-data busybox-static kmod cpio xz-utils bc sqlite3 \
         dpkg-dev fakeroot
 
-.PHONY: deps build build-debug test test-unit test-system demo bench soak install deb clean
+.PHONY: deps build build-debug test test-unit test-system demo bench soak fuzz install deb clean
 
 ## deps: install the Debian packages above (idempotent: skips what is installed).
 deps:
@@ -62,6 +62,16 @@ demo: deps build
 ## bench: benchmarks; prints one table and writes it to .build/bench/.
 bench: deps build
 	BIN="$(BINDIR_REL)" SHARED="$(SHARED)" Tests/Benchmarks/run.sh
+
+## soak: the demo pipeline for DURATION (e.g. 10m, 8h): RSS slope, fd count, lost/duplicated records.
+DURATION ?= 10m
+soak: deps build
+	BIN="$(BINDIR_REL)" SHARED="$(SHARED)" DURATION="$(DURATION)" Tests/soak/soak.sh
+
+## fuzz: libFuzzer over every parser of outside input, FUZZ_RUNS inputs each (default one million).
+FUZZ_RUNS ?= 1000000
+fuzz: deps
+	FUZZ_RUNS="$(FUZZ_RUNS)" SHARED="$(SHARED)" Tests/Fuzz/run.sh
 
 ## install: DESTDIR-aware install of binaries, unit, udev rules, example config and calibration, face model.
 install:
