@@ -98,18 +98,32 @@ clean:
 ## deb: a Debian package (binaries, unit, udev rules, conffiles, user creation) in .build/deb/.
 DEB_VERSION ?= $(shell sed -n 's/.*string = "\(.*\)"/\1/p' Sources/CheckpointCore/Support/Version.swift)
 DEB_ARCH    ?= $(shell dpkg --print-architecture)
-# The Swift runtime is linked statically: a kiosk has no Swift toolchain.
+# Its own scratch path: the static build does not relink (clobber) the binaries of `make build`.
+DEB_SCRATCH ?= .build/deb-build
+DEB_DIR     ?= .build/deb
+DEB_ROOT     = $(abspath $(DEB_DIR))/root
+DEB_BIN      = $(abspath $(DEB_SCRATCH))/release
+# The Swift runtime is linked statically: a kiosk has no Swift toolchain. System libraries (OpenCV, libcurl,
+# SQLite, libv4l) stay shared; dpkg-shlibdeps turns them into Depends.
 deb: deps
-	$(MAKE) --no-print-directory build SWIFT_BUILD_FLAGS=--static-swift-stdlib
-	rm -rf .build/deb/root && mkdir -p .build/deb/root/DEBIAN
-	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/.build/deb/root
-	@# Conffiles: the technician's config and calibration survive upgrades.
-	cd .build/deb/root && find etc -type f | sed 's#^#/#' > DEBIAN/conffiles
-	install -m 0755 systemd/debian/postinst systemd/debian/prerm systemd/debian/postrm .build/deb/root/DEBIAN/
-	deps=$$(cd .build/deb/root && mkdir -p debian && touch debian/control && \
-	  dpkg-shlibdeps -O -e usr/bin/checkpointd -e usr/bin/checkpointctl -e usr/bin/checkpoint-receiver 2>/dev/null \
-	  | sed 's/^shlibs:Depends=//'; rm -rf debian); \
-	sed -e "s/@VERSION@/$(DEB_VERSION)/" -e "s/@ARCH@/$(DEB_ARCH)/" -e "s/@DEPENDS@/$${deps:-libc6}, adduser/" \
-	  systemd/debian/control.in > .build/deb/root/DEBIAN/control
-	fakeroot dpkg-deb --build -Zxz .build/deb/root .build/deb/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).deb
-	@echo "built .build/deb/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).deb"
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DEB_SCRATCH) $(SWIFT_BUILD_FLAGS)
+	@if ldd $(DEB_BIN)/checkpointd | grep -E 'libswift|libFoundation|libdispatch|/opt/swift'; then \
+	  echo "make deb: checkpointd still needs the Swift runtime as shared libraries (above)" >&2; exit 1; fi
+	rm -rf $(DEB_ROOT) && mkdir -p $(DEB_ROOT)/DEBIAN
+	$(MAKE) --no-print-directory install DESTDIR=$(DEB_ROOT) BINDIR_REL=$(DEB_BIN)
+	@# Debug info stays in the build; the symbol table stays for backtraces.
+	strip --strip-debug $(DEB_ROOT)/usr/bin/checkpointd $(DEB_ROOT)/usr/bin/checkpointctl $(DEB_ROOT)/usr/bin/checkpoint-receiver
+	@# Conffiles: the technician's config and calibration survive upgrades and removal (only purge deletes them).
+	cd $(DEB_ROOT) && find etc -type f | sort | sed 's#^#/#' > DEBIAN/conffiles
+	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -path ./etc -prune -o -type f -printf '%P\n' | sort | xargs md5sum > DEBIAN/md5sums
+	install -m 0755 systemd/debian/postinst systemd/debian/prerm systemd/debian/postrm $(DEB_ROOT)/DEBIAN/
+	@# dpkg-shlibdeps wants a debian/control naming the package; a missing dependency is an error, not "libc6".
+	cd $(DEB_ROOT) && mkdir -p debian && printf 'Source: checkpointd\n\nPackage: checkpointd\nArchitecture: any\n' > debian/control && \
+	  dpkg-shlibdeps -O -e usr/bin/checkpointd -e usr/bin/checkpointctl -e usr/bin/checkpoint-receiver \
+	    > $(abspath $(DEB_DIR))/shlibdeps.txt; rc=$$?; rm -rf debian; exit $$rc
+	deps=$$(sed -n 's/^shlibs:Depends=//p' $(DEB_DIR)/shlibdeps.txt); [ -n "$$deps" ] || { echo "make deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }; \
+	size=$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1); \
+	sed -e "s/@VERSION@/$(DEB_VERSION)/" -e "s/@ARCH@/$(DEB_ARCH)/" -e "s/@DEPENDS@/$$deps, adduser/" -e "s/@SIZE@/$$size/" \
+	  systemd/debian/control.in > $(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group --build -Zxz $(DEB_ROOT) $(DEB_DIR)/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).deb
+	@echo "built $(DEB_DIR)/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).deb"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make deb` builds a package that installs on Debian 12 and runs without a Swift toolchain.
+# On this machine: the package's control fields, conffiles, maintainer scripts and contents (dpkg-deb), and
+# binaries with no Swift shared library. Then in a QEMU/TCG VM booting this machine's userspace with systemd as
+# PID 1 and /opt/swift hidden (systemd/guest-deb.sh): dpkg -i, the user and its groups, enablement, a start
+# after writing a config, a reinstall over an edited config, dpkg -r and dpkg -P.
+# The static release build behind `make deb` takes ~8-10 min on 2 cores the first time; DEB=path skips it
+# and tests that package instead. DEB_SCRATCH / DEB_DIR are passed to make (default .build/deb-build, .build/deb).
+set -uo pipefail
+: "${BIN:?BIN must point at the built binaries}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+fails=0
+ok()  { echo "PASS $1"; }
+bad() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
+out=$(mktemp -d /tmp/deb-test.XXXXXX)
+if [ -n "${VM_KEEP:-}" ]; then echo "  info: output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
+
+if [ -z "${DEB:-}" ]; then
+  t0=$(date +%s)
+  if make -s -C "$ROOT" deb > "$out/make-deb.log" 2>&1; then
+    DEB=$(sed -n 's/^built //p' "$out/make-deb.log" | tail -1)
+    case $DEB in /*) ;; *) DEB=$ROOT/$DEB ;; esac
+    ok "make deb ($(( $(date +%s) - t0 )) s): $(basename "$DEB"), $(( $(stat -c %s "$DEB") / 1048576 )) MiB"
+  else
+    bad "make deb" "$(grep -v '^\s*$' "$out/make-deb.log" | tail -8 | tr '\n' ';')"; exit 1
+  fi
+fi
+[ -f "$DEB" ] || { bad "deb package" "$DEB does not exist"; exit 1; }
+
+# --- The package as dpkg-deb sees it --------------------------------------------------------------------------
+f() { dpkg-deb -f "$DEB" "$1"; }
+[ "$(f Package)" = checkpointd ] && [ "$(f Architecture)" = "$(dpkg --print-architecture)" ] && [ -n "$(f Version)" ] \
+  && ok "control: $(f Package) $(f Version) $(f Architecture), Installed-Size $(f Installed-Size) KiB" \
+  || bad "control fields" "$(dpkg-deb -f "$DEB" | tr '\n' ';')"
+dep=$(f Depends)
+missing=""; for d in libc6 libopencv-core libopencv-objdetect libopencv-imgcodecs libcurl4 libsqlite3-0 libv4l-0 adduser; do
+  [[ ", $dep" == *", $d"* ]] || missing="$missing $d"; done
+[ -z "$missing" ] && [[ "$dep" != *swift* ]] && ok "Depends from dpkg-shlibdeps: $dep" || bad "Depends" "missing$missing in '$dep'"
+ctrl=$(dpkg-deb --ctrl-tarball "$DEB" | tar -tz | tr '\n' ' ')
+for m in control conffiles md5sums postinst prerm postrm; do
+  [[ " $ctrl " == *" ./$m "* ]] || bad "control member $m" "not in the control tarball: $ctrl"; done
+conf=$(dpkg-deb --ctrl-tarball "$DEB" | tar -xzO ./conffiles)
+grep -qx /etc/checkpointd/checkpointd.toml <<< "$conf" && grep -q '^/etc/checkpointd/calibration/.*\.toml$' <<< "$conf" \
+  && ok "conffiles: $(echo $conf)" || bad "conffiles" "'$conf'"
+cont=$(dpkg-deb -c "$DEB" | awk '{ print $6 }')
+lack=""; for p in ./usr/bin/checkpointd ./usr/bin/checkpointctl ./usr/bin/checkpoint-receiver ./lib/systemd/system/checkpointd.service \
+                  ./lib/udev/rules.d/60-checkpointd.rules ./etc/checkpointd/checkpointd.toml ./usr/share/doc/checkpointd/README.md; do
+  grep -qx -- "$p" <<< "$cont" || lack="$lack $p"; done
+[ -z "$lack" ] && ok "contents: binaries, unit, udev rules, config, README" || bad "contents" "missing$lack"
+owners=$(dpkg-deb -c "$DEB" | awk '{ print $2 }' | sort -u | tr '\n' ' ')
+[ "$owners" = "root/root " ] && ok "all files root/root" || bad "file owners" "$owners"
+mkdir -p "$out/x" && dpkg-deb -x "$DEB" "$out/x"
+for b in checkpointd checkpointctl checkpoint-receiver; do
+  dyn=$(readelf -d "$out/x/usr/bin/$b" | grep -E 'NEEDED|RPATH|RUNPATH' | grep -iE 'swift|Foundation|dispatch|BlocksRuntime' | tr -s ' ' | tr '\n' ';')
+  [ -z "$dyn" ] && ok "$b links the Swift runtime statically ($(( $(stat -c %s "$out/x/usr/bin/$b") / 1048576 )) MiB)" || bad "$b static Swift runtime" "$dyn"
+done
+
+# --- Installed on Debian 12 with systemd as PID 1 (VM) ------------------------------------------------------------
+start=$(date +%s); mkdir -p "$out/vm-run"
+REPO=$ROOT DEB=$(readlink -f "$DEB") VM_PASS_ENV="REPO DEB" \
+  bash "$HERE/systemd/vm-with-sensor.sh" "$HERE/systemd/guest-deb.sh" "$out/vm-run" > "$out/vm-run/vm.log" 2>&1
+rc=$?
+bash "$HERE/systemd/report.sh" deb-vm "$out/vm-run" "$rc" "$start" || fails=$((fails + 1))
+[ "$fails" -eq 0 ]

@@ -1,0 +1,130 @@
+#!/bin/bash
+# Runs INSIDE the VM (systemd 252 as PID 1), as root, from run-systemd-vm.sh. Env: REPO, BIN, SHARED.
+# Installs checkpointd with the project's real `make install` and the Debian postinst (user, groups, enable),
+# then drives the REAL unit with systemctl. Writes "PASS name: detail" / "FAIL name: detail" / "INFO …" lines
+# to /vmout/results.txt. The thermal sensor is the simulator on a host PTY, seen here as a QEMU USB serial
+# adapter (FTDI 0403:6001, /dev/ttyUSB0), so the unit's DeviceAllow=char-ttyUSB is what lets it through.
+set -u
+. "$REPO/Tests/system/systemd/guest-lib.sh"
+WD=15   # WatchdogSec of the test drop-in (the shipped 60 s would make every watchdog check a minute long)
+
+# --- Install as a technician would: make install, then the package's own user creation -------------------------
+t0=$(date +%s%N)
+if make -s -C "$REPO" install BINDIR_REL="$BIN" SHARED="$SHARED" > "$O/install.log" 2>&1; then
+  pass install-make "make install in $(secs "$(ms $t0)") s: $(ls /usr/bin/checkpoint* | tr '\n' ' ')"
+else fail install-make "$(tail -3 "$O/install.log" | tr '\n' ';')"; fi
+sh "$REPO/systemd/debian/postinst" configure
+ids=$(id checkpointd 2>&1)
+check install-user "checkpointd user from the postinst: $ids" \
+  eval '[[ "$ids" == *"(video)"* && "$ids" == *"(dialout)"* && "$(getent passwd checkpointd | cut -d: -f7)" = /usr/sbin/nologin ]]'
+check install-enabled "postinst enabled the unit: $(systemctl is-enabled $U 2>&1)" eval '[ "$(systemctl is-enabled $U)" = enabled ]'
+
+setup_devices
+if [ "$UDEV" = 1 ]; then
+  props=$(udevadm info -q property -n /dev/ttyUSB0 2>&1)
+  check udev-modemmanager-ignore "60-checkpointd.rules marks the FTDI sensor adapter ID_MM_DEVICE_IGNORE=1" \
+    eval 'grep -q "^ID_MM_DEVICE_IGNORE=1" <<< "$props"'
+else info "no systemd-udevd in this userspace: the udev rule is not checked"; fi
+
+# The example config with this VM's devices; everything else as shipped. fps 5 spares the emulated CPU.
+cp "$CONF" "$O/shipped.toml"
+mkdir -p /etc/systemd/system/$U.d
+printf '[Service]\nWatchdogSec=%ss\n' $WD > /etc/systemd/system/$U.d/vmtest-watchdog.conf
+systemctl daemon-reload
+info "unit under test: $(systemctl show -P FragmentPath $U) + drop-in WatchdogSec=${WD}s (the shipped unit says $(grep ^WatchdogSec= /lib/systemd/system/$U))"
+
+# --- A. The sensor absent (the default /dev/checkpoint-thermal does not exist here) ---------------------------
+mkconf "$O/shipped.toml" /dev/checkpoint-thermal
+mark; t0=$(date +%s%N); systemctl start $U; rc=$?; dt=$(ms $t0)
+check missing-sensor-start "start rc=$rc, READY after $(secs $dt) s: $(state)" eval '[ $rc = 0 ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
+pidA=$(P MainPID); tA=$(date +%s); nA=$(P NRestarts)
+waitfor 20 '[[ "$(P StatusText)" == *sensor*queue* ]]'
+st=$(P StatusText)
+check missing-sensor-status "STATUS='$st'" eval '[[ "$st" == *"sensor recovering: unavailable"* ]]'
+h=$(healthz)
+check missing-sensor-healthz "healthz: $h" eval 'grep -qF "\"stage.thermal\":\"recovering: unavailable: cannot open" <<< "$h"'
+waitfor $((2 * WD + 5)) '[ "$(P NRestarts)" != "$nA" ]'
+check missing-sensor-stays-up "$(( $(date +%s) - tA )) s (> 2 x WatchdogSec) after READY: $(state)" \
+  eval '[ "$(P NRestarts)" = "$nA" ] && [ "$(P MainPID)" = "$pidA" ] && [ "$(P ActiveState)" = active ]'
+[ "$(P NRestarts)" = "$nA" ] || info "missing sensor, journal: $(jn | grep -E 'stalled|Watchdog timeout|thermal' | head -6 | tr '\n' ';')"
+systemctl stop $U; systemctl reset-failed $U 2>/dev/null
+
+# --- B. The sensor present: READY, STATUS, hardening, reload, watchdog, stop ------------------------------
+mkconf "$O/shipped.toml" "$SENSOR"
+mark; t0=$(date +%s%N); systemctl start $U; rc=$?; dt=$(ms $t0)
+check start-ready "start rc=$rc, Type=notify READY after $(secs $dt) s: $(state)" eval '[ $rc = 0 ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
+info "start-to-READY $(secs $dt) s under TCG (debug build, OpenCV + YuNet load)"
+pid=$(P MainPID); tB=$(date +%s); nB=$(P NRestarts)
+waitfor 30 '[[ "$(P StatusText)" == *"camera "*" fps"*"sensor ok"* ]]'
+st=$(P StatusText)
+check status-summary "STATUS='$st'" eval '[[ "$st" =~ camera\ [0-9.]+\ fps\;\ sensor\ ok\;\ queue\ [0-9]+\; ]]'
+h=$(healthz)
+check healthz-stages "healthz: $h" eval 'grep -qF "\"stage.camera\":\"ok\"" <<< "$h" && grep -qF "\"stage.thermal\":\"ok\"" <<< "$h"'
+ps=$(grep -E '^(Uid|Gid|Groups|NoNewPrivs|Seccomp|CapEff|CapBnd):' /proc/$pid/status | tr -s '\t ' ' ' | tr '\n' ';')
+uid=$(id -u checkpointd)
+check hardening-proc-status "$ps" eval '[[ "$ps" == *"NoNewPrivs: 1"* && "$ps" == *"Seccomp: 2"* && "$ps" == *"CapEff: 0000000000000000"* && "$ps" == *"Uid: $uid "* ]]'
+check hardening-groups "supplementary groups video+dialout: $(grep ^Groups: /proc/$pid/status)" \
+  eval 'g=$(grep ^Groups: /proc/$pid/status); [[ " $g " == *" $(getent group video | cut -d: -f3) "* && " $g " == *" $(getent group dialout | cut -d: -f3) "* ]]'
+check hardening-state-dir "queue in StateDirectory: $(stat -c '%U %a' /var/lib/checkpointd /var/lib/checkpointd/queue.sqlite 2>&1 | tr '\n' ' ')" \
+  eval '[ "$(stat -c %U:%a /var/lib/checkpointd/queue.sqlite)" = checkpointd:600 ]'
+
+# Reload with a valid change: same PID, the journal shows it.
+mkconf "$O/shipped.toml" "$SENSOR" 37.8
+systemctl reload $U; rc=$?
+waitfor 20 'jr | grep -q "configuration reloaded"'
+check reload-good "reload rc=$rc, MainPID $pid -> $(P MainPID), journal: '$(jr | grep -m1 -E '^Reload(ing|ed) ')' / '$(jr | grep -m1 'configuration reloaded')'" \
+  eval '[ $rc = 0 ] && [ "$(P MainPID)" = "$pid" ] && [ "$(P ActiveState)" = active ] && jr | grep -q "configuration reloaded"'
+# Reload with a broken file: rejected with FILE:LINE, old config kept, still active.
+mkconf "$O/shipped.toml" "$SENSOR" 99.0; line=$(grep -n '^elevated_c' "$CONF" | cut -d: -f1)
+systemctl reload $U; rc=$?
+waitfor 20 'jr | grep -q "keeping the running configuration"'
+bad=$(jr | grep -m1 "reload rejected: $CONF:$line: screening.elevated_c")
+check reload-bad-keeps-old "reload rc=$rc, journal: '$bad' / '$(jr | grep -m1 'keeping the running configuration')', $(state)" \
+  eval '[ -n "$bad" ] && [ "$(P MainPID)" = "$pid" ] && [ "$(P ActiveState)" = active ]'
+mkconf "$O/shipped.toml" "$SENSOR" 37.8
+
+# The full hardening does not break the Swift runtime: still the same process, pinging, past 2 x WatchdogSec.
+waitfor $((2 * WD + 10)) '[ "$(P NRestarts)" != "$nB" ] || [ $(( $(date +%s) - tB )) -gt $((2 * WD + 5)) ]'
+check hardening-stays-up "$(( $(date +%s) - tB )) s after READY (WatchdogSec=${WD}s): $(state)" \
+  eval '[ "$(P NRestarts)" = "$nB" ] && [ "$(P MainPID)" = "$pid" ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
+[ "$(P NRestarts)" = "$nB" ] || info "journal: $(jn | grep -E 'stalled|Watchdog|error|critical' | head -6 | tr '\n' ';')"
+
+# A hung daemon (SIGSTOP): no more pings, systemd's watchdog kills it and Restart=on-failure starts a new one.
+mark; t0=$(date +%s%N); kill -STOP "$pid"
+waitfor 90 '[ "$(P NRestarts)" -gt "$nB" ] 2>/dev/null'
+dt=$(ms $t0)
+wdlog=$(jn | grep -m1 'Watchdog timeout'); killed=$(jn | grep -m1 "Main process exited, code=")
+check watchdog-restarts-hung "NRestarts=$(P NRestarts) $(secs $dt) s after SIGSTOP, MainPID $pid -> $(P MainPID), journal: '$wdlog' / '$killed'" \
+  eval '[ "$(P NRestarts)" = $((nB + 1)) ] && [ -n "$wdlog" ] && [ "$(P MainPID)" != "$pid" ]'
+t0=$(date +%s%N)
+waitfor 120 '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
+check watchdog-restarted-ready "the new process reached READY $(secs "$(ms $t0)") s later: $(state)" eval '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
+
+# SIGTERM: a clean exit within TimeoutStopSec.
+mark; t0=$(date +%s%N); systemctl stop $U; dt=$(ms $t0)
+check stop-clean "stop took $(secs $dt) s (TimeoutStopSec=$(P TimeoutStopUSec)): $(state)" \
+  eval '[ "$(P Result)" = success ] && [ "$(P ExecMainStatus)" = 0 ] && [ "$(P ActiveState)" = inactive ] && [ $dt -lt 20000 ]'
+jn | grep -q "checkpointd stopped" && pass stop-drained "journal: '$(jn | grep -m1 'checkpointd stopped')'" || fail stop-drained "no 'checkpointd stopped' in the journal"
+
+# --- C. An invalid config: exit 78, failed, no restart loop ----------------------------------------------------
+systemctl reset-failed $U 2>/dev/null
+mkconf "$O/shipped.toml" "$SENSOR" 99.0; line=$(grep -n '^elevated_c' "$CONF" | cut -d: -f1)
+n0=$(P NRestarts); mark
+systemctl start $U; rc=$?
+waitfor 30 '[ "$(P ActiveState)" = failed ]'
+sleep 8   # > RestartSec=5s: a restart would have happened by now
+check config-error-78 "start rc=$rc, $(state) (NRestarts was $n0 before the start)" \
+  eval '[ $rc != 0 ] && [ "$(P ActiveState)" = failed ] && [ "$(P ExecMainStatus)" = 78 ] && [ "$(P NRestarts)" = "$n0" ]'
+e=$(jn | grep -m1 "$CONF:$line: screening.elevated_c")
+check config-error-journal "journal: '$e'" eval '[ -n "$e" ]'
+systemctl reset-failed $U 2>/dev/null
+
+# --- D. systemd's own view of the installed unit ---------------------------------------------------------------
+rm -f /etc/systemd/system/$U.d/vmtest-watchdog.conf; systemctl daemon-reload
+systemd-analyze security $U > "$O/security.txt" 2>&1
+ex=$(grep -o 'Overall exposure level for .*' "$O/security.txt")
+score=$(grep -o 'Overall exposure level for [^:]*: [0-9.]*' "$O/security.txt" | grep -o '[0-9.]*$')
+check security-exposure "systemd-analyze security (online, installed unit): $ex" eval '[ -n "$score" ] && awk -v s="$score" "BEGIN { exit !(s <= 2.0) }"'
+info "boot: $(systemd-analyze time 2>&1 | head -1)"
+jr > "$O/journal-checkpointd.txt"; journalctl -b -q --no-pager -o short-monotonic > "$O/journal.txt" 2>&1
+exit 0

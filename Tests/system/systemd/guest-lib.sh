@@ -1,0 +1,53 @@
+# Sourced by the guest scripts (guest-*.sh) INSIDE the VM. Results go to /vmout/results.txt as
+# "PASS name: detail", "FAIL name: detail" and "INFO text" lines; the host test prints them.
+O=/vmout; R=$O/results.txt; : > "$R"
+U=checkpointd.service
+CONF=/etc/checkpointd/checkpointd.toml
+up()    { cut -d' ' -f1 /proc/uptime; }
+log()   { echo "[$(up)s] $*"; }
+pass()  { echo "PASS $1${2:+: $2}" >> "$R"; log "PASS $1${2:+: $2}"; }
+fail()  { echo "FAIL $1: $2" >> "$R"; log "FAIL $1: $2"; }
+info()  { echo "INFO $*" >> "$R"; log "INFO $*"; }
+# check NAME DETAIL COMMAND...: PASS when the command succeeds.
+check() { local name=$1 detail=$2; shift 2; if "$@"; then pass "$name" "$detail"; else fail "$name" "$detail"; fi; }
+P()     { systemctl show -P "$1" "$U"; }
+state() { systemctl show -p ActiveState,SubState,Result,NRestarts,MainPID,ExecMainCode,ExecMainStatus "$U" | tr '\n' ' '; }
+jr()    { journalctl -b -q --no-pager -o cat -u "$U"; }
+# mark: remember the journal's length; jn: the unit's journal lines since the last mark (one phase's lines).
+mark()  { J0=$(jr | wc -l); }
+jn()    { jr | tail -n +$((${J0:-0} + 1)); }
+ms()    { echo $((($(date +%s%N) - $1) / 1000000)); }
+secs()  { awk -v m="$1" 'BEGIN { printf "%.1f", m / 1000 }'; }
+# waitfor SECONDS 'shell condition'
+waitfor() { local i; for ((i = 0; i < $1 * 5; i++)); do eval "$2" && return 0; sleep 0.2; done; return 1; }
+healthz() { curl -s --max-time 5 --unix-socket /run/checkpointd/api.sock http://localhost/healthz; }
+
+log "guest: $(systemctl --version | head -1), kernel $(uname -r), PID 1 = $(cat /proc/1/comm)"
+
+# Devices: vivid is /dev/video0; the thermal sensor is the host's simulator behind a QEMU USB serial adapter
+# (FTDI 0403:6001). udev (part of this userspace) loads the drivers and sets the groups; without udev, do what
+# Debian's default rules would. Sets SENSOR to the adapter's /dev/serial/by-id/ path, as a technician would.
+setup_devices() {
+  modprobe -q xhci_pci; modprobe -q ftdi_sio
+  waitfor 20 '[ -c /dev/ttyUSB0 ]' || fail sensor-usb-serial "no /dev/ttyUSB0"
+  if systemctl -q is-active systemd-udevd.service; then
+    udevadm control --reload
+    udevadm trigger --action=change --subsystem-match=tty --subsystem-match=video4linux; udevadm settle -t 20
+    UDEV=1
+  else
+    UDEV=0
+    for d in /dev/video*; do chgrp video "$d"; chmod 0660 "$d"; done
+    for d in /dev/ttyUSB*; do chgrp dialout "$d"; chmod 0660 "$d"; done
+  fi
+  SENSOR=$(ls /dev/serial/by-id/* 2>/dev/null | head -1); SENSOR=${SENSOR:-/dev/ttyUSB0}
+  info "devices: $(stat -c '%n %U:%G %a' /dev/video0 /dev/ttyUSB0 2>&1 | tr '\n' ' ')(udev: $UDEV); sensor $SENSOR"
+}
+
+# mkconf TEMPLATE THERMAL_PORT [ELEVATED_C]: the shipped example config with this VM's devices, written
+# atomically to $CONF. fps 5 spares the emulated CPU; the endpoint is on loopback (nothing listens: uploads
+# simply wait, which is what a kiosk offline does).
+mkconf() {
+  sed -e 's#^device = .*#device = "/dev/video0"#' -e 's#^fps = .*#fps = 5#' -e "s#^port = .*#port = \"$2\"#" \
+      -e 's#^endpoint = .*#endpoint = "https://127.0.0.1:8443/v1/declarations"#' \
+      -e "s#^elevated_c = .*#elevated_c = ${3:-37.5}#" "$1" > "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+}
