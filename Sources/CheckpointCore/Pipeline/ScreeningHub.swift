@@ -11,6 +11,8 @@ public actor ScreeningHub: ScreeningProvider {
     public typealias SnapshotEncoder = @Sendable (SnapshotCandidate) -> Data?
     /// Told about every decided result (logging, metrics, the demo's printout).
     public typealias ResultObserver = @Sendable (ScreeningResult, ScreeningCapture) -> Void
+    /// Told how long each result took from the person being ready (metrics).
+    public typealias TimingObserver = @Sendable (ScreeningTiming) -> Void
 
     public struct Options: Sendable {
         /// How long a result stays current after the person leaves the camera (the kiosk shows it, and a
@@ -23,6 +25,12 @@ public actor ScreeningHub: ScreeningProvider {
     private let options: Options
     private let encodeSnapshot: SnapshotEncoder
     private var observer: ResultObserver?
+    private var timingObserver: TimingObserver?
+    /// The session whose face became ready, and the monotonic time of the camera frame in which it first did.
+    private var readySince: (session: UInt64, nanos: UInt64)?
+    /// Arrival times of the latest thermal frames, for the sensor's measured frame period.
+    private var thermalArrivals: [UInt64] = []
+    private static let periodWindow = 9
     private var display: ScreeningState = .idle
     private var inView: UInt64?
     private var lastSeenNanos: UInt64 = 0
@@ -43,6 +51,16 @@ public actor ScreeningHub: ScreeningProvider {
     }
 
     public func setObserver(_ observer: ResultObserver?) { self.observer = observer }
+
+    public func setTimingObserver(_ observer: TimingObserver?) { self.timingObserver = observer }
+
+    /// The sensor's frame period measured from the latest frames' arrival times (median interval), if two have arrived.
+    public var thermalFramePeriodNanos: UInt64? {
+        guard thermalArrivals.count >= 2 else { return nil }
+        let intervals = zip(thermalArrivals.dropFirst(), thermalArrivals).map { $0 >= $1 ? $0 - $1 : 0 }.sorted()
+        let mid = intervals.count / 2
+        return intervals.count % 2 == 1 ? intervals[mid] : (intervals[mid - 1] + intervals[mid]) / 2
+    }
 
     /// Replaces thresholds and calibration on reload; a session in progress restarts with the new engine.
     public func replaceEngine(_ newEngine: ScreeningEngine) { engine = newEngine }
@@ -78,11 +96,14 @@ public actor ScreeningHub: ScreeningProvider {
         }
         let event = FaceReadiness(sessionID: face.id, faceCount: visibleCount, face: visibleCount == 1 ? observation : nil,
                                   monotonicNanos: nanos)
+        if event.face != nil, readySince?.session != face.id { readySince = (face.id, nanos) }
         if let result = engine.faces(event) { deliver(result) }
         refreshDisplay(now: nanos, ready: assessment.isReady)
     }
 
     public func thermal(_ frame: ThermalFrame) {
+        thermalArrivals.append(frame.monotonicNanos)
+        if thermalArrivals.count > Self.periodWindow { thermalArrivals.removeFirst(thermalArrivals.count - Self.periodWindow) }
         if let result = engine.thermal(frame, nowNanos: clock()) { deliver(result) }
     }
 
@@ -134,10 +155,21 @@ public actor ScreeningHub: ScreeningProvider {
         best = best.filter { $0.key == inView }
         outcomes[result.outcome.rawValue, default: 0] += 1
         observer?(result, capture)
+        reportTiming(result)
         let pending = waiters
         waiters.removeAll()
         for (_, continuation) in pending { continuation.resume(returning: capture) }
         refreshDisplay(now: clock())
+    }
+
+    /// The time from the session's first ready frame to this result, next to the thermal frames' own time.
+    private func reportTiming(_ result: ScreeningResult) {
+        guard let start = readySince, start.session == result.sessionID else { return }
+        readySince = nil
+        let now = clock()
+        let timing = ScreeningTiming(outcome: result.outcome, readyToResultNanos: now >= start.nanos ? now - start.nanos : 0,
+                                     thermalFrames: result.frameCount, thermalFramePeriodNanos: thermalFramePeriodNanos)
+        timingObserver?(timing)
     }
 
     private func refreshDisplay(now: UInt64, ready: Bool? = nil) {
@@ -150,6 +182,34 @@ public actor ScreeningHub: ScreeningProvider {
             display = .idle
         }
     }
+}
+
+/// How long one person's screening took (times and a count only; no personal data).
+///
+/// A measured result needs K thermal frames taken while the face is ready, so its latency is at least about
+/// (K − 1) sensor periods and at most K periods plus the pipeline's own time; `overheadNanos` is the latency
+/// minus K periods, the part the target (≤ K thermal frames + 50 ms) bounds.
+public struct ScreeningTiming: Sendable, Equatable {
+    public var outcome: ScreeningResult.Outcome
+    /// From the camera frame in which the face first became ready (the session start) to the decided result.
+    public var readyToResultNanos: UInt64
+    /// Thermal frames the decision used (K for a measured result, fewer for an invalid one).
+    public var thermalFrames: Int
+    /// The sensor's frame period, measured from the arrival times of its latest frames.
+    public var thermalFramePeriodNanos: UInt64?
+
+    public init(outcome: ScreeningResult.Outcome, readyToResultNanos: UInt64, thermalFrames: Int, thermalFramePeriodNanos: UInt64?) {
+        self.outcome = outcome
+        self.readyToResultNanos = readyToResultNanos
+        self.thermalFrames = thermalFrames
+        self.thermalFramePeriodNanos = thermalFramePeriodNanos
+    }
+
+    /// The thermal frames' own time: `thermalFrames` sensor periods.
+    public var thermalFramesNanos: UInt64? { thermalFramePeriodNanos.map { $0 * UInt64(thermalFrames) } }
+
+    /// Latency minus the thermal frames' own time; negative when the first frame came soon after readiness.
+    public var overheadNanos: Int64? { thermalFramesNanos.map { Int64(clamping: readyToResultNanos) - Int64(clamping: $0) } }
 }
 
 extension ScreeningSummary {

@@ -18,6 +18,7 @@ struct VisionService: Service {
 
     func run() async throws {
         var pipeline = FacePipeline(readiness: readiness, tracker: tracker)
+        await hub.setTimingObserver { [metrics] timing in metrics.record(timing) }
         logger.info("vision started", metadata: ["source": "\(source.description)", "detector": "\(detector.kind.rawValue)"])
         for await frame in source.frames().cancelOnGracefulShutdown() {
             await health.frame()
