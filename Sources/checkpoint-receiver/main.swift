@@ -194,6 +194,8 @@ final class ReceiverStore: Sendable {
         var config = Configuration()
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         pool = try DatabasePool(path: path, configuration: config)
+        // GRDB sets the writer to synchronous=NORMAL when it enables WAL; a 201 must survive a power cut: FULL.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try pool.write { db in
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS received (

@@ -41,6 +41,13 @@ struct StoreQueueTests {
         let header = try #require(FileManager.default.contents(atPath: path))
         #expect(header[18] == 2 && header[19] == 2, "file format bytes 18/19 = 2 mean WAL")
         #expect(try store.integrityCheck() == ["ok"])
+        // Every commit is fsynced (FULL), not just checkpoints (NORMAL, GRDB's WAL default): a power cut after
+        // a confirmed enqueue must not take the record with it. Same after reopening.
+        for s in [store, reopened] {
+            let durability = try s.writerDurability()
+            #expect(durability.journalMode == "wal")
+            #expect(durability.synchronous == 2)
+        }
     }
 
     @Test func oldestFirstSkippingRecordsThatBackOff() throws {

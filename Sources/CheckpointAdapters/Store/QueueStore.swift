@@ -131,7 +131,12 @@ public final class QueueStore: Sendable {
             try db.execute(sql: "PRAGMA max_page_count = \(max(16, maxBytes / pageSize))")
         }
         do {
-            return try DatabasePool(path: path, configuration: config)
+            let pool = try DatabasePool(path: path, configuration: config)
+            // GRDB switches a pool's writer to synchronous=NORMAL when it enables WAL, after prepareDatabase ran.
+            // NORMAL can lose the last commits at a power cut, and a kiosk loses power: back to FULL, so that a
+            // record confirmed to a person survives one.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            return pool
         } catch let e as DatabaseError {
             throw AdapterError(.storage, "cannot open queue database \(path)", cause: .sqlite(e.description))
         }
@@ -354,6 +359,13 @@ public final class QueueStore: Sendable {
     public func findDead(id: UUID) throws -> DeadRecord? {
         try pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM dead_letter WHERE id = ?", arguments: [id.uuidString]).map(Self.dead)
+        }
+    }
+
+    /// The writer connection's journal mode and `synchronous` level (2 = FULL: every commit is fsynced).
+    public func writerDurability() throws -> (journalMode: String, synchronous: Int) {
+        try pool.writeWithoutTransaction { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
         }
     }
 
