@@ -144,6 +144,15 @@ struct APIDeclarationTests {
         #expect(text.contains("checkpointd_declarations_accepted_total 1"))
         #expect(text.contains("checkpointd_declarations_rejected_total 1"))
         #expect(text.contains("checkpointd_queue_pending 1"))
+        // queue size and age: the one pending record was stored moments ago
+        func value(_ name: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        #expect((value("checkpointd_queue_used_bytes") ?? 0) > 0)
+        #expect((value("checkpointd_queue_max_bytes") ?? 0) >= (value("checkpointd_queue_used_bytes") ?? .infinity))
+        let age = try #require(value("checkpointd_queue_oldest_pending_age_seconds"))
+        #expect(age >= 0 && age < 30)
+        #expect((value("checkpointd_queue_disk_free_bytes") ?? 0) > 0)
         // no personal data in metrics or health
         #expect(!text.contains("LE VAN AN") && !String(decoding: hb, as: UTF8.self).contains("LE VAN AN"))
         await api.stop()

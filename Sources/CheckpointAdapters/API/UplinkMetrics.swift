@@ -11,6 +11,9 @@ public final class UplinkMetrics: Sendable {
     let queuePending: Gauge
     let queueDead: Gauge
     let queueUsedBytes: Gauge
+    let queueMaxBytes: Gauge
+    let queueOldestAge: Gauge
+    let diskFreeBytes: Gauge
     let uploadsDelivered: Gauge
     let uploadsDeadLettered: Gauge
     let uploadFailures: Gauge
@@ -25,6 +28,9 @@ public final class UplinkMetrics: Sendable {
         queuePending = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_pending", unitName: "", helpText: "Records waiting for upload."))
         queueDead = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_dead_letter", unitName: "", helpText: "Records permanently rejected by the server."))
         queueUsedBytes = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_used_bytes", unitName: "", helpText: "Bytes used by the queue database."))
+        queueMaxBytes = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_max_bytes", unitName: "", helpText: "The queue's configured size limit in bytes."))
+        queueOldestAge = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_oldest_pending_age", unitName: "seconds", helpText: "Age of the oldest record waiting for upload (0 when none)."))
+        diskFreeBytes = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_disk_free_bytes", unitName: "", helpText: "Free bytes on the queue's filesystem."))
         uploadsDelivered = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "uploads_delivered", unitName: "", helpText: "Records delivered since start."))
         uploadsDeadLettered = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "uploads_dead_lettered", unitName: "", helpText: "Records dead-lettered since start."))
         uploadFailures = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "upload_failed_attempts", unitName: "", helpText: "Failed upload attempts since start."))
@@ -35,11 +41,14 @@ public final class UplinkMetrics: Sendable {
         ])
     }
 
-    func update(queue: QueueStatus?, uploader: UploaderStatus?) {
+    func update(queue: QueueStatus?, uploader: UploaderStatus?, now: Date = Date()) {
         if let queue {
             queuePending.set(Double(queue.pending))
             queueDead.set(Double(queue.dead))
             queueUsedBytes.set(Double(queue.usedBytes))
+            queueMaxBytes.set(Double(queue.maxBytes))
+            queueOldestAge.set(queue.oldestPendingAt.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+            diskFreeBytes.set(Double(queue.freeDiskBytes))
         }
         if let uploader {
             uploadsDelivered.set(Double(uploader.delivered))
