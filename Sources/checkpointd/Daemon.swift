@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// Wires the pipeline from a validated config and runs it under a ServiceGroup until SIGTERM/SIGINT:
 ///
@@ -31,9 +32,10 @@ enum Daemon {
 
         let health = HealthBoard(clock: clock)
         let engine = try screeningEngine(initial)
+        let snapshotConfig = Mutex(FaceSnapshotConfig(initial.snapshot))   // swapped on reload
         let hub = ScreeningHub(engine: engine, clock: clock) { candidate in
             (try? FaceSnapshotEncoder.encode(candidate.frame, face: candidate.face.box,
-                                             config: FaceSnapshotConfig(initial.snapshot))).map { Data($0) }
+                                             config: snapshotConfig.withLock { $0 })).map { Data($0) }
         }
         let screeningLogger = Logger(label: "checkpointd.screening")
         await hub.setObserver { result, capture in
@@ -93,7 +95,8 @@ enum Daemon {
         services.append(contentsOf: api.applications().map { $0 as any Service })
         services.append(UploaderService(uploader: uploader))
 
-        // Reload: thresholds and calibration apply at once; device, API, queue and upload changes need a restart.
+        // Reload (SIGHUP): everything is checked first, then applied together, so a rejected reload changes
+        // nothing. What applies live and what needs a restart: `ConfigReload`.
         let configPath = initial.file
         let running = RunningConfig(initial)
         let reload: @Sendable () async -> [String] = {
@@ -101,14 +104,18 @@ enum Daemon {
             case .failure(let error):
                 return error.diagnostics.map(\.description)
             case .success(let next):
-                do {
-                    await hub.replaceEngine(try screeningEngine(next))
-                } catch {
-                    return ["\(next.thermal.calibrationPath): \(error)"]
-                }
+                let newEngine: ScreeningEngine
+                do { newEngine = try screeningEngine(next) } catch { return ["\(next.thermal.calibrationPath): \(error)"] }
+                // The upload transport is checked (and applied) first: it is the last thing that can fail.
+                let transport = uploadConfiguration(next)
+                let transportChanged = transport != curl.configuration
+                do { try curl.reconfigure(transport) } catch { return ["\(next.file): [upload] \(error)"] }
+                await hub.replaceEngine(newEngine)
+                snapshotConfig.withLock { $0 = FaceSnapshotConfig(next.snapshot) }
+                await uploader.reconfigured(policy: uploadPolicy(next.upload), transportChanged: transportChanged)
                 let previous = await running.swap(next)
-                for section in restartOnlySections(previous, next) {
-                    logger.warning("changed [\(section)] takes effect after a restart (systemctl restart checkpointd)")
+                for setting in ConfigReload.restartRequired(from: previous, to: next) {
+                    logger.warning("changed \(setting) takes effect after a restart (systemctl restart checkpointd)")
                 }
                 return []
             }
@@ -186,21 +193,6 @@ enum Daemon {
         QueueStore.Options(capacity: QueueCapacity(maxBytes: Int64(q.maxBytes), freeDiskFloor: Int64(q.minFreeBytes),
                                                    nearFullFraction: q.faceDropFraction),
                            faceRetention: .seconds(q.faceRetentionHours * 3600))
-    }
-
-    /// Sections whose change needs a restart (devices, sockets, queue, upload transport).
-    static func restartOnlySections(_ a: CheckpointConfig, _ b: CheckpointConfig) -> [String] {
-        var changed: [String] = []
-        if a.kiosk != b.kiosk { changed.append("kiosk") }
-        if a.camera != b.camera { changed.append("camera") }
-        if a.detector != b.detector { changed.append("detector") }
-        if a.tracking != b.tracking { changed.append("tracking") }
-        if a.snapshot != b.snapshot { changed.append("snapshot") }
-        if a.thermal.port != b.thermal.port || a.thermal.model != b.thermal.model || a.thermal.baud != b.thermal.baud { changed.append("thermal") }
-        if a.api != b.api { changed.append("api") }
-        if a.upload != b.upload { changed.append("upload") }
-        if a.queue != b.queue { changed.append("queue") }
-        return changed
     }
 }
 

@@ -89,14 +89,30 @@ struct UploadCurlTests {
         }
     }
 
+    @Test func reconfigureMovesTheNextUploadToTheNewEndpointAndRejectsABadOne() async throws {
+        let first = try ReceiverProcess()
+        let second = try ReceiverProcess()
+        let uploader = try CurlUploader(configuration: UploadConfiguration(endpoint: first.url, allowInsecureHTTP: true))
+        let a = sampleRecord(6), b = sampleRecord(7)
+        guard case .http(201, _, _) = await uploader.upload(id: a.id, json: try a.encoded(), face: nil) else {
+            Issue.record("first upload failed"); return
+        }
+        // A reload with an invalid transport changes nothing.
+        #expect(throws: AdapterError.self) {
+            try uploader.reconfigure(UploadConfiguration(endpoint: second.url, caFile: "/nonexistent/ca.pem", allowInsecureHTTP: true))
+        }
+        #expect(uploader.configuration.endpoint == first.url)
+        try uploader.reconfigure(UploadConfiguration(endpoint: second.url, allowInsecureHTTP: true))
+        guard case .http(201, _, _) = await uploader.upload(id: b.id, json: try b.encoded(), face: nil) else {
+            Issue.record("upload after reconfigure failed"); return
+        }
+        #expect(try first.receivedIDs() == [a.id.uuidString.lowercased()])
+        #expect(try second.receivedIDs() == [b.id.uuidString.lowercased()])
+    }
+
     @Test func connectionRefusedIsAConnectFailure() async throws {
         // a port that was free a moment ago
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let (fd, port) = loopbackSocket(listening: false)
         close(fd)
         let uploader = try CurlUploader(configuration: UploadConfiguration(endpoint: "http://127.0.0.1:\(port)/v1/records", allowInsecureHTTP: true))
         let r = sampleRecord(3)
@@ -106,14 +122,8 @@ struct UploadCurlTests {
 
     @Test func shutdownAbortsAStalledTransferThroughTheProgressCallback() async throws {
         // a listening socket that never answers: curl connects, sends, and waits
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = loopbackSocket(listening: true)
         defer { close(fd) }
-        var addr = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        listen(fd, 4)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        let port = Int(UInt16(bigEndian: addr.sin_port))
         let uploader = try CurlUploader(configuration: UploadConfiguration(
             endpoint: "http://127.0.0.1:\(port)/v1/records", allowInsecureHTTP: true, lowSpeedTime: .seconds(60), totalTimeout: .seconds(60)))
         let r = sampleRecord(4)
@@ -128,15 +138,10 @@ struct UploadCurlTests {
     }
 
     @Test func lowSpeedLimitEndsAStalledTransfer() async throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = loopbackSocket(listening: true)
         defer { close(fd) }
-        var addr = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        listen(fd, 4)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         let uploader = try CurlUploader(configuration: UploadConfiguration(
-            endpoint: "http://127.0.0.1:\(Int(UInt16(bigEndian: addr.sin_port)))/v1/records", allowInsecureHTTP: true,
+            endpoint: "http://127.0.0.1:\(port)/v1/records", allowInsecureHTTP: true,
             lowSpeedTime: .seconds(1), totalTimeout: .seconds(30)))
         let r = sampleRecord(5)
         let t0 = ContinuousClock.now
@@ -197,4 +202,15 @@ struct UploadCurlTests {
         #expect(kept.notBefore.timeIntervalSinceNow > 500)   // slow retry, not hammering
         #expect(try store.status().dead == 0)
     }
+}
+
+/// A TCP socket bound to an ephemeral port on 127.0.0.1 (listening, but never accepting, when asked).
+private func loopbackSocket(listening: Bool) -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    if listening { listen(fd, 4) }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }

@@ -119,6 +119,20 @@ struct QueuePolicyTests {
         #expect(s.alert == nil)
     }
 
+    @Test func aNewEndpointDropsThePauseAndAlertEarnedByTheOldOne() {
+        var s = UploadScheduler(policy: policy)
+        for _ in 0..<5 { _ = s.record(.transport(.connect, detail: "refused"), attempts: 0, now: now, unit: 1) }
+        _ = s.record(.transport(.tlsVerification, detail: "unknown CA"), attempts: 0, now: now, unit: 1)
+        #expect(!s.mayAttempt(now: now.addingTimeInterval(10)))
+        #expect(s.alert != nil)
+        s.transportChanged()
+        #expect(s.mayAttempt(now: now))
+        #expect(s.alert == nil && s.consecutivePauses == 0)
+        // and the next connect failure starts the backoff from its first step again
+        _ = s.record(.transport(.connect, detail: "refused"), attempts: 0, now: now, unit: 1)
+        #expect(s.pausedUntil == now.addingTimeInterval(1))
+    }
+
     @Test func capacityPolicy() {
         let c = QueueCapacity(maxBytes: 1000, freeDiskFloor: 100, nearFullFraction: 0.8)
         #expect(c.evaluate(usedBytes: 100, incomingBytes: 100, freeDiskBytes: 10_000) == .ok)

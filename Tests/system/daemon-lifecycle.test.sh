@@ -64,10 +64,31 @@ sleep 0.5
 grep -q "reload rejected: .*run.toml:$line: screening.elevated_c" "$D/daemon.log" && ok "bad reload logs FILE:LINE" || bad "bad reload logs FILE:LINE" "$(grep -i reload "$D/daemon.log")"
 kill -0 $DAEMON 2>/dev/null && ok "bad reload keeps the daemon running" || bad "bad reload keeps the daemon running" "it exited"
 
-# 4. SIGHUP with a good change: applied.
-sed 's/^elevated_c = .*/elevated_c = 37.8/' "$D/good.toml" > "$D/run.toml"
-kill -HUP $DAEMON; sleep 1.5
+# 4. SIGHUP with a good change: applied. The endpoint moves from the dead port to a live receiver, so the
+#    declaration that waited in the queue (backing off) is delivered at once; a camera change needs a restart.
+"$BIN/checkpoint-receiver" --port 0 --db "$D/recv.db" > "$D/recv.out" 2>/dev/null &
+pids+=($!)
+for _ in $(seq 100); do grep -q "^listening on" "$D/recv.out" 2>/dev/null && break; sleep 0.1; done
+RPORT=$(awk '/^listening on/{print $3}' "$D/recv.out")
+decl='{"fullName":"Test Person","birthYear":1990,"gender":"Nam","nation":"VN","provinceId":"19","districtId":"164","wardId":"05446","address":"x","phone":"0912345678","hasPatient":2,"hasFromSickCountry":2,"hasSick":2,"symptoms":[],"consent":true}'
+resp=$(curl -s --max-time 30 --unix-socket "$D/api.sock" -H 'Content-Type: application/json' --data-binary "$decl" http://k/v1/declarations)
+rid=$(echo "$resp" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("id",""))' 2>/dev/null)
+[ -n "$rid" ] && ok "declaration queued while the endpoint is down" || bad "declaration queued while the endpoint is down" "$resp"
+sleep 3   # a few failed attempts against port 9: the uploader is now backing off
+sed -e 's/^elevated_c = .*/elevated_c = 37.8/' -e "s#^endpoint = .*#endpoint = \"http://127.0.0.1:$RPORT/v1/records\"#" \
+    -e 's/^allow_insecure_http = .*/allow_insecure_http = true/' -e 's#^device = "/dev/checkpoint-camera"#device = "/dev/video9"#' \
+    "$D/good.toml" > "$D/run.toml"
+kill -HUP $DAEMON
+for _ in $(seq 50); do grep -q "configuration reloaded" "$D/daemon.log" && break; sleep 0.1; done
 grep -q "configuration reloaded" "$D/daemon.log" && ok "good reload applies" || bad "good reload applies" "$(grep -i reload "$D/daemon.log")"
+got=""
+for _ in $(seq 100); do
+  got=$(curl -s "http://127.0.0.1:$RPORT/v1/records" | grep -o "$rid"); [ -n "$got" ] && break; sleep 0.1
+done
+[ -n "$got" ] && ok "reloaded endpoint receives the waiting record within 10 s" \
+  || bad "reloaded endpoint receives the waiting record" "$(curl -s "http://127.0.0.1:$RPORT/v1/records"; grep -i upload "$D/daemon.log" | tail -3)"
+grep -q "changed camera takes effect after a restart" "$D/daemon.log" && ok "reload names settings that need a restart" \
+  || bad "reload names settings that need a restart" "$(grep -i restart "$D/daemon.log")"
 
 # 5. SIGTERM: clean exit 0, quickly, with STOPPING=1.
 t0=$(date +%s%N); kill -TERM $DAEMON; wait $DAEMON; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))

@@ -7,7 +7,7 @@ import Foundation
 import Synchronization
 
 /// Endpoint, identity and limits for uploads.
-public struct UploadConfiguration: Sendable {
+public struct UploadConfiguration: Sendable, Equatable {
     /// `https://…/v1/records`. `http://` is refused unless `allowInsecureHTTP` is set.
     public var endpoint: String
     /// PEM bundle of the CA(s) trusted for the server. nil = the system bundle.
@@ -56,7 +56,9 @@ public enum CurlGlobal {
 /// One long-lived curl easy handle on its own dedicated thread: connections (and TLS sessions) are reused
 /// between uploads. Every `curl_easy_perform` runs on that thread, never on Swift's cooperative pool.
 public final class CurlUploader: Sendable {
-    public let configuration: UploadConfiguration
+    /// The settings in force; `reconfigure` replaces them (a reload) for the next transfer.
+    public var configuration: UploadConfiguration { configurationBox.withLock { $0 } }
+    private let configurationBox: Mutex<UploadConfiguration>
     private let thread: DedicatedThread
     private let state: Mutex<Handle?>
     private let shuttingDown: ShutdownFlag
@@ -64,8 +66,13 @@ public final class CurlUploader: Sendable {
     /// The C handle and the buffers that must outlive it.
     private final class Handle: @unchecked Sendable {
         let curl: UnsafeMutableRawPointer
+        /// The settings the handle was made with; a reconfigured uploader makes a new handle.
+        let configuration: UploadConfiguration
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        init(curl: UnsafeMutableRawPointer) { self.curl = curl }
+        init(curl: UnsafeMutableRawPointer, configuration: UploadConfiguration) {
+            self.curl = curl
+            self.configuration = configuration
+        }
         deinit { curl_easy_cleanup(curl) }
     }
 
@@ -74,15 +81,23 @@ public final class CurlUploader: Sendable {
         let value = Atomic<Bool>(false)
     }
 
-    /// Collects the response for one transfer.
+    /// Collects the response for one transfer (parsing in `UploadResponse`, core).
     final class Response {
-        var body = Data()
-        var retryAfter: String?
-        let maxBody = 64 * 1024
+        var parsed = UploadResponse()
     }
 
     public init(configuration: UploadConfiguration) throws {
         CurlGlobal.initialize()
+        try Self.validate(configuration)
+        self.configurationBox = Mutex(configuration)
+        self.thread = DedicatedThread(name: "checkpointd.upload")
+        self.state = Mutex(nil)
+        self.shuttingDown = ShutdownFlag()
+    }
+
+    /// Checks an endpoint and its TLS files before they are used: https:// only (unless plain http is allowed
+    /// for testing), readable CA and client files, and a client certificate only together with its key.
+    public static func validate(_ configuration: UploadConfiguration) throws {
         let lower = configuration.endpoint.lowercased()
         if lower.hasPrefix("http://") {
             guard configuration.allowInsecureHTTP else {
@@ -100,10 +115,13 @@ public final class CurlUploader: Sendable {
         if (configuration.clientCertificate == nil) != (configuration.clientKey == nil) {
             throw AdapterError(.transfer, "mutual TLS needs both a client certificate and a client key")
         }
-        self.configuration = configuration
-        self.thread = DedicatedThread(name: "checkpointd.upload")
-        self.state = Mutex(nil)
-        self.shuttingDown = ShutdownFlag()
+    }
+
+    /// Replaces endpoint, TLS files and limits (a reload). The next transfer uses a new handle, so a changed
+    /// CA or client certificate is read again; a transfer in flight finishes with the old settings.
+    public func reconfigure(_ configuration: UploadConfiguration) throws {
+        try Self.validate(configuration)
+        configurationBox.withLock { $0 = configuration }
     }
 
     deinit { thread.stop() }
@@ -118,14 +136,14 @@ public final class CurlUploader: Sendable {
     /// as an `UploadOutcome` for the retry policy.
     public func upload(id: UUID, json: Data, face: Data?) async -> UploadOutcome {
         let flag = shuttingDown
-        let config = configuration
         do {
             return try await thread.run { [self] in
                 if flag.value.load(ordering: .relaxed) { return .transport(.aborted, detail: "shutting down") }
+                let config = self.configuration
                 let handle: Handle
                 do {
                     handle = try self.state.withLock { h in
-                        if let h { return h }
+                        if let h, h.configuration == config { return h }
                         let made = try Self.makeHandle(config, flag: flag)
                         h = made
                         return made
@@ -148,7 +166,7 @@ public final class CurlUploader: Sendable {
 
     private static func makeHandle(_ c: UploadConfiguration, flag: ShutdownFlag) throws -> Handle {
         guard let curl = curl_easy_init() else { throw AdapterError(.transfer, "curl_easy_init failed") }
-        let h = Handle(curl: curl)
+        let h = Handle(curl: curl, configuration: c)
         try h.errorBuffer.withUnsafeMutableBufferPointer { buf in
             try check(ccurl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, buf.baseAddress), "ERRORBUFFER")
         }
@@ -179,18 +197,14 @@ public final class CurlUploader: Sendable {
             let total = size * n
             guard let ptr, let userdata else { return total }
             let r = Unmanaged<Response>.fromOpaque(userdata).takeUnretainedValue()
-            if r.body.count < r.maxBody { r.body.append(UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: min(total, r.maxBody - r.body.count)) }
+            r.parsed.bodyChunk(UnsafeRawBufferPointer(start: ptr, count: total))
             return total
         }), "WRITEFUNCTION")
         try check(ccurl_setopt_header_callback(curl, { ptr, size, n, userdata in
             let total = size * n
             guard let ptr, let userdata else { return total }
             let r = Unmanaged<Response>.fromOpaque(userdata).takeUnretainedValue()
-            let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: total), as: UTF8.self)
-            if line.hasPrefix("HTTP/") { r.retryAfter = nil; r.body.removeAll() }   // a new response (e.g. after 100-continue)
-            if let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "retry-after" {
-                r.retryAfter = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            r.parsed.headerLine(UnsafeRawBufferPointer(start: ptr, count: total))
             return total
         }), "HEADERFUNCTION")
         return h
@@ -239,7 +253,7 @@ public final class CurlUploader: Sendable {
         if code == CURLE_OK {
             var status = 0
             _ = ccurl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
-            return .http(status: status, retryAfter: response.retryAfter, body: String(decoding: response.body, as: UTF8.self))
+            return response.parsed.outcome(status: status)
         }
         let detail = h.errorBuffer.withUnsafeBufferPointer { buf -> String in
             let text = String(cString: buf.baseAddress!)

@@ -45,6 +45,28 @@ public final class UploadService: Sendable {
 
     public var status: UploaderStatus { statusBox.withLock { $0 } }
 
+    /// Applies a reload. The new retry policy judges the next outcome. When the endpoint or its TLS settings
+    /// changed, the backoff earned against the old ones is dropped: the pause is lifted, every waiting record is
+    /// due at once, and the alert is cleared until the new endpoint earns its own.
+    public func reconfigured(policy: UploadPolicy, transportChanged: Bool) async {
+        scheduler.withLock { s in
+            s.policy = policy
+            if transportChanged { s.transportChanged() }
+        }
+        if transportChanged {
+            do { try await store.io { try $0.makeAllDue() } } catch {
+                logger.error("cannot reschedule the queue after a reload", metadata: ["error": "\(error)"])
+            }
+            update { s in
+                s.pausedUntil = nil
+                s.alert = nil
+            }
+            logger.notice("upload endpoint or TLS settings changed; retrying waiting records now",
+                          metadata: ["endpoint": "\(uploader.configuration.endpoint)"])
+        }
+        waker.wake()
+    }
+
     /// Tells the loop a new record is waiting (call after each enqueue).
     public func wake() { waker.wake() }
 
@@ -65,7 +87,8 @@ public final class UploadService: Sendable {
                 let now = Date()
                 let paused = scheduler.withLock { $0.pausedUntil }
                 if now < paused {
-                    await waker.wait(timeout: paused.timeIntervalSince(now), honourWake: false)
+                    // Woken early (a new record, a reload), the loop just checks the pause again.
+                    await waker.wait(timeout: paused.timeIntervalSince(now), honourWake: true)
                     continue
                 }
                 let next: StoredRecord?

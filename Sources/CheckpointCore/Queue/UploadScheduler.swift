@@ -52,6 +52,14 @@ public struct UploadScheduler: Sendable {
         }
     }
 
+    /// A new endpoint or new TLS settings (a reload): the pause, its backoff and the alert were earned against
+    /// the old ones, so they are dropped and the next attempt may start at once.
+    public mutating func transportChanged() {
+        pausedUntil = .distantPast
+        consecutivePauses = 0
+        alert = nil
+    }
+
     /// When the uploader should next wake, given the earliest time any queued record becomes due.
     public func nextWake(earliestDue: Date?) -> Date? {
         guard let earliestDue else { return nil }
