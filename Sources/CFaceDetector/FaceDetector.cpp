@@ -23,6 +23,22 @@ void set_error(char *err, size_t len, const std::string &msg) {
     }
 }
 
+// Called from a catch (...) block: turns the exception in flight into a status and a message, so no C++
+// exception crosses into Swift. Out of memory is its own status; everything else is `fallback`.
+cfd_status exception_status(cfd_status fallback, char *err, size_t len) {
+    try {
+        throw;
+    } catch (const std::bad_alloc &) {
+        set_error(err, len, "out of memory");
+        return CFD_ERR_MEMORY;
+    } catch (const std::exception &e) {  // cv::Exception derives from std::exception
+        set_error(err, len, e.what());
+    } catch (...) {
+        set_error(err, len, "unknown C++ exception");
+    }
+    return fallback;
+}
+
 // OpenCV prints warnings to stderr by default; the daemon logs through swift-log instead.
 struct QuietOpenCV {
     QuietOpenCV() { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); }
@@ -130,18 +146,8 @@ extern "C" cfd_status cfd_create_yunet(const char *model_path, const cfd_options
         d->yunet->detect(blank, d->out);
         *out = d.release();
         return CFD_OK;
-    } catch (const cv::Exception &e) {
-        set_error(err, err_len, e.what());
-        return CFD_ERR_MODEL;
-    } catch (const std::bad_alloc &) {
-        set_error(err, err_len, "out of memory");
-        return CFD_ERR_MEMORY;
-    } catch (const std::exception &e) {
-        set_error(err, err_len, e.what());
-        return CFD_ERR_MODEL;
     } catch (...) {
-        set_error(err, err_len, "unknown C++ exception");
-        return CFD_ERR_MODEL;
+        return exception_status(CFD_ERR_MODEL, err, err_len);
     }
 }
 
@@ -163,18 +169,8 @@ extern "C" cfd_status cfd_create_haar(const char *cascade_path, const cfd_option
         }
         *out = d.release();
         return CFD_OK;
-    } catch (const cv::Exception &e) {
-        set_error(err, err_len, e.what());
-        return CFD_ERR_MODEL;
-    } catch (const std::bad_alloc &) {
-        set_error(err, err_len, "out of memory");
-        return CFD_ERR_MEMORY;
-    } catch (const std::exception &e) {
-        set_error(err, err_len, e.what());
-        return CFD_ERR_MODEL;
     } catch (...) {
-        set_error(err, err_len, "unknown C++ exception");
-        return CFD_ERR_MODEL;
+        return exception_status(CFD_ERR_MODEL, err, err_len);
     }
 }
 
@@ -240,18 +236,8 @@ extern "C" cfd_status cfd_detect(cfd_detector *detector, const uint8_t *pixels, 
         for (int i = 0; i < n; ++i) faces[i] = found[i];
         *count = n;
         return CFD_OK;
-    } catch (const cv::Exception &e) {
-        set_error(err, err_len, e.what());
-        return CFD_ERR_OPENCV;
-    } catch (const std::bad_alloc &) {
-        set_error(err, err_len, "out of memory");
-        return CFD_ERR_MEMORY;
-    } catch (const std::exception &e) {
-        set_error(err, err_len, e.what());
-        return CFD_ERR_OPENCV;
     } catch (...) {
-        set_error(err, err_len, "unknown C++ exception");
-        return CFD_ERR_OPENCV;
+        return exception_status(CFD_ERR_OPENCV, err, err_len);
     }
 }
 
