@@ -56,14 +56,20 @@ for threads in 1 2; do
         om=$(min "${o[@]}"); cm=$(min "${c[@]}"); pm=$(min "${p[@]}")
         overhead=$("$PY" -c "print(f'{($om / $cm - 1) * 100:.1f}')")
         worst_overhead=$("$PY" -c "print(max($worst_overhead, $overhead))")
+        rc=$("$PY" -c "print(f'{$om / $cm:.3f}')"); rp=$("$PY" -c "print(f'{$om / $pm:.3f}')")
+        worst_rc=$("$PY" -c "print(max(${worst_rc:-0}, $rc))"); worst_rp=$("$PY" -c "print(max(${worst_rp:-0}, $rp))")
         echo "| checkpointd detect, $size, $threads thread(s) | $om | ms/frame |"
         echo "| plain C++ OpenCV loop, $size, $threads thread(s) | $cm | ms/frame |"
         echo "| Python OpenCV, $size, $threads thread(s) | $pm | ms/frame |"
+        echo "| ratio ours / C++ loop, $size, $threads thread(s) (target <= 1.05) | $rc | x |"
+        echo "| ratio ours / Python, $size, $threads thread(s) (target < 1.0) | $rp | x |"
         echo "| shim overhead vs C++, $size, $threads thread(s) | $overhead | % |"
         echo "| faces found at $size ($threads thread(s)) | $found of $NFACES | faces |"
     done
 done
 echo "| worst shim overhead vs C++ (target <= 5) | $worst_overhead | % |"
+echo "| worst ratio ours / C++ loop (target <= 1.05) | $worst_rc | x |"
+echo "| worst ratio ours / Python (target < 1.0) | $worst_rp | x |"
 
 # Peak RSS of the CLI detecting every frame at the default size.
 rss=$( /usr/bin/time -f '%M' -o "$TMP/rss" "$BIN/checkpointctl" detect --model "$MODEL" --threads 1 --repeat 20 "${FRAMES[@]}" >/dev/null 2>&1; cat "$TMP/rss")
