@@ -14,7 +14,7 @@ P()     { systemctl show -P "$1" "$U"; }
 state() { systemctl show -p ActiveState,SubState,Result,NRestarts,MainPID,ExecMainCode,ExecMainStatus "$U" | tr '\n' ' '; }
 jr()    { journalctl -b -q --no-pager -o cat -u "$U"; }
 # mark: remember the journal's length; jn: the unit's journal lines since the last mark (one phase's lines).
-mark()  { J0=$(jr | wc -l); }
+mark()  { J0=$(jr | wc -l); jr > "$O/journal-checkpointd.txt"; }
 jn()    { jr | tail -n +$((${J0:-0} + 1)); }
 ms()    { echo $((($(date +%s%N) - $1) / 1000000)); }
 secs()  { awk -v m="$1" 'BEGIN { printf "%.1f", m / 1000 }'; }
@@ -44,10 +44,11 @@ setup_devices() {
 }
 
 # mkconf TEMPLATE THERMAL_PORT [ELEVATED_C]: the shipped example config with this VM's devices, written
-# atomically to $CONF. fps 5 spares the emulated CPU; the endpoint is on loopback (nothing listens: uploads
+# atomically to $CONF. 320x240 at 5 fps spares the emulated CPU; the endpoint is on loopback (nothing listens: uploads
 # simply wait, which is what a kiosk offline does).
 mkconf() {
-  sed -e 's#^device = .*#device = "/dev/video0"#' -e 's#^fps = .*#fps = 5#' -e "s#^port = .*#port = \"$2\"#" \
+  sed -e 's#^device = .*#device = "/dev/video0"#' -e 's#^fps = .*#fps = 5#' -e 's#^width = .*#width = 320#' \
+      -e 's#^height = .*#height = 240#' -e "s#^port = .*#port = \"$2\"#" \
       -e 's#^endpoint = .*#endpoint = "https://127.0.0.1:8443/v1/declarations"#' \
       -e "s#^elevated_c = .*#elevated_c = ${3:-37.5}#" "$1" > "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
 }

@@ -11,7 +11,7 @@
 #   in vmtest-runner.service (bash, stdout+stderr in DIR/guest.log, exit status in DIR/rc); the VM then powers off.
 # Env: VM_PASS_ENV="BIN SHARED ..."  variables copied into the guest script's environment
 #      VM_QEMU_ARGS="..."             extra QEMU arguments (e.g. a USB serial device)
-#      VM_TIMEOUT (s, default 480)    host-side kill;  VM_GUEST_MAX (s, default 420) the runner's RuntimeMaxSec
+#      VM_TIMEOUT (s, default 900)    host-side kill;  VM_GUEST_MAX (s, default 840) the runner's RuntimeMaxSec
 #      VM_CACHE (default /var/cache/checkpointd-systemd-vm): kernel package, vmlinux and initramfs, so reruns boot at once
 # Exit status: the guest script's, 99 when it left none (the tail of the serial console is printed then).
 # KVM is not used: on these machines /dev/kvm is kvm_pvm, which runs only PVM-enabled guest kernels.
@@ -55,7 +55,7 @@ trap '[ -n "$QPID" ] && kill "$QPID" 2>/dev/null; rm -rf "$W"' EXIT INT TERM
 
 # initramfs: busybox + the module closure of 9p, overlay and vivid (a /dev/video0). Its /init builds the
 # overlay root and switch_roots into systemd, booting vmtest.target.
-INITRD=$C/initramfs-$KVER-v1.cpio.gz
+INITRD=$C/initramfs-$KVER-v2.cpio.gz
 if [ ! -f "$INITRD" ]; then
   KM=$C/kpkg/lib/modules/$KVER; R=$W/initramfs; mkdir -p $R/{bin,proc,sys,dev,lower,rw,newroot}
   cp "$(command -v busybox)" $R/bin/
@@ -72,7 +72,7 @@ if [ ! -f "$INITRD" ]; then
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in virtio_pci 9pnet_virtio 9p overlay; do modprobe $m; done
 modprobe vivid n_devs=1 node_types=0x1
-O=trans=virtio,version=9p2000.L,msize=262144
+O=trans=virtio,version=9p2000.L,msize=524288
 mount -t 9p -o $O,ro,cache=loose hostroot /lower || { echo "VMTEST: 9p root mount failed"; poweroff -f; }
 mount -t tmpfs -o mode=0755,size=1536m rw /rw; mkdir -p /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot || { echo "VMTEST: overlay failed"; poweroff -f; }
@@ -121,7 +121,7 @@ Type=exec
 ExecStart=/bin/bash /opt/vmtest/runner.sh
 StandardOutput=journal+console
 StandardError=journal+console
-RuntimeMaxSec=${VM_GUEST_MAX:-420}
+RuntimeMaxSec=${VM_GUEST_MAX:-840}
 U
 cat > "$S/runner.sh" <<'U'
 #!/bin/bash
@@ -134,7 +134,7 @@ chmod -R a+rX "$S"
 rm -f "$VM_OUT/rc" "$VM_OUT/guest.log"
 
 T0=$(date +%s%N); set +e
-timeout "${VM_TIMEOUT:-480}" qemu-system-x86_64 -accel tcg,thread=multi -m 2048 -smp 2 \
+timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -m 2048 -smp 2 \
   -display none -serial file:"$VM_OUT/serial.log" -monitor none -no-reboot -nic none \
   -bios /usr/share/qemu/qboot.rom -kernel "$C/vmlinux-$KVER" -initrd "$INITRD" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
