@@ -116,6 +116,17 @@ import Testing
         #expect(t.overheadNanos == -50 * Self.signedMs)
     }
 
+    @Test func aBurstyLinkStillGivesTheSensorsPeriod() async throws {
+        let clock = TestClock()  // 1000 ms
+        let hub = ScreeningHubTests.makeHub(clock: clock, k: 3)
+        // A 250 ms sensor whose frames a loaded machine delivers three at a time, 750 ms apart.
+        for at: UInt64 in [1000, 1005, 1010, 1750, 1755, 1760, 2500] {
+            clock.advance(ms: at - clock.now() / Self.ms)
+            await hub.thermal(syntheticFrame(face: 30, at: clock.now()))
+        }
+        #expect(await hub.thermalFramePeriodNanos == 250 * Self.ms, "the mean interval, where the median would say 5 ms")
+    }
+
     @Test func aResultWithoutAReadyFaceIsNotTimed() async throws {
         let clock = TestClock()
         let timings = Timings()

@@ -54,12 +54,11 @@ public actor ScreeningHub: ScreeningProvider {
 
     public func setTimingObserver(_ observer: TimingObserver?) { self.timingObserver = observer }
 
-    /// The sensor's frame period measured from the latest frames' arrival times (median interval), if two have arrived.
+    /// The sensor's frame period: the mean interval over the latest frames' arrival times, if two have arrived.
+    /// (The mean, not the median: a loaded machine delivers frames in bursts, which skews the median interval short.)
     public var thermalFramePeriodNanos: UInt64? {
-        guard thermalArrivals.count >= 2 else { return nil }
-        let intervals = zip(thermalArrivals.dropFirst(), thermalArrivals).map { $0 >= $1 ? $0 - $1 : 0 }.sorted()
-        let mid = intervals.count / 2
-        return intervals.count % 2 == 1 ? intervals[mid] : (intervals[mid - 1] + intervals[mid]) / 2
+        guard let first = thermalArrivals.first, let last = thermalArrivals.last, thermalArrivals.count >= 2, last >= first else { return nil }
+        return (last - first) / UInt64(thermalArrivals.count - 1)
     }
 
     /// Replaces thresholds and calibration on reload; a session in progress restarts with the new engine.
