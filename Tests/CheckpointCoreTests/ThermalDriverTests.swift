@@ -166,6 +166,12 @@ import Testing
         _ = d.feed([UInt8](repeating: 0x41, count: 10_000))
         got = Self.frames(d.feed(Array("\nTA=1.00 TO=2.00\n".utf8)))
         #expect(got.map(\.pixels) == [[2.0]])
+        // Values no thermometer reports (one beyond Float's range, found by the fuzzer) are noise, not readings.
+        let resyncs = d.counters.resyncs
+        got = Self.frames(d.feed(Array("TA=25.00 TO=1999999999999999999999999999999999999999999999.0\nTA=25.00 TO=-300.00\nTA=25.00 TO=36.60\n".utf8)))
+        #expect(got.map(\.pixels) == [[36.6]])
+        #expect(got.allSatisfy { $0.pixels.allSatisfy(\.isFinite) })
+        #expect(d.counters.resyncs == resyncs + 2)
     }
 
     @Test func modelNames() throws {

@@ -16,6 +16,14 @@ public struct TOMLDocument: Sendable {
                     ConfigDiagnostic(file: file, line: line, keyPath: "", message: "TOML syntax error: NUL byte in file")
                 ]))
         }
+        if let bad = headerWithoutKey(in: text) {
+            return .failure(
+                ConfigError([
+                    ConfigDiagnostic(
+                        file: file, line: bad.line, keyPath: "",
+                        message: "TOML syntax error at column \(bad.column): a table header must start with a key (a letter, digit, _, - or a quote)")
+                ]))
+        }
         do {
             let table = try TOMLTable(string: text)
             let root = convert(table: table)
@@ -32,6 +40,68 @@ public struct TOMLDocument: Sendable {
             return .failure(
                 ConfigError([ConfigDiagnostic(file: file, line: 1, keyPath: "", message: "TOML syntax error: \(error)")]))
         }
+    }
+
+    /// The first table header (`[…]` or `[[…]]`) whose key does not start with a key character, as (line, column).
+    ///
+    /// toml++ (inside TOMLKit) asserts on such a header instead of reporting it, which would abort the daemon
+    /// on a two-byte file like `[=` (found by fuzzing). So they are found here first. Headers are only
+    /// recognised where TOML allows them: at the start of a line, outside strings, comments and open arrays or
+    /// inline tables.
+    static func headerWithoutKey(in text: String) -> (line: Int, column: Int)? {
+        let bytes = Array(text.utf8)
+        let n = bytes.count
+        var i = 0, line = 1, lineStart = 0
+        var depth = 0                  // open [ and { of values
+        var multiline: UInt8? = nil    // the quote character of an open multi-line string
+        var atLineStart = true
+        func isKeyStart(_ c: UInt8) -> Bool {
+            (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x5F || c == 0x2D
+                || c == 0x22 || c == 0x27
+        }
+        func triple(_ q: UInt8, at j: Int) -> Bool { j + 2 < n && bytes[j] == q && bytes[j + 1] == q && bytes[j + 2] == q }
+        while i < n {
+            let c = bytes[i]
+            if c == 0x0A {
+                line += 1
+                lineStart = i + 1
+                atLineStart = true
+                i += 1
+                continue
+            }
+            if let q = multiline {
+                if c == 0x5C && q == 0x22 { i += 2; continue }   // an escape in a basic string
+                if triple(q, at: i) { multiline = nil; i += 3; atLineStart = false; continue }
+                i += 1
+                continue
+            }
+            if atLineStart && (c == 0x20 || c == 0x09 || c == 0x0D) { i += 1; continue }
+            if atLineStart && depth == 0 && c == 0x5B {          // a table header
+                var j = i + 1
+                if j < n && bytes[j] == 0x5B { j += 1 }
+                while j < n && (bytes[j] == 0x20 || bytes[j] == 0x09) { j += 1 }
+                if j >= n || !isKeyStart(bytes[j]) { return (line, j - lineStart + 1) }
+                while i < n && bytes[i] != 0x0A { i += 1 }       // the rest of the header line
+                continue
+            }
+            atLineStart = false
+            switch c {
+            case 0x23:                                           // a comment, to the end of the line
+                while i < n && bytes[i] != 0x0A { i += 1 }
+                continue
+            case 0x22, 0x27:
+                if triple(c, at: i) { multiline = c; i += 3; continue }
+                var j = i + 1                                    // a one-line string
+                while j < n && bytes[j] != c && bytes[j] != 0x0A { j += (c == 0x22 && bytes[j] == 0x5C) ? 2 : 1 }
+                i = j < n && bytes[j] == c ? j + 1 : min(j, n)   // unterminated: the parser reports it
+                continue
+            case 0x5B, 0x7B: depth += 1
+            case 0x5D, 0x7D: depth = max(0, depth - 1)
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Reads and parses a file. An unreadable file becomes `FILE: cannot read: <strerror>`.

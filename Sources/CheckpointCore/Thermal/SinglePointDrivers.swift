@@ -142,6 +142,9 @@ public struct AsciiLineDriver: ThermalDriver, @unchecked Sendable {
         return events
     }
 
+    /// Readings outside this range (°C) are not temperatures an IR thermometer reports (MLX90614: −70…380).
+    static let physicalRange = -100.0...1000.0
+
     private mutating func parse(_ bytes: [UInt8], nanos: UInt64) -> ThermalFrame? {
         let text = String(decoding: bytes, as: UTF8.self)
         let ns = text as NSString
@@ -151,7 +154,10 @@ public struct AsciiLineDriver: ThermalDriver, @unchecked Sendable {
             guard r.location != NSNotFound else { return nil }
             return Double(ns.substring(with: r))
         }
-        guard let object = value("object"), let ambient = value("ambient"), object.isFinite, ambient.isFinite else { return nil }
+        // A value no IR thermometer reports (or one beyond Float's range, which would become ±inf) is line noise:
+        // the line is dropped and counted as a resync, never passed on as a reading.
+        guard let object = value("object"), let ambient = value("ambient"),
+              Self.physicalRange.contains(object), Self.physicalRange.contains(ambient) else { return nil }
         sequence += 1
         counters.framesOK += 1
         return ThermalFrame(width: 1, height: 1, pixels: [Float(object)], ambientC: ambient, sequence: sequence, monotonicNanos: nanos)
