@@ -12,10 +12,42 @@ import CheckpointCore
 import Foundation
 
 enum ConfigTargets {
+    /// Known finding `tomlpp.header-key-assert`: toml++ (inside TOMLKit 0.6.0) aborts on an assertion in parse_key()
+    /// when a table header's key starts with a character that cannot start a key: `[=`, `[ =]`, `[[=]]`. While the
+    /// finding is open (known-findings.txt), such inputs are not explored, so the rest of the parser still is.
+    static func hitsKnownTomlppAssert(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        // Known finding `tomlpp.time-assert`: a date then T and a non-digit (`_=2121-11-20T:`) aborts in parse_time().
+        if skippedChecks.contains("tomlpp.time-assert"), bytes.count >= 12 {
+            func digit(_ i: Int) -> Bool { bytes[i] >= 0x30 && bytes[i] <= 0x39 }
+            for i in 0...(bytes.count - 12) where bytes[i + 4] == 0x2D && bytes[i + 7] == 0x2D
+                && (bytes[i + 10] == 0x54 || bytes[i + 10] == 0x74) && !digit(i + 11)
+                && digit(i) && digit(i + 1) && digit(i + 2) && digit(i + 3) && digit(i + 5) && digit(i + 6) && digit(i + 8) && digit(i + 9) {
+                return true
+            }
+        }
+        guard skippedChecks.contains("tomlpp.header-key-assert") else { return false }
+        for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: true) {
+            var i = line.startIndex
+            while i < line.endIndex, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
+            guard i < line.endIndex, line[i] == 0x5B else { continue }
+            i += 1
+            if i < line.endIndex, line[i] == 0x5B { i += 1 }
+            while i < line.endIndex, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
+            guard i < line.endIndex else { return true }
+            let c = line[i]
+            let keyStart = (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x5F || c == 0x2D
+                || c == 0x22 || c == 0x27
+            if !keyStart { return true }
+        }
+        return false
+    }
+
     // MARK: toml
 
     static let toml: @Sendable (UnsafeRawBufferPointer) -> Int32 = { data in
         guard let text = strictText(data) else { return -1 }  // the daemon refuses non-UTF-8 files before parsing
+        if hitsKnownTomlppAssert(text) { return -1 }
         let bytes = Array(text.utf8)
         let lines = lineCount(bytes)
         let locator = TOMLKeyLocator(source: text)
@@ -115,6 +147,7 @@ enum ConfigTargets {
 
     static let config: @Sendable (UnsafeRawBufferPointer) -> Int32 = { data in
         guard let text = strictText(data) else { return -1 }
+        if hitsKnownTomlppAssert(text) { return -1 }
         let file = "\(directory)/checkpointd.toml"
         // The config may name any calibration path. Reading a FIFO or a device could block or never end: such inputs
         // are not explored (the daemon reads what root configured; see the report).
@@ -162,6 +195,7 @@ enum ConfigTargets {
 
     static let calibration: @Sendable (UnsafeRawBufferPointer) -> Int32 = { data in
         guard let text = strictText(data) else { return -1 }
+        if hitsKnownTomlppAssert(text) { return -1 }
         let file = "/etc/checkpointd/calibration/fuzz.toml"
         do throws(ConfigError) {
             let cal = try CalibrationFile.parse(text, file: file)

@@ -54,7 +54,7 @@ enum JSONTargets {
             }
             switch error.kind {
             case .invalid:
-                require(error.field.map { !$0.isEmpty } ?? false, "declaration.field", "422 without the field: \(error.message)")
+                require(error.field != nil, "declaration.field", "422 without the field: \(error.message)")
             case .malformed:
                 // 400 only for what is not a JSON object at all.
                 if let value = try? JSONDecoder().decode(JSONValue.self, from: body), case .object = value {
