@@ -104,6 +104,9 @@ dt=$(ms $t0)
 wdlog=$(jn | grep -m1 'Watchdog timeout'); killed=$(jn | grep -m1 "Main process exited, code=")
 check watchdog-restarts-hung "NRestarts=$(P NRestarts) $(secs $dt) s after SIGSTOP, MainPID $pid -> $(P MainPID), journal: '$wdlog' / '$killed'" \
   eval '[ "$(P NRestarts)" = $((nB + 1)) ] && [ -n "$wdlog" ] && [ "$(P MainPID)" != "$pid" ]'
+# The watchdog's SIGABRT ends the process itself (no SIGKILL after TimeoutAbortSec): the unit turns off the Swift
+# backtracer, which cannot run under MemoryDenyWriteExecute= and used to swallow the abort.
+check watchdog-abort-ends-it "$killed" eval '[[ "$killed" == *"status=6/ABRT"* ]]'
 t0=$(date +%s%N)
 waitfor 120 '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
 check watchdog-restarted-ready "the new process reached READY $(secs "$(ms $t0)") s later: $(state)" eval '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
