@@ -27,6 +27,31 @@ import Testing
         #expect(l.line(for: ["fake"]) == nil)
     }
 
+    /// Found by fuzzing: every table TOMLKit builds has a line, including those a header creates on the way
+    /// (`[a.b]` creates `a`) and sub-tables of the latest element of an array of tables (`[p.q]` is `p[1].q`).
+    @Test func tablesCreatedByHeadersHaveALine() {
+        let text = """
+            [a.b]
+            k = 1
+            [[p]]
+            x = 1
+            [[p]]
+            x = 2
+            [p.q]
+            y = 2
+            [[p.r]]
+            z = 3
+            """
+        let l = TOMLKeyLocator(source: text)
+        #expect(l.line(for: ["a"]) == 1)
+        #expect(l.line(for: ["a", "b", "k"]) == 2)
+        #expect(l.line(for: ["p", "[1]", "x"]) == 6)
+        #expect(l.line(for: ["p", "[1]", "q"]) == 7)
+        #expect(l.line(for: ["p", "[1]", "q", "y"]) == 8)
+        #expect(l.line(for: ["p", "[1]", "r", "[0]", "z"]) == 10)
+        #expect(l.line(for: ["p", "q"]) == nil)
+    }
+
     @Test func stringsAndMultiLineValuesDoNotConfuseIt() {
         let text = #"""
             a = """

@@ -70,6 +70,25 @@ public struct TOMLKeyLocator: Sendable {
             if lines[key] == nil { lines[key] = line }
         }
 
+        /// A header's key with the latest element's index after every array of tables it passes through:
+        /// `[p.q]` after `[[p]]` is `p[0].q`.
+        func resolve(_ key: [String]) -> [String] {
+            var out: [String] = []
+            for n in key.indices {
+                out.append(key[n])
+                if n < key.count - 1, let count = arrayTableCounts[TOMLKeyPath.render(Array(key[...n]))], count > 0 {
+                    out.append("[\(count - 1)]")
+                }
+            }
+            return out
+        }
+
+        /// Records a header's path and the tables it creates on the way (`[a.b]` creates `a`).
+        mutating func recordWithParents(_ path: [String], at line: Int) {
+            for n in 1..<max(1, path.count) where !path[n - 1].hasPrefix("[") { record(Array(path[..<n]), at: line) }
+            record(path, at: line)
+        }
+
         mutating func advance() {
             if bytes[i] == UInt8(ascii: "\n") { line += 1 }
             i += 1
@@ -109,18 +128,19 @@ public struct TOMLKeyLocator: Sendable {
                     let headerLine = line
                     if peek(1) == UInt8(ascii: "[") {
                         i += 2
-                        let key = parseKey()
-                        let rendered = TOMLKeyPath.render(key)
+                        let plain = parseKey()
+                        let key = resolve(plain)
+                        let rendered = TOMLKeyPath.render(plain)
                         let n = arrayTableCounts[rendered, default: 0]
                         arrayTableCounts[rendered] = n + 1
-                        record(key, at: headerLine)
+                        recordWithParents(key, at: headerLine)
                         table = key + ["[\(n)]"]
                         record(table, at: headerLine)
                     } else {
                         i += 1
-                        let key = parseKey()
+                        let key = resolve(parseKey())
                         table = key
-                        record(key, at: headerLine)
+                        recordWithParents(key, at: headerLine)
                     }
                     skipToEndOfLine()
                 default:
