@@ -20,7 +20,7 @@ FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
 ALL="gymcu90640 singlepoint asciiline toml config calibration declaration queue-record upload-response"
 TARGETS=${FUZZ_TARGETS:-$ALL}
-BIN="$SCRATCH/fuzz/checkpoint-fuzz"
+BIN=${FUZZ_BIN:-$SCRATCH/fuzz/checkpoint-fuzz}
 
 if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then
   "$HERE/build.sh" || { echo "| fuzz build | FAILED | see above |"; exit 1; }
@@ -50,7 +50,8 @@ maxlen() { case "$1" in gymcu90640) echo 8192;; config) echo 16384;; calibration
 leaks() { case "$1" in toml|config|calibration) echo 0;; *) echo 1;; esac; }
 
 results="$SCRATCH/fuzz/results"
-rm -rf "$results"; mkdir -p "$results"
+mkdir -p "$results"
+for t in $TARGETS; do rm -f "$results/$t".*; done
 
 run_target() {
   local t=$1 log="$results/$1.log" row="$results/$1.row"

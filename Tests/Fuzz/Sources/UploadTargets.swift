@@ -68,6 +68,11 @@ enum UploadTargets {
         let maxBody = [UploadResponse.defaultMaxBody, 0, 1, 16, 300][rng.below(5)]
         var response = UploadResponse(maxBody: maxBody)
         let model = feed(raw, &response, &rng)
+        // Known finding `upload.retry-after-trap`: Foundation's DateFormatter traps ("Incorrect range CFRange") on some
+        // non-ASCII Retry-After values, which parseRetryAfter hands it. While open, such inputs are not explored.
+        if skippedChecks.contains("upload.retry-after-trap"), let v = response.retryAfter, !v.unicodeScalars.allSatisfy(\.isASCII) {
+            return -1
+        }
 
         require(response.body.count <= maxBody, "upload.body-cap", "kept \(response.body.count) body bytes, cap \(maxBody)")
         require(response.body[...] == model.body.prefix(maxBody), "upload.body", "kept body is not the final response's first \(maxBody) bytes")
