@@ -37,10 +37,11 @@ dep=$(f Depends)
 missing=""; for d in libc6 libopencv-core libopencv-objdetect libopencv-imgcodecs libcurl4 libsqlite3-0 libv4l-0 adduser; do
   [[ ", $dep" == *", $d"* ]] || missing="$missing $d"; done
 [ -z "$missing" ] && [[ "$dep" != *swift* ]] && ok "Depends from dpkg-shlibdeps: $dep" || bad "Depends" "missing$missing in '$dep'"
-ctrl=$(dpkg-deb --ctrl-tarball "$DEB" | tar -tz | tr '\n' ' ')
-for m in control conffiles md5sums postinst prerm postrm; do
-  [[ " $ctrl " == *" ./$m "* ]] || bad "control member $m" "not in the control tarball: $ctrl"; done
-conf=$(dpkg-deb --ctrl-tarball "$DEB" | tar -xzO ./conffiles)
+dpkg-deb -e "$DEB" "$out/ctrl"
+ctrl=$(ls "$out/ctrl" | tr '\n' ' ')
+lackc=""; for m in control conffiles md5sums postinst prerm postrm; do [ -f "$out/ctrl/$m" ] || lackc="$lackc $m"; done
+[ -z "$lackc" ] && ok "control members: $ctrl" || bad "control members" "missing$lackc (have: $ctrl)"
+conf=$(cat "$out/ctrl/conffiles" 2>/dev/null)
 grep -qx /etc/checkpointd/checkpointd.toml <<< "$conf" && grep -q '^/etc/checkpointd/calibration/.*\.toml$' <<< "$conf" \
   && ok "conffiles: $(echo $conf)" || bad "conffiles" "'$conf'"
 cont=$(dpkg-deb -c "$DEB" | awk '{ print $6 }')
