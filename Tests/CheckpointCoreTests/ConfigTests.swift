@@ -150,6 +150,9 @@ enum ConfigFixtures {
         #expect(F.diagnostics(dir).map(\.description) == ["\(dir): cannot read: Is a directory"])
         F.write("a = \"\u{0}\"", dir + "/nul.toml")
         #expect(F.diagnostics(dir + "/nul.toml").first?.message.contains("NUL") == true)
+        // after CRLF lines too (found by fuzzing: "\r\n" is one Character, so the line was off)
+        F.write("[kiosk]\r\nx = 1\r\na = \"\u{0}\"", dir + "/nul-crlf.toml")
+        #expect(F.diagnostics(dir + "/nul-crlf.toml").first?.line == 3)
         try! Data([0x61, 0x20, 0x3D, 0x20, 0x22, 0xFF, 0x22]).write(to: URL(fileURLWithPath: dir + "/latin1.toml"))
         #expect(F.diagnostics(dir + "/latin1.toml").map(\.description) == ["\(dir)/latin1.toml: cannot read: not valid UTF-8 text"])
     }

@@ -133,6 +133,16 @@ struct QueuePolicyTests {
         #expect(s.pausedUntil == now.addingTimeInterval(1))
     }
 
+    /// Found by fuzzing: DateFormatter trapped on this non-ASCII Retry-After from a server; it is now no delay.
+    @Test func garbledRetryAfterIsIgnoredNotFatal() {
+        let garbled = String(decoding: [0x57, 0x65, 0x64, 0x6E, 0x65, 0x73, 0x64, 0x61, 0x79, 0x2C, 0x20, 0x31, 0x38, 0xDC, 0xB1, 0x6F] as [UInt8], as: UTF8.self)
+        #expect(UploadPolicy.parseRetryAfter(garbled, now: now) == nil)
+        #expect(UploadPolicy.parseRetryAfter("Wednesday, 18 \u{0}", now: now) == nil)
+        #expect(UploadPolicy.parseRetryAfter(String(repeating: "1", count: 100), now: now) == nil)
+        #expect(UploadPolicy.parseRetryAfter(" 120 ", now: now) == 120)
+        #expect(UploadPolicy.parseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", now: Date(timeIntervalSince1970: 784_111_717)) == 60)
+    }
+
     @Test func capacityPolicy() {
         let c = QueueCapacity(maxBytes: 1000, freeDiskFloor: 100, nearFullFraction: 0.8)
         #expect(c.evaluate(usedBytes: 100, incomingBytes: 100, freeDiskBytes: 10_000) == .ok)

@@ -10,7 +10,8 @@ public struct TOMLDocument: Sendable {
     /// Parses TOML text. A syntax error becomes one diagnostic with TOMLKit's line.
     public static func parse(_ text: String, file: String) -> Result<TOMLDocument, ConfigError> {
         if text.utf8.contains(0) {
-            let line = text.prefix { $0 != "\0" }.filter { $0 == "\n" }.count + 1
+            // Count newline bytes: "\r\n" is one Character, so counting Characters would miss CRLF lines.
+            let line = text.utf8.prefix { $0 != 0 }.filter { $0 == 0x0A }.count + 1
             return .failure(
                 ConfigError([
                     ConfigDiagnostic(file: file, line: line, keyPath: "", message: "TOML syntax error: NUL byte in file")

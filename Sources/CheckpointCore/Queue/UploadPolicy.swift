@@ -119,7 +119,10 @@ public struct UploadPolicy: Sendable, Equatable {
     /// (never negative), or nil if the value is neither.
     public static func parseRetryAfter(_ value: String, now: Date) -> Double? {
         let v = value.trimmingCharacters(in: .whitespaces)
-        if !v.isEmpty, v.allSatisfy({ $0.isASCII && $0.isNumber }) { return Double(v) }
+        // Both forms are short printable ASCII. Anything else is refused before DateFormatter sees it: Foundation
+        // traps (a fatal error, not nil) on some non-ASCII dates, and one server response must not kill the daemon.
+        guard !v.isEmpty, v.utf8.count <= 64, v.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
+        if v.allSatisfy({ $0.isASCII && $0.isNumber }) { return Double(v) }
         for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
             let f = DateFormatter()
             f.locale = Locale(identifier: "en_US_POSIX")
