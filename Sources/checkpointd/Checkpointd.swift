@@ -33,6 +33,10 @@ struct Checkpointd: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the config and calibration key reference (Markdown) and exit.")
     var printReference = false
 
+    /// Internal: the child of `ConfigPreflight` parses PATH and exits (0 unless the parser crashes).
+    @Option(name: .customLong("parse-config-only"), help: .hidden)
+    var parseConfigOnly: String?
+
     func validate() throws {
         if checkPath != nil && !checkConfig {
             throw ValidationError("a PATH argument is only accepted with --check-config; use --config PATH to run")
@@ -45,7 +49,15 @@ struct Checkpointd: AsyncParsableCommand {
             print(ConfigReference.markdown(schema: CalibrationFile.schema, title: "Calibration files"), terminator: "")
             return
         }
+        if let parseConfigOnly {
+            _ = ConfigLoader.result(path: parseConfigOnly)
+            return
+        }
         let path = checkPath ?? config
+        if let crash = await Self.parserCrash(path: path) {
+            FileHandle.standardError.write(Data("\(crash)\ncheckpointd: \(path): 1 problem found\(checkConfig ? "" : "; not starting")\n".utf8))
+            throw ExitCode(exitConfigError)
+        }
         let loaded = ConfigLoader.result(path: path)
         let config: CheckpointConfig
         switch loaded {
@@ -76,5 +88,15 @@ struct Checkpointd: AsyncParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// Parses `path` (and the calibration file it names) in a child process first; a message if the TOML parser
+    /// crashed on it (see `ConfigPreflight`), nil otherwise.
+    static func parserCrash(path: String) async -> String? {
+        let thread = DedicatedThread(name: "checkpointd.preflight")
+        defer { thread.stop() }
+        guard case .parserCrashed(let signal, let detail) = await ConfigPreflight.check(path: path, on: thread) else { return nil }
+        return "\(path): not valid TOML: the parser stopped with signal \(signal) on this file or its calibration file "
+            + "(look for unbalanced brackets or braces, or a malformed date or time)\(detail.isEmpty ? "" : " [\(detail)]")"
     }
 }

@@ -100,6 +100,7 @@ enum Daemon {
         let configPath = initial.file
         let running = RunningConfig(initial)
         let reload: @Sendable () async -> [String] = {
+            if let crash = await Checkpointd.parserCrash(path: configPath) { return [crash] }
             switch ConfigLoader.result(path: configPath) {
             case .failure(let error):
                 return error.diagnostics.map(\.description)

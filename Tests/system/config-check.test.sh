@@ -97,4 +97,15 @@ grep -q "not starting" "$work/err2" && ok "daemon says it is not starting" || ba
 
 "$D" --version >"$work/out" 2>&1; rc=$?
 [ "$rc" -eq 0 ] && grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+' "$work/out" && ok "--version" || bad "--version" "exit $rc: $(cat "$work/out")"
+# Files on which toml++ aborts (an assertion; found by fuzzing) are reported, not fatal: the parse runs in a
+# child first. Exit 78 and a message naming the file, for check-config and for a start.
+for t in 't=[}' '_=2121-11-20T:'; do
+  printf '%s\n' "$t" > "$work/crash.toml"
+  "$D" --check-config "$work/crash.toml" >/dev/null 2>"$work/err"; rc=$?
+  [ "$rc" -eq 78 ] && grep -q "crash.toml: not valid TOML" "$work/err" && ok "parser-crashing file '$t' is reported (exit 78)" \
+    || bad "parser-crashing file '$t' is reported" "exit $rc: $(head -3 "$work/err")"
+done
+timeout 20 "$D" --config "$work/crash.toml" >/dev/null 2>"$work/err"; rc=$?
+[ "$rc" -eq 78 ] && grep -q "not starting" "$work/err" && ok "the daemon refuses a parser-crashing file with 78, no crash" \
+  || bad "the daemon refuses a parser-crashing file" "exit $rc: $(head -3 "$work/err")"
 exit $((fails > 0))

@@ -64,6 +64,15 @@ sleep 0.5
 grep -q "reload rejected: .*run.toml:$line: screening.elevated_c" "$D/daemon.log" && ok "bad reload logs FILE:LINE" || bad "bad reload logs FILE:LINE" "$(grep -i reload "$D/daemon.log")"
 kill -0 $DAEMON 2>/dev/null && ok "bad reload keeps the daemon running" || bad "bad reload keeps the daemon running" "it exited"
 
+# 3b. SIGHUP with a file the TOML parser itself crashes on (t=[}): rejected, the daemon stays up.
+printf 't=[}\n' > "$D/run.toml"
+: > "$D/notify.log"; kill -HUP $DAEMON
+wait_for "READY=1" || true
+sleep 0.5
+kill -0 $DAEMON 2>/dev/null && grep -q "reload rejected: .*run.toml: not valid TOML" "$D/daemon.log" \
+  && ok "reload of a parser-crashing file is rejected and the daemon lives" \
+  || bad "reload of a parser-crashing file is rejected" "$(grep -i "reload\|valid TOML" "$D/daemon.log" | tail -3)"
+
 # 4. SIGHUP with a good change: applied. The endpoint moves from the dead port to a live receiver, so the
 #    declaration that waited in the queue (backing off) is delivered at once; a camera change needs a restart.
 "$BIN/checkpoint-receiver" --port 0 --db "$D/recv.db" > "$D/recv.out" 2>/dev/null &
