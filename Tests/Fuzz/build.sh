@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRATCH=${FUZZ_SCRATCH:-$ROOT/.build-fuzz}
 SWIFT=${SWIFT:-swift}
 SWIFTC=${SWIFTC:-$(dirname "$(command -v "$SWIFT")")/swiftc}
-OUT="$SCRATCH/fuzz"
+OUT=${FUZZ_OUT:-$SCRATCH/fuzz}
 mkdir -p "$OUT"
 
 # Start from dependency checkouts already on this machine instead of fetching them again.
