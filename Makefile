@@ -20,7 +20,7 @@ MODEL        := face_detection_yunet_2022mar.onnx
 # Debian packages needed to build, test, demo and benchmark.
 DEBS := pkg-config g++ libc6-dev make git openssl curl ca-certificates python3 \
         libopencv-dev opencv-data python3-opencv libv4l-dev v4l-utils libcurl4-openssl-dev libsqlite3-dev \
-        libturbojpeg0-dev systemd udev qemu-system-x86 qemu-system-data busybox-static kmod cpio xz-utils bc sqlite3 \
+        libturbojpeg0-dev libpng-dev systemd udev qemu-system-x86 qemu-system-data busybox-static kmod cpio xz-utils bc sqlite3 \
         dpkg-dev fakeroot strace
 
 .PHONY: deps build build-debug test test-unit test-system demo bench soak fuzz install deb clean

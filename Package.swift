@@ -2,8 +2,8 @@
 // checkpointd — edge daemon for smart health-checkpoint kiosks.
 //
 // The pipeline at a glance (one target per layer):
-//   C shims:     CV4L2 (V4L2 ioctls) · CCurl (libcurl) · CFaceDetector (OpenCV face detection) · CImageCodec
-//                (OpenCV JPEG/PNG codecs); the last two are C++ behind pure-C headers
+//   C shims:     CV4L2 (V4L2 ioctls) · CCurl (libcurl) · CFaceDetector (OpenCV face detection, C++ behind a
+//                pure-C header) · CImageCodec (JPEG via libturbojpeg, PNG via libpng)
 //   Core:        CheckpointCore      — pure Swift domain logic, imports no C
 //   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, uploader, store)
 //   Executables: checkpointd (daemon) · checkpointctl (technician CLI) · checkpoint-receiver (reference server)
@@ -57,8 +57,7 @@ let package = Package(
 
         .target(
             name: "CImageCodec",
-            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
-            linkerSettings: [.linkedLibrary("opencv_imgcodecs"), .linkedLibrary("opencv_core")]
+            linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]
         ),
 
         // MARK: Core — domain logic only.

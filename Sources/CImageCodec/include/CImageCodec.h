@@ -1,8 +1,8 @@
 // CImageCodec: decode and encode still images (JPEG, PNG) from Swift.
-// Why this shim exists: Swift on Linux has no image codecs; OpenCV's imgcodecs is C++ and throws
-// cv::Exception, so this pure-C header hides it behind plain buffers and status codes. Every
-// exception is caught in the .cpp and returned as text. Used for MJPEG frames, replay files,
-// face snapshots and technician PNGs.
+// Why this shim exists: Swift on Linux has no image codecs. JPEG goes through libturbojpeg and PNG through
+// libpng's simplified API (plain C, status codes, messages as text). OpenCV's imgcodecs did this before, but on
+// Debian it drags in GDAL, GDCM, Poppler and ~25 MB of resident libraries the kiosk never uses. Used for MJPEG
+// frames, replay files, face snapshots and technician PNGs.
 #ifndef CIMAGECODEC_H
 #define CIMAGECODEC_H
 
@@ -19,7 +19,7 @@ typedef enum {
     CIC_ERR_DECODE = 2,
     CIC_ERR_ENCODE = 3,
     CIC_ERR_MEMORY = 4,
-    CIC_ERR_OPENCV = 5,
+    CIC_ERR_OPENCV = 5,  // unused since the codecs left OpenCV; kept so the values stay stable
 } cic_status;
 
 /// A malloc'ed, tightly packed image; release with cic_image_free.
@@ -30,7 +30,7 @@ typedef struct {
     int channels; // 1 = gray, 3 = BGR
 } cic_image;
 
-/// Decodes an encoded image (JPEG, PNG, …) to BGR (channels = 3) or gray (want_gray != 0).
+/// Decodes a JPEG or PNG image to BGR (channels = 3) or gray (want_gray != 0).
 /// On failure returns a status and writes a message into err (if err_len > 0).
 cic_status cic_decode(const uint8_t *data, size_t length, int want_gray, cic_image *out, char *err, size_t err_len);
 
