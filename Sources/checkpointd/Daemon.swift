@@ -54,23 +54,27 @@ enum Daemon {
         // Camera and detector. A detector that cannot load leaves the kiosk taking declarations
         // (without a screening) and reports the failure; it never stops the daemon.
         let source = try CameraSourceFactory.make(initial.camera, output: .bgr24, logger: Logger(label: "checkpointd.camera"))
-        await health.register("camera", stallLimitSeconds: max(10, Double(initial.camera.frameTimeoutMilliseconds) / 1000 * 4))
-        await health.register("detector", stallLimitSeconds: 30)
         FaceDetector.setThreads(initial.detector.threads)
         do {
             let detector = try await DetectionWorker(config: detectorConfig(initial.detector), logger: Logger(label: "checkpointd.faces"))
+            // Registered once the model has loaded (seconds on a slow machine), so that load is not a camera stall.
+            await health.register("camera", stallLimitSeconds: max(10, Double(initial.camera.frameTimeoutMilliseconds) / 1000 * 4))
+            await health.register("detector", stallLimitSeconds: 30)
             if detector.health != "ok" { await health.report("detector", .degraded(detector.health.replacingOccurrences(of: "degraded: ", with: ""))) }
             services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking), tracker: FaceTracker(initial.tracking),
                                           hub: hub, health: health, metrics: metrics, logger: Logger(label: "checkpointd.vision")))
         } catch {
             logger.critical("face detector unavailable; declarations are taken without screening", metadata: ["error": "\(error)"])
-            await health.report("detector", .failed("\(error)"))
+            // No vision stage runs, so the camera is not watched; the failure shows in health and STATUS.
             await health.register("detector", stallLimitSeconds: .infinity)
+            await health.report("detector", .failed("\(error)"))
         }
 
         // Thermal sensor.
-        let link = ThermalSensorLink(config: try sensorConfig(initial), logger: Logger(label: "checkpointd.thermal"))
-        await health.register("thermal", stallLimitSeconds: max(10, 6 / initial.thermal.frameRateHz))
+        let linkConfig = try sensorConfig(initial)
+        let link = ThermalSensorLink(config: linkConfig, logger: Logger(label: "checkpointd.thermal"))
+        // Silent longer than a few frame periods, or than two reconnect attempts while the sensor is away: stalled.
+        await health.register("thermal", stallLimitSeconds: max(10, 6 / initial.thermal.frameRateHz, 2 * linkConfig.backoffMaxSeconds + 2))
         services.append(ThermalService(link: link, hub: hub, health: health, metrics: metrics, logger: Logger(label: "checkpointd.thermal")))
 
         // Local API for the kiosk front end, and the uploader.

@@ -104,6 +104,21 @@ t0=$(date +%s%N); kill -TERM $DAEMON; wait $DAEMON; rc=$?; ms=$(( ($(date +%s%N)
 [ "$rc" = 0 ] && ok "SIGTERM exits 0 (${ms} ms)" || bad "SIGTERM exits 0" "exit $rc"
 [ "$ms" -lt 20000 ] && ok "stops within TimeoutStopSec=20s" || bad "stops within TimeoutStopSec" "${ms} ms"
 grep -q "STOPPING=1" "$D/notify.log" && ok "sends STOPPING=1" || bad "sends STOPPING=1" "$(tail -3 "$D/notify.log")"
+# 6. The sensor unplugged from the start: the link keeps retrying and says so, so the watchdog keeps being
+#    petted (a reported recovery) instead of the daemon being killed over and over; the log says it once.
+sed "s#^port = .*#port = \"$D/no-such-tty\"#" "$D/good.toml" > "$D/nosensor.toml"
+: > "$D/notify.log"
+NOTIFY_SOCKET="$D/notify.sock" WATCHDOG_USEC=4000000 "$BIN/checkpointd" --config "$D/nosensor.toml" 2> "$D/nosensor.log" &
+NS=$!; pids+=($NS)
+wait_for "READY=1" || true
+sleep 25
+: > "$D/notify.log"; sleep 6
+n=$(grep -c "WATCHDOG=1" "$D/notify.log")
+[ "$n" -ge 1 ] && ok "missing sensor: watchdog still petted after 25 s ($n pings in 6 s)" \
+  || bad "missing sensor: watchdog still petted" "$n pings; $(grep -i "stalled\|thermal" "$D/nosensor.log" | tail -3)"
+u=$(grep -c "thermal sensor unavailable" "$D/nosensor.log")
+[ "$u" -ge 1 ] && [ "$u" -le 2 ] && ok "missing sensor logged once, not per attempt" || bad "missing sensor logged once" "$u lines"
+kill -TERM $NS; wait $NS 2>/dev/null
 # No personal data in the journal: the daemon never logs declaration fields.
 ! grep -qiE 'fullName|phone|birthYear' "$D/daemon.log" && ok "log holds no declaration fields" || bad "log holds no declaration fields" "found"
 exit $((fails > 0))

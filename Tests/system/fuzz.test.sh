@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Short CI fuzz run: every libFuzzer target in Tests/Fuzz for FUZZ_CI_RUNS inputs (default 20000), after replaying the
-# saved regression inputs, at most FUZZ_CI_MAX_TIME s (default 60) each on a busy machine. PASS per target with no
+# saved regression inputs, at most FUZZ_CI_MAX_TIME s (default 20) each on a busy machine. PASS per target with no
 # crash, broken invariant, hang or leak. `make fuzz` runs 1,000,000.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp); trap 'rm -f "$out"' EXIT
-FUZZ_RUNS=${FUZZ_CI_RUNS:-20000} FUZZ_MAX_TIME=${FUZZ_CI_MAX_TIME:-60} FUZZ_TIME_OK=1 "$ROOT/Tests/Fuzz/run.sh" 2>&1 | tee "$out"
+FUZZ_RUNS=${FUZZ_CI_RUNS:-20000} FUZZ_MAX_TIME=${FUZZ_CI_MAX_TIME:-20} FUZZ_TIME_OK=1 "$ROOT/Tests/Fuzz/run.sh" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 fails=0
 while IFS= read -r row; do

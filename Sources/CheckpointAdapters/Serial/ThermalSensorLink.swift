@@ -23,7 +23,8 @@ public struct SensorLinkConfig: Sendable {
     /// ε to set and read back (from the calibration file); nil leaves the sensor's own.
     public var emissivity: Double? = 0.98
     public var backoffInitialSeconds: Double = 0.5
-    public var backoffMaxSeconds: Double = 30
+    /// Reconnect attempts back off up to this; kept short so a replugged sensor is back within seconds.
+    public var backoffMaxSeconds: Double = 8
     /// "No valid frame for this many periods" triggers the next recovery step.
     public var stalePeriods: Double = 3
 
@@ -144,11 +145,13 @@ public final class ThermalSensorLink: @unchecked Sendable {
             lock.withLock { continuation }?.finish()
             return
         }
+        // Logged once; emitted on every failed attempt, so the daemon's health sees a recovery that is still
+        // trying (a sign of life for the watchdog) rather than a stage gone silent.
         func unavailable(_ reason: String) {
             if !reportedUnavailable {
                 logger.warning("thermal sensor unavailable", metadata: ["reason": "\(reason)"])
-                emit(.status(.unavailable(reason: reason)))
             }
+            emit(.status(.unavailable(reason: reason)))
             reportedUnavailable = true
         }
         outer: while !isStopping {

@@ -54,6 +54,7 @@ struct ThermalService: Service {
         let events = link.start()
         try await withGracefulShutdownHandler {
             var lastCounters: ThermalCounters?
+            var lastStatus: SensorLinkStatus?
             for await event in events {
                 switch event {
                 case .frame(let frame, let counters):
@@ -66,7 +67,9 @@ struct ThermalService: Service {
                     await hub.thermal(frame)
                     await health.progress("thermal")
                 case .status(let status):
-                    logger.notice("thermal sensor \(status)")
+                    // The link repeats "unavailable" on every reconnect attempt (a sign of life); log changes only.
+                    if status != lastStatus { logger.notice("thermal sensor \(status)") }
+                    lastStatus = status
                     if status.isAvailable {
                         await hub.sensorAvailable()
                         await health.progress("thermal")
