@@ -80,7 +80,7 @@ install:
 	  $(DESTDIR)$(PREFIX)/share/doc/checkpointd
 	install -m 0755 $(BINDIR_REL)/checkpointd $(BINDIR_REL)/checkpointctl $(BINDIR_REL)/checkpoint-receiver $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 systemd/checkpointd.service $(DESTDIR)$(UNITDIR)/checkpointd.service
-	install -m 0644 systemd/60-checkpointd.rules $(DESTDIR)$(UDEVDIR)/60-checkpointd.rules
+	install -m 0644 systemd/70-checkpointd.rules $(DESTDIR)$(UDEVDIR)/70-checkpointd.rules
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/checkpointd/README.md
 	@# Configuration: never overwrite what a technician has edited.
 	@for f in systemd/checkpointd.toml; do t=$(DESTDIR)$(SYSCONFDIR)/checkpointd/$$(basename $$f); \

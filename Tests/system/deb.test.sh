@@ -46,7 +46,7 @@ grep -qx /etc/checkpointd/checkpointd.toml <<< "$conf" && grep -q '^/etc/checkpo
   && ok "conffiles: $(echo $conf)" || bad "conffiles" "'$conf'"
 cont=$(dpkg-deb -c "$DEB" | awk '{ print $6 }')
 lack=""; for p in ./usr/bin/checkpointd ./usr/bin/checkpointctl ./usr/bin/checkpoint-receiver ./lib/systemd/system/checkpointd.service \
-                  ./lib/udev/rules.d/60-checkpointd.rules ./etc/checkpointd/checkpointd.toml ./usr/share/doc/checkpointd/README.md; do
+                  ./lib/udev/rules.d/70-checkpointd.rules ./etc/checkpointd/checkpointd.toml ./usr/share/doc/checkpointd/README.md; do
   grep -qx -- "$p" <<< "$cont" || lack="$lack $p"; done
 [ -z "$lack" ] && ok "contents: binaries, unit, udev rules, config, README" || bad "contents" "missing$lack"
 owners=$(dpkg-deb -c "$DEB" | awk '{ print $2 }' | sort -u | tr '\n' ' ')

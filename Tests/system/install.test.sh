@@ -12,7 +12,7 @@ make -s -C "$ROOT" install DESTDIR="$dest" BINDIR_REL="$BIN" SHARED="$SHARED" >/
 for f in usr/bin/checkpointd usr/bin/checkpointctl usr/bin/checkpoint-receiver; do
   [ -x "$dest/$f" ] && ok "installs $f" || bad "installs $f" "missing or not executable"
 done
-for f in lib/systemd/system/checkpointd.service lib/udev/rules.d/60-checkpointd.rules etc/checkpointd/checkpointd.toml \
+for f in lib/systemd/system/checkpointd.service lib/udev/rules.d/70-checkpointd.rules etc/checkpointd/checkpointd.toml \
          usr/share/doc/checkpointd/README.md; do
   [ -f "$dest/$f" ] && ok "installs $f" || bad "installs $f" "missing"
 done

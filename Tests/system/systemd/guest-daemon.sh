@@ -24,10 +24,10 @@ check install-enabled "postinst enabled the unit: $(systemctl is-enabled $U 2>&1
 setup_devices
 if [ "$UDEV" = 1 ]; then
   props=$(udevadm info -q property -n /dev/ttyUSB0 2>&1)
-  check udev-modemmanager-ignore "60-checkpointd.rules marks the FTDI sensor adapter ID_MM_DEVICE_IGNORE=1" \
+  check udev-modemmanager-ignore "70-checkpointd.rules marks the FTDI sensor adapter ID_MM_DEVICE_IGNORE=1" \
     eval 'grep -q "^ID_MM_DEVICE_IGNORE=1" <<< "$props"'
   if ! grep -q "^ID_MM_DEVICE_IGNORE=1" <<< "$props"; then   # evidence for the fix: the same rules ordered after 60-serial.rules
-    cp /lib/udev/rules.d/60-checkpointd.rules /etc/udev/rules.d/70-checkpointd-vmtest.rules
+    cp /lib/udev/rules.d/70-checkpointd.rules /etc/udev/rules.d/70-checkpointd-vmtest.rules
     udevadm control --reload; udevadm trigger --action=change --subsystem-match=tty; udevadm settle -t 20
     info "udev: the same rules as 70-checkpointd.rules give: $(udevadm info -q property -n /dev/ttyUSB0 | grep -E '^ID_MM_DEVICE_IGNORE' || echo 'no ID_MM_DEVICE_IGNORE either')"
     rm -f /etc/udev/rules.d/70-checkpointd-vmtest.rules; udevadm control --reload

@@ -21,7 +21,7 @@ check deb-user "$ids; $pw" \
   eval '[[ "$ids" == *"(video)"* && "$ids" == *"(dialout)"* && "$ids" == *"gid="*"(checkpointd)"* && "$pw" == *:/var/lib/checkpointd:/usr/sbin/nologin ]] && [ "$(id -u checkpointd)" -lt 1000 ]'
 missing=""
 for f in /usr/bin/checkpointd /usr/bin/checkpointctl /usr/bin/checkpoint-receiver /lib/systemd/system/$U \
-         /lib/udev/rules.d/60-checkpointd.rules /etc/checkpointd/checkpointd.toml /usr/share/doc/checkpointd/README.md; do
+         /lib/udev/rules.d/70-checkpointd.rules /etc/checkpointd/checkpointd.toml /usr/share/doc/checkpointd/README.md; do
   [ -e "$f" ] || missing="$missing $f"; done
 check deb-files "binaries, unit, udev rules, config, README${missing:+; missing:$missing}" eval '[ -z "$missing" ] && ls /etc/checkpointd/calibration/*.toml >/dev/null'
 cf=$(dpkg-query -W -f='${Conffiles}' checkpointd | awk 'NF { print $1 }' | tr '\n' ' ')
@@ -56,7 +56,7 @@ check deb-reinstall "dpkg -i again rc=$rc: config edit kept=$(grep -c 'edited by
 # --- dpkg -r: stopped, files gone, configuration and queue kept ------------------------------------------------
 t0=$(date +%s%N)
 dpkg -r checkpointd > "$O/dpkg-r.log" 2>&1; rc=$?
-left=""; for f in /usr/bin/checkpointd /lib/systemd/system/$U /lib/udev/rules.d/60-checkpointd.rules; do [ -e "$f" ] && left="$left $f"; done
+left=""; for f in /usr/bin/checkpointd /lib/systemd/system/$U /lib/udev/rules.d/70-checkpointd.rules; do [ -e "$f" ] && left="$left $f"; done
 check deb-remove "dpkg -r rc=$rc in $(secs "$(ms $t0)") s, $(dpkg-query -W -f='${Status}' checkpointd 2>&1), service $(systemctl is-active $U 2>&1)${left:+, left:$left}" \
   eval '[ $rc = 0 ] && [ -z "$left" ] && [ "$(dpkg-query -W -f="\${Status}" checkpointd)" = "deinstall ok config-files" ] && ! pgrep -x checkpointd >/dev/null'
 check deb-remove-keeps "kept: $(ls -d "$CONF" /var/lib/checkpointd/queue.sqlite 2>&1 | tr '\n' ' ')" \
