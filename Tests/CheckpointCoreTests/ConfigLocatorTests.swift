@@ -50,6 +50,10 @@ import Testing
         #expect(l.line(for: ["p", "[1]", "q", "y"]) == 8)
         #expect(l.line(for: ["p", "[1]", "r", "[0]", "z"]) == 10)
         #expect(l.line(for: ["p", "q"]) == nil)
+        // a quoted key that looks like a bracket is a key, not an array index
+        let q = TOMLKeyLocator(source: "[\"[\".o]\nk = 1\n")
+        #expect(TOMLKeyPath.render(["[", "o"]) == "\"[\".o")
+        #expect(q.line(for: ["["]) == 1 && q.line(for: ["[", "o", "k"]) == 2)
     }
 
     @Test func stringsAndMultiLineValuesDoNotConfuseIt() {

@@ -1,4 +1,4 @@
-import CheckpointCore
+@testable import CheckpointCore
 import Foundation
 import Testing
 
@@ -164,5 +164,17 @@ struct QueuePolicyTests {
         #expect(text.contains("\"birthYear\":1990"))
         #expect(text.contains("\"wallTime\":\"2023-11-14T22:13:20.000Z\""))
         #expect(try r.encoded() == data)
+    }
+
+    /// Found by fuzzing: ".135Z" came back as ".134Z" after a decode and encode, one millisecond per round trip.
+    @Test func recordTimesSurviveRepeatedRoundTrips() throws {
+        for stamp in ["2026-11-20T02:30:00.135Z", "2026-11-20T02:30:00.001Z", "2026-11-20T02:30:00.999Z", "2026-11-20T02:30:00.290Z"] {
+            let wall = try #require(QueueRecord.parseDate(stamp))
+            let r = QueueRecord(checkpointId: "cp-1", deviceId: "k", clock: RecordClock(wallTime: wall, clockSynced: true, bootId: "b", monotonicNanos: 1),
+                                declaration: [:], screening: ScreeningSummary(result: .unavailable, flags: []), faceCaptured: false)
+            var json = try r.encoded()
+            for _ in 0..<5 { json = try QueueRecord.decode(json).encoded() }
+            #expect(String(decoding: json, as: UTF8.self).contains("\"wallTime\":\"\(stamp)\""), "\(stamp)")
+        }
     }
 }

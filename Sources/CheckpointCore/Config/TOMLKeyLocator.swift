@@ -4,11 +4,16 @@ public enum TOMLKeyPath {
     public static func render(_ components: [String]) -> String {
         var out = ""
         for c in components {
-            if c.hasPrefix("[") { out += c; continue }
+            if isIndex(c) { out += c; continue }
             if !out.isEmpty { out += "." }
             out += quoteComponent(c)
         }
         return out
+    }
+
+    /// An array index component, `[n]`. Only digits: a quoted key such as `"["` is a key, not an index (fuzzing).
+    static func isIndex(_ c: String) -> Bool {
+        c.count >= 3 && c.hasPrefix("[") && c.hasSuffix("]") && c.dropFirst().dropLast().allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     /// A key component, quoted when it is not a TOML bare key.
@@ -85,7 +90,7 @@ public struct TOMLKeyLocator: Sendable {
 
         /// Records a header's path and the tables it creates on the way (`[a.b]` creates `a`).
         mutating func recordWithParents(_ path: [String], at line: Int) {
-            for n in 1..<max(1, path.count) where !path[n - 1].hasPrefix("[") { record(Array(path[..<n]), at: line) }
+            for n in 1..<max(1, path.count) where !TOMLKeyPath.isIndex(path[n - 1]) { record(Array(path[..<n]), at: line) }
             record(path, at: line)
         }
 

@@ -81,8 +81,14 @@ public struct QueueRecord: Codable, Sendable, Equatable {
         return d
     }
 
+    /// Millisecond ISO-8601 (`2026-11-20T02:30:00.135Z`), rounded to the nearest millisecond. A parsed ".135" is
+    /// 0.13499… s as a Double and ISO8601FormatStyle truncates, so every decode/encode lost a millisecond (fuzzing).
     static func formatDate(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())   // …:SSZ
+        let fraction = ms - seconds * 1000
+        return String(whole.dropLast()) + "." + String(format: "%03d", fraction) + "Z"
     }
 
     static func parseDate(_ s: String) -> Date? {
