@@ -19,7 +19,7 @@ MODEL        := face_detection_yunet_2022mar.onnx
 
 # Debian packages needed to build, test, demo and benchmark.
 DEBS := pkg-config g++ libc6-dev make git openssl curl ca-certificates python3 \
-        libopencv-dev opencv-data python3-opencv libv4l-dev v4l-utils libcurl4-openssl-dev libsqlite3-dev \
+        libopencv-dev opencv-data python3-opencv v4l-utils libcurl4-openssl-dev libsqlite3-dev \
         libturbojpeg0-dev libpng-dev systemd udev qemu-system-x86 qemu-system-data busybox-static kmod cpio xz-utils bc sqlite3 \
         dpkg-dev fakeroot strace
 
@@ -104,7 +104,7 @@ DEB_DIR     ?= .build/deb
 DEB_ROOT     = $(abspath $(DEB_DIR))/root
 DEB_BIN      = $(abspath $(DEB_SCRATCH))/release
 # The Swift runtime is linked statically: a kiosk has no Swift toolchain. System libraries (OpenCV, libcurl,
-# SQLite, libv4l) stay shared; dpkg-shlibdeps turns them into Depends.
+# SQLite, libturbojpeg, libpng) stay shared; dpkg-shlibdeps turns them into Depends.
 deb: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DEB_SCRATCH) $(SWIFT_BUILD_FLAGS)
 	@if ldd $(DEB_BIN)/checkpointd | grep -E 'libswift|libFoundation|libdispatch|/opt/swift'; then \

@@ -45,7 +45,7 @@ let package = Package(
     ],
     targets: [
         // MARK: C shims — each declares only what Swift cannot import by itself.
-        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CV4L2", providers: [.apt(["linux-libc-dev"])]),   // raw ioctls: no libv4l2
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "CFaceDetector",

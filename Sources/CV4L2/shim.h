@@ -11,7 +11,6 @@
 #include <linux/videodev2.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <libv4l2.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

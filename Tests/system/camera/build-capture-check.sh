@@ -39,7 +39,7 @@ S
   sed 's/^import CheckpointCore$//' "$(dirname "$0")/capture-check.swift" > "$T/main.swift"
   for f in "${CORE[@]}" "${ADAPT[@]}"; do sed 's/^import CheckpointCore$//; s/^@_exported import CheckpointCore$//' "$f" > "$T/$(basename "$f")"; done
   swiftc -O -swift-version 6 -module-name CaptureCheck -I "$T/mod" -Xcc -fmodule-map-file="$ROOT/Sources/CV4L2/module.modulemap" \
-    "$T"/*.swift "$T/libLogging.a" -lv4l2 -o "$BIN.tmp"
+    "$T"/*.swift "$T/libLogging.a" -o "$BIN.tmp"
   mv "$BIN.tmp" "$BIN"
 fi
 echo "$BIN"
