@@ -6,7 +6,7 @@
 # to start under TCG). vivid's error-injection controls are pressed while capturing:
 # error-flagged buffers, a fatal stream error (POLLERR/EIO), Disconnect (unplug: POLLHUP/ENODEV) and 100 %
 # dropped buffers (a frozen camera: frame timeout), pressed through a second fd as frames flow. Kernel, initramfs and capture-check are cached under
-# /var/cache/checkpointd-camera-vm, so reruns take about 35–40 s (the first run builds capture-check, ~1.5 min).
+# /var/cache/checkpointd-vm-kernel (shared with the systemd VM test) and /var/cache/checkpointd-camera-vm, so reruns take about 35–40 s (the first run builds capture-check, ~1.5 min).
 set -uo pipefail
 : "${BIN:?BIN must point at the built binaries}"
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -7,7 +7,8 @@
 # a clean stop, exit 78 without restarts, and `systemd-analyze security`.
 # The thermal sensor is `checkpointctl simulate sensor` on a host PTY, handed to the VM as a QEMU USB serial
 # adapter, so it is a real /dev/ttyUSB0 behind the unit's DeviceAllow=char-ttyUSB and the udev rules.
-# Kernel and initramfs are cached in /var/cache/checkpointd-systemd-vm (the first run downloads the kernel).
+# The kernel is cached in /var/cache/checkpointd-vm-kernel (shared with the camera VM test; the first run downloads it),
+# the initramfs in /var/cache/checkpointd-systemd-vm.
 set -uo pipefail
 : "${BIN:?BIN must point at the built binaries}"
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -4,7 +4,8 @@
 # Adapted from ../shared/design/v4l2-vm/run-vivid-vm.sh (ours).
 # Usage: run-vivid-vm.sh GUEST_SCRIPT   (the script runs chrooted in the host fs; write only to $VM_OUT)
 # KVM is NOT used: on these machines /dev/kvm is kvm_pvm, which only runs PVM-enabled guest kernels.
-# The kernel package and the unpacked vmlinux are cached in $VM_CACHE (default /var/cache/checkpointd-camera-vm).
+# The kernel package and vmlinux are cached in $VM_KERNEL_CACHE (default /var/cache/checkpointd-vm-kernel, shared with
+# the systemd VM test), the initramfs in $VM_CACHE (default /var/cache/checkpointd-camera-vm).
 set -euo pipefail
 GUEST_SCRIPT=$(readlink -f "$1")
 C=${VM_CACHE:-/var/cache/checkpointd-camera-vm}
@@ -18,32 +19,16 @@ for tool in qemu-system-x86_64 busybox modinfo depmod cpio; do
 done
 [ -f /usr/share/qemu/qboot.rom ] || { echo "missing /usr/share/qemu/qboot.rom (apt-get install qemu-system-data)"; exit 2; }
 
-KPKG=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-KVER=${KPKG#linux-image-}
-if [ ! -d "$C/kpkg/lib/modules/$KVER" ]; then
-  (cd "$C" && rm -rf kpkg && apt-get download "$KPKG" >/dev/null 2>&1 && dpkg-deb -x "${KPKG}"_*.deb kpkg && rm -f "${KPKG}"_*.deb)
-fi
-# The uncompressed vmlinux boots directly through PVH: about 9 s faster than the bzImage under TCG.
-if [ ! -f "$C/vmlinux-$KVER" ]; then
-  python3 - "$C/kpkg/boot/vmlinuz-$KVER" "$C/vmlinux-$KVER" <<'PY'
-import lzma, sys
-d = open(sys.argv[1], 'rb').read(); off = d.find(b'\xfd7zXZ\x00')
-open(sys.argv[2] + '.tmp', 'wb').write(lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(d[off:]))
-PY
-  mv "$C/vmlinux-$KVER.tmp" "$C/vmlinux-$KVER"
-fi
+# Debian's kernel, shared with the systemd VM test (lib/vm-kernel.sh).
+. "$(dirname "$0")/../lib/vm-kernel.sh"
+K=${VM_KERNEL_CACHE:-/var/cache/checkpointd-vm-kernel}
+vm_kernel "$K"
 
 # initramfs: busybox + the module closure of vivid and 9p (cached).
 if [ ! -f "$C/initramfs-$KVER-v3.cpio.gz" ]; then
-  KM=$C/kpkg/lib/modules/$KVER; R=$W/initramfs; mkdir -p $R/{bin,proc,sys,dev,host}
+  R=$W/initramfs; mkdir -p $R/{bin,proc,sys,dev,host}
   cp "$(command -v busybox)" $R/bin/; for a in sh mount umount modprobe cat sleep poweroff chroot mkdir; do ln -s busybox $R/bin/$a; done
-  deps() { modinfo -F depends "$(find $KM -name "$1.ko*" | head -1)" | tr ',' ' '; }
-  todo="vivid 9p 9pnet_virtio virtio_pci"; seen=" "
-  while [ -n "${todo// }" ]; do set -- $todo; m=$1; shift; todo="$*"
-    [[ "$seen" == *" $m "* ]] && continue; seen="$seen$m "; todo="$todo $(deps $m)"; done
-  for m in $seen; do f=$(find $KM -name "$m.ko*" | head -1); d=$R/lib/modules/$KVER/$(dirname ${f#$KM/}); mkdir -p $d; cp $f $d/; done
-  cp $KM/modules.order $KM/modules.builtin $KM/modules.builtin.modinfo $R/lib/modules/$KVER/ 2>/dev/null || true
-  depmod -b $R "$KVER"
+  vm_module_closure "$K/kpkg/lib/modules/$KVER" "$R" vivid 9p 9pnet_virtio virtio_pci
   cat > $R/init <<'I'
 #!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
@@ -65,7 +50,7 @@ cp "$GUEST_SCRIPT" "$W/out/guest.sh"; GUEST_SCRIPT=$W/out/guest.sh
 S=$(date +%s%N)
 timeout "${VM_TIMEOUT:-240}" qemu-system-x86_64 -accel tcg,thread=multi -m 1024 -smp 2 \
   -display none -serial file:"$W/serial.log" -monitor none -no-reboot -nic none \
-  -bios /usr/share/qemu/qboot.rom -kernel "$C/vmlinux-$KVER" -initrd "$C/initramfs-$KVER-v3.cpio.gz" \
+  -bios /usr/share/qemu/qboot.rom -kernel "$K/vmlinux-$KVER" -initrd "$C/initramfs-$KVER-v3.cpio.gz" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path="$W/out",mount_tag=out,security_model=none \
   -append "console=ttyS0 quiet panic=-1 vmout=$W/out vmscript=$GUEST_SCRIPT" || true

@@ -12,7 +12,8 @@
 # Env: VM_PASS_ENV="BIN SHARED ..."  variables copied into the guest script's environment
 #      VM_QEMU_ARGS="..."             extra QEMU arguments (e.g. a USB serial device)
 #      VM_TIMEOUT (s, default 900)    host-side kill;  VM_GUEST_MAX (s, default 840) the runner's RuntimeMaxSec
-#      VM_CACHE (default /var/cache/checkpointd-systemd-vm): kernel package, vmlinux and initramfs, so reruns boot at once
+#      VM_KERNEL_CACHE (default /var/cache/checkpointd-vm-kernel, shared with the camera VM test): kernel package, vmlinux
+#      VM_CACHE (default /var/cache/checkpointd-systemd-vm): the initramfs, so reruns boot at once
 # Exit status: the guest script's, 99 when it left none (the tail of the serial console is printed then).
 # KVM is not used: on these machines /dev/kvm is kvm_pvm, which runs only PVM-enabled guest kernels.
 set -euo pipefail
@@ -30,24 +31,9 @@ done
 
 # Debian's kernel package, unpacked, never installed. Its modules are shared with the guest over 9p, so the
 # guest's udev and modprobe@.service load drivers (usbserial, ftdi_sio, xhci) as on a kiosk.
-KPKG=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-KVER=${KPKG#linux-image-}
-[ -n "$KVER" ] || { echo "cannot find Debian's kernel package (apt-cache depends linux-image-amd64)"; exit 2; }
-if [ ! -d "$C/kpkg/lib/modules/$KVER" ]; then
-  (cd "$C" && rm -rf kpkg kpkg.tmp && apt-get download "$KPKG" >/dev/null 2>&1 && dpkg-deb -x "${KPKG}"_*.deb kpkg.tmp \
-    && rm -f "${KPKG}"_*.deb && mv kpkg.tmp kpkg) || { echo "cannot download $KPKG (apt-get download)"; exit 2; }
-fi
-# The .deb ships no modules.dep (its postinst makes it): without it modprobe finds nothing.
-[ -f "$C/kpkg/lib/modules/$KVER/modules.dep" ] || depmod -b "$C/kpkg" "$KVER"
-# The uncompressed vmlinux boots directly through PVH from qboot: about 9 s faster than the bzImage under TCG.
-if [ ! -f "$C/vmlinux-$KVER" ]; then
-  python3 - "$C/kpkg/boot/vmlinuz-$KVER" "$C/vmlinux-$KVER" <<'PY'
-import lzma, sys
-d = open(sys.argv[1], 'rb').read(); off = d.find(b'\xfd7zXZ\x00')
-open(sys.argv[2] + '.tmp', 'wb').write(lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(d[off:]))
-PY
-  mv "$C/vmlinux-$KVER.tmp" "$C/vmlinux-$KVER"
-fi
+. "$(dirname "$0")/../lib/vm-kernel.sh"
+K=${VM_KERNEL_CACHE:-/var/cache/checkpointd-vm-kernel}
+vm_kernel "$K"
 
 W=$(mktemp -d /tmp/systemd-vm.XXXXXX)
 QPID=""
@@ -57,16 +43,10 @@ trap '[ -n "$QPID" ] && kill "$QPID" 2>/dev/null; rm -rf "$W"' EXIT INT TERM
 # overlay root and switch_roots into systemd, booting vmtest.target.
 INITRD=$C/initramfs-$KVER-v2.cpio.gz
 if [ ! -f "$INITRD" ]; then
-  KM=$C/kpkg/lib/modules/$KVER; R=$W/initramfs; mkdir -p $R/{bin,proc,sys,dev,lower,rw,newroot}
+  R=$W/initramfs; mkdir -p $R/{bin,proc,sys,dev,lower,rw,newroot}
   cp "$(command -v busybox)" $R/bin/
   for a in sh mount umount modprobe mkdir cp rm printf switch_root poweroff; do ln -s busybox $R/bin/$a; done
-  deps() { modinfo -F depends "$(find $KM -name "$1.ko*" | head -1)" | tr ',' ' '; }
-  todo="9p 9pnet_virtio virtio_pci overlay vivid"; seen=" "
-  while [ -n "${todo// }" ]; do set -- $todo; m=$1; shift; todo="$*"
-    [[ "$seen" == *" $m "* ]] && continue; seen="$seen$m "; todo="$todo $(deps $m)"; done
-  for m in $seen; do f=$(find $KM -name "$m.ko*" | head -1); d=$R/lib/modules/$KVER/$(dirname ${f#$KM/}); mkdir -p $d; cp $f $d/; done
-  cp $KM/modules.order $KM/modules.builtin $KM/modules.builtin.modinfo $R/lib/modules/$KVER/ 2>/dev/null || true
-  depmod -b $R "$KVER"
+  vm_module_closure "$K/kpkg/lib/modules/$KVER" "$R" 9p 9pnet_virtio virtio_pci overlay vivid
   cat > $R/init <<'I'
 #!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
@@ -136,11 +116,11 @@ rm -f "$VM_OUT/rc" "$VM_OUT/guest.log"
 T0=$(date +%s%N); set +e
 timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -m 2048 -smp 2 \
   -display none -serial file:"$VM_OUT/serial.log" -monitor none -no-reboot -nic none \
-  -bios /usr/share/qemu/qboot.rom -kernel "$C/vmlinux-$KVER" -initrd "$INITRD" \
+  -bios /usr/share/qemu/qboot.rom -kernel "$K/vmlinux-$KVER" -initrd "$INITRD" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path="$VM_OUT",mount_tag=vmout,security_model=none \
   -virtfs local,path="$S",mount_tag=vmtest,security_model=none,readonly=on \
-  -virtfs local,path="$C/kpkg/lib/modules",mount_tag=modules,security_model=none,readonly=on \
+  -virtfs local,path="$K/kpkg/lib/modules",mount_tag=modules,security_model=none,readonly=on \
   ${VM_QEMU_ARGS:-} -append "console=ttyS0 panic=-1 quiet systemd.show_status=error systemd.unit=vmtest.target" &
 QPID=$!; wait $QPID; QRC=$?; QPID=""; set -e
 echo "VM wall time: $(( ($(date +%s%N) - T0) / 1000000 )) ms (qemu rc=$QRC, 124 = killed by timeout)"
