@@ -33,8 +33,11 @@ static cic_status decode_jpeg(const uint8_t *data, size_t length, int want_gray,
     }
     int w = 0, h = 0, subsamp = 0, colorspace = 0;
     cic_status status = CIC_OK;
-    if (tjDecompressHeader3(tj, data, (unsigned long)length, &w, &h, &subsamp, &colorspace) != 0 || !valid_size(w, h)) {
-        set_error(err, err_len, valid_size(w, h) || w == 0 ? tjGetErrorStr2(tj) : "image too large");
+    if (tjDecompressHeader3(tj, data, (unsigned long)length, &w, &h, &subsamp, &colorspace) != 0) {
+        set_error(err, err_len, tjGetErrorStr2(tj));
+        status = CIC_ERR_DECODE;
+    } else if (!valid_size(w, h)) {
+        set_error(err, err_len, "image too large");
         status = CIC_ERR_DECODE;
     } else {
         const int channels = want_gray ? 1 : 3;

@@ -52,7 +52,7 @@ struct ThermalService: Service {
 
     func run() async throws {
         let events = link.start()
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             var lastCounters: ThermalCounters?
             var lastStatus: SensorLinkStatus?
             for await event in events {
@@ -92,6 +92,6 @@ struct ThermalService: Service {
 struct UploaderService: Service {
     let uploader: UploadService
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await uploader.run() }
+        await cancelWhenGracefulShutdown { await uploader.run() }
     }
 }
