@@ -50,6 +50,33 @@ struct StoreQueueTests {
         }
     }
 
+    @Test func walCheckpointsRunInTheBackgroundNotInsideEnqueue() throws {
+        func size(_ p: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? -1 }
+        let face = Data(repeating: 0xAB, count: 30_000)
+        // 1. With the background checkpoint held back, 200 enqueues of 30 KB (~1,700 pages, past SQLite's
+        //    default autocheckpoint of 1,000) leave the database file as it was: no commit copied the log back.
+        let held = uplinkTempDir("ckpt-held") + "/q.db"
+        let store = try QueueStore(path: held, options: .init(checkpointDelay: .seconds(3600)))
+        #expect(try store.writerAutocheckpointPages() > 1000)
+        let before = size(held)
+        for i in 0..<200 { try store.enqueue(sampleRecord(i), face: face) }
+        #expect(size(held) == before, "the main file grew during enqueues: a commit ran a checkpoint")
+        #expect(size(held + "-wal") > 200 * 30_000)
+        #expect(try store.status().pending == 200)
+        // 2. With the default delay, the log is copied back shortly after the burst, while the store stays open.
+        let live = uplinkTempDir("ckpt-live") + "/q.db"
+        let store2 = try QueueStore(path: live)
+        for i in 0..<200 { try store2.enqueue(sampleRecord(i), face: face) }
+        var waited = 0
+        while size(live) < 200 * 30_000 && waited < 100 { usleep(50_000); waited += 1 }
+        #expect(size(live) >= 200 * 30_000, "the database file never caught up with the log")
+        #expect(store2.backgroundCheckpoints >= 1)
+        // Everything is still there and intact, seen from a fresh connection.
+        let reopened = try QueueStore(path: live)
+        #expect(try reopened.status().pending == 200)
+        #expect(try reopened.integrityCheck() == ["ok"])
+    }
+
     @Test func oldestFirstSkippingRecordsThatBackOff() throws {
         let store = try QueueStore(path: uplinkTempDir("order") + "/q.db")
         let t0 = Date()

@@ -57,12 +57,16 @@ public final class QueueStore: Sendable {
         /// Dead-lettered records older than this are purged.
         public var deadRetention: Duration
         public var busyTimeout: Duration
+        /// How long after a commit the background WAL checkpoint waits, so a burst of commits costs one.
+        public var checkpointDelay: Duration
         public init(capacity: QueueCapacity = QueueCapacity(), faceRetention: Duration = .seconds(7 * 24 * 3600),
-                    deadRetention: Duration = .seconds(30 * 24 * 3600), busyTimeout: Duration = .seconds(5)) {
+                    deadRetention: Duration = .seconds(30 * 24 * 3600), busyTimeout: Duration = .seconds(5),
+                    checkpointDelay: Duration = .milliseconds(200)) {
             self.capacity = capacity
             self.faceRetention = faceRetention
             self.deadRetention = deadRetention
             self.busyTimeout = busyTimeout
+            self.checkpointDelay = checkpointDelay
         }
     }
 
@@ -75,6 +79,8 @@ public final class QueueStore: Sendable {
     /// SQLite commits block on fsync: async callers go through this thread, never the cooperative pool.
     private let thread = DedicatedThread(name: "checkpointd.queue")
     private let pageSize: Int64
+    /// Checkpoints the WAL off the commit path (see `WALCheckpointer`).
+    private let checkpointer: WALCheckpointer
 
     public init(path: String, options: Options = Options(), logger: Logger = Logger(label: "checkpointd.queue")) throws {
         self.path = path
@@ -110,6 +116,14 @@ public final class QueueStore: Sendable {
         self.pool = opened!
         self.quarantinedTo = quarantined
         self.pageSize = try pool.read { db in try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096 }
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
+            config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            self.checkpointer = try WALCheckpointer(path: path, configuration: config, delay: options.checkpointDelay)
+        } catch let e as DatabaseError {
+            throw AdapterError(.storage, "cannot open the queue database's checkpoint connection \(path)", cause: .sqlite(e.description))
+        }
         try migrate()
         for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
     }
@@ -126,6 +140,8 @@ public final class QueueStore: Sendable {
         let maxBytes = options.capacity.maxBytes
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Checkpoints run in the background (WALCheckpointer); the commit path does one only as a backstop.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.backstopPages)")
             let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
             // max_page_count is per connection: set it on every one.
             try db.execute(sql: "PRAGMA max_page_count = \(max(16, maxBytes / pageSize))")
@@ -173,6 +189,13 @@ public final class QueueStore: Sendable {
         }
     }
 
+    /// A write transaction; after it commits, a background checkpoint is scheduled.
+    private func commit<T>(_ updates: (Database) throws -> T) throws -> T {
+        let result = try pool.write(updates)
+        checkpointer.noteCommit()
+        return result
+    }
+
     /// Runs store operations on the store's own thread (for async callers: the API and the uploader loop).
     public func io<T: Sendable>(_ body: @escaping @Sendable (QueueStore) throws -> T) async throws -> T {
         try await thread.run { [self] in try body(self) }
@@ -205,7 +228,7 @@ public final class QueueStore: Sendable {
             break
         }
         do {
-            try pool.write { db in
+            try commit { db in
                 try db.execute(sql: "INSERT INTO records (id, json, face, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
                                arguments: [record.id.uuidString, json, face, now.timeIntervalSince1970, now.timeIntervalSince1970])
             }
@@ -222,7 +245,7 @@ public final class QueueStore: Sendable {
 
     private func enqueueAfterFree(_ record: QueueRecord, json: Data, face: Data?, now: Date) throws {
         do {
-            try pool.write { db in
+            try commit { db in
                 try db.execute(sql: "INSERT INTO records (id, json, face, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
                                arguments: [record.id.uuidString, json, face, now.timeIntervalSince1970, now.timeIntervalSince1970])
             }
@@ -235,7 +258,7 @@ public final class QueueStore: Sendable {
     /// Declarations are never touched. Returns the bytes freed.
     @discardableResult
     public func dropOldestFaces(bytes: Int64) throws -> Int64 {
-        try pool.write { db in
+        try commit { db in
             var freed: Int64 = 0
             for table in ["records", "dead_letter"] {
                 let rows = try Row.fetchAll(db, sql: "SELECT seq, length(face) AS n FROM \(table) WHERE face IS NOT NULL ORDER BY seq LIMIT 500")
@@ -271,11 +294,11 @@ public final class QueueStore: Sendable {
 
     /// After a 2xx: the record is gone.
     public func markDelivered(id: UUID) throws {
-        try pool.write { db in try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString]) }
+        try commit { db in try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString]) }
     }
 
     public func reschedule(id: UUID, notBefore: Date, attempts: Int, error: String) throws {
-        try pool.write { db in
+        try commit { db in
             try db.execute(sql: "UPDATE records SET not_before = ?, attempts = ?, last_error = ? WHERE id = ?",
                            arguments: [notBefore.timeIntervalSince1970, attempts, String(error.prefix(500)), id.uuidString])
         }
@@ -283,7 +306,7 @@ public final class QueueStore: Sendable {
 
     /// Moves a record to the dead-letter table (one transaction).
     public func deadLetter(id: UUID, reason: String, now: Date = Date()) throws {
-        try pool.write { db in
+        try commit { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO dead_letter (seq, id, json, face, created_at, reason, dead_at)
                 SELECT seq, id, json, face, created_at, ?, ? FROM records WHERE id = ?
@@ -295,7 +318,7 @@ public final class QueueStore: Sendable {
     /// Moves every dead-lettered record back into the queue, due now. Returns how many.
     @discardableResult
     public func retryDead(now: Date = Date()) throws -> Int {
-        try pool.write { db in
+        try commit { db in
             try db.execute(sql: """
                 INSERT OR IGNORE INTO records (seq, id, json, face, created_at, attempts, not_before, last_error)
                 SELECT seq, id, json, face, created_at, 0, ?, 'retried from dead letter' FROM dead_letter
@@ -308,7 +331,7 @@ public final class QueueStore: Sendable {
 
     /// Makes every pending record due now (used when the link comes back, and by tests).
     public func makeAllDue(now: Date = Date()) throws {
-        try pool.write { db in try db.execute(sql: "UPDATE records SET not_before = ?", arguments: [now.timeIntervalSince1970]) }
+        try commit { db in try db.execute(sql: "UPDATE records SET not_before = ?", arguments: [now.timeIntervalSince1970]) }
     }
 
     // MARK: - Retention
@@ -318,7 +341,7 @@ public final class QueueStore: Sendable {
     public func purge(now: Date = Date()) throws -> (faces: Int, dead: Int) {
         let faceCutoff = now.timeIntervalSince1970 - options.faceRetention.components.seconds.doubleValue
         let deadCutoff = now.timeIntervalSince1970 - options.deadRetention.components.seconds.doubleValue
-        return try pool.write { db in
+        return try commit { db in
             try db.execute(sql: "UPDATE records SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
             var faces = db.changesCount
             try db.execute(sql: "UPDATE dead_letter SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
@@ -368,6 +391,14 @@ public final class QueueStore: Sendable {
             (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
         }
     }
+
+    /// The writer's `wal_autocheckpoint` (pages): a backstop only, checkpoints run in the background.
+    public func writerAutocheckpointPages() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") ?? -1 }
+    }
+
+    /// Background WAL checkpoints completed since the store opened.
+    public var backgroundCheckpoints: Int { checkpointer.completedCount }
 
     /// `PRAGMA integrity_check` result lines ("ok" when healthy).
     public func integrityCheck() throws -> [String] {
