@@ -53,14 +53,23 @@ duplicated = {p: ids for p, ids in phones.items() if len(ids) > 1}
 
 steady = [r for r in rows if r["t_s"] >= warmup] or rows[-1:]
 n = len(steady)
-slope = float("nan")
-if n >= 3:
-    ts = [r["t_s"] for r in steady]
-    ys = [r["rss_kb"] * 1024 for r in steady]
-    mt, my = sum(ts) / n, sum(ys) / n
+
+
+def rss_slope(part):
+    """Least-squares RSS slope in bytes/hour over the samples in `part` (nan with fewer than 3)."""
+    if len(part) < 3:
+        return float("nan")
+    ts = [r["t_s"] for r in part]
+    ys = [r["rss_kb"] * 1024 for r in part]
+    mt, my = sum(ts) / len(part), sum(ys) / len(part)
     var = sum((t - mt) ** 2 for t in ts)
-    if var > 0:
-        slope = sum((t - mt) * (y - my) for t, y in zip(ts, ys)) / var * 3600
+    return float("nan") if var <= 0 else sum((t - mt) * (y - my) for t, y in zip(ts, ys)) / var * 3600
+
+
+slope = rss_slope(steady)
+# The second half alone: a heap that is still settling flattens there, a leak keeps its slope.
+late = steady[n // 2:]
+late_slope = rss_slope(late)
 
 first, last = steady[0], rows[-1]
 fd_grew = last["fds"] > first["fds"] + fd_slack
@@ -87,6 +96,7 @@ row("queue depth max", f"{max(r['queue_pending'] for r in rows):.0f}", "records"
 row("RSS after warm-up first / last / max", f"{mb(first['rss_kb'])} / {mb(last['rss_kb'])} / {mb(max(r['rss_kb'] for r in steady))}", "MB")
 row("peak RSS (VmHWM)", mb(max(r["hwm_kb"] for r in rows)), "MB")
 row(f"RSS slope (least squares over {n} samples after warm-up)", "n/a" if slope != slope else f"{slope:+.0f}", "bytes/hour")
+row(f"RSS slope over the second half of those ({len(late)} samples)", "n/a" if late_slope != late_slope else f"{late_slope:+.0f}", "bytes/hour")
 row("fds after warm-up first / last / max", f"{first['fds']:.0f} / {last['fds']:.0f} / {max(r['fds'] for r in rows):.0f}", "fds")
 row("threads first / last / max", f"{first['threads']:.0f} / {last['threads']:.0f} / {max(r['threads'] for r in rows):.0f}", "threads")
 row("daemon alive at the end", "yes" if alive else "NO")
