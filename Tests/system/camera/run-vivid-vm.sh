@@ -14,13 +14,9 @@ W=$(mktemp -d /tmp/camera-vm.XXXXXX)
 mkdir -p "$W/out"
 export VM_OUT="$W/out"
 
-for tool in qemu-system-x86_64 busybox modinfo depmod cpio; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install qemu-system-x86 busybox-static kmod cpio)"; exit 2; }
-done
-[ -f /usr/share/qemu/qboot.rom ] || { echo "missing /usr/share/qemu/qboot.rom (apt-get install qemu-system-data)"; exit 2; }
-
 # Debian's kernel, shared with the systemd VM test (lib/vm-kernel.sh).
 . "$(dirname "$0")/../lib/vm-kernel.sh"
+vm_tools
 K=${VM_KERNEL_CACHE:-/var/cache/checkpointd-vm-kernel}
 vm_kernel "$K"
 

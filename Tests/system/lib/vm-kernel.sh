@@ -1,5 +1,14 @@
-# Sourced by the QEMU/TCG VM tests (camera/run-vivid-vm.sh, systemd/run-systemd-vm.sh): Debian's own kernel,
+# Sourced by the QEMU/TCG VM tests (camera/run-vivid-vm.sh, systemd/run-systemd-vm.sh, powercut/run-powercut-vm.sh): Debian's own kernel,
 # fetched and unpacked once into a cache both share, and the module closure an initramfs needs.
+
+# vm_tools [TOOL...]: exits 2 with what to install unless QEMU, qboot, busybox, kmod, cpio and the extra TOOLs are here.
+vm_tools() {
+  local tool
+  for tool in qemu-system-x86_64 busybox modinfo depmod cpio python3 "$@"; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (make deps: qemu-system-x86 busybox-static kmod cpio python3)"; exit 2; }
+  done
+  [ -f /usr/share/qemu/qboot.rom ] || { echo "missing /usr/share/qemu/qboot.rom (apt-get install qemu-system-data)"; exit 2; }
+}
 
 # vm_kernel DIR: Debian's current kernel package unpacked (never installed) in DIR/kpkg, with the modules.dep its
 # postinst would have made (without it modprobe finds nothing), and its uncompressed vmlinux in DIR/vmlinux-$KVER

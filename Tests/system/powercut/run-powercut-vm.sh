@@ -15,12 +15,8 @@ set -euo pipefail
 DISK=$(readlink -f "$1"); GUEST_SCRIPT=$(readlink -f "$2"); CONSOLE=$3; KILL_AFTER=$4
 C=${VM_CACHE:-/var/cache/checkpointd-powercut-vm}
 mkdir -p "$C"
-for tool in qemu-system-x86_64 busybox modinfo depmod cpio; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (make deps)"; exit 2; }
-done
-[ -f /usr/share/qemu/qboot.rom ] || { echo "missing /usr/share/qemu/qboot.rom (apt-get install qemu-system-data)"; exit 2; }
-
 . "$(dirname "$0")/../lib/vm-kernel.sh"
+vm_tools
 K=${VM_KERNEL_CACHE:-/var/cache/checkpointd-vm-kernel}
 vm_kernel "$K"
 

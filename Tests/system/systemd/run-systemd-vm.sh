@@ -23,15 +23,12 @@ mkdir -p "$VM_OUT"; VM_OUT=$(readlink -f "$VM_OUT")
 C=${VM_CACHE:-/var/cache/checkpointd-systemd-vm}
 mkdir -p "$C"
 
-for tool in qemu-system-x86_64 busybox modinfo depmod cpio python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (make deps: qemu-system-x86 busybox-static kmod cpio python3)"; exit 2; }
-done
-[ -f /usr/share/qemu/qboot.rom ] || { echo "missing /usr/share/qemu/qboot.rom (apt-get install qemu-system-data)"; exit 2; }
+. "$(dirname "$0")/../lib/vm-kernel.sh"
+vm_tools
 [ -x /lib/systemd/systemd ] || { echo "missing /lib/systemd/systemd (apt-get install systemd): the guest boots this machine's systemd"; exit 2; }
 
 # Debian's kernel package, unpacked, never installed. Its modules are shared with the guest over 9p, so the
 # guest's udev and modprobe@.service load drivers (usbserial, ftdi_sio, xhci) as on a kiosk.
-. "$(dirname "$0")/../lib/vm-kernel.sh"
 K=${VM_KERNEL_CACHE:-/var/cache/checkpointd-vm-kernel}
 vm_kernel "$K"
 
