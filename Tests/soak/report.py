@@ -16,7 +16,7 @@ samples_path, kiosk_path, db_path = sys.argv[1:4]
 warmup, duration, outages = float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 alive, fd_slack = sys.argv[7] == "yes", int(sys.argv[8])
 
-rows = [dict((k, float(v)) for k, v in r.items()) for r in csv.DictReader(open(samples_path))]
+rows = [dict((k, float(v)) for k, v in r.items() if v not in (None, "")) for r in csv.DictReader(open(samples_path))]
 kiosk = [line.split() for line in open(kiosk_path) if line.strip()] if kiosk_path else []
 confirmed = {parts[2]: parts[3] for parts in kiosk if parts[1] in ("201", "202") and parts[2] != "-"}
 refused = [parts for parts in kiosk if parts[1] not in ("201", "202")]
@@ -55,12 +55,13 @@ steady = [r for r in rows if r["t_s"] >= warmup] or rows[-1:]
 n = len(steady)
 
 
-def rss_slope(part):
-    """Least-squares RSS slope in bytes/hour over the samples in `part` (nan with fewer than 3)."""
+def rss_slope(part, key="rss_kb"):
+    """Least-squares slope of `key` (KiB) in bytes/hour over the samples in `part` (nan with fewer than 3)."""
+    part = [r for r in part if key in r]
     if len(part) < 3:
         return float("nan")
     ts = [r["t_s"] for r in part]
-    ys = [r["rss_kb"] * 1024 for r in part]
+    ys = [r[key] * 1024 for r in part]
     mt, my = sum(ts) / len(part), sum(ys) / len(part)
     var = sum((t - mt) ** 2 for t in ts)
     return float("nan") if var <= 0 else sum((t - mt) * (y - my) for t, y in zip(ts, ys)) / var * 3600
@@ -97,6 +98,14 @@ row("RSS after warm-up first / last / max", f"{mb(first['rss_kb'])} / {mb(last['
 row("peak RSS (VmHWM)", mb(max(r["hwm_kb"] for r in rows)), "MB")
 row(f"RSS slope (least squares over {n} samples after warm-up)", "n/a" if slope != slope else f"{slope:+.0f}", "bytes/hour")
 row(f"RSS slope over the second half of those ({len(late)} samples)", "n/a" if late_slope != late_slope else f"{late_slope:+.0f}", "bytes/hour")
+if all("rss_anon_kb" in r for r in steady):
+    # Anonymous memory (heap, stacks) is where a leak shows; file-backed pages are library code paged in once.
+    anon_slope, anon_late = rss_slope(steady, "rss_anon_kb"), rss_slope(late, "rss_anon_kb")
+    row("anonymous RSS after warm-up first / last / max",
+        f"{mb(first['rss_anon_kb'])} / {mb(last['rss_anon_kb'])} / {mb(max(r['rss_anon_kb'] for r in steady))}", "MB")
+    row("anonymous RSS slope after warm-up / over the second half", "n/a" if anon_slope != anon_slope else
+        f"{anon_slope:+.0f} / {anon_late:+.0f}", "bytes/hour")
+    row("file-backed RSS after warm-up first / last", f"{mb(first['rss_file_kb'])} / {mb(last['rss_file_kb'])}", "MB")
 row("fds after warm-up first / last / max", f"{first['fds']:.0f} / {last['fds']:.0f} / {max(r['fds'] for r in rows):.0f}", "fds")
 row("threads first / last / max", f"{first['threads']:.0f} / {last['threads']:.0f} / {max(r['threads'] for r in rows):.0f}", "threads")
 row("daemon alive at the end", "yes" if alive else "NO")

@@ -3,7 +3,7 @@
 #   - the real daemon, the replayed camera with visitors coming and going (the demo's five photos in a loop),
 #     the GY-MCU90640 simulator on a PTY, the receiver over HTTPS, and a kiosk posting one declaration per
 #     visitor (Tests/soak/kiosk.py); the receiver goes down twice (at 35 % and 65 % of the run) and comes back;
-#   - every SAMPLE_S s: the daemon's RSS (VmRSS, VmHWM), open fds (/proc/PID/fd), threads, queue depth and
+#   - every SAMPLE_S s: the daemon's RSS (VmRSS, VmHWM, and RSS split into anonymous and file-backed), open fds (/proc/PID/fd), threads, queue depth and
 #     deliveries (GET /metrics), written to .build/soak/soak-<UTC time>.csv;
 #   - at the end the queue drains, then Tests/soak/report.py compares the ids the kiosk got 201/202 for with
 #     what the receiver stored, and prints the summary table (RSS slope after warm-up, fds, lost/duplicated).
@@ -53,18 +53,22 @@ python3 "$ROOT/Tests/soak/kiosk.py" "$D/api.sock" "$D/sim.in" "$D/kiosk.log" "$D
 KIOSK=$!; pids+=("$KIOSK")
 
 metric() { python3 "$ROOT/Tests/Benchmarks/daemon/promtext.py" "$D/api.sock" "$@" 2>/dev/null || echo "nan nan"; }
-sample() {  # t_s rss_kb hwm_kb fds threads queue_pending delivered confirmed receiver_up
-  local t rss hwm fds thr q
+sample() {  # t_s rss_kb hwm_kb fds threads queue_pending delivered confirmed receiver_up rss_anon_kb rss_file_kb
+  local t rss hwm fds thr q anon file
   t=$(awk -v s="$START" 'BEGIN{ "date +%s.%N" | getline n; printf "%.1f", n - s }')
   rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null) || return 1
   hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null) || return 1
   thr=$(awk '/^Threads:/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null) || return 1
+  # RSS = anonymous (heap, stacks: where a leak shows) + file-backed (library code and data paged in, which grows
+  # once as new code paths run, e.g. the first outage's error handling, and which the kernel can drop).
+  anon=$(awk '/^RssAnon:/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null) || return 1
+  file=$(awk '/^RssFile:/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null) || return 1
   fds=$(ls "/proc/$DAEMON/fd" 2>/dev/null | wc -l)
   read -r q delivered <<<"$(metric checkpointd_queue_pending checkpointd_uploads_delivered)"
   [ -n "$rss" ] || return 1
-  echo "$t,$rss,$hwm,$fds,$thr,$q,$delivered,$(awk '$2 == 201 || $2 == 202 { n++ } END { print n + 0 }' "$D/kiosk.log"),$up" >> "$CSV"
+  echo "$t,$rss,$hwm,$fds,$thr,$q,$delivered,$(awk '$2 == 201 || $2 == 202 { n++ } END { print n + 0 }' "$D/kiosk.log"),$up,$anon,$file" >> "$CSV"
 }
-echo "t_s,rss_kb,hwm_kb,fds,threads,queue_pending,delivered,confirmed,receiver_up" > "$CSV"
+echo "t_s,rss_kb,hwm_kb,fds,threads,queue_pending,delivered,confirmed,receiver_up,rss_anon_kb,rss_file_kb" > "$CSV"
 
 up=1 outages=0 alive=yes
 o1=$(( secs * 35 / 100 )) o2=$(( secs * 65 / 100 ))
