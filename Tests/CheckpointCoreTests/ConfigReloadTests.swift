@@ -16,6 +16,7 @@ import Testing
         var after = before
         after.screening.elevatedC += 0.3
         after.screening.frames += 2
+        after.screening.declarationHoldSeconds = 600
         after.thermal.warmupMinutes += 5
         after.thermal.calibrationPath = "/etc/checkpointd/calibration/other.toml"
         after.snapshot.jpegQuality = 70
@@ -36,7 +37,8 @@ import Testing
             ("thermal", { $0.thermal.port = "/dev/ttyUSB7" }),
             ("thermal", { $0.thermal.frameRateHz *= 2 }),
             ("calibration.sensor.emissivity", { $0.calibration.sensor.emissivity = $0.calibration.sensor.emissivity == 0.95 ? 0.97 : 0.95 }),
-            ("screening.result_wait_ms", { $0.screening.resultWaitMilliseconds += 1000 }),
+            ("ui", { $0.ui.dir = "/srv/other-ui" }),
+            ("ui", { $0.ui.previewFPS = 2 }),
             ("api", { $0.api.socketPath = "/run/other.sock" }),
             ("queue", { $0.queue.maxBytes /= 2 }),
         ]

@@ -14,6 +14,7 @@ public struct CheckpointConfig: Sendable {
     public var thermal: Thermal
     public var screening: Screening
     public var api: API
+    public var ui: UI
     public var upload: Upload
     public var queue: Queue
     public var logging: Logging
@@ -114,7 +115,8 @@ public struct CheckpointConfig: Sendable {
         public var frames: Int
         public var topN: Int
         public var minFacePixels: Int
-        public var resultWaitMilliseconds: Int
+        /// How long a decided screening can be claimed by a declaration.
+        public var declarationHoldSeconds: Int
         public var plausibleMinC: Double
         public var plausibleMaxC: Double
     }
@@ -126,6 +128,15 @@ public struct CheckpointConfig: Sendable {
         /// 0 = no TCP listener; otherwise 127.0.0.1 only.
         public var tcpPort: Int
         public var maxBodyBytes: Int
+    }
+
+    public struct UI: Sendable, Equatable {
+        public var enabled: Bool
+        /// Absolute directory of the screen's static files.
+        public var dir: String
+        public var preview: Bool
+        public var previewFPS: Int
+        public var previewWidth: Int
     }
 
     public struct Upload: Sendable, Equatable {
@@ -183,6 +194,9 @@ public struct CheckpointConfig: Sendable {
             "screening: elevated >= \(screening.elevatedC) °C, plausible \(screening.plausibleMinC)..\(screening.plausibleMaxC) °C, \(screening.frames) frames")
         lines.append(
             "api: \(api.socketPath) mode \(String(api.socketMode, radix: 8))" + (api.tcpPort > 0 ? ", 127.0.0.1:\(api.tcpPort)" : ""))
+        if api.tcpPort > 0 && ui.enabled {
+            lines.append("ui: \(ui.dir) at http://127.0.0.1:\(api.tcpPort)/ui/" + (ui.preview ? ", preview \(ui.previewWidth) px @ \(ui.previewFPS) fps" : ", no preview"))
+        }
         lines.append("upload: \(upload.endpoint)" + (upload.caFile.map { " (CA \($0))" } ?? "") + (upload.clientCert != nil ? " with client certificate" : ""))
         lines.append(
             "queue: \(queue.databasePath), max \(queue.maxBytes) bytes, keep \(queue.minFreeBytes) bytes free")
@@ -196,7 +210,7 @@ extension CheckpointConfig {
     init(file: String, resolved r: ResolvedTable, calibration: CalibrationFile) {
         let k = r[table: "kiosk"], c = r[table: "camera"], cc = c[table: "controls"], d = r[table: "detector"]
         let t = r[table: "tracking"], s = r[table: "snapshot"], th = r[table: "thermal"], sc = r[table: "screening"]
-        let a = r[table: "api"], u = r[table: "upload"], q = r[table: "queue"], l = r[table: "logging"]
+        let a = r[table: "api"], ui = r[table: "ui"], u = r[table: "upload"], q = r[table: "queue"], l = r[table: "logging"]
         self.file = file
         self.calibration = calibration
         kiosk = Kiosk(checkpointID: k.string("checkpoint_id") ?? "", deviceID: k.string("device_id") ?? "")
@@ -236,12 +250,15 @@ extension CheckpointConfig {
             frameRateHz: th.double("frame_rate_hz") ?? 4, asciiPattern: th.string("ascii_pattern"))
         screening = Screening(
             elevatedC: sc.double("elevated_c") ?? 37.5, frames: sc.int("frames") ?? 5, topN: sc.int("top_n") ?? 4,
-            minFacePixels: sc.int("min_face_pixels") ?? 6, resultWaitMilliseconds: sc.int("result_wait_ms") ?? 3000,
+            minFacePixels: sc.int("min_face_pixels") ?? 6, declarationHoldSeconds: sc.int("declaration_hold_seconds") ?? 300,
             plausibleMinC: sc.double("plausible_min_c") ?? 34, plausibleMaxC: sc.double("plausible_max_c") ?? 42.5)
         api = API(
             socketPath: a.path("socket") ?? "", socketMode: a.int("socket_mode") ?? 0o660,
             socketGroup: a.string("socket_group"), tcpPort: a.int("tcp_port") ?? 0,
             maxBodyBytes: a.int("max_body_bytes") ?? 65536)
+        self.ui = UI(
+            enabled: ui.bool("enabled") ?? true, dir: ui.path("dir") ?? "/usr/share/checkpointd/ui",
+            preview: ui.bool("preview") ?? true, previewFPS: ui.int("preview_fps") ?? 5, previewWidth: ui.int("preview_width") ?? 480)
         upload = Upload(
             endpoint: u.string("endpoint") ?? "", allowInsecureHTTP: u.bool("allow_insecure_http") ?? false,
             caFile: u.path("ca_file"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),

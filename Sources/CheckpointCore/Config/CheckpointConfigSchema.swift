@@ -12,7 +12,7 @@ public enum CheckpointConfigSchema {
     public static let root = ConfigTable(
         "", doc: "checkpointd daemon configuration",
         keys: [],
-        tables: [kiosk, camera, detector, tracking, snapshot, thermal, screening, api, upload, queue, logging])
+        tables: [kiosk, camera, detector, tracking, snapshot, thermal, screening, api, ui, upload, queue, logging])
 
     static let kiosk = ConfigTable(
         "kiosk", doc: "Identity of this kiosk, recorded in every declaration.",
@@ -122,7 +122,9 @@ public enum CheckpointConfigSchema {
             Schema.int("frames", 5, 1, 60, unit: "frames", "Thermal frames aggregated (median) per measurement."),
             Schema.int("top_n", 4, 1, 16, unit: "pixels", "Hottest face pixels averaged per frame (robust maximum)."),
             Schema.int("min_face_pixels", 6, 1, 768, unit: "thermal pixels", "Fewer thermal pixels on the face means too far: no result."),
-            Schema.int("result_wait_ms", 3000, 100, 30000, unit: "ms", "How long to wait for enough thermal frames before giving up."),
+            Schema.int(
+                "declaration_hold_seconds", 300, 30, 3600, unit: "s",
+                "How long after a result is decided a declaration can still claim it (by its screeningId); the on-screen result hold is separate."),
             Schema.num("plausible_min_c", 34.0, 25.0, 36.0, unit: "°C", "Readings below this are invalid (not a person, or a cold arrival), never 'normal'."),
             Schema.num("plausible_max_c", 42.5, 39.0, 45.0, unit: "°C", "Readings above this are invalid (check the equipment)."),
         ])
@@ -141,6 +143,16 @@ public enum CheckpointConfigSchema {
             Schema.string("socket_group", .optional, rules: [Schema.nonEmpty("a group name")], "Group owning the socket (e.g. the kiosk UI's group)."),
             Schema.int("tcp_port", 0, 0, 65535, unit: "TCP port", "Also listen on 127.0.0.1 at this port; 0 = off."),
             Schema.int("max_body_bytes", 65536, 1024, 1_048_576, unit: "bytes", "Largest accepted request body."),
+        ])
+
+    static let ui = ConfigTable(
+        "ui", doc: "The kiosk screen: static pages and the camera preview, served on the [api] tcp_port listener (127.0.0.1) only.",
+        keys: [
+            Schema.bool("enabled", true, "Serve the kiosk screen at http://127.0.0.1:<tcp_port>/ui/ (needs tcp_port)."),
+            Schema.path("dir", "/usr/share/checkpointd/ui", "Directory holding the screen's index.html and its files."),
+            Schema.bool("preview", true, "Serve the live, mirrored camera preview (never recorded or stored)."),
+            Schema.int("preview_fps", 5, 1, 10, unit: "frames/s", "Highest frame rate of the camera preview."),
+            Schema.int("preview_width", 480, 160, 640, unit: "px", "Largest width of the camera preview (aspect kept)."),
         ])
 
     static let upload = ConfigTable(

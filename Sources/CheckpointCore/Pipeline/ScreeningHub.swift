@@ -1,11 +1,16 @@
 import Foundation
 
 /// Joins the face side (tracking, readiness, snapshots) and the thermal side (frames, sensor state)
-/// into the one screening state the kiosk shows and the declaration API attaches.
+/// into the one screening view the kiosk shows, and keeps each decided screening for the declaration of the
+/// person it belongs to.
 ///
 /// It owns the `ScreeningEngine` (pure), so every face event and thermal frame passes through one
 /// actor in arrival order. It never alters a result: the summary carries the engine's outcome,
 /// values and flags as they are.
+///
+/// Binding: every decided result gets a `screeningId` (shown in the view). A declaration names it and
+/// `claim`s it; each id can be claimed once, for `declarationHoldSeconds` after it was decided. A declaration
+/// without a valid id gets no screening: never the result that happens to be current.
 public actor ScreeningHub: ScreeningProvider {
     /// Encodes the best frame of a person's visit as a JPEG (an adapter: OpenCV's encoder).
     public typealias SnapshotEncoder = @Sendable (SnapshotCandidate) -> Data?
@@ -15,14 +20,24 @@ public actor ScreeningHub: ScreeningProvider {
     public typealias TimingObserver = @Sendable (ScreeningTiming) -> Void
 
     public struct Options: Sendable {
-        /// How long a result stays current after the person leaves the camera (the kiosk shows it, and a
-        /// declaration posted in that window still gets it).
+        /// How long a result stays on screen after the person leaves the camera.
         public var resultHoldSeconds: Double = 20
+        /// How long a decided screening can be claimed by a declaration (`[screening] declaration_hold_seconds`).
+        public var declarationHoldSeconds: Double = 300
+        /// Decided screenings kept for declarations at most; the oldest (and its face) is dropped beyond it.
+        public var maxPendingScreenings: Int = 64
         public init() {}
     }
 
+    /// A decided screening waiting for its declaration.
+    private struct Pending {
+        var capture: ScreeningCapture
+        var decidedAt: UInt64
+        var claimed: Bool
+    }
+
     private var engine: ScreeningEngine
-    private let options: Options
+    private var options: Options
     private let encodeSnapshot: SnapshotEncoder
     private var observer: ResultObserver?
     private var timingObserver: TimingObserver?
@@ -31,28 +46,42 @@ public actor ScreeningHub: ScreeningProvider {
     /// Arrival times of the latest thermal frames, for the sensor's measured frame period.
     private var thermalArrivals: [UInt64] = []
     private static let periodWindow = 9
-    private var display: ScreeningState = .idle
     private var inView: UInt64?
-    private var lastSeenNanos: UInt64 = 0
-    private var latest: (session: UInt64, capture: ScreeningCapture, at: UInt64)?
+    /// The latest readiness verdict while a face is in view (what the screen explains).
+    private var lastAssessment: (faces: Int, reasons: [String], distance: Double?, ready: Bool)?
+    /// The result on screen: the person's session, its screening id and when it was decided.
+    private var latest: (session: UInt64, id: UUID, capture: ScreeningCapture, at: UInt64)?
+    private var pending: [UUID: Pending] = [:]
+    /// Pending ids, oldest first.
+    private var pendingOrder: [UUID] = []
     private var best: [UInt64: SnapshotCandidate] = [:]
-    private var waiters: [UUID: CheckedContinuation<ScreeningCapture?, Never>] = [:]
+    private var view = ScreeningView()
+    private let broadcaster = Broadcaster<ScreeningView>(bufferSize: 8)
     private let clock: @Sendable () -> UInt64
     private let wallClock: @Sendable () -> Date
+    private let makeID: @Sendable () -> UUID
     public private(set) var outcomes: [String: Int] = [:]
 
     public init(engine: ScreeningEngine, options: Options = Options(), clock: @escaping @Sendable () -> UInt64,
-                wallClock: @escaping @Sendable () -> Date = { Date() }, encodeSnapshot: @escaping SnapshotEncoder) {
+                wallClock: @escaping @Sendable () -> Date = { Date() }, makeID: @escaping @Sendable () -> UUID = { UUID() },
+                encodeSnapshot: @escaping SnapshotEncoder) {
         self.engine = engine
         self.options = options
         self.clock = clock
         self.wallClock = wallClock
+        self.makeID = makeID
         self.encodeSnapshot = encodeSnapshot
     }
 
     public func setObserver(_ observer: ResultObserver?) { self.observer = observer }
 
     public func setTimingObserver(_ observer: TimingObserver?) { self.timingObserver = observer }
+
+    /// Applies a reloaded `declaration_hold_seconds`; pending screenings are judged by the new hold from now on.
+    public func setDeclarationHold(seconds: Double) {
+        options.declarationHoldSeconds = seconds
+        prunePending(now: clock())
+    }
 
     /// The sensor's frame period: the mean interval over the latest frames' arrival times, if two have arrived.
     /// (The mean, not the median: a loaded machine delivers frames in bursts, which skews the median interval short.)
@@ -62,9 +91,15 @@ public actor ScreeningHub: ScreeningProvider {
     }
 
     /// Replaces thresholds and calibration on reload; a session in progress restarts with the new engine.
-    public func replaceEngine(_ newEngine: ScreeningEngine) { engine = newEngine }
+    public func replaceEngine(_ newEngine: ScreeningEngine) {
+        engine = newEngine
+        refreshView(now: clock())
+    }
 
     public func engineStatus() -> ScreeningStatus { engine.status(at: clock()) }
+
+    /// Decided screenings currently held for declarations (claimed or not).
+    public var pendingCount: Int { pending.count }
 
     // MARK: Inputs
 
@@ -80,12 +115,13 @@ public actor ScreeningHub: ScreeningProvider {
         }
         guard let face = assessment.face else {
             inView = nil
+            lastAssessment = nil
             _ = engine.faces(FaceReadiness(sessionID: 0, faceCount: 0, face: nil, monotonicNanos: nanos))
-            refreshDisplay(now: nanos)
+            refreshView(now: nanos)
             return
         }
         inView = face.id
-        lastSeenNanos = nanos
+        lastAssessment = (visibleCount, assessment.reasons.map(\.code), assessment.distanceMeters, assessment.isReady)
         if let candidate, candidate.trackID == face.id { best[face.id] = candidate }
         var observation: FaceObservation?
         if assessment.isReady, let distance = assessment.distanceMeters {
@@ -97,68 +133,95 @@ public actor ScreeningHub: ScreeningProvider {
                                   monotonicNanos: nanos)
         if event.face != nil, readySince?.session != face.id { readySince = (face.id, nanos) }
         if let result = engine.faces(event) { deliver(result) }
-        refreshDisplay(now: nanos, ready: assessment.isReady)
+        refreshView(now: nanos)
     }
 
     public func thermal(_ frame: ThermalFrame) {
         thermalArrivals.append(frame.monotonicNanos)
         if thermalArrivals.count > Self.periodWindow { thermalArrivals.removeFirst(thermalArrivals.count - Self.periodWindow) }
         if let result = engine.thermal(frame, nowNanos: clock()) { deliver(result) }
+        refreshView(now: clock())
     }
 
-    public func sensorAvailable() { engine.sensorAvailable(at: clock()) }
+    public func sensorAvailable() {
+        engine.sensorAvailable(at: clock())
+        refreshView(now: clock())
+    }
 
     public func sensorUnavailable() {
         if let result = engine.sensorUnavailable(at: clock()) { deliver(result) }
+        refreshView(now: clock())
     }
 
     // MARK: ScreeningProvider
 
-    public func currentState() async -> ScreeningState {
-        refreshDisplay(now: clock())
-        return display
+    public func currentView() async -> ScreeningView {
+        refreshView(now: clock())
+        return view
     }
 
-    public func awaitCapture(timeout: Duration) async -> ScreeningCapture? {
-        if let current = currentCapture(now: clock()) { return current }
-        let id = UUID()
-        let nanos = UInt64(max(0, Double(timeout.components.seconds) * 1e9 + Double(timeout.components.attoseconds) / 1e9))
-        return await withCheckedContinuation { (continuation: CheckedContinuation<ScreeningCapture?, Never>) in
-            waiters[id] = continuation
-            Task { [weak self] in
-                try? await Task.sleep(nanoseconds: nanos)
-                await self?.expire(id)
-            }
-        }
+    public func views() async -> AsyncStream<ScreeningView> {
+        refreshView(now: clock())
+        return broadcaster.subscribe(startingWith: view)
+    }
+
+    /// Screens watching the view now.
+    public var viewSubscribers: Int { broadcaster.subscriberCount }
+
+    public func claim(_ id: UUID) async -> ScreeningClaim {
+        prunePending(now: clock())
+        guard var entry = pending[id] else { return .unknownOrExpired }
+        if entry.claimed { return .alreadyUsed }
+        entry.claimed = true
+        pending[id] = entry
+        return .claimed(entry.capture)
+    }
+
+    public func release(_ id: UUID) async {
+        pending[id]?.claimed = false
     }
 
     // MARK: Internals
 
-    /// The result of the person in view, or of the one who just left within the hold time.
-    private func currentCapture(now: UInt64) -> ScreeningCapture? {
+    /// The result on screen: the person in view's, or the one who just left within the on-screen hold.
+    private func shownResult(now: UInt64) -> (id: UUID, capture: ScreeningCapture)? {
         guard let latest else { return nil }
-        if let inView, inView == latest.session { return latest.capture }
-        if inView == nil, now >= latest.at, now - latest.at <= UInt64(options.resultHoldSeconds * 1e9) { return latest.capture }
+        if let inView, inView == latest.session { return (latest.id, latest.capture) }
+        if inView == nil, now >= latest.at, now - latest.at <= UInt64(options.resultHoldSeconds * 1e9) { return (latest.id, latest.capture) }
         return nil
-    }
-
-    private func expire(_ id: UUID) {
-        waiters.removeValue(forKey: id)?.resume(returning: nil)
     }
 
     private func deliver(_ result: ScreeningResult) {
         var jpeg: Data?
         if let candidate = best[result.sessionID] { jpeg = encodeSnapshot(candidate) }
         let capture = ScreeningCapture(summary: ScreeningSummary(result, measuredAt: wallClock()), faceJPEG: jpeg)
-        latest = (result.sessionID, capture, clock())
+        let now = clock()
+        let id = makeID()
+        latest = (result.sessionID, id, capture, now)
+        pending[id] = Pending(capture: capture, decidedAt: now, claimed: false)
+        pendingOrder.append(id)
+        prunePending(now: now)
         best = best.filter { $0.key == inView }
         outcomes[result.outcome.rawValue, default: 0] += 1
         observer?(result, capture)
         reportTiming(result)
-        let pending = waiters
-        waiters.removeAll()
-        for (_, continuation) in pending { continuation.resume(returning: capture) }
-        refreshDisplay(now: clock())
+    }
+
+    /// Drops screenings older than the declaration hold, then the oldest beyond the count limit.
+    private func prunePending(now: UInt64) {
+        let hold = UInt64(max(0, options.declarationHoldSeconds) * 1e9)
+        var dropped = 0
+        for id in pendingOrder {
+            guard let entry = pending[id] else { dropped += 1; continue }
+            let expired = now >= entry.decidedAt && now - entry.decidedAt > hold
+            if expired || pendingOrder.count - dropped > options.maxPendingScreenings {
+                pending.removeValue(forKey: id)
+                dropped += 1
+            } else {
+                break
+            }
+        }
+        if dropped > 0 { pendingOrder.removeFirst(dropped) }
     }
 
     /// The time from the session's first ready frame to this result, next to the thermal frames' own time.
@@ -171,14 +234,36 @@ public actor ScreeningHub: ScreeningProvider {
         timingObserver?(timing)
     }
 
-    private func refreshDisplay(now: UInt64, ready: Bool? = nil) {
-        if let capture = currentCapture(now: now) {
-            display = .result(capture.summary)
-        } else if inView != nil {
-            if let ready { display = ready ? .measuring : .faceSeen }
-            else if display == .idle { display = .faceSeen }
+    /// Recomputes the view and publishes it when something the screen shows changed.
+    private func refreshView(now: UInt64) {
+        var next = ScreeningView(seq: view.seq)
+        let status = engine.status(at: now)
+        let warmUp = status.sensorAvailable ? status.warmUpRemainingSeconds.flatMap { $0 > 0 ? $0.rounded(.up) : nil } : nil
+        next.sensor = ScreeningView.Sensor(available: status.sensorAvailable, warmUpRemainingSeconds: warmUp)
+        if let a = lastAssessment, inView != nil {
+            next.faces = a.faces
+            next.distanceM = a.distance
+        }
+        if let shown = shownResult(now: now) {
+            next.state = .result
+            next.screeningId = shown.id.uuidString.lowercased()
+            next.screening = shown.capture.summary
+        } else if let a = lastAssessment, inView != nil, a.ready {
+            next.state = .measuring
+            next.progress = engine.progress
+        } else if let a = lastAssessment, inView != nil, warmUp == nil {
+            next.state = .faceSeen
+            next.reasons = a.reasons
+        } else if warmUp != nil {
+            next.state = .warmingUp
+            next.reasons = lastAssessment?.reasons ?? []
         } else {
-            display = .idle
+            next.state = .idle
+        }
+        if next.differs(from: view) {
+            next.seq = view.seq + 1
+            view = next
+            broadcaster.publish(view)
         }
     }
 }

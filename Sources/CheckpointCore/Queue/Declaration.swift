@@ -7,19 +7,59 @@ public struct DeclarationError: Error, Sendable, Equatable, CustomStringConverti
         case malformed
         /// Larger than the limit (HTTP 413).
         case tooLarge
-        /// Well-formed JSON but a field is missing, of the wrong type or out of range (HTTP 422).
+        /// Well-formed JSON but fields are missing, of the wrong type or out of range (HTTP 422); `errors` lists them all.
         case invalid
     }
 
+    /// What is wrong with one field, as a language-neutral code the kiosk screen translates.
+    public enum Code: String, Sendable, Equatable, Codable, CaseIterable {
+        case required
+        case type
+        case empty
+        case tooLong = "too-long"
+        case outOfRange = "out-of-range"
+        case invalidChoice = "invalid-choice"
+        case invalidPhone = "invalid-phone"
+        case invalidEmail = "invalid-email"
+        case invalidCharacters = "invalid-characters"
+        case unknownField = "unknown-field"
+        case consentRequired = "consent-required"
+    }
+
+    /// One invalid field: its name, the code, and an English explanation (for logs and the summary; never a value).
+    public struct FieldError: Sendable, Equatable, CustomStringConvertible {
+        public var field: String
+        public var code: Code
+        public var message: String
+        public init(_ field: String, _ code: Code, _ message: String) {
+            self.field = field
+            self.code = code
+            self.message = message
+        }
+        public var description: String { "\(field): \(message)" }
+    }
+
     public var kind: Kind
-    /// The offending field, when there is one.
+    /// The offending field (the first one, for `.invalid`).
     public var field: String?
     public var message: String
+    /// Every invalid field, in the order checked (`.invalid` only).
+    public var errors: [FieldError]
 
     public init(_ kind: Kind, field: String? = nil, _ message: String) {
         self.kind = kind
         self.field = field
         self.message = message
+        self.errors = []
+    }
+
+    /// A 422 listing every invalid field (at least one).
+    public init(invalid errors: [FieldError]) {
+        self.kind = .invalid
+        self.errors = errors
+        self.field = errors.first?.field
+        self.message = errors.count == 1 ? errors[0].description
+            : "\(errors.count) fields are invalid: " + errors.map(\.description).joined(separator: "; ")
     }
 
     public var httpStatus: Int {
@@ -31,9 +71,17 @@ public struct DeclarationError: Error, Sendable, Equatable, CustomStringConverti
     }
 
     public var description: String {
-        if let field { return "\(field): \(message)" }
+        if errors.isEmpty, let field { return "\(field): \(message)" }
         return message
     }
+}
+
+/// A declaration as submitted: the validated declaration and the screening it names.
+public struct DeclarationSubmission: Sendable, Equatable {
+    /// The validated declaration, strings trimmed and NFC-normalised.
+    public var declaration: [String: JSONValue]
+    /// The top-level `screeningId` the kiosk sent, if any (removed from the declaration); nil when absent or null.
+    public var screeningId: String?
 }
 
 /// Validates the health declaration a kiosk submits.
@@ -46,7 +94,8 @@ public struct DeclarationError: Error, Sendable, Equatable, CustomStringConverti
 /// | `birthYear` | yes | integer, 1900 … current year |
 /// | `gender` | yes | "Nam", "Nu" or "Khac" |
 /// | `nation` | yes | string, 1–64 (country id) |
-/// | `provinceId`, `districtId`, `wardId` | yes | string, 1–32 (administrative unit codes) |
+/// | `provinceId`, `wardId` | yes | string, 1–32 (administrative unit codes: province, then commune/ward) |
+/// | `districtId` | no | string, 1–32 (districts were abolished by the 2025 reform; kept for older forms) |
 /// | `address` | yes | string, 1–255 |
 /// | `phone` | yes | Vietnamese number: `0` or `+84` then 9–10 digits |
 /// | `hasPatient`, `hasFromSickCountry`, `hasSick` | yes | 1 = yes, 2 = no (14-day contact questions) |
@@ -58,7 +107,8 @@ public struct DeclarationError: Error, Sendable, Equatable, CustomStringConverti
 /// | `symptomsNote` | no | string ≤ 1000 |
 /// | `consent` | yes | must be `true` (Decree 13/2023: silence is not consent) |
 ///
-/// Unknown fields are refused, so nothing unexpected (and possibly personal) is stored.
+/// Unknown fields are refused, so nothing unexpected (and possibly personal) is stored. Every invalid field is
+/// reported at once (`DeclarationError.errors`), with a language-neutral code. Strings are stored trimmed and in NFC.
 public struct DeclarationValidator: Sendable {
     public static let defaultMaxBytes = 64 * 1024
 
@@ -72,12 +122,35 @@ public struct DeclarationValidator: Sendable {
     }
 
     static let symptoms: Set<String> = ["fever", "cough", "breathless", "pneumonia", "sore-throat", "tired"]
-    static let required = ["fullName", "birthYear", "gender", "nation", "provinceId", "districtId", "wardId",
+    static let required = ["fullName", "birthYear", "gender", "nation", "provinceId", "wardId",
                            "address", "phone", "hasPatient", "hasFromSickCountry", "hasSick", "consent"]
-    static let optional: Set<String> = ["otherUser", "passport", "email", "countryPassing", "symptoms", "symptomsNote"]
+    static let optional: Set<String> = ["districtId", "otherUser", "passport", "email", "countryPassing", "symptoms", "symptomsNote"]
+    /// The top-level key naming the screening a declaration belongs to; not part of the declaration.
+    public static let screeningIdKey = "screeningId"
 
-    /// Parses and validates a request body. Returns the declaration as a JSON object.
+    /// Parses and validates a request body. Returns the declaration as a JSON object (strings trimmed and
+    /// NFC-normalised).
     public func validate(_ body: Data) throws(DeclarationError) -> [String: JSONValue] {
+        try validate(object: try parse(body))
+    }
+
+    /// Parses a POST /v1/declarations body: takes the optional `screeningId` out, then validates the rest.
+    public func validateSubmission(_ body: Data) throws(DeclarationError) -> DeclarationSubmission {
+        var object = try parse(body)
+        var screeningId: String?
+        switch object.removeValue(forKey: Self.screeningIdKey) {
+        case nil, .null?: break
+        case .string(let s)?: screeningId = s
+        case let other?:
+            // Reported with the declaration's own problems, so the kiosk sees everything at once.
+            var errors = [DeclarationError.FieldError(Self.screeningIdKey, .type, "must be a string, got \(other.typeName)")]
+            do { _ = try validate(object: object) } catch { errors += error.errors }
+            throw DeclarationError(invalid: errors)
+        }
+        return DeclarationSubmission(declaration: try validate(object: object), screeningId: screeningId)
+    }
+
+    private func parse(_ body: Data) throws(DeclarationError) -> [String: JSONValue] {
         if body.count > maxBytes {
             throw DeclarationError(.tooLarge, "declaration is \(body.count) bytes; the limit is \(maxBytes)")
         }
@@ -91,91 +164,107 @@ public struct DeclarationValidator: Sendable {
         guard case .object(let object) = value else {
             throw DeclarationError(.malformed, "expected a JSON object, got \(value.typeName)")
         }
-        try validate(object: object)
         return object
     }
 
-    /// Validates an already-parsed declaration.
-    public func validate(object o: [String: JSONValue]) throws(DeclarationError) {
+    /// Validates an already-parsed declaration, reporting every invalid field at once. Returns it with its
+    /// strings trimmed and NFC-normalised (the form that is stored).
+    @discardableResult
+    public func validate(object input: [String: JSONValue]) throws(DeclarationError) -> [String: JSONValue] {
+        let o = input.mapValues(Self.normalised)
+        var errors: [DeclarationError.FieldError] = []
+        func fail(_ field: String, _ code: DeclarationError.Code, _ message: String) {
+            errors.append(.init(field, code, message))
+        }
         for key in o.keys.sorted() where !Self.required.contains(key) && !Self.optional.contains(key) {
-            throw DeclarationError(.invalid, field: key, "unknown field")
+            fail(key, .unknownField, "unknown field")
         }
+        var missing = Set<String>()
         for key in Self.required where o[key] == nil || o[key] == .null {
-            throw DeclarationError(.invalid, field: key, "required field is missing")
+            fail(key, .required, "required field is missing")
+            missing.insert(key)
         }
-        try string(o, "fullName", max: 255)
-        let year = try integer(o, "birthYear")
-        guard (1900...currentYear).contains(year) else {
-            throw DeclarationError(.invalid, field: "birthYear", "must be between 1900 and \(currentYear), got \(year)")
+        /// A present, non-null value of `key`, or nil (missing ones are already reported).
+        func value(_ key: String) -> JSONValue? {
+            guard let v = o[key], v != .null, !missing.contains(key) else { return nil }
+            return v
         }
-        let gender = try string(o, "gender", max: 4)
-        guard ["Nam", "Nu", "Khac"].contains(gender) else {
-            throw DeclarationError(.invalid, field: "gender", "must be \"Nam\", \"Nu\" or \"Khac\"")
+        func string(_ key: String, max: Int, allowEmpty: Bool = false) -> String? {
+            guard let v = value(key) else { return nil }
+            guard case .string(let s) = v else { fail(key, .type, "must be a string, got \(v.typeName)"); return nil }
+            if s.isEmpty && !allowEmpty { fail(key, .empty, "must not be empty"); return nil }
+            if s.count > max { fail(key, .tooLong, "longer than \(max) characters"); return nil }
+            return s
         }
-        try string(o, "nation", max: 64)
-        for key in ["provinceId", "districtId", "wardId"] { try string(o, key, max: 32) }
-        try string(o, "address", max: 255)
-        let phone = try string(o, "phone", max: 16)
-        guard Self.isVietnamesePhone(phone) else {
-            throw DeclarationError(.invalid, field: "phone", "must be a Vietnamese number: 0 or +84 followed by 9 or 10 digits")
+        func integer(_ key: String) -> Int? {
+            guard let v = value(key) else { return nil }
+            guard case .number(let n) = v, n.rounded() == n, abs(n) < 1e9 else {
+                fail(key, .type, "must be an integer, got \(v.typeName)")
+                return nil
+            }
+            return Int(n)
+        }
+
+        string("fullName", max: 255)
+        if let year = integer("birthYear"), !(1900...currentYear).contains(year) {
+            fail("birthYear", .outOfRange, "must be between 1900 and \(currentYear), got \(year)")
+        }
+        if let gender = string("gender", max: 4), !["Nam", "Nu", "Khac"].contains(gender) {
+            fail("gender", .invalidChoice, "must be \"Nam\", \"Nu\" or \"Khac\"")
+        }
+        string("nation", max: 64)
+        for key in ["provinceId", "districtId", "wardId"] { string(key, max: 32) }
+        string("address", max: 255)
+        if let phone = string("phone", max: 16), !Self.isVietnamesePhone(phone) {
+            fail("phone", .invalidPhone, "must be a Vietnamese number: 0 or +84 followed by 9 or 10 digits")
         }
         for key in ["hasPatient", "hasFromSickCountry", "hasSick"] {
-            let v = try integer(o, key)
-            guard v == 1 || v == 2 else { throw DeclarationError(.invalid, field: key, "must be 1 (yes) or 2 (no), got \(v)") }
+            if let v = integer(key), v != 1 && v != 2 { fail(key, .invalidChoice, "must be 1 (yes) or 2 (no), got \(v)") }
         }
-        guard case .bool(let consent) = o["consent"]! else {
-            throw DeclarationError(.invalid, field: "consent", "must be a boolean, got \(o["consent"]!.typeName)")
-        }
-        guard consent else { throw DeclarationError(.invalid, field: "consent", "must be true: the person has to agree") }
-
-        if let v = o["otherUser"], v != .null {
-            guard case .bool = v else { throw DeclarationError(.invalid, field: "otherUser", "must be a boolean, got \(v.typeName)") }
-        }
-        if o["passport"] != nil, o["passport"] != .null {
-            let p = try string(o, "passport", max: 20)
-            guard p.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("A"..."Z").contains($0) || ("a"..."z").contains($0) }) else {
-                throw DeclarationError(.invalid, field: "passport", "letters and digits only")
+        if let consent = value("consent") {
+            if case .bool(let given) = consent {
+                if !given { fail("consent", .consentRequired, "must be true: the person has to agree") }
+            } else {
+                fail("consent", .type, "must be a boolean, got \(consent.typeName)")
             }
         }
-        if o["email"] != nil, o["email"] != .null {
-            let e = try string(o, "email", max: 255)
+        if let v = value("otherUser") {
+            if case .bool = v {} else { fail("otherUser", .type, "must be a boolean, got \(v.typeName)") }
+        }
+        if let p = string("passport", max: 20),
+           !p.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("A"..."Z").contains($0) || ("a"..."z").contains($0) }) {
+            fail("passport", .invalidCharacters, "letters and digits only")
+        }
+        if let e = string("email", max: 255) {
             let parts = e.split(separator: "@", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains(".") else {
-                throw DeclarationError(.invalid, field: "email", "not an e-mail address")
-            }
+            if !(parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")) { fail("email", .invalidEmail, "not an e-mail address") }
         }
-        if o["countryPassing"] != nil, o["countryPassing"] != .null { try string(o, "countryPassing", max: 1000, allowEmpty: true) }
-        if o["symptomsNote"] != nil, o["symptomsNote"] != .null { try string(o, "symptomsNote", max: 1000, allowEmpty: true) }
-        if let s = o["symptoms"], s != .null {
-            guard case .array(let items) = s else {
-                throw DeclarationError(.invalid, field: "symptoms", "must be an array, got \(s.typeName)")
-            }
-            for (i, item) in items.enumerated() {
-                guard case .string(let name) = item, Self.symptoms.contains(name) else {
-                    throw DeclarationError(.invalid, field: "symptoms[\(i)]",
-                                           "must be one of \(Self.symptoms.sorted().joined(separator: ", "))")
+        string("countryPassing", max: 1000, allowEmpty: true)
+        string("symptomsNote", max: 1000, allowEmpty: true)
+        if let s = value("symptoms") {
+            if case .array(let items) = s {
+                for (i, item) in items.enumerated() {
+                    guard case .string(let name) = item, Self.symptoms.contains(name) else {
+                        fail("symptoms[\(i)]", .invalidChoice, "must be one of \(Self.symptoms.sorted().joined(separator: ", "))")
+                        continue
+                    }
                 }
+            } else {
+                fail("symptoms", .type, "must be an array, got \(s.typeName)")
             }
         }
+        if !errors.isEmpty { throw DeclarationError(invalid: errors) }
+        return o
     }
 
-    @discardableResult
-    private func string(_ o: [String: JSONValue], _ key: String, max: Int, allowEmpty: Bool = false) throws(DeclarationError) -> String {
-        guard case .string(let s) = o[key]! else {
-            throw DeclarationError(.invalid, field: key, "must be a string, got \(o[key]!.typeName)")
+    /// Strings (also inside arrays) trimmed of surrounding white space and in Unicode NFC, so the same text typed on
+    /// different keyboards is stored the same way.
+    static func normalised(_ v: JSONValue) -> JSONValue {
+        switch v {
+        case .string(let s): return .string(s.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping)
+        case .array(let items): return .array(items.map(normalised))
+        default: return v
         }
-        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty && !allowEmpty { throw DeclarationError(.invalid, field: key, "must not be empty") }
-        if s.count > max { throw DeclarationError(.invalid, field: key, "longer than \(max) characters") }
-        return trimmed
-    }
-
-    private func integer(_ o: [String: JSONValue], _ key: String) throws(DeclarationError) -> Int {
-        guard case .number(let n) = o[key]! else {
-            throw DeclarationError(.invalid, field: key, "must be an integer, got \(o[key]!.typeName)")
-        }
-        guard n.rounded() == n, abs(n) < 1e9 else { throw DeclarationError(.invalid, field: key, "must be an integer, got \(n)") }
-        return Int(n)
     }
 
     static func isVietnamesePhone(_ s: String) -> Bool {

@@ -59,46 +59,20 @@ public struct ScreeningSummary: Codable, Sendable, Equatable {
         self.measuredAt = measuredAt
     }
 
-    /// The summary stored when no screening result arrived in time.
-    public static let unavailable = ScreeningSummary(result: .unavailable, flags: ["no-result-in-time"])
-}
-
-/// What the kiosk display shows: the screening pipeline's current state.
-public enum ScreeningState: Sendable, Equatable {
-    case idle
-    case faceSeen
-    case measuring
-    case result(ScreeningSummary)
-}
-
-extension ScreeningState: Codable {
-    private enum CodingKeys: String, CodingKey { case state, screening }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        switch try c.decode(String.self, forKey: .state) {
-        case "idle": self = .idle
-        case "face-seen": self = .faceSeen
-        case "measuring": self = .measuring
-        case "result": self = .result(try c.decode(ScreeningSummary.self, forKey: .screening))
-        case let other:
-            throw DecodingError.dataCorruptedError(forKey: .state, in: c, debugDescription: "unknown state \(other)")
-        }
+    /// The summary stored when a declaration has no screening of its own; `flag` says why
+    /// (`no-screening-id`, `screening-unknown-or-expired`). Never another person's result.
+    public static func unavailable(_ flag: String) -> ScreeningSummary {
+        ScreeningSummary(result: .unavailable, flags: [flag])
     }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        switch self {
-        case .idle: try c.encode("idle", forKey: .state)
-        case .faceSeen: try c.encode("face-seen", forKey: .state)
-        case .measuring: try c.encode("measuring", forKey: .state)
-        case .result(let s):
-            try c.encode("result", forKey: .state)
-            try c.encode(s, forKey: .screening)
-        }
-    }
+
+    /// The declaration carried no `screeningId`.
+    public static let noScreeningIdFlag = "no-screening-id"
+    /// The declaration's `screeningId` is not one the hub holds (never issued, dropped, or older than the hold).
+    public static let unknownOrExpiredFlag = "screening-unknown-or-expired"
 }
 
 /// A screening result together with the face snapshot taken during it.
-public struct ScreeningCapture: Sendable {
+public struct ScreeningCapture: Sendable, Equatable {
     public var summary: ScreeningSummary
     /// JPEG of the face, if one was captured.
     public var faceJPEG: Data?
@@ -108,11 +82,24 @@ public struct ScreeningCapture: Sendable {
     }
 }
 
+/// What claiming a screening for a declaration found.
+public enum ScreeningClaim: Sendable, Equatable {
+    /// The screening is now bound to this declaration (release it if the declaration is not stored).
+    case claimed(ScreeningCapture)
+    /// Another declaration already took it (HTTP 409).
+    case alreadyUsed
+    /// Never issued, dropped for space, or older than the declaration hold: the declaration gets no screening.
+    case unknownOrExpired
+}
+
 /// Where the API gets screening results from. The daemon implements it over the thermal and face pipelines.
 public protocol ScreeningProvider: Sendable {
-    /// The current state for the kiosk display.
-    func currentState() async -> ScreeningState
-    /// The result for the person in front of the camera now, waiting at most `timeout` for one to appear.
-    /// Returns nil when none came in time.
-    func awaitCapture(timeout: Duration) async -> ScreeningCapture?
+    /// What the kiosk screen shows now.
+    func currentView() async -> ScreeningView
+    /// The current view first, then every change (newest wins for a slow reader). Ends when the caller stops iterating.
+    func views() async -> AsyncStream<ScreeningView>
+    /// Binds the decided screening `id` to one declaration; at most one claim succeeds per id.
+    func claim(_ id: UUID) async -> ScreeningClaim
+    /// Gives a claimed screening back (its declaration could not be stored).
+    func release(_ id: UUID) async
 }

@@ -80,6 +80,13 @@ public struct ScreeningEngine: Sendable {
                         pixelsRepaired: quality.repairedPixels)
     }
 
+    /// Thermal frames collected for the session being measured, of the K that make a result; nil when nobody is
+    /// being measured (no ready face, or its session already has its result).
+    public var progress: ScreeningView.Progress? {
+        guard let event = current, event.face != nil, event.faceCount == 1, event.sessionID != finishedSession else { return nil }
+        return ScreeningView.Progress(frames: samples.count, needed: config.framesPerResult)
+    }
+
     /// The link delivered its first frame after an open: the warm-up clock starts (a reconnect restarts it).
     public mutating func sensorAvailable(at nanos: UInt64) {
         if !available { warmUp.sensorStarted(at: nanos) }
