@@ -10,7 +10,7 @@ import Synchronization
 /// Wires the pipeline from a validated config and runs it under a ServiceGroup until SIGTERM/SIGINT:
 ///
 ///   camera ─▶ VisionService (detector thread, tracker, readiness) ─┐
-///                                                                 ├─▶ ScreeningHub ─▶ API (POST /v1/declarations)
+///                                                                 ├─▶ ScreeningHub ─▶ API (POST /v1/declarations, screen view/events)
 ///   sensor ─▶ ThermalService (serial thread, framer)  ────────────┘                       │
 ///                                                                     QueueStore (SQLite) ◀┘ ─▶ UploaderService (libcurl thread)
 ///   SupervisorService: READY/WATCHDOG/STATUS to systemd, SIGHUP reload.
@@ -33,7 +33,9 @@ enum Daemon {
         let health = HealthBoard(clock: clock)
         let engine = try screeningEngine(initial)
         let snapshotConfig = Mutex(FaceSnapshotConfig(initial.snapshot))   // swapped on reload
-        let hub = ScreeningHub(engine: engine, clock: clock) { candidate in
+        var hubOptions = ScreeningHub.Options()
+        hubOptions.declarationHoldSeconds = Double(initial.screening.declarationHoldSeconds)
+        let hub = ScreeningHub(engine: engine, options: hubOptions, clock: clock) { candidate in
             (try? FaceSnapshotEncoder.encode(candidate.frame, face: candidate.face.box,
                                              config: snapshotConfig.withLock { $0 })).map { Data($0) }
         }
@@ -50,6 +52,9 @@ enum Daemon {
         }
 
         var services: [any Service] = []
+        // The kiosk screen's live mirror (TCP listener only); nothing is encoded while nobody watches.
+        let preview: CameraPreview? = initial.ui.enabled && initial.ui.preview && initial.api.tcpPort > 0
+            ? CameraPreview(options: .init(maxFPS: initial.ui.previewFPS, maxWidth: initial.ui.previewWidth)) : nil
 
         // Camera and detector. A detector that cannot load leaves the kiosk taking declarations
         // (without a screening) and reports the failure; it never stops the daemon.
@@ -62,7 +67,7 @@ enum Daemon {
             await health.register("detector", stallLimitSeconds: 30)
             if detector.health != "ok" { await health.report("detector", .degraded(detector.health.replacingOccurrences(of: "degraded: ", with: ""))) }
             services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking), tracker: FaceTracker(initial.tracking),
-                                          hub: hub, health: health, metrics: metrics, logger: Logger(label: "checkpointd.vision")))
+                                          hub: hub, health: health, metrics: metrics, preview: preview, logger: Logger(label: "checkpointd.vision")))
         } catch {
             logger.critical("face detector unavailable; declarations are taken without screening", metadata: ["error": "\(error)"])
             // No vision stage runs, so the camera is not watched; the failure shows in health and STATUS.
@@ -87,7 +92,7 @@ enum Daemon {
         }
         let api = DeclarationAPI(
             configuration: apiConfiguration(initial), store: store, screening: hub, uploader: uploader, metrics: uplinkMetrics,
-            logger: Logger(label: "checkpointd.api"),
+            logger: Logger(label: "checkpointd.api"), preview: preview,
             extraHealth: {
                 var fields: [String: String] = ["overall": "\(await health.overall)"]
                 for stage in await health.stages { fields["stage.\(stage.name)"] = "\(stage.state)" }
@@ -116,6 +121,7 @@ enum Daemon {
                 let transportChanged = transport != curl.configuration
                 do { try curl.reconfigure(transport) } catch { return ["\(next.file): [upload] \(error)"] }
                 await hub.replaceEngine(newEngine)
+                await hub.setDeclarationHold(seconds: Double(next.screening.declarationHoldSeconds))
                 snapshotConfig.withLock { $0 = FaceSnapshotConfig(next.snapshot) }
                 await uploader.reconfigured(policy: uploadPolicy(next.upload), transportChanged: transportChanged)
                 let previous = await running.swap(next)
@@ -178,8 +184,8 @@ enum Daemon {
 
     static func apiConfiguration(_ c: CheckpointConfig) -> APIConfiguration {
         APIConfiguration(socketPath: c.api.socketPath, socketGroup: c.api.socketGroup, tcpPort: c.api.tcpPort == 0 ? nil : c.api.tcpPort,
-                         screeningWait: .milliseconds(c.screening.resultWaitMilliseconds), maxDeclarationBytes: c.api.maxBodyBytes,
-                         checkpointId: c.kiosk.checkpointID, deviceId: c.kiosk.deviceID)
+                         maxDeclarationBytes: c.api.maxBodyBytes, checkpointId: c.kiosk.checkpointID, deviceId: c.kiosk.deviceID,
+                         ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview) : nil)
     }
 
     static func uploadConfiguration(_ c: CheckpointConfig) -> UploadConfiguration {

@@ -3,6 +3,7 @@
 #endif
 import CheckpointCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -16,22 +17,37 @@ public struct APIConfiguration: Sendable {
     public var socketGroup: String?
     /// Optional loopback TCP port (bound to 127.0.0.1 only).
     public var tcpPort: Int?
-    /// How long POST /v1/declarations waits for a screening result.
-    public var screeningWait: Duration
     public var maxDeclarationBytes: Int
     public var checkpointId: String
     public var deviceId: String
+    /// The kiosk screen, served on the TCP listener only; nil = not served.
+    public var ui: UIConfiguration?
+    /// How often an idle event stream gets a `: keepalive` comment.
+    public var keepaliveInterval: Duration
 
     public init(socketPath: String? = "/run/checkpointd/api.sock", socketGroup: String? = nil, tcpPort: Int? = nil,
-                screeningWait: Duration = .seconds(3), maxDeclarationBytes: Int = DeclarationValidator.defaultMaxBytes,
-                checkpointId: String, deviceId: String) {
+                maxDeclarationBytes: Int = DeclarationValidator.defaultMaxBytes, checkpointId: String, deviceId: String,
+                ui: UIConfiguration? = nil, keepaliveInterval: Duration = .seconds(15)) {
         self.socketPath = socketPath
         self.socketGroup = socketGroup
         self.tcpPort = tcpPort
-        self.screeningWait = screeningWait
         self.maxDeclarationBytes = maxDeclarationBytes
         self.checkpointId = checkpointId
         self.deviceId = deviceId
+        self.ui = ui
+        self.keepaliveInterval = keepaliveInterval
+    }
+}
+
+/// The kiosk screen's files and camera preview (`[ui]`).
+public struct UIConfiguration: Sendable {
+    /// Directory of index.html and its files.
+    public var directory: String
+    /// Serve /v1/camera/preview.{mjpeg,jpg}.
+    public var preview: Bool
+    public init(directory: String, preview: Bool = true) {
+        self.directory = directory
+        self.preview = preview
     }
 }
 
@@ -47,7 +63,8 @@ public enum SystemRecordClock {
     }
 }
 
-/// The kiosk API: POST /v1/declarations, GET /v1/screening, GET /healthz, GET /metrics.
+/// The kiosk API: POST /v1/declarations, GET /v1/screening, GET /v1/screening/events, GET /healthz, GET /metrics;
+/// on the 127.0.0.1 TCP listener also the kiosk screen (GET /, /ui/…) and the camera preview.
 ///
 /// Run it with `run()` (until cancelled), or add `applications()` to a ServiceGroup.
 public final class DeclarationAPI: Sendable {
@@ -58,12 +75,14 @@ public final class DeclarationAPI: Sendable {
     let metrics: UplinkMetrics
     let logger: Logger
     let validator: DeclarationValidator
+    let preview: CameraPreview?
+    let files: StaticFiles?
     /// Extra health fields from other parts of the daemon (camera, sensor…), merged into /healthz.
     let extraHealth: (@Sendable () async -> [String: String])?
 
     public init(configuration: APIConfiguration, store: QueueStore, screening: any ScreeningProvider, uploader: UploadService?,
                 metrics: UplinkMetrics = UplinkMetrics(), logger: Logger = Logger(label: "checkpointd.api"),
-                extraHealth: (@Sendable () async -> [String: String])? = nil) {
+                preview: CameraPreview? = nil, extraHealth: (@Sendable () async -> [String: String])? = nil) {
         self.configuration = configuration
         self.store = store
         self.screening = screening
@@ -71,26 +90,42 @@ public final class DeclarationAPI: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.validator = DeclarationValidator(maxBytes: configuration.maxDeclarationBytes)
+        self.preview = configuration.ui?.preview == true ? preview : nil
+        self.files = configuration.ui.map { StaticFiles(root: $0.directory) }
         self.extraHealth = extraHealth
     }
 
-    struct Created: Encodable {
+    /// The 201 answer: the record id, a short code people can read out, and the screening stored with it.
+    struct Created: Codable {
         let id: String
+        let shortCode: String
         let screening: ScreeningSummary
     }
 
-    struct Problem: Encodable {
-        let error: String
-        let field: String?
+    struct FieldProblem: Encodable {
+        let field: String
+        let code: String
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    /// Every error body: an English `error`, and where it applies the first `field`, a language-neutral `code`
+    /// and (422) every invalid field in `errors`.
+    struct Problem: Encodable {
+        var error: String
+        var field: String?
+        var code: String?
+        var errors: [FieldProblem]?
+    }
+
+    /// The routes both listeners serve.
+    func addAPIRoutes(to router: Router<BasicRequestContext>) {
         router.post("/v1/declarations") { [self] request, _ -> Response in
             await self.postDeclaration(request)
         }
         router.get("/v1/screening") { [self] _, _ -> Response in
-            Self.json(.ok, await self.screening.currentState())
+            Self.json(.ok, await self.screening.currentView())
+        }
+        router.get("/v1/screening/events") { [self] _, _ -> Response in
+            ScreeningEvents.response(screening: self.screening, keepalive: self.configuration.keepaliveInterval)
         }
         router.get("/healthz") { [self] _, _ -> Response in
             await self.health()
@@ -100,7 +135,53 @@ public final class DeclarationAPI: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.render())))
         }
+    }
+
+    /// The Unix socket's router: the API.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: SecurityHeaders())
+        addAPIRoutes(to: router)
         return router
+    }
+
+    /// The 127.0.0.1 TCP listener's router: the API, the kiosk screen and the camera preview, behind the
+    /// Host/Origin check (DNS rebinding) and the security headers.
+    public func tcpRouter(port: Int) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: SecurityHeaders())
+        router.add(middleware: LoopbackGuard(port: port))
+        addAPIRoutes(to: router)
+        if let files {
+            router.get("/") { _, _ -> Response in
+                Response(status: .found, headers: [.location: "/ui/"])
+            }
+            router.get("/ui") { _, _ -> Response in
+                Response(status: .found, headers: [.location: "/ui/"])
+            }
+            router.get("/ui/") { _, _ -> Response in
+                await files.response(for: "index.html")
+            }
+            router.get("/ui/**") { _, context -> Response in
+                await files.response(for: context.parameters.getCatchAll().joined(separator: "/"))
+            }
+        }
+        router.get("/v1/camera/preview.mjpeg") { [self] _, _ -> Response in
+            guard let preview = self.preview else { return Self.problem(.notFound, "the camera preview is off", field: nil) }
+            return preview.mjpegResponse() ?? Self.problem(.serviceUnavailable, "too many preview clients", field: nil, code: "preview-busy")
+        }
+        router.get("/v1/camera/preview.jpg") { [self] _, _ -> Response in
+            guard let preview = self.preview else { return Self.problem(.notFound, "the camera preview is off", field: nil) }
+            return await preview.jpegResponse() ?? Self.problem(.serviceUnavailable, "no camera frame yet", field: nil, code: "no-frame")
+        }
+        return router
+    }
+
+    static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
+
+    /// An Idempotency-Key is 1–128 printable ASCII characters.
+    static func isValidIdempotencyKey(_ key: String) -> Bool {
+        !key.isEmpty && key.utf8.count <= 128 && key.utf8.allSatisfy { (0x20...0x7E).contains($0) }
     }
 
     func postDeclaration(_ request: Request) async -> Response {
@@ -111,38 +192,114 @@ public final class DeclarationAPI: Sendable {
             metrics.declarationsRejected.increment()
             return Self.problem(.contentTooLarge, "declaration is larger than \(configuration.maxDeclarationBytes) bytes", field: nil)
         }
-        let declaration: [String: JSONValue]
+        let bodyData = Data(buffer: body)
+
+        // A retry of a declaration already stored gets the same answer and stores nothing.
+        var idempotencyKey: String?
+        if let key = request.headers[Self.idempotencyHeader] {
+            guard Self.isValidIdempotencyKey(key) else {
+                metrics.declarationsRejected.increment()
+                return Self.problem(.badRequest, "Idempotency-Key must be 1 to 128 printable ASCII characters", field: nil,
+                                    code: "invalid-idempotency-key")
+            }
+            idempotencyKey = key
+        }
+        let bodyHash = SHA256.hex(SHA256.hash(bodyData))
+        if let key = idempotencyKey, let answer = await replay(key: key, bodyHash: bodyHash) { return answer }
+
+        let submission: DeclarationSubmission
         do {
-            declaration = try validator.validate(Data(buffer: body))
+            submission = try validator.validateSubmission(bodyData)
         } catch {
             metrics.declarationsRejected.increment()
-            // Field names only; never the values (personal data).
-            logger.notice("declaration refused", metadata: ["status": "\(error.httpStatus)", "field": "\(error.field ?? "-")"])
+            // Field names and codes only; never the values (personal data).
+            logger.notice("declaration refused", metadata: [
+                "status": "\(error.httpStatus)", "fields": "\(error.errors.map { "\($0.field):\($0.code.rawValue)" }.joined(separator: ","))",
+            ])
+            if error.kind == .invalid {
+                return Self.json(HTTPResponse.Status(code: 422), Problem(
+                    error: error.message, field: error.field, code: nil,
+                    errors: error.errors.map { FieldProblem(field: $0.field, code: $0.code.rawValue) }))
+            }
             return Self.problem(HTTPResponse.Status(code: error.httpStatus), error.message, field: error.field)
         }
-        let capture = await screening.awaitCapture(timeout: configuration.screeningWait)
-        let summary = capture?.summary ?? .unavailable
+
+        // The declaration gets its own person's screening, or none: never the one that happens to be current.
+        var capture: ScreeningCapture?
+        var claimedID: UUID?
+        let summary: ScreeningSummary
+        switch submission.screeningId {
+        case nil:
+            summary = .unavailable(ScreeningSummary.noScreeningIdFlag)
+        case let text?:
+            let id = UUID(uuidString: text)
+            var claim = ScreeningClaim.unknownOrExpired
+            if let id { claim = await screening.claim(id) }
+            switch claim {
+            case .claimed(let c):
+                capture = c
+                claimedID = id
+                summary = c.summary
+            case .alreadyUsed:
+                metrics.declarationsRejected.increment()
+                logger.notice("declaration refused: its screening is already used by another declaration")
+                return Self.problem(.conflict, "this screening already belongs to another declaration; please be screened again",
+                                    field: nil, code: "screening-already-used")
+            case .unknownOrExpired:
+                summary = .unavailable(ScreeningSummary.unknownOrExpiredFlag)
+            }
+        }
+
         let record = QueueRecord(checkpointId: configuration.checkpointId, deviceId: configuration.deviceId,
-                                 clock: SystemRecordClock.now(), declaration: declaration, screening: summary,
+                                 clock: SystemRecordClock.now(), declaration: submission.declaration, screening: summary,
                                  faceCaptured: capture?.faceJPEG != nil)
+        let created = Created(id: record.id.uuidString.lowercased(), shortCode: Self.shortCode(record.id), screening: summary)
+        let createdJSON = (try? QueueRecord.encoder.encode(created)) ?? Data("{}".utf8)
+        let idempotency = idempotencyKey.map { IdempotentResponse(key: $0, bodySHA256: bodyHash, recordId: record.id, response: createdJSON) }
         let start = ContinuousClock.now
         do {
             let face = capture?.faceJPEG
-            try await store.io { try $0.enqueue(record, face: face) }
-        } catch let e as AdapterError where e.code == .queueFull || e.code == .diskFull {
-            metrics.declarationsRefusedFull.increment()
-            logger.error("declaration refused: storage full", metadata: ["reason": "\(e.message)"])
-            return Self.problem(e.code == .queueFull ? .serviceUnavailable : HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), e.message, field: nil)
+            try await store.io { try $0.enqueue(record, face: face, idempotency: idempotency) }
         } catch {
+            // Not stored: the screening goes back, for the person's next attempt.
+            if let claimedID { await screening.release(claimedID) }
+            if let e = error as? AdapterError, e.code == .idempotencyKeyTaken, let key = idempotencyKey,
+               let answer = await replay(key: key, bodyHash: bodyHash) {
+                return answer
+            }
             metrics.declarationsRefusedFull.increment()
+            if let e = error as? AdapterError, e.code == .queueFull || e.code == .diskFull {
+                logger.error("declaration refused: storage full", metadata: ["reason": "\(e.message)"])
+                return Self.problem(e.code == .queueFull ? .serviceUnavailable : HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"),
+                                    e.message, field: nil, code: e.code.rawValue)
+            }
             logger.error("declaration could not be stored", metadata: ["error": "\(error)"])
             return Self.problem(.serviceUnavailable, "the declaration could not be stored: \(error)", field: nil)
         }
         metrics.enqueueSeconds.record(ContinuousClock.now - start)
         metrics.declarationsAccepted.increment()
         uploader?.wake()
-        logger.info("declaration stored", metadata: ["id": "\(record.id)", "screening": "\(summary.result.rawValue)"])
-        return Self.json(.created, Created(id: record.id.uuidString.lowercased(), screening: summary))
+        logger.info("declaration stored", metadata: ["id": "\(record.id)", "screening": "\(summary.result.rawValue)",
+                                                      "bound": "\(claimedID != nil)"])
+        return Self.rawJSON(.created, createdJSON)
+    }
+
+    /// The stored answer for a retried key: the same 201, or 422 when the key came with another body.
+    private func replay(key: String, bodyHash: String) async -> Response? {
+        guard let stored = try? await store.io({ try $0.idempotentResponse(key: key) }) else { return nil }
+        guard stored.bodySHA256 == bodyHash else {
+            metrics.declarationsRejected.increment()
+            return Self.problem(HTTPResponse.Status(code: 422), "this Idempotency-Key was used for a different declaration", field: nil,
+                                code: "idempotency-key-reused")
+        }
+        logger.info("declaration retried; answered from the first attempt", metadata: ["id": "\(stored.recordId)"])
+        return Self.rawJSON(.created, stored.response)
+    }
+
+    /// First 8 hex digits of the record id, upper case, as 4-4 ("8303-A813").
+    static func shortCode(_ id: UUID) -> String {
+        let hex = id.uuidString.replacingOccurrences(of: "-", with: "").uppercased()
+        return String(hex.prefix(4)) + "-" + String(hex.dropFirst(4).prefix(4))
     }
 
     func health() async -> Response {
@@ -177,12 +334,16 @@ public final class DeclarationAPI: Sendable {
     }
 
     static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let data = (try? QueueRecord.encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        rawJSON(status, (try? QueueRecord.encoder.encode(value)) ?? Data("{}".utf8))
     }
 
-    static func problem(_ status: HTTPResponse.Status, _ message: String, field: String?) -> Response {
-        json(status, Problem(error: message, field: field))
+    static func rawJSON(_ status: HTTPResponse.Status, _ data: Data) -> Response {
+        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func problem(_ status: HTTPResponse.Status, _ message: String, field: String?, code: String? = nil) -> Response {
+        json(status, Problem(error: message, field: field, code: code))
     }
 
     /// The Hummingbird applications: the Unix socket one and, if configured, a 127.0.0.1 TCP one.
@@ -199,7 +360,7 @@ public final class DeclarationAPI: Sendable {
                 logger: logger))
         }
         if let port = configuration.tcpPort {
-            apps.append(Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "checkpointd"),
+            apps.append(Application(router: tcpRouter(port: port), configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "checkpointd"),
                                     logger: logger))
         }
         return apps

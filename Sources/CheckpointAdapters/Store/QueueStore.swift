@@ -20,6 +20,23 @@ public struct StoredRecord: Sendable {
     public var createdAt: Date
 }
 
+/// What the API answered to a declaration sent with an `Idempotency-Key`: replayed to a retry with the same key.
+public struct IdempotentResponse: Sendable, Equatable {
+    public var key: String
+    /// SHA-256 (hex) of the request body; a retry with another body under the same key is refused.
+    public var bodySHA256: String
+    public var recordId: UUID
+    /// The 201 body as first sent.
+    public var response: Data
+
+    public init(key: String, bodySHA256: String, recordId: UUID, response: Data) {
+        self.key = key
+        self.bodySHA256 = bodySHA256
+        self.recordId = recordId
+        self.response = response
+    }
+}
+
 /// A permanently rejected record.
 public struct DeadRecord: Sendable {
     public var seq: Int64
@@ -59,14 +76,18 @@ public final class QueueStore: Sendable {
         public var busyTimeout: Duration
         /// How long after a commit the background WAL checkpoint waits, so a burst of commits costs one.
         public var checkpointDelay: Duration
+        /// Idempotency keys are kept while their record is held (pending or dead-lettered), and at least this long
+        /// after the declaration (a retry after the record was uploaded and deleted still gets the first answer).
+        public var idempotencyRetention: Duration
         public init(capacity: QueueCapacity = QueueCapacity(), faceRetention: Duration = .seconds(7 * 24 * 3600),
                     deadRetention: Duration = .seconds(30 * 24 * 3600), busyTimeout: Duration = .seconds(5),
-                    checkpointDelay: Duration = .milliseconds(200)) {
+                    checkpointDelay: Duration = .milliseconds(200), idempotencyRetention: Duration = .seconds(24 * 3600)) {
             self.capacity = capacity
             self.faceRetention = faceRetention
             self.deadRetention = deadRetention
             self.busyTimeout = busyTimeout
             self.checkpointDelay = checkpointDelay
+            self.idempotencyRetention = idempotencyRetention
         }
     }
 
@@ -184,6 +205,19 @@ public final class QueueStore: Sendable {
                 );
                 """)
         }
+        // A declaration's Idempotency-Key, with the answer it got: a retried POST is answered the same, even after a restart.
+        migrator.registerMigration("v2-idempotency") { db in
+            try db.execute(sql: """
+                CREATE TABLE idempotency (
+                    key TEXT PRIMARY KEY,
+                    body_sha256 TEXT NOT NULL,
+                    record_id TEXT NOT NULL,
+                    response BLOB NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE INDEX idempotency_created ON idempotency(created_at);
+                """)
+        }
         do { try migrator.migrate(pool) } catch let e as DatabaseError {
             throw AdapterError(.storage, "cannot create queue tables", cause: .sqlite(e.description))
         }
@@ -203,9 +237,11 @@ public final class QueueStore: Sendable {
 
     // MARK: - Enqueue
 
-    /// Stores a record durably (committed with synchronous=FULL before returning).
-    /// Throws `AdapterError(.queueFull)` (queue limit: HTTP 503) or `AdapterError(.diskFull)` (HTTP 507); nothing is stored then.
-    public func enqueue(_ record: QueueRecord, face: Data?, now: Date = Date()) throws {
+    /// Stores a record durably (committed with synchronous=FULL before returning), with its idempotency key and answer
+    /// in the same transaction when given.
+    /// Throws `AdapterError(.queueFull)` (queue limit: HTTP 503), `AdapterError(.diskFull)` (HTTP 507) or
+    /// `AdapterError(.idempotencyKeyTaken)` (a concurrent request stored the same key first); nothing is stored then.
+    public func enqueue(_ record: QueueRecord, face: Data?, idempotency: IdempotentResponse? = nil, now: Date = Date()) throws {
         let json = try record.encoded()
         let incoming = Int64(json.count + (face?.count ?? 0) + 256)
         var freedOnce = false
@@ -228,29 +264,50 @@ public final class QueueStore: Sendable {
             break
         }
         do {
-            try commit { db in
-                try db.execute(sql: "INSERT INTO records (id, json, face, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [record.id.uuidString, json, face, now.timeIntervalSince1970, now.timeIntervalSince1970])
-            }
+            try insert(record, json: json, face: face, idempotency: idempotency, now: now)
         } catch let e as DatabaseError where e.resultCode == .SQLITE_FULL {
             // The page limit (or the disk) was hit inside the transaction: it rolled back, nothing is stored.
             if !freedOnce, try dropOldestFaces(bytes: incoming * 2) > 0 {
-                return try enqueueAfterFree(record, json: json, face: face, now: now)
+                return try enqueueAfterFree(record, json: json, face: face, idempotency: idempotency, now: now)
             }
             throw AdapterError(.queueFull, "the queue database is full (\(e.message ?? "SQLITE_FULL"))")
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT && idempotency != nil {
+            throw AdapterError(.idempotencyKeyTaken, "another request stored this Idempotency-Key first", cause: .sqlite(e.description))
         } catch let e as DatabaseError {
             throw AdapterError(.storage, "cannot store record", cause: .sqlite(e.description))
         }
     }
 
-    private func enqueueAfterFree(_ record: QueueRecord, json: Data, face: Data?, now: Date) throws {
+    private func enqueueAfterFree(_ record: QueueRecord, json: Data, face: Data?, idempotency: IdempotentResponse?, now: Date) throws {
         do {
-            try commit { db in
-                try db.execute(sql: "INSERT INTO records (id, json, face, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [record.id.uuidString, json, face, now.timeIntervalSince1970, now.timeIntervalSince1970])
-            }
+            try insert(record, json: json, face: face, idempotency: idempotency, now: now)
         } catch let e as DatabaseError where e.resultCode == .SQLITE_FULL {
             throw AdapterError(.queueFull, "the queue database is full (\(e.message ?? "SQLITE_FULL"))")
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT && idempotency != nil {
+            throw AdapterError(.idempotencyKeyTaken, "another request stored this Idempotency-Key first", cause: .sqlite(e.description))
+        }
+    }
+
+    /// The record and its idempotency key in one transaction: both or neither.
+    private func insert(_ record: QueueRecord, json: Data, face: Data?, idempotency: IdempotentResponse?, now: Date) throws {
+        try commit { db in
+            try db.execute(sql: "INSERT INTO records (id, json, face, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [record.id.uuidString, json, face, now.timeIntervalSince1970, now.timeIntervalSince1970])
+            if let i = idempotency {
+                try db.execute(sql: "INSERT INTO idempotency (key, body_sha256, record_id, response, created_at) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [i.key, i.bodySHA256, i.recordId.uuidString, i.response, now.timeIntervalSince1970])
+            }
+        }
+    }
+
+    /// The answer stored for an idempotency key, if a declaration was stored under it.
+    public func idempotentResponse(key: String) throws -> IdempotentResponse? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM idempotency WHERE key = ?", arguments: [key]).map { row in
+                let id: String = row["record_id"]
+                return IdempotentResponse(key: row["key"], bodySHA256: row["body_sha256"], recordId: UUID(uuidString: id) ?? UUID(),
+                                          response: row["response"])
+            }
         }
     }
 
@@ -336,12 +393,20 @@ public final class QueueStore: Sendable {
 
     // MARK: - Retention
 
-    /// Removes face images older than the retention and dead letters older than theirs. Returns (faces, dead) removed.
+    /// Removes face images older than the retention and dead letters older than theirs, and idempotency keys whose
+    /// record is gone and that are older than `idempotencyRetention`. Returns (faces, dead) removed.
     @discardableResult
     public func purge(now: Date = Date()) throws -> (faces: Int, dead: Int) {
         let faceCutoff = now.timeIntervalSince1970 - options.faceRetention.components.seconds.doubleValue
         let deadCutoff = now.timeIntervalSince1970 - options.deadRetention.components.seconds.doubleValue
+        let keyCutoff = now.timeIntervalSince1970 - options.idempotencyRetention.components.seconds.doubleValue
         return try commit { db in
+            defer {
+                try? db.execute(sql: """
+                    DELETE FROM idempotency WHERE created_at < ?
+                      AND record_id NOT IN (SELECT id FROM records) AND record_id NOT IN (SELECT id FROM dead_letter)
+                    """, arguments: [keyCutoff])
+            }
             try db.execute(sql: "UPDATE records SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
             var faces = db.changesCount
             try db.execute(sql: "UPDATE dead_letter SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
@@ -440,6 +505,8 @@ extension AdapterError.Code {
     public static let queueFull = AdapterError.Code("queue-full")
     /// The filesystem is below the free-space floor (HTTP 507).
     public static let diskFull = AdapterError.Code("disk-full")
+    /// A concurrent request stored the same Idempotency-Key first (the API answers with what that one stored).
+    public static let idempotencyKeyTaken = AdapterError.Code("idempotency-key-taken")
 }
 
 private extension Int64 {

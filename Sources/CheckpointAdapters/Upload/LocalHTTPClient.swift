@@ -15,7 +15,8 @@ public enum LocalHTTPClient {
 
     /// Performs one request. `url` is e.g. `http://localhost/healthz`; with `socketPath` the connection goes to that socket.
     public static func request(method: String = "GET", url: String, socketPath: String?, body: Data? = nil,
-                               contentType: String = "application/json", timeout: Duration = .seconds(10)) throws -> Response {
+                               contentType: String = "application/json", headers extraHeaders: [String] = [],
+                               timeout: Duration = .seconds(10)) throws -> Response {
         CurlGlobal.initialize()
         guard let curl = curl_easy_init() else { throw AdapterError(.transfer, "curl_easy_init failed") }
         defer { curl_easy_cleanup(curl) }
@@ -30,12 +31,13 @@ public enum LocalHTTPClient {
         var headers: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headers) }
         let payload = body ?? Data()
+        for header in extraHeaders { headers = curl_slist_append(headers, header) }
         if body != nil {
             headers = curl_slist_append(headers, "Content-Type: \(contentType)")
             headers = curl_slist_append(headers, "Expect:")
-            _ = ccurl_setopt_slist(curl, CURLOPT_HTTPHEADER, headers)
             _ = ccurl_setopt_long(curl, CURLOPT_POSTFIELDSIZE, payload.count)
         }
+        if headers != nil { _ = ccurl_setopt_slist(curl, CURLOPT_HTTPHEADER, headers) }
         _ = ccurl_setopt_pointer(curl, CURLOPT_WRITEDATA, token.toOpaque())
         _ = ccurl_setopt_write_callback(curl, { ptr, size, n, userdata in
             let total = size * n

@@ -14,6 +14,8 @@ struct VisionService: Service {
     let hub: ScreeningHub
     let health: HealthBoard
     let metrics: PipelineMetrics
+    /// The kiosk's live mirror; handed the newest frame and its boxes only while someone watches.
+    let preview: CameraPreview?
     let logger: Logger
 
     func run() async throws {
@@ -28,6 +30,10 @@ struct VisionService: Service {
                 metrics.detectionSeconds.recordNanoseconds(Int64(detections.milliseconds * 1e6))
                 let assessment = pipeline.process(frame, faces: detections.faces)
                 let candidate = assessment.face.flatMap { pipeline.bestFrame(for: $0.id) }
+                if let preview, preview.isWatched {
+                    let tracked = assessment.isReady ? assessment.face?.face.box : nil
+                    preview.offer(frame, boxes: detections.faces.map { PreviewBox(box: $0.box, ready: $0.box == tracked) })
+                }
                 await hub.faces(assessment, cameraWidth: frame.width, cameraHeight: frame.height,
                                 at: frame.monotonicNanos, candidate: candidate)
                 await health.progress("detector")

@@ -28,7 +28,7 @@ enum JSONTargets {
 
             // Stored and uploaded inside a QueueRecord: the declaration comes back unchanged.
             let record = QueueRecord(id: UUID(uuidString: "6a1f4c2e-3b5d-4e7f-8a9b-0c1d2e3f4a5b")!, checkpointId: "cp-1", deviceId: "kiosk-1",
-                                     clock: clock, declaration: object, screening: .unavailable, faceCaptured: false)
+                                     clock: clock, declaration: object, screening: .unavailable(ScreeningSummary.noScreeningIdFlag), faceCaptured: false)
             let json: Data
             do { json = try record.encoded() } catch { fail("declaration.encode", "an accepted declaration does not encode: \(error)") }
             let back: QueueRecord
