@@ -85,4 +85,70 @@ struct DeclarationValidationTests {
             #expect(refusal(body(["phone": bad]))?.field == "phone", "\(bad) should be refused")
         }
     }
+
+    func codes(_ data: Data) -> [String] {
+        (refusal(data)?.errors ?? []).map { "\($0.field):\($0.code.rawValue)" }
+    }
+
+    @Test func eachProblemHasItsLanguageNeutralCode() {
+        #expect(codes(body(["fullName": nil])) == ["fullName:required"])
+        #expect(codes(body(["birthYear": "1990"])) == ["birthYear:type"])
+        #expect(codes(body(["birthYear": 1850])) == ["birthYear:out-of-range"])
+        #expect(codes(body(["fullName": "   "])) == ["fullName:empty"])
+        #expect(codes(body(["fullName": String(repeating: "A", count: 256)])) == ["fullName:too-long"])
+        #expect(codes(body(["gender": "M"])) == ["gender:invalid-choice"])
+        #expect(codes(body(["hasSick": 3])) == ["hasSick:invalid-choice"])
+        #expect(codes(body(["symptoms": ["cough", "headache"]])) == ["symptoms[1]:invalid-choice"])
+        #expect(codes(body(["phone": "12345"])) == ["phone:invalid-phone"])
+        #expect(codes(body(["email": "no-at-sign"])) == ["email:invalid-email"])
+        #expect(codes(body(["passport": "C-12"])) == ["passport:invalid-characters"])
+        #expect(codes(body(["favouriteColour": "blue"])) == ["favouriteColour:unknown-field"])
+        #expect(codes(body(["consent": false])) == ["consent:consent-required"])
+        #expect(codes(body(["consent": "yes"])) == ["consent:type"])
+    }
+
+    @Test func everyInvalidFieldIsReportedAtOnce() throws {
+        let e = try #require(refusal(body(["phone": "12345", "gender": "X", "consent": false, "address": nil, "extra": 1, "email": "x"])))
+        #expect(e.kind == .invalid && e.httpStatus == 422)
+        #expect(e.errors.map { "\($0.field):\($0.code.rawValue)" } == [
+            "extra:unknown-field", "address:required", "gender:invalid-choice", "phone:invalid-phone", "consent:consent-required",
+            "email:invalid-email",
+        ])
+        #expect(e.field == "extra", "the first one")
+        #expect(e.message.contains("6 fields"))
+        #expect(!e.message.contains("12345"), "values are never repeated back")
+    }
+
+    @Test func districtIsOptionalAfterThe2025Reform() throws {
+        let d = try DeclarationValidator(currentYear: 2026).validate(body(["districtId": nil]))
+        #expect(d["districtId"] == nil)
+        #expect(codes(body(["districtId": ""])) == ["districtId:empty"], "when given it is still checked")
+    }
+
+    @Test func stringsAreTrimmedAndNFCNormalised() throws {
+        let decomposed = "Nguye\u{0302}\u{0303}n Thi\u{0323} Lan"   // as some keyboards send it
+        let d = try DeclarationValidator(currentYear: 2026).validate(body(["phone": " 0912345678", "fullName": " \(decomposed)\n"]))
+        #expect(d["phone"] == .string("0912345678"))
+        #expect(d["fullName"] == .string("Nguy\u{1EC5}n Th\u{1ECB} Lan"))
+        if case .string(let name)? = d["fullName"] { #expect(name.unicodeScalars.count == 14) }
+        // Stored values validate again unchanged.
+        let again = try JSONEncoder().encode(d)
+        #expect(try DeclarationValidator(currentYear: 2026).validate(again) == d)
+    }
+
+    @Test func theScreeningIdIsTakenOutOfTheDeclaration() throws {
+        let v = DeclarationValidator(currentYear: 2026)
+        let s = try v.validateSubmission(body(["screeningId": "6A1F4C2E-3B5D-4E7F-8A9B-0C1D2E3F4A5B"]))
+        #expect(s.screeningId == "6A1F4C2E-3B5D-4E7F-8A9B-0C1D2E3F4A5B")
+        #expect(s.declaration["screeningId"] == nil)
+        #expect(try v.validateSubmission(body()).screeningId == nil)
+        #expect(try v.validateSubmission(body(["screeningId": NSNull()])).screeningId == nil)
+        do {
+            _ = try v.validateSubmission(body(["screeningId": 7, "phone": "1"]))
+            Issue.record("a numeric screeningId was accepted")
+        } catch {
+            #expect(error.errors.map(\.field) == ["screeningId", "phone"])
+        }
+        #expect(codes(body(["screeningId": "x"])) == ["screeningId:unknown-field"], "only a submission may carry it")
+    }
 }
