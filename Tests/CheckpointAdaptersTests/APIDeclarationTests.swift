@@ -568,11 +568,10 @@ struct APIDeclarationTests {
         #expect(fifth.status == 503)
         // At most ~10 frames per second reach a client.
         let counter = streams[0]
-        let t0 = ContinuousClock.now
-        let burst = counter.read(timeout: .seconds(1)) { _ in false }
-        let elapsed = ContinuousClock.now - t0
+        _ = counter.read(timeout: .milliseconds(400)) { _ in false }   // what was already sent
+        let burst = counter.read(timeout: .milliseconds(1500)) { _ in false }
         let parts = burst.components(separatedBy: "--frame\r\n").count - 1
-        #expect(Double(parts) <= 10 * (Double(elapsed.components.seconds) + 0.3), "\(parts) parts in \(elapsed)")
+        #expect(parts >= 3 && parts <= 17, "\(parts) parts in 1.5 s at most 10 fps")
         streams.forEach { $0.close() }
         streams.removeAll()
         for _ in 0..<30 where preview.streams > 0 { try await Task.sleep(for: .milliseconds(100)) }

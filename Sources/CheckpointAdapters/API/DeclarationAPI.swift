@@ -156,11 +156,10 @@ public final class DeclarationAPI: Sendable {
             router.get("/") { _, _ -> Response in
                 Response(status: .found, headers: [.location: "/ui/"])
             }
-            router.get("/ui") { _, _ -> Response in
-                Response(status: .found, headers: [.location: "/ui/"])
-            }
-            router.get("/ui/") { _, _ -> Response in
-                await files.response(for: "index.html")
+            // The router treats /ui and /ui/ alike; the page's relative URLs need the slash.
+            router.get("/ui/") { request, _ -> Response in
+                if !request.uri.path.hasSuffix("/") { return Response(status: .found, headers: [.location: "/ui/"]) }
+                return await files.response(for: "index.html")
             }
             router.get("/ui/**") { _, context -> Response in
                 await files.response(for: context.parameters.getCatchAll().joined(separator: "/"))
