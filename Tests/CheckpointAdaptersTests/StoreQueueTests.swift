@@ -196,3 +196,44 @@ struct StoreQueueTests {
         #expect(try store.status().pending == 1)
     }
 }
+
+@Suite struct StoreIdempotencyMigrationTests {
+    /// A queue database made by the previous release (schema v1 only) is migrated in place: its records stay,
+    /// and idempotency keys work afterwards.
+    @Test func aV1DatabaseGainsTheIdempotencyTable() throws {
+        let dir = uplinkTempDir("migrate")
+        let path = dir + "/q.db"
+        let script = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.executescript('''
+            CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+            INSERT INTO grdb_migrations VALUES ('v1');
+            CREATE TABLE records (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, json BLOB NOT NULL, face BLOB,
+              created_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before REAL NOT NULL, last_error TEXT);
+            CREATE INDEX records_due ON records(not_before, seq);
+            CREATE TABLE dead_letter (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, json BLOB NOT NULL, face BLOB,
+              created_at REAL NOT NULL, reason TEXT NOT NULL, dead_at REAL NOT NULL);
+            ''')
+            db.execute("INSERT INTO records (id, json, created_at, not_before) VALUES (?, ?, 0, 0)", (sys.argv[2], sys.argv[3]))
+            db.commit()
+            """
+        let old = sampleRecord(1)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script, path, old.id.uuidString, String(decoding: try old.encoded(), as: UTF8.self)]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+
+        let store = try QueueStore(path: path, options: .init(capacity: QueueCapacity(maxBytes: 64 << 20, freeDiskFloor: 0)))
+        #expect(store.quarantinedTo == nil)
+        #expect(try store.find(id: old.id)?.record == old)
+        let next = sampleRecord(2)
+        let answer = IdempotentResponse(key: "k-1", bodySHA256: "ab", recordId: next.id, response: Data("{}".utf8))
+        try store.enqueue(next, face: nil, idempotency: answer)
+        #expect(try store.idempotentResponse(key: "k-1") == answer)
+        #expect(throws: AdapterError.self) { try store.enqueue(sampleRecord(3), face: nil, idempotency: answer) }
+        #expect(try store.status().pending == 2, "a second record under the same key is not stored")
+    }
+}
