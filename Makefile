@@ -91,6 +91,11 @@ install:
 	  install -m 0644 $(SHARED)/models/$(MODEL) $(DESTDIR)$(PREFIX)/share/checkpointd/models/$(MODEL); \
 	  install -m 0644 $(SHARED)/models/LICENSE-yunet.txt $(DESTDIR)$(PREFIX)/share/checkpointd/models/LICENSE-yunet.txt; \
 	else echo "face model not found at $(SHARED)/models: install $(MODEL) by hand (see README)"; fi
+	@# The kiosk screen's static files ([ui] dir), when the tree has them: directories 0755, files 0644.
+	@if [ -d ui ]; then \
+	  (cd ui && find . -type d -exec install -d -m 0755 $(DESTDIR)$(PREFIX)/share/checkpointd/ui/{} \; \
+	    && find . -type f -exec install -m 0644 {} $(DESTDIR)$(PREFIX)/share/checkpointd/ui/{} \;); \
+	else echo "no ui/ in the tree: the kiosk screen is not installed"; fi
 
 clean:
 	rm -rf .build

@@ -60,9 +60,11 @@ show_uploads() {
   if [ "$d" != "$delivered" ] || [ "$p" != "$pending" ]; then say "uploads: $d delivered to the province receiver, $p pending"; delivered=$d; pending=$p; fi
 }
 
-screened=0 elevated=0 last_result=""
+screened=0 elevated=0 unbound=0 last_result=""
 # The kiosk front end: for each visitor, wait until the daemon shows a new screening result for the
-# person in front of the camera, then post their declaration (the daemon attaches that result).
+# person in front of the camera, then post their declaration with that result's screeningId (the daemon
+# binds exactly that screening to it; a declaration without one gets none). Each POST carries an
+# Idempotency-Key, as the screen sends it, so a retried POST cannot store the declaration twice.
 for k in "${!temps[@]}"; do
   # The sensor sees the next visitor's face temperature from now on; the camera shows them after the gap.
   sim "face ${temps[$k]}"
@@ -71,8 +73,8 @@ for k in "${!temps[@]}"; do
     say "--- network outage: the receiver is down; declarations are buffered in the queue ---"
   fi
   last_result=$(cpd_wait_result "$last_result")
-  body=$(cpd_declaration "${names[$k]}" "$k")
-  resp=$(api -w '\n%{http_code}' -H 'Content-Type: application/json' --data-binary "$body" http://kiosk/v1/declarations)
+  body=$(cpd_declaration "${names[$k]}" "$k" "" "$last_result")
+  resp=$(api -w '\n%{http_code}' -H 'Content-Type: application/json' -H "Idempotency-Key: demo-$$-$k" --data-binary "$body" http://kiosk/v1/declarations)
   code=${resp##*$'\n'}; json=${resp%$'\n'*}
   line=$(python3 - "$json" <<'PY'
 import json, sys
@@ -80,11 +82,12 @@ o = json.loads(sys.argv[1]); s = o.get("screening", {})
 t = s.get("correctedTemperatureC")
 msg = f'{s.get("result")} {t:.1f} °C' if t is not None else f'{s.get("result")} ({", ".join(s.get("flags", []))})'
 if s.get("result") == "elevated": msg += " -> secondary check with a clinical thermometer"
-print(f'record {o.get("id", "?")[:8]}…: {msg}')
+print(f'record {o.get("shortCode", "?")}: {msg}')
 PY
 )
   say "visitor $((k + 1)) (skin ${temps[$k]} °C): declaration $code, $line"
   screened=$((screened + 1)); case "$line" in *elevated*) elevated=$((elevated + 1));; esac
+  case "$line" in *unavailable*) unbound=$((unbound + 1));; esac
   show_uploads
   if [ "$k" = 3 ]; then
     start_receiver
@@ -99,7 +102,7 @@ for _ in $(seq 150); do
   sleep 1
 done
 got=$(received)
-say "summary: screened $screened, elevated $elevated, uploaded $got (receiver count, deduplicated), pending $p"
+say "summary: screened $screened, elevated $elevated, without their own screening $unbound, uploaded $got (receiver count, deduplicated), pending $p"
 kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
 say "daemon stopped; its log: $D/daemon.log"
-[ "$got" = "$screened" ] && [ "$p" = 0 ]
+[ "$got" = "$screened" ] && [ "$p" = 0 ] && [ "$unbound" = 0 ]

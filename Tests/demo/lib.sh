@@ -109,6 +109,7 @@ cpd_config() {
       -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:$PORT/v1/records\"#" \
       -e "s#^allow_insecure_http = .*#allow_insecure_http = false\nca_file = \"$D/ca.pem\"#" \
       -e "s#^tcp_port = .*#tcp_port = 0#" \
+      -e "s#^dir = .*#dir = \"$ROOT/ui\"#" \
       -e "s#^level = .*#level = \"info\"#" \
       "$@" "$ROOT/systemd/checkpointd.demo.toml" > "$D/checkpointd.toml"
 }
@@ -136,29 +137,34 @@ cpd_start_daemon() {
 # The local API over the Unix socket.
 cpd_api() { curl -s --unix-socket "$D/api.sock" "$@"; }
 
-# "<state> <measuredAt>" of the screening the kiosk sees.
-cpd_screening() { cpd_api http://kiosk/v1/screening | python3 -c 'import json,sys; o=json.load(sys.stdin); s=o.get("screening") or {}; print(o["state"], s.get("measuredAt",""))'; }
+# "<state> <screeningId>" of the screening the kiosk sees ("-" when no result is shown).
+cpd_screening() { cpd_api http://kiosk/v1/screening | python3 -c 'import json,sys; o=json.load(sys.stdin); print(o["state"], o.get("screeningId") or "-")'; }
 
-# Waits (up to $2 tenths of a second, default 300) for a screening result newer than $1; prints its measuredAt.
+# Waits (up to $2 tenths of a second, default 300) for a screening result other than the one with id $1;
+# prints its screeningId (what the kiosk sends with that person's declaration).
 cpd_wait_result() {
-  local last=$1 tries=${2:-300} state measured _
+  local last=$1 tries=${2:-300} state sid _
   for _ in $(seq "$tries"); do
-    read -r state measured <<<"$(cpd_screening)"
-    [ "$state" = result ] && [ "$measured" != "$last" ] && break
+    read -r state sid <<<"$(cpd_screening)"
+    [ "$state" = result ] && [ "$sid" != "$last" ] && [ "$sid" != - ] && break
     sleep 0.1
   done
-  echo "$measured"
+  echo "$sid"
 }
 
-# A health declaration as the kiosk front end posts it: cpd_declaration NAME K [PHONE].
+# A health declaration as the kiosk front end posts it, bound to the person's own screening:
+# cpd_declaration NAME K [PHONE] [SCREENING_ID].
 cpd_declaration() {
-  python3 - "$1" "$2" "${3:-}" <<'PY'
+  python3 - "$1" "$2" "${3:-}" "${4:-}" <<'PY'
 import json, sys
-name, k, phone = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-print(json.dumps({"fullName": name, "birthYear": 1980 + k % 40, "gender": "Nam" if k % 2 == 0 else "Nu", "nation": "VN",
-                  "provinceId": "19", "districtId": "164", "wardId": "05446", "address": "Tổ 5, phường Quang Trung, TP Thái Nguyên",
-                  "phone": phone or "091234567%d" % k, "hasPatient": 2, "hasFromSickCountry": 2, "hasSick": 1 if k == 1 else 2,
-                  "symptoms": ["fever"] if k == 1 else [], "consent": True}, ensure_ascii=False))
+name, k, phone, sid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+d = {"fullName": name, "birthYear": 1980 + k % 40, "gender": "Nam" if k % 2 == 0 else "Nu", "nation": "VN",
+     "provinceId": "19", "wardId": "05446", "address": "Tổ 5, phường Quang Trung, TP Thái Nguyên",
+     "phone": phone or "091234567%d" % k, "hasPatient": 2, "hasFromSickCountry": 2, "hasSick": 1 if k == 1 else 2,
+     "symptoms": ["fever"] if k == 1 else [], "consent": True}
+if sid and sid != "-":
+    d["screeningId"] = sid
+print(json.dumps(d, ensure_ascii=False))
 PY
 }
 

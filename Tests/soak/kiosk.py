@@ -5,7 +5,7 @@ Usage: kiosk.py API_SOCKET SIM_FIFO LOG STOP_FILE
 
 For each visitor it sets the face temperature the simulated sensor shows (a line on the simulator's stdin
 FIFO, as the demo does; one visitor in seven has a fever), waits until the daemon shows a new screening
-result (GET /v1/screening), and posts a health declaration (POST /v1/declarations) whose phone number is
+result (GET /v1/screening), and posts a health declaration bound to its screeningId (POST /v1/declarations, with an Idempotency-Key) whose phone number is
 unique to the visitor, so the receiver's copy can be matched to it. Appends "unix_time status id phone" to
 LOG per declaration (id "-" when none came back). Stops when STOP_FILE exists.
 """
@@ -31,10 +31,12 @@ class UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def call(method, url, body=None):
+def call(method, url, body=None, key=None):
     conn = UnixConnection(api)
     try:
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        if key:
+            headers["Idempotency-Key"] = key
         conn.request(method, url, body=body, headers=headers)
         r = conn.getresponse()
         return r.status, r.read()
@@ -48,7 +50,7 @@ def screening():
         o = json.loads(data) if status == 200 else {}
     except (OSError, ValueError, http.client.HTTPException):
         return None, None
-    return o.get("state"), (o.get("screening") or {}).get("measuredAt")
+    return o.get("state"), o.get("screeningId")
 
 
 sim = open(fifo, "w", buffering=1)
@@ -70,11 +72,12 @@ while not os.path.exists(stop):
     last = measured
     phone = "09%08d" % k
     body = json.dumps({"fullName": f"Khách {k}", "birthYear": 1950 + k % 60, "gender": "Nam" if k % 2 == 0 else "Nu",
-                       "nation": "VN", "provinceId": "19", "districtId": "164", "wardId": "05446",
+                       "nation": "VN", "provinceId": "19", "wardId": "05446",
                        "address": "Tổ 5, phường Quang Trung, TP Thái Nguyên", "phone": phone, "hasPatient": 2,
-                       "hasFromSickCountry": 2, "hasSick": 2, "symptoms": [], "consent": True}, ensure_ascii=False)
+                       "hasFromSickCountry": 2, "hasSick": 2, "symptoms": [], "consent": True,
+                       "screeningId": measured}, ensure_ascii=False)
     try:
-        status, data = call("POST", "/v1/declarations", body.encode())
+        status, data = call("POST", "/v1/declarations", body.encode(), key=f"soak-{os.getpid()}-{k}")
         rid = json.loads(data).get("id", "-") if status in (201, 202) else "-"
     except (OSError, ValueError, http.client.HTTPException) as e:
         status, rid = f"error:{type(e).__name__}", "-"
