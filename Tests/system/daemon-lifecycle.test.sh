@@ -18,11 +18,15 @@ if [ -n "$photo" ]; then cp "$photo" "$D/frames/a.jpg"; else
 "$BIN/checkpointctl" simulate sensor --model gy-mcu90640 --link "$D/thermal-pty" < /dev/null > "$D/sim.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [ -e "$D/thermal-pty" ] && break; sleep 0.1; done
+# The kiosk screen on a free loopback port, from a one-page ui directory.
+TCP=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$D/ui"; echo '<!doctype html><title>kiosk</title>' > "$D/ui/index.html"
 sed -e "s#/tmp/checkpointd-demo#$D#g" \
     -e "s#^calibration = .*#calibration = \"$ROOT/calibration/gy-mcu90640.toml\"#" \
     -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:9/v1/records\"#" \
     -e "s#^allow_insecure_http = .*#allow_insecure_http = false#" \
-    -e "s#^tcp_port = .*#tcp_port = 0#" \
+    -e "s#^tcp_port = .*#tcp_port = $TCP#" \
+    -e "s#^dir = .*#dir = \"$D/ui\"#" \
     "$ROOT/systemd/checkpointd.demo.toml" > "$D/good.toml"
 [ -f "$SHARED/models/face_detection_yunet_2022mar.onnx" ] && cp "$SHARED/models/face_detection_yunet_2022mar.onnx" "$D/"
 
@@ -83,6 +87,9 @@ decl='{"fullName":"Test Person","birthYear":1990,"gender":"Nam","nation":"VN","p
 resp=$(curl -s --max-time 30 --unix-socket "$D/api.sock" -H 'Content-Type: application/json' --data-binary "$decl" http://k/v1/declarations)
 rid=$(echo "$resp" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin).get("id",""))' 2>/dev/null)
 [ -n "$rid" ] && ok "declaration queued while the endpoint is down" || bad "declaration queued while the endpoint is down" "$resp"
+# Without a screeningId it gets no screening (never the one on screen), and a short code to read out.
+echo "$resp" | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); s=o["screening"]; assert s["result"]=="unavailable" and s["flags"]==["no-screening-id"], s; assert len(o["shortCode"])==9 and o["shortCode"][4]=="-", o' 2>/dev/null \
+  && ok "a declaration without a screeningId is stored without a screening" || bad "a declaration without a screeningId" "$resp"
 sleep 3   # a few failed attempts against port 9: the uploader is now backing off
 sed -e 's/^elevated_c = .*/elevated_c = 37.8/' -e "s#^endpoint = .*#endpoint = \"http://127.0.0.1:$RPORT/v1/records\"#" \
     -e 's/^allow_insecure_http = .*/allow_insecure_http = true/' -e 's#^device = "/dev/checkpoint-camera"#device = "/dev/video9"#' \
@@ -99,7 +106,19 @@ done
 grep -q "changed camera takes effect after a restart" "$D/daemon.log" && ok "reload names settings that need a restart" \
   || bad "reload names settings that need a restart" "$(grep -i restart "$D/daemon.log")"
 
-# 5. SIGTERM: clean exit 0, quickly, with STOPPING=1.
+# The kiosk screen and its event stream on the loopback port; a foreign Host is refused (DNS rebinding).
+code=$(curl -s -o "$D/index.out" -w '%{http_code}' "http://127.0.0.1:$TCP/ui/")
+[ "$code" = 200 ] && grep -q '<title>kiosk</title>' "$D/index.out" && ok "serves the kiosk screen on 127.0.0.1:$TCP/ui/" || bad "serves the kiosk screen" "HTTP $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: evil.example:$TCP" "http://127.0.0.1:$TCP/v1/screening")
+[ "$code" = 403 ] && ok "refuses a foreign Host header" || bad "refuses a foreign Host header" "HTTP $code"
+curl -s -o "$D/preview.jpg" "http://127.0.0.1:$TCP/v1/camera/preview.jpg"
+[ "$(head -c 2 "$D/preview.jpg" | od -An -tx1 | tr -d ' ')" = ffd8 ] && ok "camera preview is a JPEG" || bad "camera preview is a JPEG" "$(head -c 200 "$D/preview.jpg")"
+curl -s -N "http://127.0.0.1:$TCP/v1/screening/events" > "$D/events.out" 2>/dev/null &
+EVENTS=$!; pids+=($EVENTS)
+for _ in $(seq 50); do grep -q '^data: ' "$D/events.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^event: screening' "$D/events.out" && ok "event stream sends the view at once" || bad "event stream sends the view" "$(head -c 300 "$D/events.out")"
+
+# 5. SIGTERM: clean exit 0, quickly, with STOPPING=1 (an open event stream does not hold it up).
 t0=$(date +%s%N); kill -TERM $DAEMON; wait $DAEMON; rc=$?; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$rc" = 0 ] && ok "SIGTERM exits 0 (${ms} ms)" || bad "SIGTERM exits 0" "exit $rc"
 [ "$ms" -lt 20000 ] && ok "stops within TimeoutStopSec=20s" || bad "stops within TimeoutStopSec" "${ms} ms"
