@@ -157,6 +157,43 @@ enum ConfigFixtures {
         #expect(F.diagnostics(dir + "/latin1.toml").map(\.description) == ["\(dir)/latin1.toml: cannot read: not valid UTF-8 text"])
     }
 
+    @Test func uiAndDeclarationHoldDefaultsAndRanges() throws {
+        let c = try ConfigLoader.load(path: F.installLayout(config: F.minimal).config)
+        #expect(c.ui == CheckpointConfig.UI(enabled: true, dir: "/usr/share/checkpointd/ui", preview: true, previewFPS: 5, previewWidth: 480))
+        #expect(c.screening.declarationHoldSeconds == 300)
+        let custom = F.minimal + """
+
+            [screening]
+            declaration_hold_seconds = 900
+
+            [ui]
+            dir = "screen"
+            preview = false
+            preview_fps = 2
+            preview_width = 320
+            """
+        let (dir, path) = F.installLayout(config: custom)
+        let d = try ConfigLoader.load(path: path)
+        #expect(d.ui.dir == dir + "/screen", "relative to the config file's directory")
+        #expect(!d.ui.preview && d.ui.previewFPS == 2 && d.ui.previewWidth == 320)
+        #expect(d.screening.declarationHoldSeconds == 900)
+        let bad = F.minimal + """
+
+            [screening]
+            declaration_hold_seconds = 10
+            result_wait_ms = 3000
+
+            [ui]
+            preview_fps = 30
+            preview_width = 1280
+            """
+        let keys = Set(F.diagnostics(F.installLayout(config: bad).config).map(\.description).compactMap { line in
+            ["screening.declaration_hold_seconds", "screening.result_wait_ms", "ui.preview_fps", "ui.preview_width"].first { line.contains($0) }
+        })
+        #expect(keys == ["screening.declaration_hold_seconds", "screening.result_wait_ms", "ui.preview_fps", "ui.preview_width"],
+                "out of range, and the removed key is unknown")
+    }
+
     @Test func minimalConfigGetsDefaultsAndResolvesRelativePaths() throws {
         let (dir, path) = F.installLayout(config: F.minimal)
         let c = try ConfigLoader.load(path: path)

@@ -240,6 +240,13 @@ public final class DeclarationAPI: Sendable {
                 claimedID = id
                 summary = c.summary
             case .alreadyUsed:
+                // A retry racing its own first attempt (same key) finds the claim taken: answer as the first one did.
+                if let key = idempotencyKey {
+                    for _ in 0..<40 {
+                        if let answer = await replay(key: key, bodyHash: bodyHash) { return answer }
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                }
                 metrics.declarationsRejected.increment()
                 logger.notice("declaration refused: its screening is already used by another declaration")
                 return Self.problem(.conflict, "this screening already belongs to another declaration; please be screened again",
