@@ -102,13 +102,15 @@ EOF
 }
 
 # The daemon's config in $D/checkpointd.toml from systemd/checkpointd.demo.toml: everything under $D, the
-# receiver on PORT over verified HTTPS. Extra sed expressions may follow (e.g. -e 's#^replay_fps = .*#…#').
+# receiver on PORT over verified HTTPS, the kiosk screen from the repository's ui/ (served only when
+# CPD_TCP_PORT names a loopback port: off by default, so parallel runs do not collide).
+# Extra sed expressions may follow (e.g. -e 's#^replay_fps = .*#…#').
 cpd_config() {
   sed -e "s#/tmp/checkpointd-demo#$D#g" \
       -e "s#^calibration = .*#calibration = \"$D/calibration.toml\"#" \
       -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:$PORT/v1/records\"#" \
       -e "s#^allow_insecure_http = .*#allow_insecure_http = false\nca_file = \"$D/ca.pem\"#" \
-      -e "s#^tcp_port = .*#tcp_port = 0#" \
+      -e "s#^tcp_port = .*#tcp_port = ${CPD_TCP_PORT:-0}#" \
       -e "s#^dir = .*#dir = \"$ROOT/ui\"#" \
       -e "s#^level = .*#level = \"info\"#" \
       "$@" "$ROOT/systemd/checkpointd.demo.toml" > "$D/checkpointd.toml"
