@@ -31,7 +31,7 @@ struct Receiver: AsyncParsableCommand {
     @Option(help: "Server private key (PEM).") var tlsKey: String?
     @Option(help: "Require client certificates signed by this CA (PEM): mutual TLS.") var clientCA: String?
 
-    @Option(help: "Fault injection: answer this HTTP status instead of storing (e.g. 503, 500, 422, 401).") var failStatus: Int?
+    @Option(help: "Fault injection: answer this HTTP status instead of storing (e.g. 503, 500, 422, 401; a 2xx answers an HTML page without a receipt, as a captive portal or gateway would).") var failStatus: Int?
     @Option(help: "Fault injection: how many requests fail (from the first); with --fail-rate, 0 = no limit.") var failCount = 0
     @Option(help: "Fault injection: fail each request with this probability (0…1) instead of the first N.") var failRate: Double?
     @Option(help: "Fault injection: Retry-After value sent with the failure (seconds or an HTTP date).") var retryAfter: String?
@@ -56,6 +56,11 @@ struct Receiver: AsyncParsableCommand {
         router.post("/v1/records") { request, _ -> Response in
             if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
             if let status = faults.next() {
+                if (200..<300).contains(status) {
+                    // A captive portal or maintenance page answering for the server: success status, no receipt.
+                    return Response(status: .init(code: status), headers: [.contentType: "text/html; charset=utf-8"],
+                                    body: .init(byteBuffer: ByteBuffer(string: "<html><body><h1>Service maintenance</h1></body></html>\n")))
+                }
                 var headers: HTTPFields = [.contentType: "application/json"]
                 if let ra = faults.retryAfter { headers[.retryAfter] = ra }
                 return Response(status: .init(code: status), headers: headers,

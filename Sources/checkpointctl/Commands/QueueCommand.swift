@@ -27,14 +27,15 @@ struct QueueCommand: AsyncParsableCommand {
 
     struct Endpoint: ParsableArguments {
         @Option(help: "Upload endpoint (https://…/v1/records).") var endpoint: String
-        @Option(help: "CA bundle for the server.") var caFile: String?
+        @Option(help: "CA bundle for the server (then the only trust; without it, the system store).") var caFile: String?
+        @Option(help: "Pin the server's public key: sha256//BASE64[;sha256//…].") var pinnedPublicKey: String?
         @Option(help: "Client certificate for mutual TLS.") var clientCert: String?
         @Option(help: "Client key for mutual TLS.") var clientKey: String?
         @Flag(help: "Allow a plain http:// endpoint (testing only).") var allowInsecureHttp = false
         @Option(help: "Abort a transfer slower than 100 B/s for this many seconds.") var lowSpeedSeconds = 10
 
         func uploader() throws -> CurlUploader {
-            try CurlUploader(configuration: UploadConfiguration(endpoint: endpoint, caFile: caFile, clientCertificate: clientCert,
+            try CurlUploader(configuration: UploadConfiguration(endpoint: endpoint, caFile: caFile, pinnedPublicKey: pinnedPublicKey, clientCertificate: clientCert,
                                                                clientKey: clientKey, allowInsecureHTTP: allowInsecureHttp,
                                                                connectTimeout: .seconds(5), lowSpeedTime: .seconds(lowSpeedSeconds),
                                                                totalTimeout: .seconds(60)))
