@@ -4,6 +4,7 @@
 # faulty proxy); the server down then back (backlog drains, nothing lost or duplicated); a full queue.
 set -u
 BIN=${BIN:?BIN must point at the build products}
+HERE=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/uplink-faults.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$W"; }
@@ -278,4 +279,8 @@ if command -v strace >/dev/null; then
   [ "$confirmed" = 20 ] && [ "$syncs" -ge 20 ] && pass uplink-enqueue-fsync-each-record \
     || fail uplink-enqueue-fsync-each-record "$confirmed confirmed, $syncs fsyncs of the WAL (want one per record at least)"
 else fail uplink-enqueue-fsync-each-record "strace missing (make deps installs it)"; fi
+# --- the contract: every record any receiver of this test stored validates against openapi.yaml's Record schema ---
+if out=$(/usr/bin/python3 "$HERE/lib/contract.py" "$HERE/../../Sources/checkpoint-receiver/openapi.yaml" "$W"/*.db 2>&1); then
+  pass "uplink-records-match-the-contract ($out)"
+else fail uplink-records-match-the-contract "$out"; fi
 exit $FAILED

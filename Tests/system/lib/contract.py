@@ -47,7 +47,7 @@ def main(argv):
                 where = "/".join(str(p) for p in err.absolute_path) or "(record)"
                 # The validator's message quotes the offending value, which may be personal data: name the rule only.
                 print(f"contract: record {rid}: {where}: violates '{err.validator}' ({err.validator_value!r:.80})")
-            if rid != record.get("id"):
+            if str(rid).lower() != str(record.get("id", "")).lower():
                 bad += 1
                 print(f"contract: record {rid}: stored under a key that is not its id")
     if total == 0:
