@@ -107,22 +107,23 @@ struct StoreQueueTests {
         #expect(try store.find(id: r.id)?.attempts == 0)
     }
 
-    @Test func retentionPurgesOldFacesButKeepsDeclarations() throws {
-        let store = try QueueStore(path: uplinkTempDir("ret") + "/q.db",
-                                   options: .init(faceRetention: .seconds(3600), deadRetention: .seconds(7200)))
+    @Test func retentionPurgesOldFacesButKeepsDeclarationsAndNeverDeletesDeadLetters() throws {
+        let store = try QueueStore(path: uplinkTempDir("ret") + "/q.db", options: .init(faceRetention: .seconds(3600)))
         let now = Date()
         let old = sampleRecord(1), fresh = sampleRecord(2), deadOld = sampleRecord(3)
         try store.enqueue(old, face: Data([1]), now: now.addingTimeInterval(-4000))
         try store.enqueue(fresh, face: Data([2]), now: now)
-        try store.enqueue(deadOld, face: Data([3]), now: now.addingTimeInterval(-8000))
-        try store.deadLetter(id: deadOld.id, reason: "HTTP 400", now: now.addingTimeInterval(-7500))
-        let (faces, dead) = try store.purge(now: now)
-        #expect(faces == 2)   // the old pending one's face and the old dead one's (whose row then goes too)
-        #expect(dead == 1)
+        try store.enqueue(deadOld, face: Data([3]), now: now.addingTimeInterval(-400 * 86400))
+        try store.deadLetter(id: deadOld.id, reason: "HTTP 400", now: now.addingTimeInterval(-365 * 86400))
+        let faces = try store.purge(now: now)
+        #expect(faces == 2)   // the old pending one's face and the old dead one's
         #expect(try store.find(id: old.id)?.face == nil)
         #expect(try store.find(id: old.id)?.record == old)
         #expect(try store.find(id: fresh.id)?.face == Data([2]))
-        #expect(try store.findDead(id: deadOld.id) == nil)
+        // a year in the dead letter: still there, waiting for a person (it used to be purged after 30 days)
+        let dead = try #require(try store.findDead(id: deadOld.id))
+        #expect(dead.face == nil && dead.reason == "HTTP 400")
+        #expect(try store.status().dead == 1)
     }
 
     @Test func nearFullDropsOldestFacesThenRefusesWhenFull() throws {

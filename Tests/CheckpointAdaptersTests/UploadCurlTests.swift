@@ -214,6 +214,28 @@ struct UploadCurlTests {
         #expect(service.status.alert == nil, "a real receipt clears the alert")
     }
 
+    /// The server rejects every record (422): three go to the dead letter, then uploading pauses with an alert and the
+    /// rest stay queued. The dead letters are reported until a person acts, even after deliveries resume.
+    @Test func aServerRejectingEverythingPausesUploadsAndDeadLettersAreReported() async throws {
+        let receiver = try ReceiverProcess(["--fail-status", "422", "--fail-count", "1000"])
+        let store = try QueueStore(path: uplinkTempDir("reject") + "/q.db")
+        for i in 0..<10 { try store.enqueue(sampleRecord(200 + i), face: nil, now: Date().addingTimeInterval(Double(i) * 0.001)) }
+        let service = UploadService(store: store, uploader: try CurlUploader(configuration: UploadConfiguration(endpoint: receiver.url, allowInsecureHTTP: true)),
+                                    policy: UploadPolicy(baseDelay: .milliseconds(10), slowRetryDelay: .seconds(600)))
+        let task = Task { await service.run() }
+        let deadline = Date().addingTimeInterval(30)
+        while service.status.alert?.contains("in a row") != true, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        task.cancel()
+        await task.value
+        #expect(try store.status().dead == 3)
+        #expect(try store.status().pending == 7, "the rest of the queue is kept, not dead-lettered")
+        #expect(service.status.deadLetters == 3)
+        #expect(service.status.attention?.contains("in a row") == true)
+        var cleared = service.status
+        cleared.alert = nil
+        #expect(cleared.attention?.contains("3 record(s) in the dead letter") == true, "dead letters alone still need a person")
+    }
+
     @Test func unauthorisedIsKeptAndRaisesAnAlert() async throws {
         let receiver = try ReceiverProcess(["--fail-status", "401", "--fail-count", "1000"])
         let store = try QueueStore(path: uplinkTempDir("auth") + "/q.db")

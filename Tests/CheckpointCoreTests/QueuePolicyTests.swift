@@ -33,6 +33,33 @@ struct QueuePolicyTests {
         }
     }
 
+    /// A server that rejects everything (a changed contract, a proxy answering 400 for an expired certificate) must not
+    /// empty the queue into the dead letter: three rejections in a row are dead-lettered, the fourth pauses with an alert.
+    @Test func rejectionsInARowPauseUploadingInsteadOfDeadLetteringTheQueue() {
+        var s = UploadScheduler(policy: policy)
+        let rejected = UploadOutcome.http(status: 422, retryAfter: nil, receipt: false)
+        for i in 0..<3 {
+            #expect(s.record(rejected, attempts: 0, now: now, unit: 0.5) == .deadLetter(reason: "HTTP 422"), "rejection \(i + 1)")
+        }
+        #expect(s.alert == nil)
+        guard case .reschedule(let notBefore, let attempts, let reason) = s.record(rejected, attempts: 0, now: now, unit: 0.5) else {
+            Issue.record("the fourth rejection in a row must keep the record"); return
+        }
+        #expect(attempts == 1 && notBefore == now.addingTimeInterval(600) && s.pausedUntil == notBefore)
+        #expect(reason.contains("4 records in a row") && s.alert == reason)
+        // after the pause, the server still rejects: still paused, still nothing dead-lettered
+        guard case .reschedule = s.record(rejected, attempts: 1, now: now.addingTimeInterval(601), unit: 0.5) else {
+            Issue.record("still rejecting: must stay paused"); return
+        }
+        // one delivery shows the server takes records again: the count starts over
+        #expect(s.record(.http(status: 201, retryAfter: nil, receipt: true), attempts: 0, now: now.addingTimeInterval(1300), unit: 0.5) == .delete)
+        #expect(s.alert == nil && s.rejectionsInARow == 0)
+        #expect(s.record(rejected, attempts: 0, now: now.addingTimeInterval(1301), unit: 0.5) == .deadLetter(reason: "HTTP 422"))
+        // a reload of the endpoint forgets the count too
+        s.transportChanged()
+        #expect(s.rejectionsInARow == 0)
+    }
+
     @Test func theReceiptIsTheContractsStoredObjectWithTheRecordsID() {
         let id = UUID()
         func receipt(_ s: String) -> Bool { UploadResponse.isReceipt(Array(s.utf8), for: id) }

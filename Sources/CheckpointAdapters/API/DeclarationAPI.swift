@@ -166,7 +166,8 @@ public final class DeclarationAPI: Sendable {
             fields["upload.failedAttempts"] = "\(u.failedAttempts)"
             if let last = u.lastDeliveryAt { fields["upload.lastDeliveryAt"] = last.formatted(.iso8601) }
             if let e = u.lastError { fields["upload.lastError"] = e }
-            if let a = u.alert {
+            fields["upload.deadLetters"] = "\(u.deadLetters)"
+            if let a = u.attention {
                 fields["upload.alert"] = a
                 healthy = false
             }

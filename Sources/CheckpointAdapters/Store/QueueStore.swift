@@ -44,7 +44,8 @@ public struct QueueStatus: Sendable, Codable, Equatable {
 /// The durable upload queue: SQLite through GRDB, WAL with synchronous=FULL.
 ///
 /// - A record is committed before `enqueue` returns; it is deleted only by `markDelivered` (after a 2xx).
-/// - Permanently rejected records move to `dead_letter`.
+/// - Permanently rejected records move to `dead_letter`, where they stay until a person acts (`retryDead`, or
+///   export): never deleted automatically, since each is a person's declaration the province has not got.
 /// - Size is bounded by `max_page_count` (set on every connection) and a free-disk floor; near full,
 ///   face images of the oldest records are dropped first; when full, `enqueue` throws and nothing is stored.
 /// - At open, `PRAGMA integrity_check` runs; a corrupt database is moved aside (never deleted) and a fresh one created.
@@ -54,17 +55,14 @@ public final class QueueStore: Sendable {
         public var capacity: QueueCapacity
         /// Face images older than this are removed (pending and dead-lettered alike).
         public var faceRetention: Duration
-        /// Dead-lettered records older than this are purged.
-        public var deadRetention: Duration
         public var busyTimeout: Duration
         /// How long after a commit the background WAL checkpoint waits, so a burst of commits costs one.
         public var checkpointDelay: Duration
         public init(capacity: QueueCapacity = QueueCapacity(), faceRetention: Duration = .seconds(7 * 24 * 3600),
-                    deadRetention: Duration = .seconds(30 * 24 * 3600), busyTimeout: Duration = .seconds(5),
+                    busyTimeout: Duration = .seconds(5),
                     checkpointDelay: Duration = .milliseconds(200)) {
             self.capacity = capacity
             self.faceRetention = faceRetention
-            self.deadRetention = deadRetention
             self.busyTimeout = busyTimeout
             self.checkpointDelay = checkpointDelay
         }
@@ -336,22 +334,26 @@ public final class QueueStore: Sendable {
 
     // MARK: - Retention
 
-    /// Removes face images older than the retention and dead letters older than theirs. Returns (faces, dead) removed.
+    /// Removes face images older than the retention (pending and dead-lettered records alike). Returns how many.
+    /// Declarations themselves are never purged here: pending ones wait for delivery, dead letters for a person.
     @discardableResult
-    public func purge(now: Date = Date()) throws -> (faces: Int, dead: Int) {
+    public func purge(now: Date = Date()) throws -> Int {
         let faceCutoff = now.timeIntervalSince1970 - options.faceRetention.components.seconds.doubleValue
-        let deadCutoff = now.timeIntervalSince1970 - options.deadRetention.components.seconds.doubleValue
         return try commit { db in
             try db.execute(sql: "UPDATE records SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
             var faces = db.changesCount
             try db.execute(sql: "UPDATE dead_letter SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
             faces += db.changesCount
-            try db.execute(sql: "DELETE FROM dead_letter WHERE dead_at < ?", arguments: [deadCutoff])
-            return (faces, db.changesCount)
+            return faces
         }
     }
 
     // MARK: - Inspection
+
+    /// How many records the dead letter holds.
+    public func deadLetterCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dead_letter") ?? 0 }
+    }
 
     public func status() throws -> QueueStatus {
         let used = try usedBytes()

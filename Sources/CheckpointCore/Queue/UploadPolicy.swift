@@ -55,13 +55,16 @@ public struct UploadPolicy: Sendable, Equatable {
     public var slowRetryDelay: Duration
     /// Bounds applied to a server's Retry-After.
     public var retryAfterClamp: ClosedRange<Double>
+    /// Permanent rejections in a row that are dead-lettered; the next one pauses uploading with an alert instead.
+    public var maxRejectionsInARow: Int
 
     public init(baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), slowRetryDelay: Duration = .seconds(600),
-                retryAfterClamp: ClosedRange<Double> = 1...900) {
+                retryAfterClamp: ClosedRange<Double> = 1...900, maxRejectionsInARow: Int = 3) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.slowRetryDelay = slowRetryDelay
         self.retryAfterClamp = retryAfterClamp
+        self.maxRejectionsInARow = maxRejectionsInARow
     }
 
     /// The backoff ceiling for the `attempt`-th failure (0-based): `min(cap, base·2^attempt)`.
