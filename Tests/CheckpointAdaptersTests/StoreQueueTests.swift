@@ -126,6 +126,37 @@ struct StoreQueueTests {
         #expect(try store.status().dead == 1)
     }
 
+    /// Decree 13/2023: a delivered declaration is really deleted. Its name and face bytes must be found in none of
+    /// the database's files afterwards — not in SQLite's free pages, not in the write-ahead log.
+    @Test func aDeliveredDeclarationLeavesNoTraceInTheDatabaseFiles() async throws {
+        let path = uplinkTempDir("erase") + "/q.db"
+        let store = try QueueStore(path: path, options: .init(checkpointDelay: .milliseconds(10)))
+        func record(_ name: String, _ i: Int) -> QueueRecord {
+            var r = sampleRecord(i)
+            r.declaration["fullName"] = .string(name)
+            return r
+        }
+        let gone = record("Nguyễn Thị Xoan Zq7", 1), kept = record("Lê Văn Khoa Kp3", 2)
+        let goneFace = Data((0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 13) } + Array("FACE-OF-XOAN".utf8))
+        try store.enqueue(gone, face: goneFace)
+        try store.enqueue(kept, face: Data(repeating: 0x55, count: 4000))
+        for _ in 0..<200 where store.backgroundCheckpoints == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try store.markDelivered(id: gone.id)
+        let deadline = Date().addingTimeInterval(30)
+        while store.walTruncations == 0, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(store.walTruncations >= 1)
+        func found(_ needle: String) -> [String] {
+            ["", "-wal"].filter { suffix in
+                guard let bytes = FileManager.default.contents(atPath: path + suffix) else { return false }
+                return bytes.range(of: Data(needle.utf8)) != nil
+            }.map { "q.db" + $0 }
+        }
+        #expect(found("Nguyễn Thị Xoan Zq7") == [], "the delivered person's name is still on disk")
+        #expect(found("FACE-OF-XOAN") == [], "the delivered person's face is still on disk")
+        #expect(found("Lê Văn Khoa Kp3") != [], "the search itself works: the pending record is found")
+        #expect(try store.find(id: kept.id)?.record == kept)
+    }
+
     @Test func nearFullDropsOldestFacesThenRefusesWhenFull() throws {
         let store = try QueueStore(path: uplinkTempDir("full") + "/q.db",
                                    options: .init(capacity: QueueCapacity(maxBytes: 256 * 1024, freeDiskFloor: 0)))

@@ -49,7 +49,8 @@ public struct QueueStatus: Sendable, Codable, Equatable {
 /// - Size is bounded by `max_page_count` (set on every connection) and a free-disk floor; near full,
 ///   face images of the oldest records are dropped first; when full, `enqueue` throws and nothing is stored.
 /// - At open, `PRAGMA integrity_check` runs; a corrupt database is moved aside (never deleted) and a fresh one created.
-/// - Files (db, -wal, -shm) are mode 0600.
+/// - Files (db, -wal, -shm) are mode 0600. Deleted records and faces do not linger: `secure_delete` zeroes their
+///   pages, and the checkpoint after such a delete truncates the write-ahead log that still held their old content.
 public final class QueueStore: Sendable {
     public struct Options: Sendable {
         public var capacity: QueueCapacity
@@ -138,6 +139,8 @@ public final class QueueStore: Sendable {
         let maxBytes = options.capacity.maxBytes
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Deleted declarations and dropped faces are overwritten with zeros, not left in free pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
             // Checkpoints run in the background (WALCheckpointer); the commit path does one only as a backstop.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.backstopPages)")
             let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
@@ -187,10 +190,12 @@ public final class QueueStore: Sendable {
         }
     }
 
-    /// A write transaction; after it commits, a background checkpoint is scheduled.
-    private func commit<T>(_ updates: (Database) throws -> T) throws -> T {
+    /// A write transaction; after it commits, a background checkpoint is scheduled. `erasing` marks a commit that
+    /// deleted personal data (a delivered record, a purged face): its old content must leave the log too, so the
+    /// checkpoint that follows also truncates the WAL.
+    private func commit<T>(erasing: Bool = false, _ updates: (Database) throws -> T) throws -> T {
         let result = try pool.write(updates)
-        checkpointer.noteCommit()
+        checkpointer.noteCommit(erasing: erasing)
         return result
     }
 
@@ -292,7 +297,7 @@ public final class QueueStore: Sendable {
 
     /// After a 2xx: the record is gone.
     public func markDelivered(id: UUID) throws {
-        try commit { db in try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString]) }
+        try commit(erasing: true) { db in try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString]) }
     }
 
     public func reschedule(id: UUID, notBefore: Date, attempts: Int, error: String) throws {
@@ -339,7 +344,7 @@ public final class QueueStore: Sendable {
     @discardableResult
     public func purge(now: Date = Date()) throws -> Int {
         let faceCutoff = now.timeIntervalSince1970 - options.faceRetention.components.seconds.doubleValue
-        return try commit { db in
+        return try commit(erasing: true) { db in
             try db.execute(sql: "UPDATE records SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
             var faces = db.changesCount
             try db.execute(sql: "UPDATE dead_letter SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
@@ -401,6 +406,8 @@ public final class QueueStore: Sendable {
 
     /// Background WAL checkpoints completed since the store opened.
     public var backgroundCheckpoints: Int { checkpointer.completedCount }
+    /// Write-ahead-log truncations after deletions of personal data (tests and diagnostics).
+    public var walTruncations: Int { checkpointer.truncatedCount }
 
     /// `PRAGMA integrity_check` result lines ("ok" when healthy).
     public func integrityCheck() throws -> [String] {
