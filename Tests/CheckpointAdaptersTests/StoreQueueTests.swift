@@ -157,6 +157,30 @@ struct StoreQueueTests {
         #expect(try store.find(id: kept.id)?.record == kept)
     }
 
+    /// A row whose JSON no longer decodes (a bug in an old version, a bit flip) used to block the uploader forever:
+    /// it is moved aside to the dead letter (so an alert is raised) and the records behind it flow.
+    @Test func aPoisonRowIsMovedAsideAndTheRestFlows() throws {
+        let path = uplinkTempDir("poison") + "/q.db"
+        let store = try QueueStore(path: path)
+        let t0 = Date()
+        let a = sampleRecord(1), b = sampleRecord(2), c = sampleRecord(3)
+        for (i, r) in [a, b, c].enumerated() { try store.enqueue(r, face: nil, now: t0.addingTimeInterval(Double(i) * 0.001)) }
+        // Another connection garbles b's JSON, as a bug or a bit flip would.
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [path, "UPDATE records SET json = x'7b22696422' WHERE id = '\(b.id.uuidString)'"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        #expect(try store.nextDue(now: t0.addingTimeInterval(1))?.record == a)
+        try store.markDelivered(id: a.id)
+        #expect(try store.nextDue(now: t0.addingTimeInterval(1))?.record == c, "the poison row must not block the line")
+        let dead = try #require(try store.findDead(id: b.id))
+        #expect(dead.reason.contains("undecodable"))
+        let st = try store.status()
+        #expect(st.dead == 1 && st.pending == 1)
+    }
+
     @Test func nearFullDropsOldestFacesThenRefusesWhenFull() throws {
         let store = try QueueStore(path: uplinkTempDir("full") + "/q.db",
                                    options: .init(capacity: QueueCapacity(maxBytes: 256 * 1024, freeDiskFloor: 0)))

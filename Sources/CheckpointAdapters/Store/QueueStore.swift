@@ -281,10 +281,30 @@ public final class QueueStore: Sendable {
     // MARK: - Upload side
 
     /// The oldest record that is due at `now` (records still backing off are skipped, so none blocks the line).
+    /// A row that no longer decodes (a poison row) would block the line forever: it is moved to the dead letter with
+    /// the reason "undecodable", which raises the dead-letter alert, and the next one is returned.
     public func nextDue(now: Date = Date()) throws -> StoredRecord? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM records WHERE not_before <= ? ORDER BY seq LIMIT 1",
-                             arguments: [now.timeIntervalSince1970]).map(Self.stored)
+        while true {
+            let row = try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM records WHERE not_before <= ? ORDER BY seq LIMIT 1",
+                                 arguments: [now.timeIntervalSince1970])
+            }
+            guard let row else { return nil }
+            do {
+                return try Self.stored(row)
+            } catch {
+                let seq: Int64 = row["seq"]
+                let id: String = row["id"]
+                try commit { db in
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO dead_letter (seq, id, json, face, created_at, reason, dead_at)
+                        SELECT seq, id, json, face, created_at, ?, ? FROM records WHERE seq = ?
+                        """, arguments: ["undecodable record: its stored JSON no longer reads as a record", now.timeIntervalSince1970, seq])
+                    try db.execute(sql: "DELETE FROM records WHERE seq = ?", arguments: [seq])
+                }
+                // The id only: the content may be personal data, and the decoder's message may quote it.
+                logger.critical("queue record cannot be decoded; moved to the dead letter so the rest can flow", metadata: ["id": "\(id)"])
+            }
         }
     }
 
