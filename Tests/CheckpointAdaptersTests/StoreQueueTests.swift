@@ -34,7 +34,7 @@ struct StoreQueueTests {
             #expect(st.st_mode & 0o777 == 0o600, "\(suffix) mode")
         }
         // A second, independent SQLite connection (another process would see the same) finds the committed row.
-        let reopened = try QueueStore(path: path)
+        let reopened = try QueueStore(path: path, options: .init(access: .readOnly))
         let found = try #require(try reopened.find(id: r.id))
         #expect(found.record == r)
         #expect(found.face == Data([0xFF, 0xD8, 1, 2, 3]))
@@ -42,12 +42,25 @@ struct StoreQueueTests {
         #expect(header[18] == 2 && header[19] == 2, "file format bytes 18/19 = 2 mean WAL")
         #expect(try store.integrityCheck() == ["ok"])
         // Every commit is fsynced (FULL), not just checkpoints (NORMAL, GRDB's WAL default): a power cut after
-        // a confirmed enqueue must not take the record with it. Same after reopening.
-        for s in [store, reopened] {
-            let durability = try s.writerDurability()
-            #expect(durability.journalMode == "wal")
-            #expect(durability.synchronous == 2)
+        // a confirmed enqueue must not take the record with it. Same after the owner reopens it.
+        let durability = try store.writerDurability()
+        #expect(durability.journalMode == "wal")
+        #expect(durability.synchronous == 2)
+        try Self.reopenedByANewOwner(path)
+    }
+
+    /// Opens a copy of the queue as a new owner (the first store keeps its lock on the original) and checks the
+    /// writer is WAL + FULL there too.
+    static func reopenedByANewOwner(_ path: String) throws {
+        let dir = uplinkTempDir("reopen")
+        let copy = dir + "/q.db"
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.copyItem(atPath: path + suffix, toPath: copy + suffix)
         }
+        let reopened = try QueueStore(path: copy)
+        let durability = try reopened.writerDurability()
+        #expect(durability.journalMode == "wal")
+        #expect(durability.synchronous == 2)
     }
 
     @Test func walCheckpointsRunInTheBackgroundNotInsideEnqueue() throws {
@@ -72,7 +85,7 @@ struct StoreQueueTests {
         #expect(size(live) >= 200 * 30_000, "the database file never caught up with the log")
         #expect(store2.backgroundCheckpoints >= 1)
         // Everything is still there and intact, seen from a fresh connection.
-        let reopened = try QueueStore(path: live)
+        let reopened = try QueueStore(path: live, options: .init(access: .readOnly))
         #expect(try reopened.status().pending == 200)
         #expect(try reopened.integrityCheck() == ["ok"])
     }
@@ -225,6 +238,61 @@ struct StoreQueueTests {
         #expect(try store.status().pending == 0)
     }
 
+    /// Another process holds the database (here: an exclusive SQLite lock). That is SQLITE_BUSY, not corruption: the
+    /// open fails with a clear error and the live queue stays where it is (it used to be renamed aside).
+    @Test func aBusyDatabaseIsAnErrorNeverAQuarantine() throws {
+        let dir = uplinkTempDir("busy")
+        let path = dir + "/q.db"
+        do {
+            let store = try QueueStore(path: path)
+            try store.enqueue(sampleRecord(1), face: nil)
+        }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = ["-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("PRAGMA locking_mode=EXCLUSIVE"); c.execute("BEGIN EXCLUSIVE"); c.execute("SELECT COUNT(*) FROM records").fetchone()
+            print("locked", flush=True); time.sleep(30)
+            """, path]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        _ = out.fileHandleForReading.availableData   // "locked"
+        #expect(throws: AdapterError.self) {
+            _ = try QueueStore(path: path, options: .init(busyTimeout: .seconds(1)))
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(!names.contains { $0.contains("corrupt") }, "moved aside: \(names)")
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    /// The daemon owns the queue: a second owner (or a CLI change) is refused with the holder named; a CLI look opens
+    /// read-only beside it, and a read-only open of a damaged file never moves it.
+    @Test func onlyTheOwnerWritesAndOnlyTheOwnerQuarantines() throws {
+        let dir = uplinkTempDir("owner")
+        let path = dir + "/q.db"
+        let daemon = try QueueStore(path: path)
+        try daemon.enqueue(sampleRecord(1), face: nil)
+        do {
+            _ = try QueueStore(path: path, options: .init(access: .maintenance))
+            Issue.record("a second writer opened the daemon's queue")
+        } catch let e as AdapterError {
+            #expect(e.code == .queueLocked)
+            #expect(e.message.contains("in use by process \(getpid())"), "\(e.message)")
+        }
+        let look = try QueueStore(path: path, options: .init(access: .readOnly))
+        #expect(try look.status().pending == 1)
+        #expect(throws: (any Error).self) { try look.enqueue(sampleRecord(2), face: nil) }
+
+        let other = dir + "/broken.db"
+        try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: other))
+        #expect(throws: AdapterError.self) { _ = try QueueStore(path: other, options: .init(access: .readOnly)) }
+        #expect(FileManager.default.fileExists(atPath: other))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.contains("corrupt") })
+    }
+
     @Test func corruptDatabaseIsQuarantinedNotDeleted() throws {
         let dir = uplinkTempDir("corrupt")
         let path = dir + "/q.db"
@@ -242,6 +310,7 @@ struct StoreQueueTests {
         let store = try QueueStore(path: path)
         let moved = try #require(store.quarantinedTo)
         #expect(FileManager.default.fileExists(atPath: moved))
+        #expect(store.quarantinedFiles == [moved], "reported until a person deals with it")
         // it is the damaged original, moved aside intact for inspection
         let kept = try #require(FileManager.default.contents(atPath: moved))
         #expect(kept.count >= 4096 + 8192)

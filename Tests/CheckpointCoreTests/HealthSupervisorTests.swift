@@ -49,5 +49,7 @@ import Testing
         let dead = StatusLine(cameraFPS: 15, sensor: "ok", queueDepth: 7, secondsSinceLastUpload: 30, overall: "ok", deadLetters: 2,
                               uploadNeedsAttention: true)
         #expect(dead.text == "ok; camera 15.0 fps; sensor ok; queue 7 (2 dead letters); last upload 30s ago; UPLOAD NEEDS ATTENTION")
+        let moved = StatusLine(cameraFPS: 15, sensor: "ok", queueDepth: 0, secondsSinceLastUpload: nil, overall: "ok", quarantinedQueues: 1)
+        #expect(moved.text.hasSuffix("; no upload yet; CORRUPT QUEUE MOVED ASIDE (see /healthz)"))
     }
 }

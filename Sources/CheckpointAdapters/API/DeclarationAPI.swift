@@ -156,6 +156,12 @@ public final class DeclarationAPI: Sendable {
             fields["queue.maxBytes"] = "\(q.maxBytes)"
             fields["queue.freeDiskBytes"] = "\(q.freeDiskBytes)"
             if let oldest = q.oldestPendingAt { fields["queue.oldestPendingAt"] = oldest.formatted(.iso8601) }
+            let quarantined = store.quarantinedFiles
+            if !quarantined.isEmpty {
+                // A corrupt queue was moved aside: it may hold declarations never uploaded. A person must recover them.
+                healthy = false
+                fields["queue.quarantined"] = quarantined.joined(separator: " ")
+            }
         } catch {
             healthy = false
             fields["queue.error"] = "\(error)"

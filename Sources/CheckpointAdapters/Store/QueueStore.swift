@@ -48,7 +48,11 @@ public struct QueueStatus: Sendable, Codable, Equatable {
 ///   export): never deleted automatically, since each is a person's declaration the province has not got.
 /// - Size is bounded by `max_page_count` (set on every connection) and a free-disk floor; near full,
 ///   face images of the oldest records are dropped first; when full, `enqueue` throws and nothing is stored.
-/// - At open, `PRAGMA integrity_check` runs; a corrupt database is moved aside (never deleted) and a fresh one created.
+/// - Who opens it (`Options.access`): the daemon owns the queue and holds `PATH.lock` (flock) while it runs; the CLI
+///   opens it read-only to look, or takes the same lock to change it (so it refuses while the daemon runs).
+/// - At open the owner runs `PRAGMA quick_check`; only real corruption (SQLITE_CORRUPT, SQLITE_NOTADB, a failed
+///   check) moves the database aside (never deleted) for a fresh one. Any other error (busy, I/O, permissions) is
+///   an error, not a reason to move the live queue away. Quarantined files are reported until a person removes them.
 /// - Files (db, -wal, -shm) are mode 0600. Deleted records and faces do not linger: `secure_delete` zeroes their
 ///   pages, and the checkpoint after such a delete truncates the write-ahead log that still held their old content.
 public final class QueueStore: Sendable {
@@ -59,45 +63,82 @@ public final class QueueStore: Sendable {
         public var busyTimeout: Duration
         /// How long after a commit the background WAL checkpoint waits, so a burst of commits costs one.
         public var checkpointDelay: Duration
+        public var access: Access
         public init(capacity: QueueCapacity = QueueCapacity(), faceRetention: Duration = .seconds(7 * 24 * 3600),
                     busyTimeout: Duration = .seconds(5),
-                    checkpointDelay: Duration = .milliseconds(200)) {
+                    checkpointDelay: Duration = .milliseconds(200), access: Access = .owner) {
             self.capacity = capacity
             self.faceRetention = faceRetention
             self.busyTimeout = busyTimeout
             self.checkpointDelay = checkpointDelay
+            self.access = access
         }
+    }
+
+    /// How a process uses the queue.
+    public enum Access: Sendable, Equatable {
+        /// The daemon: holds the lock for its lifetime, creates and migrates the database, and is the only one that
+        /// may move a corrupt database aside.
+        case owner
+        /// A technician's change (retry-dead, drain): takes the lock, so it refuses while the daemon runs; never
+        /// moves the database aside.
+        case maintenance
+        /// A technician's look (status, list, show, export): no lock, read-only, safe beside the running daemon.
+        case readOnly
     }
 
     public let path: String
     public let options: Options
     /// Where a corrupt database found at open was moved, if one was.
     public let quarantinedTo: String?
+    /// Corrupt databases moved aside, now or by an earlier start, still beside the queue: each may hold declarations
+    /// that were never uploaded, so they are reported (`/healthz`, `STATUS=`) until a person deals with them.
+    public var quarantinedFiles: [String] {
+        let dir = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent + ".corrupt-"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? []
+        return names.filter { $0.hasPrefix(base) && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }.sorted()
+            .map { ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent($0) }
+    }
+    /// The flock on `PATH.lock` held by an owner or a maintenance opener (−1 for read-only).
+    private let lockFD: Int32
     private let pool: DatabasePool
     private let logger: Logger
     /// SQLite commits block on fsync: async callers go through this thread, never the cooperative pool.
     private let thread = DedicatedThread(name: "checkpointd.queue")
     private let pageSize: Int64
     /// Checkpoints the WAL off the commit path (see `WALCheckpointer`).
-    private let checkpointer: WALCheckpointer
+    private let checkpointer: WALCheckpointer?
 
     public init(path: String, options: Options = Options(), logger: Logger = Logger(label: "checkpointd.queue")) throws {
         self.path = path
         self.options = options
         self.logger = logger
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        if options.access == .readOnly {
+            guard FileManager.default.fileExists(atPath: path) else { throw AdapterError(.storage, "no queue database at \(path)") }
+            lockFD = -1
+        } else {
+            if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            lockFD = try Self.lock(path)
+        }
         var quarantined: String?
-        Self.createPrivateFile(path)
+        if options.access != .readOnly { Self.createPrivateFile(path) }
         var opened: DatabasePool?
         do {
             let pool = try Self.openPool(path: path, options: options)
-            let verdict = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            let verdict = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
             if verdict != ["ok"] {
-                throw AdapterError(.storage, "integrity_check failed", cause: .sqlite(verdict.prefix(5).joined(separator: "; ")))
+                throw AdapterError(.storage, "quick_check failed", cause: .sqlite(verdict.prefix(5).joined(separator: "; ")))
             }
             opened = pool
         } catch {
+            guard options.access == .owner, Self.isCorruption(error) else {
+                if lockFD >= 0 { close(lockFD) }
+                // Busy, I/O, permissions: the file may be fine and in use. Never move it; say what went wrong.
+                if let e = error as? AdapterError { throw e }
+                throw AdapterError(.storage, "cannot open queue database \(path)", cause: .sqlite("\(error)"))
+            }
             let target = "\(path).corrupt-\(Int(Date().timeIntervalSince1970))"
             logger.critical("queue database failed its check; moving it aside and starting a fresh one",
                             metadata: ["path": "\(path)", "quarantine": "\(target)", "error": "\(error)"])
@@ -115,6 +156,11 @@ public final class QueueStore: Sendable {
         self.pool = opened!
         self.quarantinedTo = quarantined
         self.pageSize = try pool.read { db in try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096 }
+        if options.access == .readOnly {
+            // A look only: no checkpoint connection, no migration, no chmod.
+            self.checkpointer = nil
+            return
+        }
         do {
             var config = Configuration()
             config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
@@ -127,6 +173,41 @@ public final class QueueStore: Sendable {
         for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
     }
 
+    deinit {
+        if lockFD >= 0 { close(lockFD) }
+    }
+
+    /// Takes `PATH.lock` (flock, exclusive, not waiting) and writes our pid into it; the kernel drops it when the
+    /// process ends, however it ends. Held by someone else → an error naming the holder.
+    private static func lock(_ path: String) throws -> Int32 {
+        let lockPath = path + ".lock"
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AdapterError.posix(.storage, "cannot open the queue lock \(lockPath)") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buf, 31, 0)
+            close(fd)
+            let holder = n > 0 ? String(decoding: buf.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            if e == EWOULDBLOCK {
+                throw AdapterError(.queueLocked, "the queue \(path) is in use by process \(holder) (the running checkpointd?): "
+                                   + "stop it first (systemctl stop checkpointd), or use a read-only command")
+            }
+            throw AdapterError(.storage, "cannot lock the queue \(lockPath)", cause: .errno(e))
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
+    /// Whether an open or check error means the file itself is damaged (and only then may it be moved aside).
+    static func isCorruption(_ error: any Error) -> Bool {
+        if let e = error as? DatabaseError { return e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB }
+        if let e = error as? AdapterError, e.message.hasPrefix("quick_check failed") { return true }
+        return false
+    }
+
     private static func createPrivateFile(_ path: String) {
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         if fd >= 0 { fchmod(fd, 0o600); close(fd) }
@@ -134,6 +215,7 @@ public final class QueueStore: Sendable {
 
     private static func openPool(path: String, options: Options) throws -> DatabasePool {
         var config = Configuration()
+        config.readonly = options.access == .readOnly
         config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
         config.label = "queue"
         let maxBytes = options.capacity.maxBytes
@@ -149,6 +231,7 @@ public final class QueueStore: Sendable {
         }
         do {
             let pool = try DatabasePool(path: path, configuration: config)
+            if options.access == .readOnly { return pool }
             // GRDB switches a pool's writer to synchronous=NORMAL when it enables WAL, after prepareDatabase ran.
             // NORMAL can lose the last commits at a power cut, and a kiosk loses power: back to FULL, so that a
             // record confirmed to a person survives one.
@@ -195,7 +278,7 @@ public final class QueueStore: Sendable {
     /// checkpoint that follows also truncates the WAL.
     private func commit<T>(erasing: Bool = false, _ updates: (Database) throws -> T) throws -> T {
         let result = try pool.write(updates)
-        checkpointer.noteCommit(erasing: erasing)
+        checkpointer?.noteCommit(erasing: erasing)
         return result
     }
 
@@ -425,9 +508,9 @@ public final class QueueStore: Sendable {
     }
 
     /// Background WAL checkpoints completed since the store opened.
-    public var backgroundCheckpoints: Int { checkpointer.completedCount }
+    public var backgroundCheckpoints: Int { checkpointer?.completedCount ?? 0 }
     /// Write-ahead-log truncations after deletions of personal data (tests and diagnostics).
-    public var walTruncations: Int { checkpointer.truncatedCount }
+    public var walTruncations: Int { checkpointer?.truncatedCount ?? 0 }
 
     /// `PRAGMA integrity_check` result lines ("ok" when healthy).
     public func integrityCheck() throws -> [String] {
@@ -469,6 +552,8 @@ extension AdapterError.Code {
     public static let queueFull = AdapterError.Code("queue-full")
     /// The filesystem is below the free-space floor (HTTP 507).
     public static let diskFull = AdapterError.Code("disk-full")
+    /// Another process (the running daemon) holds the queue's lock.
+    public static let queueLocked = AdapterError.Code("queue-locked")
 }
 
 private extension Int64 {

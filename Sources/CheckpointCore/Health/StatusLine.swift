@@ -10,9 +10,11 @@ public struct StatusLine: Sendable, Equatable {
     public var deadLetters: Int
     /// The uploader needs a person (see `UploaderStatus.attention`).
     public var uploadNeedsAttention: Bool
+    /// Corrupt queue databases moved aside and still present (they may hold declarations never uploaded).
+    public var quarantinedQueues: Int
 
     public init(cameraFPS: Double?, sensor: String, queueDepth: Int, secondsSinceLastUpload: Double?, overall: String,
-                deadLetters: Int = 0, uploadNeedsAttention: Bool = false) {
+                deadLetters: Int = 0, uploadNeedsAttention: Bool = false, quarantinedQueues: Int = 0) {
         self.cameraFPS = cameraFPS
         self.sensor = sensor
         self.queueDepth = queueDepth
@@ -20,6 +22,7 @@ public struct StatusLine: Sendable, Equatable {
         self.overall = overall
         self.deadLetters = deadLetters
         self.uploadNeedsAttention = uploadNeedsAttention
+        self.quarantinedQueues = quarantinedQueues
     }
 
     public var text: String {
@@ -28,7 +31,8 @@ public struct StatusLine: Sendable, Equatable {
         if let s = secondsSinceLastUpload { upload = "last upload \(Self.age(s)) ago" } else { upload = "no upload yet" }
         let dead = deadLetters > 0 ? " (\(deadLetters) dead letter\(deadLetters == 1 ? "" : "s"))" : ""
         let attention = uploadNeedsAttention ? "; UPLOAD NEEDS ATTENTION" : ""
-        return "\(overall); camera \(fps); sensor \(sensor); queue \(queueDepth)\(dead); \(upload)\(attention)"
+        let quarantine = quarantinedQueues > 0 ? "; CORRUPT QUEUE MOVED ASIDE (see /healthz)" : ""
+        return "\(overall); camera \(fps); sensor \(sensor); queue \(queueDepth)\(dead); \(upload)\(attention)\(quarantine)"
     }
 
     /// "42s", "5m", "3h", "2d".

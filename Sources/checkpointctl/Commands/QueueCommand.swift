@@ -17,11 +17,14 @@ struct QueueCommand: AsyncParsableCommand {
         @Option(help: "Queue database.") var db = "/var/lib/checkpointd/queue.db"
         @Option(help: "Queue size limit in MiB (as configured for the daemon).") var maxMib = 512
 
-        func open() throws -> QueueStore {
+        /// Read-only by default: safe beside the running daemon, and never moves the live queue aside. `.maintenance`
+        /// takes the daemon's lock, so a change refuses while the daemon runs instead of racing it.
+        func open(_ access: QueueStore.Access = .readOnly) throws -> QueueStore {
             guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no queue database at \(db)") }
             var logger = Logger(label: "checkpointctl.queue")
             logger.logLevel = .warning
-            return try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: Int64(maxMib) * 1024 * 1024)), logger: logger)
+            return try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: Int64(maxMib) * 1024 * 1024), access: access),
+                                  logger: logger)
         }
     }
 
@@ -98,7 +101,7 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "retry-dead", abstract: "Move dead-lettered records back into the queue.")
         @OptionGroup var location: Location
         func run() async throws {
-            let n = try location.open().retryDead()
+            let n = try location.open(.maintenance).retryDead()
             print("\(n) record(s) moved back to the queue")
         }
     }
@@ -143,7 +146,7 @@ struct QueueCommand: AsyncParsableCommand {
         @OptionGroup var endpoint: Endpoint
         @Option(help: "Give up after this many seconds.") var timeout = 120.0
         func run() async throws {
-            let store = try location.open()
+            let store = try location.open(.maintenance)
             var logger = Logger(label: "checkpointctl.upload")
             logger.logLevel = .warning
             let service = UploadService(store: store, uploader: try endpoint.uploader(),

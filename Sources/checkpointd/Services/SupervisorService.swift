@@ -80,6 +80,6 @@ struct SupervisorService: Service {
         return StatusLine(cameraFPS: await health.cameraFPS, sensor: sensor, queueDepth: queue?.pending ?? -1,
                           secondsSinceLastUpload: up.lastDeliveryAt.map { Date().timeIntervalSince($0) },
                           overall: "\(await health.overall)", deadLetters: queue?.dead ?? up.deadLetters,
-                          uploadNeedsAttention: up.attention != nil).text
+                          uploadNeedsAttention: up.attention != nil, quarantinedQueues: store.quarantinedFiles.count).text
     }
 }
