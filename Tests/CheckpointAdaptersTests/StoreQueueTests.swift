@@ -172,6 +172,21 @@ struct StoreQueueTests {
 
     /// A row whose JSON no longer decodes (a bug in an old version, a bit flip) used to block the uploader forever:
     /// it is moved aside to the dead letter (so an alert is raised) and the records behind it flow.
+    /// A record backed off for 10 minutes by a clock a day fast is due at once when the clock steps back, not in a day.
+    @Test func aRecordScheduledBeforeAClockStepBackIsDueAtOnce() throws {
+        let store = try QueueStore(path: uplinkTempDir("stepback") + "/q.db")
+        let fast = Date().addingTimeInterval(86_400)
+        let r = sampleRecord(1)
+        try store.enqueue(r, face: nil, now: fast)
+        try store.reschedule(id: r.id, notBefore: fast.addingTimeInterval(600), attempts: 1, error: "HTTP 503")
+        let now = Date()
+        #expect(try store.nextDue(now: now) == nil, "without a horizon it waits for the wall clock")
+        #expect(try store.nextDue(now: now, horizon: .seconds(3600))?.record == r)
+        // within the horizon a backoff is honoured
+        try store.reschedule(id: r.id, notBefore: now.addingTimeInterval(600), attempts: 2, error: "HTTP 503")
+        #expect(try store.nextDue(now: now, horizon: .seconds(3600)) == nil)
+    }
+
     @Test func aPoisonRowIsMovedAsideAndTheRestFlows() throws {
         let path = uplinkTempDir("poison") + "/q.db"
         let store = try QueueStore(path: path)

@@ -60,6 +60,21 @@ struct QueuePolicyTests {
         #expect(s.rejectionsInARow == 0)
     }
 
+    /// A kiosk whose RTC ran a day fast after a power cut pauses (503, Retry-After 120 s); NTP then steps the clock
+    /// back a day. The pause must not last a day: no decision pauses longer than `longestDelay`.
+    @Test func aWallClockStepBackDoesNotStallUploads() {
+        var s = UploadScheduler(policy: policy)
+        _ = s.record(.http(status: 503, retryAfter: "120", receipt: false), attempts: 0, now: now, unit: 0.5)
+        #expect(!s.mayAttempt(now: now.addingTimeInterval(60)))
+        #expect(s.mayAttempt(now: now.addingTimeInterval(121)))
+        let steppedBack = now.addingTimeInterval(-86_400)
+        #expect(s.mayAttempt(now: steppedBack), "paused for a day by a clock step")
+        #expect(s.pause(now: steppedBack) == steppedBack)
+        // a pause within the longest delay is honoured as it is
+        #expect(policy.longestDelay == .seconds(900))
+        #expect(!s.mayAttempt(now: now.addingTimeInterval(-700)))
+    }
+
     @Test func theReceiptIsTheContractsStoredObjectWithTheRecordsID() {
         let id = UUID()
         func receipt(_ s: String) -> Bool { UploadResponse.isReceipt(Array(s.utf8), for: id) }

@@ -366,11 +366,15 @@ public final class QueueStore: Sendable {
     /// The oldest record that is due at `now` (records still backing off are skipped, so none blocks the line).
     /// A row that no longer decodes (a poison row) would block the line forever: it is moved to the dead letter with
     /// the reason "undecodable", which raises the dead-letter alert, and the next one is returned.
-    public func nextDue(now: Date = Date()) throws -> StoredRecord? {
+    ///
+    /// `horizon` is the longest backoff the upload policy can set: a record due further ahead than that was scheduled
+    /// by a wall clock that has since stepped back (an RTC corrected by NTP), so it is due now rather than stalled.
+    public func nextDue(now: Date = Date(), horizon: Duration? = nil) throws -> StoredRecord? {
+        let latest = horizon.map { now.timeIntervalSince1970 + Double($0.components.seconds) } ?? .infinity
         while true {
             let row = try pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM records WHERE not_before <= ? ORDER BY seq LIMIT 1",
-                                 arguments: [now.timeIntervalSince1970])
+                try Row.fetchOne(db, sql: "SELECT * FROM records WHERE not_before <= ? OR not_before > ? ORDER BY seq LIMIT 1",
+                                 arguments: [now.timeIntervalSince1970, latest])
             }
             guard let row else { return nil }
             do {

@@ -101,14 +101,15 @@ public final class UploadService: Sendable {
                     } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
                 }
                 let now = Date()
-                let paused = scheduler.withLock { $0.pausedUntil }
+                let paused = scheduler.withLock { $0.pause(now: now) }
+                let horizon = scheduler.withLock { $0.policy.longestDelay }
                 if now < paused {
                     // Woken early (a new record, a reload), the loop just checks the pause again.
                     await waker.wait(timeout: paused.timeIntervalSince(now), honourWake: true)
                     continue
                 }
                 let next: StoredRecord?
-                do { next = try await store.io { try $0.nextDue(now: now) } } catch {
+                do { next = try await store.io { try $0.nextDue(now: now, horizon: horizon) } } catch {
                     logger.error("cannot read queue", metadata: ["error": "\(error)"])
                     await waker.wait(timeout: 5, honourWake: true)
                     continue
@@ -134,12 +135,13 @@ public final class UploadService: Sendable {
         if makeDue { try await store.io { try $0.makeAllDue() } }
         let before = status.delivered
         while Date() < deadline {
-            let paused = scheduler.withLock { $0.pausedUntil }
+            let paused = scheduler.withLock { $0.pause(now: Date()) }
             if Date() < paused {
                 try await Task.sleep(for: .seconds(min(paused.timeIntervalSinceNow, deadline.timeIntervalSinceNow, 60)))
                 continue
             }
-            guard let record = try await store.io({ try $0.nextDue() }) else {
+            let horizon = scheduler.withLock { $0.policy.longestDelay }
+            guard let record = try await store.io({ try $0.nextDue(horizon: horizon) }) else {
                 guard let due = try await store.io({ try $0.earliestDue() }) else { break }
                 let wait = min(due.timeIntervalSinceNow, deadline.timeIntervalSinceNow)
                 if wait > 0 { try await Task.sleep(for: .seconds(wait)) }

@@ -67,6 +67,13 @@ public struct UploadPolicy: Sendable, Equatable {
         self.maxRejectionsInARow = maxRejectionsInARow
     }
 
+    /// The longest any decision ever defers a record or pauses the uploader. A wait that reaches further than this
+    /// into the future can only come from the wall clock stepping back (an RTC fixed by NTP after a power cut): the
+    /// scheduler and the store then treat it as over, so a clock step never stalls uploads.
+    public var longestDelay: Duration {
+        max(maxDelay, slowRetryDelay, .seconds(retryAfterClamp.upperBound))
+    }
+
     /// The backoff ceiling for the `attempt`-th failure (0-based): `min(cap, base·2^attempt)`.
     public func ceiling(attempt: Int) -> Duration {
         let base = baseDelay.uplinkSeconds

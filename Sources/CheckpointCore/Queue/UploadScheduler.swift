@@ -26,7 +26,13 @@ public struct UploadScheduler: Sendable {
     }
 
     /// Whether an attempt may start now.
-    public func mayAttempt(now: Date) -> Bool { now >= pausedUntil }
+    public func mayAttempt(now: Date) -> Bool { now >= pause(now: now) }
+
+    /// When the global pause ends, seen at `now`. A pause reaching further ahead than any decision can set means the
+    /// wall clock stepped back since it was set: it is over.
+    public func pause(now: Date) -> Date {
+        pausedUntil.timeIntervalSince(now) > policy.longestDelay.uplinkSeconds ? now : pausedUntil
+    }
 
     /// Updates the state after an attempt of a record that had failed `attempts` times before.
     public mutating func record(_ outcome: UploadOutcome, attempts: Int, now: Date, unit: Double) -> Action {
