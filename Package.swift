@@ -89,7 +89,7 @@ let package = Package(
         ),
 
         // MARK: Tests mirror the targets.
-        .testTarget(name: "CheckpointCoreTests", dependencies: ["CheckpointCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "CheckpointCoreTests", dependencies: ["CheckpointCore", logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "CheckpointAdaptersTests",
             dependencies: ["CheckpointAdapters", "CheckpointCore", hummingbirdTesting, hummingbird],

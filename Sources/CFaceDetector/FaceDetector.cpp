@@ -83,8 +83,9 @@ struct cfd_detector {
                 input_size = img.size();
             }
             yunet->detect(img, out);
-            // With no faces, 4.6 returns an empty Mat that is not CV_32F: check before reading.
-            if (out.empty() || out.type() != CV_32F) return;
+            // With no faces, 4.6 returns an empty Mat that is not CV_32F: check before reading. Each row is
+            // box (4), five landmarks (10) and the score: fewer than 15 columns (another model's output) is not read.
+            if (out.empty() || out.type() != CV_32F || out.cols < 15) return;
             for (int r = 0; r < out.rows; ++r) {
                 const float *row = out.ptr<float>(r);
                 cfd_face f{};

@@ -25,7 +25,12 @@ static void bgr_to_gray(const uint8_t *bgr, uint8_t *gray, size_t n) {
     }
 }
 
-static cic_status decode_jpeg(const uint8_t *data, size_t length, int want_gray, cic_image *out, char *err, size_t err_len) {
+static int within(int w, int h, int max_width, int max_height) {
+    return (max_width <= 0 || w <= max_width) && (max_height <= 0 || h <= max_height);
+}
+
+static cic_status decode_jpeg(const uint8_t *data, size_t length, int want_gray, int max_width, int max_height, cic_image *out,
+                              char *err, size_t err_len) {
     tjhandle tj = tjInitDecompress();
     if (tj == NULL) {
         set_error(err, err_len, "cannot start the JPEG decoder");
@@ -38,6 +43,11 @@ static cic_status decode_jpeg(const uint8_t *data, size_t length, int want_gray,
         status = CIC_ERR_DECODE;
     } else if (!valid_size(w, h)) {
         set_error(err, err_len, "image too large");
+        status = CIC_ERR_DECODE;
+    } else if (!within(w, h, max_width, max_height)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "image is %dx%d, larger than the %dx%d allowed", w, h, max_width, max_height);
+        set_error(err, err_len, msg);
         status = CIC_ERR_DECODE;
     } else {
         const int channels = want_gray ? 1 : 3;
@@ -62,7 +72,8 @@ static cic_status decode_jpeg(const uint8_t *data, size_t length, int want_gray,
     return status;
 }
 
-static cic_status decode_png(const uint8_t *data, size_t length, int want_gray, cic_image *out, char *err, size_t err_len) {
+static cic_status decode_png(const uint8_t *data, size_t length, int want_gray, int max_width, int max_height, cic_image *out,
+                             char *err, size_t err_len) {
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
@@ -73,6 +84,13 @@ static cic_status decode_png(const uint8_t *data, size_t length, int want_gray, 
     if (!valid_size((int)img.width, (int)img.height) || img.width > 65535 || img.height > 65535) {
         png_image_free(&img);
         set_error(err, err_len, "image too large");
+        return CIC_ERR_DECODE;
+    }
+    if (!within((int)img.width, (int)img.height, max_width, max_height)) {
+        png_image_free(&img);
+        char msg[96];
+        snprintf(msg, sizeof msg, "image is %ux%u, larger than the %dx%d allowed", (unsigned)img.width, (unsigned)img.height, max_width, max_height);
+        set_error(err, err_len, msg);
         return CIC_ERR_DECODE;
     }
     img.format = PNG_FORMAT_BGR;   // alpha, palette and 16-bit samples are converted by libpng
@@ -107,14 +125,19 @@ static cic_status decode_png(const uint8_t *data, size_t length, int want_gray, 
 }
 
 cic_status cic_decode(const uint8_t *data, size_t length, int want_gray, cic_image *out, char *err, size_t err_len) {
+    return cic_decode_bounded(data, length, want_gray, 0, 0, out, err, err_len);
+}
+
+cic_status cic_decode_bounded(const uint8_t *data, size_t length, int want_gray, int max_width, int max_height, cic_image *out,
+                              char *err, size_t err_len) {
     if (data == NULL || length == 0 || out == NULL) {
         set_error(err, err_len, "empty input");
         return CIC_ERR_ARGUMENT;
     }
     memset(out, 0, sizeof *out);
-    if (length >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return decode_jpeg(data, length, want_gray, out, err, err_len);
+    if (length >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return decode_jpeg(data, length, want_gray, max_width, max_height, out, err, err_len);
     static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-    if (length >= 8 && memcmp(data, png_magic, 8) == 0) return decode_png(data, length, want_gray, out, err, err_len);
+    if (length >= 8 && memcmp(data, png_magic, 8) == 0) return decode_png(data, length, want_gray, max_width, max_height, out, err, err_len);
     set_error(err, err_len, "not a JPEG or PNG image");
     return CIC_ERR_DECODE;
 }

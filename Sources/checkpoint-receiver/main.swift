@@ -31,16 +31,23 @@ struct Receiver: AsyncParsableCommand {
     @Option(help: "Server private key (PEM).") var tlsKey: String?
     @Option(help: "Require client certificates signed by this CA (PEM): mutual TLS.") var clientCA: String?
 
-    @Option(help: "Fault injection: answer this HTTP status instead of storing (e.g. 503, 500, 422, 401).") var failStatus: Int?
+    @Option(help: "Fault injection: answer this HTTP status instead of storing (e.g. 503, 500, 422, 401; a 2xx answers an HTML page without a receipt, as a captive portal or gateway would). Several, comma-separated, are picked at random per failure.") var failStatus: String?
     @Option(help: "Fault injection: how many requests fail (from the first); with --fail-rate, 0 = no limit.") var failCount = 0
     @Option(help: "Fault injection: fail each request with this probability (0…1) instead of the first N.") var failRate: Double?
     @Option(help: "Fault injection: Retry-After value sent with the failure (seconds or an HTTP date).") var retryAfter: String?
     @Option(help: "Fault injection: wait this many milliseconds before answering each request.") var delayMs = 0
 
+    static func statuses(_ text: String) -> [Int]? {
+        let list = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !list.isEmpty, list.allSatisfy({ $0 != nil && (100...599).contains($0!) }) else { return nil }
+        return list.map { $0! }
+    }
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if clientCA != nil && tlsCert == nil { throw ValidationError("--client-ca needs --tls-cert and --tls-key") }
         if let r = failRate, !(0...1).contains(r) { throw ValidationError("--fail-rate must be between 0 and 1") }
+        if let f = failStatus, Self.statuses(f) == nil { throw ValidationError("--fail-status must be HTTP statuses (100…599), comma-separated") }
     }
 
     func run() async throws {
@@ -48,7 +55,7 @@ struct Receiver: AsyncParsableCommand {
         logger.logLevel = .info
         let store = try ReceiverStore(path: db)
         if let faces { try FileManager.default.createDirectory(atPath: faces, withIntermediateDirectories: true) }
-        let faults = Faults(status: failStatus, count: failCount, rate: failRate, retryAfter: retryAfter)
+        let faults = Faults(statuses: failStatus.flatMap(Self.statuses) ?? [], count: failCount, rate: failRate, retryAfter: retryAfter)
         let delay = delayMs
         let facesDir = faces
 
@@ -56,6 +63,11 @@ struct Receiver: AsyncParsableCommand {
         router.post("/v1/records") { request, _ -> Response in
             if delay > 0 { try await Task.sleep(for: .milliseconds(delay)) }
             if let status = faults.next() {
+                if (200..<300).contains(status) {
+                    // A captive portal or maintenance page answering for the server: success status, no receipt.
+                    return Response(status: .init(code: status), headers: [.contentType: "text/html; charset=utf-8"],
+                                    body: .init(byteBuffer: ByteBuffer(string: "<html><body><h1>Service maintenance</h1></body></html>\n")))
+                }
                 var headers: HTTPFields = [.contentType: "application/json"]
                 if let ra = faults.retryAfter { headers[.retryAfter] = ra }
                 return Response(status: .init(code: status), headers: headers,
@@ -155,14 +167,14 @@ struct Listing: Encodable {
 
 /// Injected failures, shared across requests.
 final class Faults: Sendable {
-    let status: Int?
+    let statuses: [Int]
     let count: Int
     let rate: Double?
     let retryAfter: String?
     private let served = Mutex(0)
 
-    init(status: Int?, count: Int, rate: Double?, retryAfter: String?) {
-        self.status = status
+    init(statuses: [Int], count: Int, rate: Double?, retryAfter: String?) {
+        self.statuses = statuses
         self.count = count
         self.rate = rate
         self.retryAfter = retryAfter
@@ -170,7 +182,7 @@ final class Faults: Sendable {
 
     /// The status to fail this request with, or nil to serve it normally.
     func next() -> Int? {
-        guard let status else { return nil }
+        guard let status = statuses.randomElement() else { return nil }
         let n = served.withLock { n in
             n += 1
             return n

@@ -190,7 +190,7 @@ enum Daemon {
 
     static func uploadConfiguration(_ c: CheckpointConfig) -> UploadConfiguration {
         let u = c.upload
-        return UploadConfiguration(endpoint: u.endpoint, caFile: u.caFile, clientCertificate: u.clientCert, clientKey: u.clientKey,
+        return UploadConfiguration(endpoint: u.endpoint, caFile: u.caFile, pinnedPublicKey: u.pinnedPublicKey, clientCertificate: u.clientCert, clientKey: u.clientKey,
                                    allowInsecureHTTP: u.allowInsecureHTTP, connectTimeout: .seconds(u.connectTimeoutSeconds),
                                    lowSpeedBytesPerSecond: u.lowSpeedLimitBytesPerSecond, lowSpeedTime: .seconds(u.lowSpeedTimeSeconds),
                                    totalTimeout: .seconds(u.totalTimeoutSeconds))

@@ -321,10 +321,13 @@ struct APIDeclarationTests {
     @Test func aRetryWithTheSameIdempotencyKeyStoresNothingNew() async throws {
         let script = ScreeningScript()
         let dir = uplinkTempDir("api-idem")
-        var api = try await start(screening: script.hub, dir: dir)
         let a = try await script.screen(person: 6, celsius: 36.6)
         let key = "Idempotency-Key: kiosk-7f3a-0001"
-        let (s1, b1) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
+        var b1 = Data()
+        do {  // the first daemon's lifetime: its store (and the queue's lock) go with this scope
+        let api = try await start(screening: script.hub, dir: dir)
+        let s1: Int
+        (s1, b1) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
         #expect(s1 == 201)
         let (s2, b2) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
         #expect(s2 == 201, "the retry is not refused as a second use of the screening")
@@ -341,9 +344,10 @@ struct APIDeclarationTests {
         #expect(json(b4)["code"] as? String == "invalid-idempotency-key")
         #expect(try api.store.status().pending == 1)
         await api.stop()
+        }
 
         // After a restart (the store re-opened) the retry still gets the first answer.
-        api = try await start(screening: script.hub, dir: dir)
+        let api = try await start(screening: script.hub, dir: dir)
         let (s5, b5) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
         #expect(s5 == 201)
         #expect(b5 == b1)

@@ -238,6 +238,25 @@ import Testing
         #expect(c.droppedWarmup == 1 && c.droppedCorrupt == 2)
     }
 
+    /// A broken camera sends an MJPEG frame whose header claims far more than the negotiated 16×8 (here 4096×3072, a
+    /// 37 MB decode): it is refused from the header and counted as corrupt; the frames around it still arrive.
+    @Test func mjpegLargerThanNegotiatedIsRefusedBeforeDecoding() throws {
+        let small = try ImageCodec.encode([UInt8](repeating: 90, count: 16 * 8), width: 16, height: 8, channels: 1, quality: 95)
+        let huge = try ImageCodec.encode([UInt8](repeating: 10, count: 4096 * 3072), width: 4096, height: 3072, channels: 1, quality: 10)
+        let camera = FakeCamera()
+        camera.script = [
+            .frames([FakeCamera.FakeFrame(sequence: 0, bytes: small)]),  // warm-up
+            .frames([FakeCamera.FakeFrame(sequence: 1, bytes: small)]),
+            .frames([FakeCamera.FakeFrame(sequence: 2, bytes: huge)]),
+            .frames([FakeCamera.FakeFrame(sequence: 3, bytes: small)]),
+        ]
+        let (engine, frames, _) = Self.run(camera, settings: Self.settings(width: 16, height: 8, formats: [.mjpeg], output: .gray8))
+        #expect(frames.map(\.sequence) == [0, 1, 3])
+        #expect(engine.status.counters.droppedCorrupt == 1)
+        let direct = ImageCodecBoundProbe.refusal(huge, maxWidth: 640, maxHeight: 480)
+        #expect(direct?.contains("4096x3072, larger than the 640x480 allowed") == true, "\(direct ?? "decoded")")
+    }
+
     @Test func theFrameSourceDeliversThroughAnAsyncStreamAndStopsWhenDropped() async throws {
         let camera = FakeCamera()
         // Long enough that a consumer starved by a loaded machine still sees 3 frames before the script ends.
@@ -350,5 +369,17 @@ import Testing
         #expect(sleeps == 2)
         #expect(engine.status.lastError?.contains("Inappropriate ioctl") == true)
         #expect(engine.status.health.description.hasPrefix("degraded"))
+    }
+}
+
+enum ImageCodecBoundProbe {
+    /// The refusal message for an image decoded with a size bound, or nil when it decoded.
+    static func refusal(_ bytes: [UInt8], maxWidth: Int, maxHeight: Int) -> String? {
+        do {
+            _ = try ImageCodec.decode(bytes, gray: true, maxWidth: maxWidth, maxHeight: maxHeight)
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 }

@@ -34,7 +34,7 @@ struct StoreQueueTests {
             #expect(st.st_mode & 0o777 == 0o600, "\(suffix) mode")
         }
         // A second, independent SQLite connection (another process would see the same) finds the committed row.
-        let reopened = try QueueStore(path: path)
+        let reopened = try QueueStore(path: path, options: .init(access: .readOnly))
         let found = try #require(try reopened.find(id: r.id))
         #expect(found.record == r)
         #expect(found.face == Data([0xFF, 0xD8, 1, 2, 3]))
@@ -42,12 +42,25 @@ struct StoreQueueTests {
         #expect(header[18] == 2 && header[19] == 2, "file format bytes 18/19 = 2 mean WAL")
         #expect(try store.integrityCheck() == ["ok"])
         // Every commit is fsynced (FULL), not just checkpoints (NORMAL, GRDB's WAL default): a power cut after
-        // a confirmed enqueue must not take the record with it. Same after reopening.
-        for s in [store, reopened] {
-            let durability = try s.writerDurability()
-            #expect(durability.journalMode == "wal")
-            #expect(durability.synchronous == 2)
+        // a confirmed enqueue must not take the record with it. Same after the owner reopens it.
+        let durability = try store.writerDurability()
+        #expect(durability.journalMode == "wal")
+        #expect(durability.synchronous == 2)
+        try Self.reopenedByANewOwner(path)
+    }
+
+    /// Opens a copy of the queue as a new owner (the first store keeps its lock on the original) and checks the
+    /// writer is WAL + FULL there too.
+    static func reopenedByANewOwner(_ path: String) throws {
+        let dir = uplinkTempDir("reopen")
+        let copy = dir + "/q.db"
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.copyItem(atPath: path + suffix, toPath: copy + suffix)
         }
+        let reopened = try QueueStore(path: copy)
+        let durability = try reopened.writerDurability()
+        #expect(durability.journalMode == "wal")
+        #expect(durability.synchronous == 2)
     }
 
     @Test func walCheckpointsRunInTheBackgroundNotInsideEnqueue() throws {
@@ -72,7 +85,7 @@ struct StoreQueueTests {
         #expect(size(live) >= 200 * 30_000, "the database file never caught up with the log")
         #expect(store2.backgroundCheckpoints >= 1)
         // Everything is still there and intact, seen from a fresh connection.
-        let reopened = try QueueStore(path: live)
+        let reopened = try QueueStore(path: live, options: .init(access: .readOnly))
         #expect(try reopened.status().pending == 200)
         #expect(try reopened.integrityCheck() == ["ok"])
     }
@@ -107,22 +120,93 @@ struct StoreQueueTests {
         #expect(try store.find(id: r.id)?.attempts == 0)
     }
 
-    @Test func retentionPurgesOldFacesButKeepsDeclarations() throws {
-        let store = try QueueStore(path: uplinkTempDir("ret") + "/q.db",
-                                   options: .init(faceRetention: .seconds(3600), deadRetention: .seconds(7200)))
+    @Test func retentionPurgesOldFacesButKeepsDeclarationsAndNeverDeletesDeadLetters() throws {
+        let store = try QueueStore(path: uplinkTempDir("ret") + "/q.db", options: .init(faceRetention: .seconds(3600)))
         let now = Date()
         let old = sampleRecord(1), fresh = sampleRecord(2), deadOld = sampleRecord(3)
         try store.enqueue(old, face: Data([1]), now: now.addingTimeInterval(-4000))
         try store.enqueue(fresh, face: Data([2]), now: now)
-        try store.enqueue(deadOld, face: Data([3]), now: now.addingTimeInterval(-8000))
-        try store.deadLetter(id: deadOld.id, reason: "HTTP 400", now: now.addingTimeInterval(-7500))
-        let (faces, dead) = try store.purge(now: now)
-        #expect(faces == 2)   // the old pending one's face and the old dead one's (whose row then goes too)
-        #expect(dead == 1)
+        try store.enqueue(deadOld, face: Data([3]), now: now.addingTimeInterval(-400 * 86400))
+        try store.deadLetter(id: deadOld.id, reason: "HTTP 400", now: now.addingTimeInterval(-365 * 86400))
+        let faces = try store.purge(now: now)
+        #expect(faces == 2)   // the old pending one's face and the old dead one's
         #expect(try store.find(id: old.id)?.face == nil)
         #expect(try store.find(id: old.id)?.record == old)
         #expect(try store.find(id: fresh.id)?.face == Data([2]))
-        #expect(try store.findDead(id: deadOld.id) == nil)
+        // a year in the dead letter: still there, waiting for a person (it used to be purged after 30 days)
+        let dead = try #require(try store.findDead(id: deadOld.id))
+        #expect(dead.face == nil && dead.reason == "HTTP 400")
+        #expect(try store.status().dead == 1)
+    }
+
+    /// Decree 13/2023: a delivered declaration is really deleted. Its name and face bytes must be found in none of
+    /// the database's files afterwards — not in SQLite's free pages, not in the write-ahead log.
+    @Test func aDeliveredDeclarationLeavesNoTraceInTheDatabaseFiles() async throws {
+        let path = uplinkTempDir("erase") + "/q.db"
+        let store = try QueueStore(path: path, options: .init(checkpointDelay: .milliseconds(10)))
+        func record(_ name: String, _ i: Int) -> QueueRecord {
+            var r = sampleRecord(i)
+            r.declaration["fullName"] = .string(name)
+            return r
+        }
+        let gone = record("Nguyễn Thị Xoan Zq7", 1), kept = record("Lê Văn Khoa Kp3", 2)
+        let goneFace = Data((0..<4000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 13) } + Array("FACE-OF-XOAN".utf8))
+        try store.enqueue(gone, face: goneFace)
+        try store.enqueue(kept, face: Data(repeating: 0x55, count: 4000))
+        for _ in 0..<200 where store.backgroundCheckpoints == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try store.markDelivered(id: gone.id)
+        let deadline = Date().addingTimeInterval(30)
+        while store.walTruncations == 0, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(store.walTruncations >= 1)
+        func found(_ needle: String) -> [String] {
+            ["", "-wal"].filter { suffix in
+                guard let bytes = FileManager.default.contents(atPath: path + suffix) else { return false }
+                return bytes.range(of: Data(needle.utf8)) != nil
+            }.map { "q.db" + $0 }
+        }
+        #expect(found("Nguyễn Thị Xoan Zq7") == [], "the delivered person's name is still on disk")
+        #expect(found("FACE-OF-XOAN") == [], "the delivered person's face is still on disk")
+        #expect(found("Lê Văn Khoa Kp3") != [], "the search itself works: the pending record is found")
+        #expect(try store.find(id: kept.id)?.record == kept)
+    }
+
+    /// A row whose JSON no longer decodes (a bug in an old version, a bit flip) used to block the uploader forever:
+    /// it is moved aside to the dead letter (so an alert is raised) and the records behind it flow.
+    /// A record backed off for 10 minutes by a clock a day fast is due at once when the clock steps back, not in a day.
+    @Test func aRecordScheduledBeforeAClockStepBackIsDueAtOnce() throws {
+        let store = try QueueStore(path: uplinkTempDir("stepback") + "/q.db")
+        let fast = Date().addingTimeInterval(86_400)
+        let r = sampleRecord(1)
+        try store.enqueue(r, face: nil, now: fast)
+        try store.reschedule(id: r.id, notBefore: fast.addingTimeInterval(600), attempts: 1, error: "HTTP 503")
+        let now = Date()
+        #expect(try store.nextDue(now: now) == nil, "without a horizon it waits for the wall clock")
+        #expect(try store.nextDue(now: now, horizon: .seconds(3600))?.record == r)
+        // within the horizon a backoff is honoured
+        try store.reschedule(id: r.id, notBefore: now.addingTimeInterval(600), attempts: 2, error: "HTTP 503")
+        #expect(try store.nextDue(now: now, horizon: .seconds(3600)) == nil)
+    }
+
+    @Test func aPoisonRowIsMovedAsideAndTheRestFlows() throws {
+        let path = uplinkTempDir("poison") + "/q.db"
+        let store = try QueueStore(path: path)
+        let t0 = Date()
+        let a = sampleRecord(1), b = sampleRecord(2), c = sampleRecord(3)
+        for (i, r) in [a, b, c].enumerated() { try store.enqueue(r, face: nil, now: t0.addingTimeInterval(Double(i) * 0.001)) }
+        // Another connection garbles b's JSON, as a bug or a bit flip would.
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [path, "UPDATE records SET json = x'7b22696422' WHERE id = '\(b.id.uuidString)'"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        #expect(try store.nextDue(now: t0.addingTimeInterval(1))?.record == a)
+        try store.markDelivered(id: a.id)
+        #expect(try store.nextDue(now: t0.addingTimeInterval(1))?.record == c, "the poison row must not block the line")
+        let dead = try #require(try store.findDead(id: b.id))
+        #expect(dead.reason.contains("undecodable"))
+        let st = try store.status()
+        #expect(st.dead == 1 && st.pending == 1)
     }
 
     @Test func nearFullDropsOldestFacesThenRefusesWhenFull() throws {
@@ -169,6 +253,61 @@ struct StoreQueueTests {
         #expect(try store.status().pending == 0)
     }
 
+    /// Another process holds the database (here: an exclusive SQLite lock). That is SQLITE_BUSY, not corruption: the
+    /// open fails with a clear error and the live queue stays where it is (it used to be renamed aside).
+    @Test func aBusyDatabaseIsAnErrorNeverAQuarantine() throws {
+        let dir = uplinkTempDir("busy")
+        let path = dir + "/q.db"
+        do {
+            let store = try QueueStore(path: path)
+            try store.enqueue(sampleRecord(1), face: nil)
+        }
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        holder.arguments = ["-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute("PRAGMA locking_mode=EXCLUSIVE"); c.execute("BEGIN EXCLUSIVE"); c.execute("SELECT COUNT(*) FROM records").fetchone()
+            print("locked", flush=True); time.sleep(30)
+            """, path]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        _ = out.fileHandleForReading.availableData   // "locked"
+        #expect(throws: AdapterError.self) {
+            _ = try QueueStore(path: path, options: .init(busyTimeout: .seconds(1)))
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(!names.contains { $0.contains("corrupt") }, "moved aside: \(names)")
+        #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    /// The daemon owns the queue: a second owner (or a CLI change) is refused with the holder named; a CLI look opens
+    /// read-only beside it, and a read-only open of a damaged file never moves it.
+    @Test func onlyTheOwnerWritesAndOnlyTheOwnerQuarantines() throws {
+        let dir = uplinkTempDir("owner")
+        let path = dir + "/q.db"
+        let daemon = try QueueStore(path: path)
+        try daemon.enqueue(sampleRecord(1), face: nil)
+        do {
+            _ = try QueueStore(path: path, options: .init(access: .maintenance))
+            Issue.record("a second writer opened the daemon's queue")
+        } catch let e as AdapterError {
+            #expect(e.code == .queueLocked)
+            #expect(e.message.contains("in use by process \(getpid())"), "\(e.message)")
+        }
+        let look = try QueueStore(path: path, options: .init(access: .readOnly))
+        #expect(try look.status().pending == 1)
+        #expect(throws: (any Error).self) { try look.enqueue(sampleRecord(2), face: nil) }
+
+        let other = dir + "/broken.db"
+        try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: other))
+        #expect(throws: AdapterError.self) { _ = try QueueStore(path: other, options: .init(access: .readOnly)) }
+        #expect(FileManager.default.fileExists(atPath: other))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.contains("corrupt") })
+    }
+
     @Test func corruptDatabaseIsQuarantinedNotDeleted() throws {
         let dir = uplinkTempDir("corrupt")
         let path = dir + "/q.db"
@@ -186,6 +325,7 @@ struct StoreQueueTests {
         let store = try QueueStore(path: path)
         let moved = try #require(store.quarantinedTo)
         #expect(FileManager.default.fileExists(atPath: moved))
+        #expect(store.quarantinedFiles == [moved], "reported until a person deals with it")
         // it is the damaged original, moved aside intact for inspection
         let kept = try #require(FileManager.default.contents(atPath: moved))
         #expect(kept.count >= 4096 + 8192)

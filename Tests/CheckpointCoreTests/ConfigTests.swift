@@ -119,7 +119,7 @@ enum ConfigFixtures {
         expectAt("E:unknown", "snapshot.colour", "unknown key (allowed: jpeg_quality, max_bytes, margin)")
         expectAt("E:baud", "thermal.baud", "57600 is not a supported baud rate (allowed: 9600, 115200, 460800 or \"auto\")")
         expectAt("E:elevated", "screening.elevated_c", "41.0 is out of range (allowed: 36..39 °C)")
-        expectAt("E:http", "upload.endpoint", "refused without allow_insecure_http = true")
+        expectAt("E:http", "upload.endpoint", "refused unless insecure http is allowed (allow_insecure_http = true")
         // client_key is missing: reported at the [upload] table header.
         let uploadHeader = F.line(of: "[upload]", in: text)
         #expect(diags.contains { $0.line == uploadHeader && $0.keyPath == "upload.client_key" && $0.message.contains("go together") })
@@ -235,7 +235,13 @@ enum ConfigFixtures {
         #expect(problems("[screening]\nplausible_max_c = 39.0\nelevated_c = 39.0\n").contains { $0.hasPrefix("screening.elevated_c:") })
         #expect(problems("", replacing: [("https://uploads", "ftp://uploads")]).contains { $0.contains("scheme \"ftp\" is not supported") })
         #expect(problems("", replacing: [("https://uploads.example.org", "https://user:pw@uploads.example.org")]).contains { $0.contains("credentials") })
-        #expect(problems("", replacing: [("https://uploads", "http://uploads"), ("[upload]", "[upload]\nallow_insecure_http = true")]).isEmpty)
+        #expect(problems("", replacing: [("https://uploads.example.org", "http://127.0.0.1:8080"), ("[upload]", "[upload]\nallow_insecure_http = true")]).isEmpty)
+        #expect(problems("", replacing: [("https://uploads.example.org", "http://localhost:8080"), ("[upload]", "[upload]\nallow_insecure_http = true")]).isEmpty)
+        // allow_insecure_http never sends declarations unencrypted across a network: loopback hosts only
+        for host in ["uploads.example.org", "10.0.0.5", "127.example.org", "128.0.0.1", "localhost.example.org"] {
+            #expect(problems("", replacing: [("https://uploads.example.org", "http://\(host)"), ("[upload]", "[upload]\nallow_insecure_http = true")])
+                .contains { $0.hasPrefix("upload.endpoint:") && $0.contains("only allows loopback hosts") }, "\(host)")
+        }
         #expect(problems("[thermal.extra]\n").contains { $0.hasPrefix("thermal.extra: unknown key") })
         #expect(problems("[kiosk.x]\n", replacing: [("device_id = \"kiosk-1\"", "device_id = \"kiosk 1\"")]).contains { $0.hasPrefix("kiosk.device_id: \"kiosk 1\" contains characters") })
     }

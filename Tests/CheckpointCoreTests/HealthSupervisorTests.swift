@@ -45,5 +45,11 @@ import Testing
         let idle = StatusLine(cameraFPS: nil, sensor: "warming up", queueDepth: 0, secondsSinceLastUpload: nil, overall: "starting")
         #expect(idle.text == "starting; camera no frames; sensor warming up; queue 0; no upload yet")
         #expect(StatusLine.age(59) == "59s" && StatusLine.age(3 * 3600) == "3h" && StatusLine.age(3 * 86400) == "3d")
+        // dead letters and an uplink that needs a person are visible in `systemctl status`
+        let dead = StatusLine(cameraFPS: 15, sensor: "ok", queueDepth: 7, secondsSinceLastUpload: 30, overall: "ok", deadLetters: 2,
+                              uploadNeedsAttention: true)
+        #expect(dead.text == "ok; camera 15.0 fps; sensor ok; queue 7 (2 dead letters); last upload 30s ago; UPLOAD NEEDS ATTENTION")
+        let moved = StatusLine(cameraFPS: 15, sensor: "ok", queueDepth: 0, secondsSinceLastUpload: nil, overall: "ok", quarantinedQueues: 1)
+        #expect(moved.text.hasSuffix("; no upload yet; CORRUPT QUEUE MOVED ASIDE (see /healthz)"))
     }
 }

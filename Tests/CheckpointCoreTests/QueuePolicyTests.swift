@@ -12,21 +12,110 @@ struct QueuePolicyTests {
         return nil
     }
 
-    @Test(arguments: [200, 201, 204])
-    func successDeletes(status: Int) {
-        #expect(policy.decide(.http(status: status, retryAfter: nil, body: ""), attempt: 3, now: now, unit: 0.5) == .delivered)
+    @Test(arguments: [200, 201])
+    func aReceiptDeletes(status: Int) {
+        #expect(policy.decide(.http(status: status, retryAfter: nil, receipt: true), attempt: 3, now: now, unit: 0.5) == .delivered)
+    }
+
+    /// A captive portal, a maintenance page or a proxy answering 2xx for the server: not a delivery. The record stays,
+    /// the uploader pauses (every record would get the same answer) and a person is alerted.
+    @Test(arguments: [200, 201, 202, 204, 299])
+    func aSuccessStatusWithoutReceiptKeepsTheRecordPausesAndAlerts(status: Int) {
+        guard case .retry(_, let pause, let alert, let reason) = policy.decide(.http(status: status, retryAfter: nil, receipt: false),
+                                                                                attempt: 0, now: now, unit: 0.5) else {
+            Issue.record("HTTP \(status) without a receipt must not delete the record"); return
+        }
+        #expect(pause && alert)
+        #expect(reason.contains("receipt"))
+        // a 202/204 is not a delivery even with a body that looks like one
+        if status != 200 && status != 201 {
+            #expect(policy.decide(.http(status: status, retryAfter: nil, receipt: true), attempt: 0, now: now, unit: 0.5) != .delivered)
+        }
+    }
+
+    /// A server that rejects everything (a changed contract, a proxy answering 400 for an expired certificate) must not
+    /// empty the queue into the dead letter: three rejections in a row are dead-lettered, the fourth pauses with an alert.
+    @Test func rejectionsInARowPauseUploadingInsteadOfDeadLetteringTheQueue() {
+        var s = UploadScheduler(policy: policy)
+        let rejected = UploadOutcome.http(status: 422, retryAfter: nil, receipt: false)
+        for i in 0..<3 {
+            #expect(s.record(rejected, attempts: 0, now: now, unit: 0.5) == .deadLetter(reason: "HTTP 422"), "rejection \(i + 1)")
+        }
+        #expect(s.alert == nil)
+        guard case .reschedule(let notBefore, let attempts, let reason) = s.record(rejected, attempts: 0, now: now, unit: 0.5) else {
+            Issue.record("the fourth rejection in a row must keep the record"); return
+        }
+        #expect(attempts == 1 && notBefore == now.addingTimeInterval(600) && s.pausedUntil == notBefore)
+        #expect(reason.contains("4 records in a row") && s.alert == reason)
+        // after the pause, the server still rejects: still paused, still nothing dead-lettered
+        guard case .reschedule = s.record(rejected, attempts: 1, now: now.addingTimeInterval(601), unit: 0.5) else {
+            Issue.record("still rejecting: must stay paused"); return
+        }
+        // one delivery shows the server takes records again: the count starts over
+        #expect(s.record(.http(status: 201, retryAfter: nil, receipt: true), attempts: 0, now: now.addingTimeInterval(1300), unit: 0.5) == .delete)
+        #expect(s.alert == nil && s.rejectionsInARow == 0)
+        #expect(s.record(rejected, attempts: 0, now: now.addingTimeInterval(1301), unit: 0.5) == .deadLetter(reason: "HTTP 422"))
+        // a reload of the endpoint forgets the count too
+        s.transportChanged()
+        #expect(s.rejectionsInARow == 0)
+    }
+
+    /// A kiosk whose RTC ran a day fast after a power cut pauses (503, Retry-After 120 s); NTP then steps the clock
+    /// back a day. The pause must not last a day: no decision pauses longer than `longestDelay`.
+    @Test func aWallClockStepBackDoesNotStallUploads() {
+        var s = UploadScheduler(policy: policy)
+        _ = s.record(.http(status: 503, retryAfter: "120", receipt: false), attempts: 0, now: now, unit: 0.5)
+        #expect(!s.mayAttempt(now: now.addingTimeInterval(60)))
+        #expect(s.mayAttempt(now: now.addingTimeInterval(121)))
+        let steppedBack = now.addingTimeInterval(-86_400)
+        #expect(s.mayAttempt(now: steppedBack), "paused for a day by a clock step")
+        #expect(s.pause(now: steppedBack) == steppedBack)
+        // a pause within the longest delay is honoured as it is
+        #expect(policy.longestDelay == .seconds(900))
+        #expect(!s.mayAttempt(now: now.addingTimeInterval(-700)))
+    }
+
+    @Test func theReceiptIsTheContractsStoredObjectWithTheRecordsID() {
+        let id = UUID()
+        func receipt(_ s: String) -> Bool { UploadResponse.isReceipt(Array(s.utf8), for: id) }
+        #expect(receipt(#"{"id":"\#(id.uuidString.lowercased())","duplicate":false}"#))
+        #expect(receipt(#"{"duplicate":true,"id":"\#(id.uuidString)"}"#))
+        #expect(!receipt(#"{"id":"\#(UUID().uuidString.lowercased())","duplicate":false}"#), "another record's receipt")
+        #expect(!receipt("<html><body>Wi-Fi login</body></html>"))
+        #expect(!receipt(""))
+        #expect(!receipt(#"{"status":"ok"}"#))
+        #expect(!receipt(#"["\#(id.uuidString)"]"#))
+        #expect(!receipt(#"{"id":42}"#))
+    }
+
+    /// Whatever the server says in its body stays out of the reason (it reaches logs, /healthz and the queue's last error).
+    @Test func reasonsNeverCarryTheServersBody() {
+        var response = UploadResponse()
+        response.headerLine("HTTP/1.1 422 Unprocessable\r\n")
+        let echo = #"{"error":"phone 0912345678 of Nguyễn Văn An is invalid"}"#
+        echo.utf8.withContiguousStorageIfAvailable { response.bodyChunk(UnsafeRawBufferPointer($0)) }
+        for status in [200, 400, 401, 404, 422, 500, 503] {
+            let d = policy.decide(response.outcome(status: status, recordID: UUID()), attempt: 0, now: now, unit: 0.5)
+            let reason: String
+            switch d {
+            case .delivered: Issue.record("no receipt, yet delivered"); continue
+            case .deadLetter(let r): reason = r
+            case .retry(_, _, _, let r): reason = r
+            }
+            #expect(!reason.contains("0912345678") && !reason.contains("Nguy") && !reason.contains("error"), "\(status): \(reason)")
+        }
     }
 
     @Test(arguments: [400, 413, 422])
     func badDataIsDeadLettered(status: Int) {
-        guard case .deadLetter(let reason) = policy.decide(.http(status: status, retryAfter: nil, body: "{\"error\":\"x\"}"), attempt: 0, now: now, unit: 0.5)
+        guard case .deadLetter(let reason) = policy.decide(.http(status: status, retryAfter: nil, receipt: false), attempt: 0, now: now, unit: 0.5)
         else { Issue.record("HTTP \(status) must dead-letter"); return }
         #expect(reason.contains("\(status)"))
     }
 
     @Test(arguments: [401, 403])
     func authFailuresRetrySlowlyWithAlert(status: Int) {
-        let d = policy.decide(.http(status: status, retryAfter: nil, body: ""), attempt: 0, now: now, unit: 0.5)
+        let d = policy.decide(.http(status: status, retryAfter: nil, receipt: false), attempt: 0, now: now, unit: 0.5)
         guard case .retry(let delay, let pause, let alert, _) = d else { Issue.record("must retry"); return }
         #expect(delay == .seconds(600))
         #expect(alert)
@@ -35,7 +124,7 @@ struct QueuePolicyTests {
 
     @Test(arguments: [408, 429, 500, 502, 503, 504])
     func transientStatusesRetry(status: Int) {
-        let d = policy.decide(.http(status: status, retryAfter: nil, body: ""), attempt: 2, now: now, unit: 0.5)
+        let d = policy.decide(.http(status: status, retryAfter: nil, receipt: false), attempt: 2, now: now, unit: 0.5)
         guard case .retry(_, let pause, let alert, _) = d else { Issue.record("must retry"); return }
         #expect(!alert)
         #expect(pause == (status == 429 || status == 503))
@@ -72,21 +161,21 @@ struct QueuePolicyTests {
     }
 
     @Test func retryAfterSecondsAndDateAreHonouredWithinTheClamp() {
-        #expect(delay(policy.decide(.http(status: 503, retryAfter: "120", body: ""), attempt: 0, now: now, unit: 0)) == 120)
-        #expect(delay(policy.decide(.http(status: 503, retryAfter: "99999", body: ""), attempt: 0, now: now, unit: 0)) == 900)
-        #expect(delay(policy.decide(.http(status: 429, retryAfter: "0", body: ""), attempt: 0, now: now, unit: 0)) == 1)
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: "120", receipt: false), attempt: 0, now: now, unit: 0)) == 120)
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: "99999", receipt: false), attempt: 0, now: now, unit: 0)) == 900)
+        #expect(delay(policy.decide(.http(status: 429, retryAfter: "0", receipt: false), attempt: 0, now: now, unit: 0)) == 1)
         // HTTP-date 90 s in the future
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "GMT")
         f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
         let header = f.string(from: now.addingTimeInterval(90))
-        #expect(delay(policy.decide(.http(status: 503, retryAfter: header, body: ""), attempt: 0, now: now, unit: 0)) == 90)
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: header, receipt: false), attempt: 0, now: now, unit: 0)) == 90)
         // a date in the past clamps to the minimum instead of going negative (libcurl 7.88's CURLINFO_RETRY_AFTER bug)
         let past = f.string(from: now.addingTimeInterval(-3600))
-        #expect(delay(policy.decide(.http(status: 503, retryAfter: past, body: ""), attempt: 0, now: now, unit: 0)) == 1)
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: past, receipt: false), attempt: 0, now: now, unit: 0)) == 1)
         // garbage is ignored: backoff applies
-        #expect(delay(policy.decide(.http(status: 503, retryAfter: "soon", body: ""), attempt: 3, now: now, unit: 0.5)) == 4)
+        #expect(delay(policy.decide(.http(status: 503, retryAfter: "soon", receipt: false), attempt: 3, now: now, unit: 0.5)) == 4)
     }
 
     @Test func schedulerPausesEverythingOnConnectFailureAndResetsOnSuccess() {
@@ -99,13 +188,13 @@ struct QueuePolicyTests {
         #expect(!s.mayAttempt(now: now.addingTimeInterval(0.5)))
         _ = s.record(.transport(.connect, detail: "refused"), attempts: 0, now: now, unit: 1)
         #expect(s.pausedUntil == now.addingTimeInterval(2))
-        #expect(s.record(.http(status: 201, retryAfter: nil, body: ""), attempts: 0, now: now.addingTimeInterval(3), unit: 1) == .delete)
+        #expect(s.record(.http(status: 201, retryAfter: nil, receipt: true), attempts: 0, now: now.addingTimeInterval(3), unit: 1) == .delete)
         #expect(s.consecutivePauses == 0)
     }
 
     @Test func schedulerBacksOffOneRecordWithoutBlockingOthers() {
         var s = UploadScheduler(policy: policy)
-        let a = s.record(.http(status: 500, retryAfter: nil, body: ""), attempts: 4, now: now, unit: 1)
+        let a = s.record(.http(status: 500, retryAfter: nil, receipt: false), attempts: 4, now: now, unit: 1)
         #expect(a == .reschedule(notBefore: now.addingTimeInterval(16), attempts: 5, reason: "HTTP 500"))
         #expect(s.mayAttempt(now: now))   // other records go ahead
         #expect(s.nextWake(earliestDue: now.addingTimeInterval(3)) == now.addingTimeInterval(3))
@@ -113,9 +202,9 @@ struct QueuePolicyTests {
 
     @Test func schedulerRaisesAndClearsAlerts() {
         var s = UploadScheduler(policy: policy)
-        _ = s.record(.http(status: 403, retryAfter: nil, body: ""), attempts: 0, now: now, unit: 0)
+        _ = s.record(.http(status: 403, retryAfter: nil, receipt: false), attempts: 0, now: now, unit: 0)
         #expect(s.alert?.contains("403") == true)
-        _ = s.record(.http(status: 201, retryAfter: nil, body: ""), attempts: 0, now: now, unit: 0)
+        _ = s.record(.http(status: 201, retryAfter: nil, receipt: true), attempts: 0, now: now, unit: 0)
         #expect(s.alert == nil)
     }
 

@@ -30,6 +30,11 @@ if out=$("$CTL" camera snapshot --replay "$T/rec" --out "$T/again.png" 2>&1) && 
   grep -Eq "wrote .*again.png: [0-9]+x[0-9]+ sequence 0" <<<"$out" && pass camera-cli-replay-recording || fail camera-cli-replay-recording "$out"
 else fail camera-cli-replay-recording "$out"; fi
 
+# stills and recordings show faces (personal data): files 0600, a new recording directory 0700, whatever the umask
+modes=$( (stat -c %a "$T/rec"/frame-*.jpg "$T/again.png" | sort -u | tr '\n' ' ') 2>/dev/null); dmode=$(stat -c %a "$T/rec" 2>/dev/null)
+[ "$modes" = "600 " ] && [ "$dmode" = 700 ] && pass camera-cli-images-are-private \
+  || fail camera-cli-images-are-private "file modes '$modes' (must be 600), directory $dmode (must be 700)"
+
 # recording into a directory that already holds frames is refused (nothing overwritten)
 if out=$("$CTL" camera record --replay "$T/src" --seconds 1 --out "$T/rec" 2>&1); then
   fail camera-cli-record-refuses-overwrite "accepted: $out"

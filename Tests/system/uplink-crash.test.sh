@@ -1,6 +1,7 @@
 #!/bin/bash
-# kill -9 of a process enqueuing and uploading at random moments; afterwards every confirmed record must be at the
-# receiver exactly once (after dedup) and the queue database must pass integrity_check.
+# kill -9 of a process enqueuing and uploading at random moments, against a receiver that sometimes answers 503 or a
+# gateway's 200 page; afterwards every confirmed record must be at the receiver exactly once (after dedup), the
+# queue database must pass integrity_check, and every stored record must match the contract (openapi.yaml).
 # TRIALS (default 200) sets the number of kills; `TRIALS=2000` is the stress variant.
 set -u
 BIN=${BIN:?BIN must point at the build products}
@@ -9,8 +10,10 @@ W=$(mktemp -d /tmp/uplink-crash.XXXXXX)
 trap 'kill $RPID 2>/dev/null; wait $RPID 2>/dev/null; rm -rf "$W"' EXIT
 fail() { echo "FAIL uplink-crash: $*"; exit 1; }
 
-# The receiver also fails 10 % of requests with 503 so kills land in retries too.
-"$BIN/checkpoint-receiver" --port 0 --db "$W/recv.db" --fail-status 503 --fail-rate 0.1 --retry-after 0 >"$W/recv.out" 2>"$W/recv.err" &
+# The receiver also fails 15 % of requests, with a 503 or with a gateway's "200 OK" page that carries no receipt
+# (a captive portal, a proxy answering for the server), so kills land in retries too and a 200 that is not a
+# delivery must lose nothing.
+"$BIN/checkpoint-receiver" --port 0 --db "$W/recv.db" --fail-status 503,200 --fail-rate 0.15 --retry-after 0 >"$W/recv.out" 2>"$W/recv.err" &
 RPID=$!
 for _ in $(seq 50); do grep -q "listening on" "$W/recv.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(awk '/listening on/{print $3}' "$W/recv.out")
@@ -56,4 +59,6 @@ if missing:
     print(f"FAIL uplink-crash: {len(missing)} confirmed record(s) never reached the receiver, e.g. {sorted(missing)[:3]}"); sys.exit(1)
 print(f"uplink-crash: {len(confirmed)} confirmed, {len(received)} received once each, {dups} duplicate upload(s) absorbed by Idempotency-Key")
 PY
+HERE=$(cd "$(dirname "$0")" && pwd)
+/usr/bin/python3 "$HERE/lib/contract.py" "$HERE/../../Sources/checkpoint-receiver/openapi.yaml" "$W/recv.db" || fail "records do not match the contract"
 echo "PASS uplink-crash ($TRIALS kill -9 trials)"

@@ -4,6 +4,7 @@
 # faulty proxy); the server down then back (backlog drains, nothing lost or duplicated); a full queue.
 set -u
 BIN=${BIN:?BIN must point at the build products}
+HERE=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/uplink-faults.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$W"; }
@@ -67,6 +68,62 @@ enqueue "$W/mtls.q" 5 >/dev/null
 "$CTL" queue drain --db "$W/mtls.q" --endpoint "$URL" --ca-file ca.pem --client-cert client.pem --client-key client.key --timeout 30 >/dev/null 2>&1
 [ "$(received mtls)" = 5 ] && [ "$(pending "$W/mtls.q")" = 0 ] && pass uplink-mtls || fail uplink-mtls "received $(received mtls) of 5"
 stop_receiver
+
+# --- ca_file is the whole trust: a server whose certificate a system-store CA signed is refused ---
+# A CA is put into the system store's hashed directory (/etc/ssl/certs/HASH.0, what libcurl's CAPATH reads) for this
+# test only and removed at exit. Without ca_file that server is trusted (the harness sees the system store); with
+# ca_file naming another CA it must not be: before the fix, Debian's libcurl kept its CA directory beside ca_file.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout sys.key -out sys.pem -days 2 -subj "/CN=checkpointd test system-store CA" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout syssrv.key -out syssrv.csr -subj "/CN=127.0.0.1" 2>/dev/null
+openssl x509 -req -in syssrv.csr -CA sys.pem -CAkey sys.key -CAcreateserial -out syssrv.pem -days 2 -extfile server.ext 2>/dev/null
+SYSLINK=/etc/ssl/certs/$(openssl x509 -hash -noout -in sys.pem).0
+while [ -e "$SYSLINK" ]; do SYSLINK=${SYSLINK%.*}.$(( ${SYSLINK##*.} + 1 )); done
+cp sys.pem "$SYSLINK"
+cleanup_syslink() { rm -f "$SYSLINK"; }
+trap 'cleanup_syslink; cleanup' EXIT
+start_receiver sysca --tls-cert syssrv.pem --tls-key syssrv.key
+URL="https://127.0.0.1:$PORT/v1/records"
+enqueue "$W/sysca.q" 3 >/dev/null
+"$CTL" queue drain --db "$W/sysca.q" --endpoint "$URL" --ca-file ca.pem --timeout 3 >"$W/sysca.out" 2>&1
+r_cafile=$(received sysca)
+"$CTL" queue drain --db "$W/sysca.q" --endpoint "$URL" --timeout 30 >/dev/null 2>&1
+r_system=$(received sysca)
+if [ "$r_cafile" = 0 ] && [ "$r_system" = 3 ]; then pass uplink-ca-file-is-the-only-trust
+else fail uplink-ca-file-is-the-only-trust "with ca_file of another CA: $r_cafile received (must be 0); with the system store: $r_system (must be 3)"; fi
+stop_receiver
+cleanup_syslink
+
+# --- public-key pinning: the right pin uploads, a wrong one sends nothing ---
+start_receiver pin --tls-cert server.pem --tls-key server.key
+URL="https://127.0.0.1:$PORT/v1/records"
+PIN="sha256//$(openssl x509 -in server.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
+WRONG="sha256//$(openssl x509 -in other.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
+enqueue "$W/pin.q" 2 >/dev/null
+"$CTL" queue drain --db "$W/pin.q" --endpoint "$URL" --ca-file ca.pem --pinned-public-key "$WRONG" --timeout 3 >/dev/null 2>&1
+r_wrong=$(received pin)
+"$CTL" queue drain --db "$W/pin.q" --endpoint "$URL" --ca-file ca.pem --pinned-public-key "$WRONG;$PIN" --timeout 30 >/dev/null 2>&1
+[ "$r_wrong" = 0 ] && [ "$(received pin)" = 2 ] && [ "$(pending "$W/pin.q")" = 0 ] && pass uplink-pinned-public-key   || fail uplink-pinned-public-key "wrong pin: $r_wrong received (must be 0); right pin among two: $(received pin)/2"
+stop_receiver
+
+# --- a gateway or captive portal answering 200 with its own page: nothing is deleted, it all arrives later ---
+start_receiver gateway --fail-status 200 --fail-count 1000
+enqueue "$W/gw.q" 4 >/dev/null
+"$CTL" queue drain --db "$W/gw.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 3 >/dev/null 2>&1
+gw_pending=$(pending "$W/gw.q"); gw_dead=$(dead "$W/gw.q")
+stop_receiver
+start_receiver afterGateway
+"$CTL" queue drain --db "$W/gw.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 30 >/dev/null 2>&1
+[ "$gw_pending" = 4 ] && [ "$gw_dead" = 0 ] && [ "$(received afterGateway)" = 4 ] && [ "$(pending "$W/gw.q")" = 0 ] \
+  && pass uplink-gateway-200-is-not-a-delivery \
+  || fail uplink-gateway-200-is-not-a-delivery "after the gateway: pending $gw_pending (must be 4), dead $gw_dead; then received $(received afterGateway)/4"
+stop_receiver
+
+# --- allow_insecure_http is for loopback only: another host is refused before anything is sent ---
+enqueue "$W/lan.q" 1 >/dev/null
+if "$CTL" queue drain --db "$W/lan.q" --endpoint "http://0.0.0.0:9/v1/records" --allow-insecure-http --timeout 3 >"$W/lan.out" 2>&1; then
+  fail uplink-insecure-http-loopback-only "plain http:// to a non-loopback host accepted"
+else grep -q "loopback" "$W/lan.out" && [ "$(pending "$W/lan.q")" = 1 ] && pass uplink-insecure-http-loopback-only \
+  || fail uplink-insecure-http-loopback-only "$(cat "$W/lan.out")"; fi
 
 # --- 503 with Retry-After: honoured (3 failures x 1 s), then delivered ---
 start_receiver r503 --fail-status 503 --fail-count 3 --retry-after 1
@@ -222,4 +279,8 @@ if command -v strace >/dev/null; then
   [ "$confirmed" = 20 ] && [ "$syncs" -ge 20 ] && pass uplink-enqueue-fsync-each-record \
     || fail uplink-enqueue-fsync-each-record "$confirmed confirmed, $syncs fsyncs of the WAL (want one per record at least)"
 else fail uplink-enqueue-fsync-each-record "strace missing (make deps installs it)"; fi
+# --- the contract: every record any receiver of this test stored validates against openapi.yaml's Record schema ---
+if out=$(/usr/bin/python3 "$HERE/lib/contract.py" "$HERE/../../Sources/checkpoint-receiver/openapi.yaml" "$W"/*.db 2>&1); then
+  pass "uplink-records-match-the-contract ($out)"
+else fail uplink-records-match-the-contract "$out"; fi
 exit $FAILED

@@ -34,6 +34,11 @@ typedef struct {
 /// On failure returns a status and writes a message into err (if err_len > 0).
 cic_status cic_decode(const uint8_t *data, size_t length, int want_gray, cic_image *out, char *err, size_t err_len);
 
+/// As cic_decode, but an image wider than max_width or taller than max_height (each when > 0) is refused from its
+/// header, before any pixel memory is allocated: a camera's MJPEG frame can never be larger than the negotiated size.
+cic_status cic_decode_bounded(const uint8_t *data, size_t length, int want_gray, int max_width, int max_height, cic_image *out,
+                              char *err, size_t err_len);
+
 /// Encodes packed BGR (channels 3) or gray (channels 1) pixels as JPEG (quality 1–100) or PNG.
 /// The result is malloc'ed: release with cic_buffer_free.
 cic_status cic_encode(const uint8_t *pixels, int width, int height, int channels, int png, int quality,

@@ -319,6 +319,12 @@ public final class DeclarationAPI: Sendable {
             fields["queue.maxBytes"] = "\(q.maxBytes)"
             fields["queue.freeDiskBytes"] = "\(q.freeDiskBytes)"
             if let oldest = q.oldestPendingAt { fields["queue.oldestPendingAt"] = oldest.formatted(.iso8601) }
+            let quarantined = store.quarantinedFiles
+            if !quarantined.isEmpty {
+                // A corrupt queue was moved aside: it may hold declarations never uploaded. A person must recover them.
+                healthy = false
+                fields["queue.quarantined"] = quarantined.joined(separator: " ")
+            }
         } catch {
             healthy = false
             fields["queue.error"] = "\(error)"
@@ -329,7 +335,8 @@ public final class DeclarationAPI: Sendable {
             fields["upload.failedAttempts"] = "\(u.failedAttempts)"
             if let last = u.lastDeliveryAt { fields["upload.lastDeliveryAt"] = last.formatted(.iso8601) }
             if let e = u.lastError { fields["upload.lastError"] = e }
-            if let a = u.alert {
+            fields["upload.deadLetters"] = "\(u.deadLetters)"
+            if let a = u.attention {
                 fields["upload.alert"] = a
                 healthy = false
             }

@@ -34,7 +34,7 @@ public final class UplinkMetrics: Sendable {
         uploadsDelivered = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "uploads_delivered", unitName: "", helpText: "Records delivered since start."))
         uploadsDeadLettered = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "uploads_dead_lettered", unitName: "", helpText: "Records dead-lettered since start."))
         uploadFailures = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "upload_failed_attempts", unitName: "", helpText: "Failed upload attempts since start."))
-        uploadAlert = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "upload_alert", unitName: "", helpText: "1 when the uploader needs attention (401/403, certificate)."))
+        uploadAlert = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "upload_alert", unitName: "", helpText: "1 when the uploader needs attention (401/403, certificate, no receipt, rejections in a row, dead letters)."))
         enqueueSeconds = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "enqueue", unitName: "seconds", helpText: "Time to store a declaration durably."), buckets: [
             .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .seconds(1),
@@ -54,7 +54,7 @@ public final class UplinkMetrics: Sendable {
             uploadsDelivered.set(Double(uploader.delivered))
             uploadsDeadLettered.set(Double(uploader.deadLettered))
             uploadFailures.set(Double(uploader.failedAttempts))
-            uploadAlert.set(Double(uploader.alert == nil ? 0 : 1))
+            uploadAlert.set(Double(uploader.attention == nil ? 0 : 1))
         }
     }
 

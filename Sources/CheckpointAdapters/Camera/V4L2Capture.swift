@@ -386,7 +386,9 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
             let check = MJPEGValidation.check(bytes, minimumBytes: minimumJPEGBytes)
             guard case .valid(let length) = check else { return .failure(CameraFrameError(message: "MJPEG \(check)")) }
             do {
-                let image = try ImageCodec.decode(Array(bytes.prefix(length)), gray: output == .gray8)
+                // Refused from the header when larger than negotiated: a broken camera cannot make us allocate 200 MB.
+                let image = try ImageCodec.decode(Array(bytes.prefix(length)), gray: output == .gray8,
+                                                  maxWidth: format.width, maxHeight: format.height)
                 return .success(Frame(width: image.width, height: image.height, layout: output, pixels: image.pixels,
                                       sequence: sequence, monotonicNanos: monotonicNanos))
             } catch {

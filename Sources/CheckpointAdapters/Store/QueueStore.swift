@@ -61,65 +61,105 @@ public struct QueueStatus: Sendable, Codable, Equatable {
 /// The durable upload queue: SQLite through GRDB, WAL with synchronous=FULL.
 ///
 /// - A record is committed before `enqueue` returns; it is deleted only by `markDelivered` (after a 2xx).
-/// - Permanently rejected records move to `dead_letter`.
+/// - Permanently rejected records move to `dead_letter`, where they stay until a person acts (`retryDead`, or
+///   export): never deleted automatically, since each is a person's declaration the province has not got.
 /// - Size is bounded by `max_page_count` (set on every connection) and a free-disk floor; near full,
 ///   face images of the oldest records are dropped first; when full, `enqueue` throws and nothing is stored.
-/// - At open, `PRAGMA integrity_check` runs; a corrupt database is moved aside (never deleted) and a fresh one created.
-/// - Files (db, -wal, -shm) are mode 0600.
+/// - Who opens it (`Options.access`): the daemon owns the queue and holds `PATH.lock` (flock) while it runs; the CLI
+///   opens it read-only to look, or takes the same lock to change it (so it refuses while the daemon runs).
+/// - At open the owner runs `PRAGMA quick_check`; only real corruption (SQLITE_CORRUPT, SQLITE_NOTADB, a failed
+///   check) moves the database aside (never deleted) for a fresh one. Any other error (busy, I/O, permissions) is
+///   an error, not a reason to move the live queue away. Quarantined files are reported until a person removes them.
+/// - Files (db, -wal, -shm) are mode 0600. Deleted records and faces do not linger: `secure_delete` zeroes their
+///   pages, and the checkpoint after such a delete truncates the write-ahead log that still held their old content.
 public final class QueueStore: Sendable {
     public struct Options: Sendable {
         public var capacity: QueueCapacity
         /// Face images older than this are removed (pending and dead-lettered alike).
         public var faceRetention: Duration
-        /// Dead-lettered records older than this are purged.
-        public var deadRetention: Duration
         public var busyTimeout: Duration
         /// How long after a commit the background WAL checkpoint waits, so a burst of commits costs one.
         public var checkpointDelay: Duration
         /// Idempotency keys are kept while their record is held (pending or dead-lettered), and at least this long
         /// after the declaration (a retry after the record was uploaded and deleted still gets the first answer).
         public var idempotencyRetention: Duration
+        public var access: Access
         public init(capacity: QueueCapacity = QueueCapacity(), faceRetention: Duration = .seconds(7 * 24 * 3600),
-                    deadRetention: Duration = .seconds(30 * 24 * 3600), busyTimeout: Duration = .seconds(5),
-                    checkpointDelay: Duration = .milliseconds(200), idempotencyRetention: Duration = .seconds(24 * 3600)) {
+                    busyTimeout: Duration = .seconds(5), checkpointDelay: Duration = .milliseconds(200),
+                    idempotencyRetention: Duration = .seconds(24 * 3600), access: Access = .owner) {
             self.capacity = capacity
             self.faceRetention = faceRetention
-            self.deadRetention = deadRetention
             self.busyTimeout = busyTimeout
             self.checkpointDelay = checkpointDelay
             self.idempotencyRetention = idempotencyRetention
+            self.access = access
         }
+    }
+
+    /// How a process uses the queue.
+    public enum Access: Sendable, Equatable {
+        /// The daemon: holds the lock for its lifetime, creates and migrates the database, and is the only one that
+        /// may move a corrupt database aside.
+        case owner
+        /// A technician's change (retry-dead, drain): takes the lock, so it refuses while the daemon runs; never
+        /// moves the database aside.
+        case maintenance
+        /// A technician's look (status, list, show, export): no lock, read-only, safe beside the running daemon.
+        case readOnly
     }
 
     public let path: String
     public let options: Options
     /// Where a corrupt database found at open was moved, if one was.
     public let quarantinedTo: String?
+    /// Corrupt databases moved aside, now or by an earlier start, still beside the queue: each may hold declarations
+    /// that were never uploaded, so they are reported (`/healthz`, `STATUS=`) until a person deals with them.
+    public var quarantinedFiles: [String] {
+        let dir = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent + ".corrupt-"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir)) ?? []
+        return names.filter { $0.hasPrefix(base) && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }.sorted()
+            .map { ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent($0) }
+    }
+    /// The flock on `PATH.lock` held by an owner or a maintenance opener (−1 for read-only).
+    private let lockFD: Int32
     private let pool: DatabasePool
     private let logger: Logger
     /// SQLite commits block on fsync: async callers go through this thread, never the cooperative pool.
     private let thread = DedicatedThread(name: "checkpointd.queue")
     private let pageSize: Int64
     /// Checkpoints the WAL off the commit path (see `WALCheckpointer`).
-    private let checkpointer: WALCheckpointer
+    private let checkpointer: WALCheckpointer?
 
     public init(path: String, options: Options = Options(), logger: Logger = Logger(label: "checkpointd.queue")) throws {
         self.path = path
         self.options = options
         self.logger = logger
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        if options.access == .readOnly {
+            guard FileManager.default.fileExists(atPath: path) else { throw AdapterError(.storage, "no queue database at \(path)") }
+            lockFD = -1
+        } else {
+            if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            lockFD = try Self.lock(path)
+        }
         var quarantined: String?
-        Self.createPrivateFile(path)
+        if options.access != .readOnly { Self.createPrivateFile(path) }
         var opened: DatabasePool?
         do {
             let pool = try Self.openPool(path: path, options: options)
-            let verdict = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            let verdict = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
             if verdict != ["ok"] {
-                throw AdapterError(.storage, "integrity_check failed", cause: .sqlite(verdict.prefix(5).joined(separator: "; ")))
+                throw AdapterError(.storage, "quick_check failed", cause: .sqlite(verdict.prefix(5).joined(separator: "; ")))
             }
             opened = pool
         } catch {
+            guard options.access == .owner, Self.isCorruption(error) else {
+                if lockFD >= 0 { close(lockFD) }
+                // Busy, I/O, permissions: the file may be fine and in use. Never move it; say what went wrong.
+                if let e = error as? AdapterError { throw e }
+                throw AdapterError(.storage, "cannot open queue database \(path)", cause: .sqlite("\(error)"))
+            }
             let target = "\(path).corrupt-\(Int(Date().timeIntervalSince1970))"
             logger.critical("queue database failed its check; moving it aside and starting a fresh one",
                             metadata: ["path": "\(path)", "quarantine": "\(target)", "error": "\(error)"])
@@ -137,6 +177,11 @@ public final class QueueStore: Sendable {
         self.pool = opened!
         self.quarantinedTo = quarantined
         self.pageSize = try pool.read { db in try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096 }
+        if options.access == .readOnly {
+            // A look only: no checkpoint connection, no migration, no chmod.
+            self.checkpointer = nil
+            return
+        }
         do {
             var config = Configuration()
             config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
@@ -149,6 +194,41 @@ public final class QueueStore: Sendable {
         for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o600) }
     }
 
+    deinit {
+        if lockFD >= 0 { close(lockFD) }
+    }
+
+    /// Takes `PATH.lock` (flock, exclusive, not waiting) and writes our pid into it; the kernel drops it when the
+    /// process ends, however it ends. Held by someone else → an error naming the holder.
+    private static func lock(_ path: String) throws -> Int32 {
+        let lockPath = path + ".lock"
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AdapterError.posix(.storage, "cannot open the queue lock \(lockPath)") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buf, 31, 0)
+            close(fd)
+            let holder = n > 0 ? String(decoding: buf.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            if e == EWOULDBLOCK {
+                throw AdapterError(.queueLocked, "the queue \(path) is in use by process \(holder) (the running checkpointd?): "
+                                   + "stop it first (systemctl stop checkpointd), or use a read-only command")
+            }
+            throw AdapterError(.storage, "cannot lock the queue \(lockPath)", cause: .errno(e))
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        return fd
+    }
+
+    /// Whether an open or check error means the file itself is damaged (and only then may it be moved aside).
+    static func isCorruption(_ error: any Error) -> Bool {
+        if let e = error as? DatabaseError { return e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB }
+        if let e = error as? AdapterError, e.message.hasPrefix("quick_check failed") { return true }
+        return false
+    }
+
     private static func createPrivateFile(_ path: String) {
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         if fd >= 0 { fchmod(fd, 0o600); close(fd) }
@@ -156,11 +236,14 @@ public final class QueueStore: Sendable {
 
     private static func openPool(path: String, options: Options) throws -> DatabasePool {
         var config = Configuration()
+        config.readonly = options.access == .readOnly
         config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
         config.label = "queue"
         let maxBytes = options.capacity.maxBytes
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Deleted declarations and dropped faces are overwritten with zeros, not left in free pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
             // Checkpoints run in the background (WALCheckpointer); the commit path does one only as a backstop.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.backstopPages)")
             let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
@@ -169,6 +252,7 @@ public final class QueueStore: Sendable {
         }
         do {
             let pool = try DatabasePool(path: path, configuration: config)
+            if options.access == .readOnly { return pool }
             // GRDB switches a pool's writer to synchronous=NORMAL when it enables WAL, after prepareDatabase ran.
             // NORMAL can lose the last commits at a power cut, and a kiosk loses power: back to FULL, so that a
             // record confirmed to a person survives one.
@@ -223,10 +307,12 @@ public final class QueueStore: Sendable {
         }
     }
 
-    /// A write transaction; after it commits, a background checkpoint is scheduled.
-    private func commit<T>(_ updates: (Database) throws -> T) throws -> T {
+    /// A write transaction; after it commits, a background checkpoint is scheduled. `erasing` marks a commit that
+    /// deleted personal data (a delivered record, a purged face): its old content must leave the log too, so the
+    /// checkpoint that follows also truncates the WAL.
+    private func commit<T>(erasing: Bool = false, _ updates: (Database) throws -> T) throws -> T {
         let result = try pool.write(updates)
-        checkpointer.noteCommit()
+        checkpointer?.noteCommit(erasing: erasing)
         return result
     }
 
@@ -335,10 +421,34 @@ public final class QueueStore: Sendable {
     // MARK: - Upload side
 
     /// The oldest record that is due at `now` (records still backing off are skipped, so none blocks the line).
-    public func nextDue(now: Date = Date()) throws -> StoredRecord? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM records WHERE not_before <= ? ORDER BY seq LIMIT 1",
-                             arguments: [now.timeIntervalSince1970]).map(Self.stored)
+    /// A row that no longer decodes (a poison row) would block the line forever: it is moved to the dead letter with
+    /// the reason "undecodable", which raises the dead-letter alert, and the next one is returned.
+    ///
+    /// `horizon` is the longest backoff the upload policy can set: a record due further ahead than that was scheduled
+    /// by a wall clock that has since stepped back (an RTC corrected by NTP), so it is due now rather than stalled.
+    public func nextDue(now: Date = Date(), horizon: Duration? = nil) throws -> StoredRecord? {
+        let latest = horizon.map { now.timeIntervalSince1970 + Double($0.components.seconds) } ?? .infinity
+        while true {
+            let row = try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM records WHERE not_before <= ? OR not_before > ? ORDER BY seq LIMIT 1",
+                                 arguments: [now.timeIntervalSince1970, latest])
+            }
+            guard let row else { return nil }
+            do {
+                return try Self.stored(row)
+            } catch {
+                let seq: Int64 = row["seq"]
+                let id: String = row["id"]
+                try commit { db in
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO dead_letter (seq, id, json, face, created_at, reason, dead_at)
+                        SELECT seq, id, json, face, created_at, ?, ? FROM records WHERE seq = ?
+                        """, arguments: ["undecodable record: its stored JSON no longer reads as a record", now.timeIntervalSince1970, seq])
+                    try db.execute(sql: "DELETE FROM records WHERE seq = ?", arguments: [seq])
+                }
+                // The id only: the content may be personal data, and the decoder's message may quote it.
+                logger.critical("queue record cannot be decoded; moved to the dead letter so the rest can flow", metadata: ["id": "\(id)"])
+            }
         }
     }
 
@@ -351,7 +461,7 @@ public final class QueueStore: Sendable {
 
     /// After a 2xx: the record is gone.
     public func markDelivered(id: UUID) throws {
-        try commit { db in try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString]) }
+        try commit(erasing: true) { db in try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString]) }
     }
 
     public func reschedule(id: UUID, notBefore: Date, attempts: Int, error: String) throws {
@@ -393,14 +503,14 @@ public final class QueueStore: Sendable {
 
     // MARK: - Retention
 
-    /// Removes face images older than the retention and dead letters older than theirs, and idempotency keys whose
-    /// record is gone and that are older than `idempotencyRetention`. Returns (faces, dead) removed.
+    /// Removes face images older than the retention (pending and dead-lettered records alike), and idempotency keys
+    /// whose record is gone and that are older than `idempotencyRetention`. Returns how many faces were removed.
+    /// Declarations themselves are never purged here: pending ones wait for delivery, dead letters for a person.
     @discardableResult
-    public func purge(now: Date = Date()) throws -> (faces: Int, dead: Int) {
+    public func purge(now: Date = Date()) throws -> Int {
         let faceCutoff = now.timeIntervalSince1970 - options.faceRetention.components.seconds.doubleValue
-        let deadCutoff = now.timeIntervalSince1970 - options.deadRetention.components.seconds.doubleValue
         let keyCutoff = now.timeIntervalSince1970 - options.idempotencyRetention.components.seconds.doubleValue
-        return try commit { db in
+        return try commit(erasing: true) { db in
             defer {
                 try? db.execute(sql: """
                     DELETE FROM idempotency WHERE created_at < ?
@@ -411,12 +521,16 @@ public final class QueueStore: Sendable {
             var faces = db.changesCount
             try db.execute(sql: "UPDATE dead_letter SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
             faces += db.changesCount
-            try db.execute(sql: "DELETE FROM dead_letter WHERE dead_at < ?", arguments: [deadCutoff])
-            return (faces, db.changesCount)
+            return faces
         }
     }
 
     // MARK: - Inspection
+
+    /// How many records the dead letter holds.
+    public func deadLetterCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dead_letter") ?? 0 }
+    }
 
     public func status() throws -> QueueStatus {
         let used = try usedBytes()
@@ -463,7 +577,9 @@ public final class QueueStore: Sendable {
     }
 
     /// Background WAL checkpoints completed since the store opened.
-    public var backgroundCheckpoints: Int { checkpointer.completedCount }
+    public var backgroundCheckpoints: Int { checkpointer?.completedCount ?? 0 }
+    /// Write-ahead-log truncations after deletions of personal data (tests and diagnostics).
+    public var walTruncations: Int { checkpointer?.truncatedCount ?? 0 }
 
     /// `PRAGMA integrity_check` result lines ("ok" when healthy).
     public func integrityCheck() throws -> [String] {
@@ -507,6 +623,8 @@ extension AdapterError.Code {
     public static let diskFull = AdapterError.Code("disk-full")
     /// A concurrent request stored the same Idempotency-Key first (the API answers with what that one stored).
     public static let idempotencyKeyTaken = AdapterError.Code("idempotency-key-taken")
+    /// Another process (the running daemon) holds the queue's lock.
+    public static let queueLocked = AdapterError.Code("queue-locked")
 }
 
 private extension Int64 {

@@ -19,7 +19,9 @@ final class WALCheckpointer: @unchecked Sendable {
     private let delay: Duration
     private let lock = NSLock()
     private var scheduled = false
+    private var erasing = false
     private var completed = 0
+    private var truncated = 0
 
     /// - Parameter delay: how long after a commit to wait, so that a burst of commits costs one checkpoint.
     init(path: String, configuration: Configuration, delay: Duration = .milliseconds(200)) throws {
@@ -31,9 +33,11 @@ final class WALCheckpointer: @unchecked Sendable {
 
     deinit { thread.stop() }
 
-    /// Called after each commit: schedules one checkpoint unless one is already waiting.
-    func noteCommit() {
+    /// Called after each commit: schedules one checkpoint unless one is already waiting. With `erasing`, that checkpoint
+    /// also truncates the log once everything in it is in the database file (the log still holds deleted content).
+    func noteCommit(erasing: Bool = false) {
         let schedule = lock.withLock { () -> Bool in
+            if erasing { self.erasing = true }
             if scheduled { return false }
             scheduled = true
             return true
@@ -47,10 +51,30 @@ final class WALCheckpointer: @unchecked Sendable {
             let ns = c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
             if ns > 0 { Thread.sleep(forTimeInterval: Double(min(ns, 10_000_000_000)) / 1e9) }  // at most 10 s
             guard let self else { return }
-            self.lock.withLock { self.scheduled = false }
-            self.checkpointNow()
+            let erase = self.lock.withLock { () -> Bool in
+                self.scheduled = false
+                defer { self.erasing = false }
+                return self.erasing
+            }
+            let r = self.checkpointNow()
+            if erase {
+                // Only when the passive checkpoint caught up: TRUNCATE then just waits out a commit in flight
+                // (busy timeout) and empties the file, instead of copying frames while the person waits.
+                if let r, r.copied == r.walFrames, self.truncateNow() {} else { self.lock.withLock { self.erasing = true } }
+            }
         }
     }
+
+    /// Empties the write-ahead log (a TRUNCATE checkpoint). Returns whether it succeeded.
+    @discardableResult
+    func truncateNow() -> Bool {
+        let ok = (try? connection.writeWithoutTransaction { db in try db.checkpoint(.truncate) }) != nil
+        if ok { lock.withLock { truncated += 1 } }
+        return ok
+    }
+
+    /// Log truncations after deletions so far (tests and diagnostics).
+    var truncatedCount: Int { lock.withLock { truncated } }
 
     /// One PASSIVE checkpoint now, on the calling thread. Returns (frames in the log, frames copied), or nil if
     /// another checkpoint was running (SQLITE_BUSY) or it failed; the next commit schedules another.

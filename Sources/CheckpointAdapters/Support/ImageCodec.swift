@@ -1,6 +1,6 @@
 import CImageCodec
 
-/// Still-image decoding and encoding through OpenCV's imgcodecs (see CImageCodec.h).
+/// Still-image decoding and encoding through libturbojpeg and libpng (see CImageCodec.h).
 public enum ImageCodec {
     public struct Image: Sendable {
         public var width: Int
@@ -9,12 +9,14 @@ public enum ImageCodec {
         public var pixels: [UInt8]
     }
 
-    /// Decodes JPEG/PNG bytes to packed BGR (or gray).
-    public static func decode(_ data: [UInt8], gray: Bool = false) throws(AdapterError) -> Image {
+    /// Decodes JPEG/PNG bytes to packed BGR (or gray). With `maxWidth`/`maxHeight`, a larger image is refused from its
+    /// header before any pixel memory is allocated (a camera's frame is never larger than the negotiated size).
+    public static func decode(_ data: [UInt8], gray: Bool = false, maxWidth: Int? = nil, maxHeight: Int? = nil) throws(AdapterError) -> Image {
         var image = cic_image()
         var err = [CChar](repeating: 0, count: 256)
         let status = data.withUnsafeBufferPointer { buf in
-            cic_decode(buf.baseAddress, buf.count, gray ? 1 : 0, &image, &err, err.count)
+            cic_decode_bounded(buf.baseAddress, buf.count, gray ? 1 : 0, Int32(clamping: maxWidth ?? 0), Int32(clamping: maxHeight ?? 0),
+                               &image, &err, err.count)
         }
         guard status == CIC_OK else {
             throw AdapterError(.unsupported, "cannot decode image", cause: .opencv(String(cBuffer: err)))

@@ -10,8 +10,11 @@ import Synchronization
 public struct UploadConfiguration: Sendable, Equatable {
     /// `https://…/v1/records`. `http://` is refused unless `allowInsecureHTTP` is set.
     public var endpoint: String
-    /// PEM bundle of the CA(s) trusted for the server. nil = the system bundle.
+    /// PEM bundle of the CA(s) trusted for the server, and then the only trust: libcurl's CA directory (Debian's
+    /// /etc/ssl/certs, every public CA) is switched off. nil = the system store.
     public var caFile: String?
+    /// Public-key pins, `sha256//BASE64[;sha256//…]` (CURLOPT_PINNEDPUBLICKEY), checked on top of the CA.
+    public var pinnedPublicKey: String?
     /// Client certificate (PEM) and key for mutual TLS.
     public var clientCertificate: String?
     public var clientKey: String?
@@ -24,12 +27,13 @@ public struct UploadConfiguration: Sendable, Equatable {
     public var totalTimeout: Duration
     public var userAgent: String
 
-    public init(endpoint: String, caFile: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
+    public init(endpoint: String, caFile: String? = nil, pinnedPublicKey: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
                 allowInsecureHTTP: Bool = false, connectTimeout: Duration = .seconds(10), lowSpeedBytesPerSecond: Int = 100,
                 lowSpeedTime: Duration = .seconds(20), totalTimeout: Duration = .seconds(120),
                 userAgent: String = "checkpointd/\(CheckpointVersion.string)") {
         self.endpoint = endpoint
         self.caFile = caFile
+        self.pinnedPublicKey = pinnedPublicKey
         self.clientCertificate = clientCertificate
         self.clientKey = clientKey
         self.allowInsecureHTTP = allowInsecureHTTP
@@ -68,12 +72,19 @@ public final class CurlUploader: Sendable {
         let curl: UnsafeMutableRawPointer
         /// The settings the handle was made with; a reconfigured uploader makes a new handle.
         let configuration: UploadConfiguration
-        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        /// CURLOPT_ERRORBUFFER: libcurl writes into it during every transfer, so it lives exactly as long as the handle
+        /// (an array's buffer pointer is only valid inside `withUnsafeMutableBufferPointer`).
+        let errorBuffer: UnsafeMutablePointer<CChar>
         init(curl: UnsafeMutableRawPointer, configuration: UploadConfiguration) {
             self.curl = curl
             self.configuration = configuration
+            errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+            errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         }
-        deinit { curl_easy_cleanup(curl) }
+        deinit {
+            curl_easy_cleanup(curl)
+            errorBuffer.deallocate()
+        }
     }
 
     /// Shared with the progress callback through an unmanaged pointer.
@@ -98,13 +109,8 @@ public final class CurlUploader: Sendable {
     /// Checks an endpoint and its TLS files before they are used: https:// only (unless plain http is allowed
     /// for testing), readable CA and client files, and a client certificate only together with its key.
     public static func validate(_ configuration: UploadConfiguration) throws {
-        let lower = configuration.endpoint.lowercased()
-        if lower.hasPrefix("http://") {
-            guard configuration.allowInsecureHTTP else {
-                throw AdapterError(.transfer, "endpoint \(configuration.endpoint) is plain http://; set allow-insecure-http to use it (testing only)")
-            }
-        } else if !lower.hasPrefix("https://") {
-            throw AdapterError(.transfer, "endpoint \(configuration.endpoint) must start with https://")
+        if let problem = UploadEndpoint.problem(configuration.endpoint, allowInsecureHTTP: configuration.allowInsecureHTTP) {
+            throw AdapterError(.transfer, problem)
         }
         for (what, file) in [("CA file", configuration.caFile), ("client certificate", configuration.clientCertificate),
                              ("client key", configuration.clientKey)] {
@@ -167,14 +173,18 @@ public final class CurlUploader: Sendable {
     private static func makeHandle(_ c: UploadConfiguration, flag: ShutdownFlag) throws -> Handle {
         guard let curl = curl_easy_init() else { throw AdapterError(.transfer, "curl_easy_init failed") }
         let h = Handle(curl: curl, configuration: c)
-        try h.errorBuffer.withUnsafeMutableBufferPointer { buf in
-            try check(ccurl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, buf.baseAddress), "ERRORBUFFER")
-        }
+        try check(ccurl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, h.errorBuffer), "ERRORBUFFER")
         try check(ccurl_setopt_long(curl, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
         try check(ccurl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, c.allowInsecureHTTP ? "http,https" : "https"), "PROTOCOLS_STR")
         try check(ccurl_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 1), "SSL_VERIFYPEER")
         try check(ccurl_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 2), "SSL_VERIFYHOST")
-        if let ca = c.caFile { try check(ccurl_setopt_string(curl, CURLOPT_CAINFO, ca), "CAINFO") }
+        if let ca = c.caFile {
+            // The file is the whole trust: without clearing CAPATH, Debian's libcurl also trusts every CA in
+            // /etc/ssl/certs, so any public CA could vouch for the province's host name.
+            try check(ccurl_setopt_string(curl, CURLOPT_CAINFO, ca), "CAINFO")
+            try check(ccurl_setopt_string(curl, CURLOPT_CAPATH, nil), "CAPATH")
+        }
+        if let pins = c.pinnedPublicKey { try check(ccurl_setopt_string(curl, CURLOPT_PINNEDPUBLICKEY, pins), "PINNEDPUBLICKEY") }
         if let cert = c.clientCertificate { try check(ccurl_setopt_string(curl, CURLOPT_SSLCERT, cert), "SSLCERT") }
         if let key = c.clientKey { try check(ccurl_setopt_string(curl, CURLOPT_SSLKEY, key), "SSLKEY") }
         try check(ccurl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, Int(c.connectTimeout.uplinkMilliseconds)), "CONNECTTIMEOUT_MS")
@@ -243,7 +253,7 @@ public final class CurlUploader: Sendable {
         headers = curl_slist_append(headers, "Accept: application/json")
         defer { curl_slist_free_all(headers) }
         _ = ccurl_setopt_slist(curl, CURLOPT_HTTPHEADER, headers)
-        h.errorBuffer.withUnsafeMutableBufferPointer { $0[0] = 0 }
+        h.errorBuffer[0] = 0
 
         let code = curl_easy_perform(curl)
         // Detach per-transfer pointers before they go away.
@@ -253,12 +263,11 @@ public final class CurlUploader: Sendable {
         if code == CURLE_OK {
             var status = 0
             _ = ccurl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
-            return response.parsed.outcome(status: status)
+            return response.parsed.outcome(status: status, recordID: id)
         }
-        let detail = h.errorBuffer.withUnsafeBufferPointer { buf -> String in
-            let text = String(cString: buf.baseAddress!)
-            return text.isEmpty ? String(cString: curl_easy_strerror(code)) : text
-        }
+        h.errorBuffer[Int(CURL_ERROR_SIZE)] = 0
+        let text = String(cString: h.errorBuffer)
+        let detail = text.isEmpty ? String(cString: curl_easy_strerror(code)) : text
         return .transport(classify(code), detail: "CURLcode \(code.rawValue): \(detail)")
     }
 

@@ -11,10 +11,24 @@ public struct UploaderStatus: Sendable, Codable, Equatable {
     public var lastDeliveryAt: Date?
     /// The last failure's reason (no personal data: status codes and curl errors only).
     public var lastError: String?
-    /// Set when a person must look (401/403, certificate problems).
+    /// Set when a person must look at the uplink (401/403, certificate problems, answers without a receipt,
+    /// permanent rejections in a row); cleared by the next delivery.
     public var alert: String?
     public var pausedUntil: Date?
+    /// Records in the dead letter now: permanently rejected declarations the province has not got. They stay until a
+    /// person acts, and while there are any the uploader needs attention.
+    public var deadLetters: Int = 0
     public init() {}
+
+    /// What a person must look at, if anything: the uplink's alert, else the dead letters. `/healthz`, `STATUS=` and
+    /// the `checkpointd_upload_alert` metric report this.
+    public var attention: String? {
+        if let alert { return alert }
+        if deadLetters > 0 {
+            return "\(deadLetters) record(s) in the dead letter (rejected by the server): see checkpointctl queue list, then queue retry-dead"
+        }
+        return nil
+    }
 }
 
 /// Drains the queue: oldest due record first, one at a time, through one `CurlUploader`.
@@ -74,25 +88,28 @@ public final class UploadService: Sendable {
     /// progress callback; the record stays queued.
     public func run() async {
         logger.info("uploader started", metadata: ["endpoint": "\(uploader.configuration.endpoint)"])
+        await refreshDeadLetters()
         var lastPurge = ContinuousClock.now - purgeInterval
         await withTaskCancellationHandler {
             while !Task.isCancelled {
                 if ContinuousClock.now - lastPurge >= purgeInterval {
                     lastPurge = .now
                     do {
-                        let (faces, dead) = try await store.io { try $0.purge() }
-                        if faces + dead > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)", "dead": "\(dead)"]) }
+                        let faces = try await store.io { try $0.purge() }
+                        if faces > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)"]) }
+                        await refreshDeadLetters()
                     } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
                 }
                 let now = Date()
-                let paused = scheduler.withLock { $0.pausedUntil }
+                let paused = scheduler.withLock { $0.pause(now: now) }
+                let horizon = scheduler.withLock { $0.policy.longestDelay }
                 if now < paused {
                     // Woken early (a new record, a reload), the loop just checks the pause again.
                     await waker.wait(timeout: paused.timeIntervalSince(now), honourWake: true)
                     continue
                 }
                 let next: StoredRecord?
-                do { next = try await store.io { try $0.nextDue(now: now) } } catch {
+                do { next = try await store.io { try $0.nextDue(now: now, horizon: horizon) } } catch {
                     logger.error("cannot read queue", metadata: ["error": "\(error)"])
                     await waker.wait(timeout: 5, honourWake: true)
                     continue
@@ -118,12 +135,13 @@ public final class UploadService: Sendable {
         if makeDue { try await store.io { try $0.makeAllDue() } }
         let before = status.delivered
         while Date() < deadline {
-            let paused = scheduler.withLock { $0.pausedUntil }
+            let paused = scheduler.withLock { $0.pause(now: Date()) }
             if Date() < paused {
                 try await Task.sleep(for: .seconds(min(paused.timeIntervalSinceNow, deadline.timeIntervalSinceNow, 60)))
                 continue
             }
-            guard let record = try await store.io({ try $0.nextDue() }) else {
+            let horizon = scheduler.withLock { $0.policy.longestDelay }
+            guard let record = try await store.io({ try $0.nextDue(horizon: horizon) }) else {
                 guard let due = try await store.io({ try $0.earliestDue() }) else { break }
                 let wait = min(due.timeIntervalSinceNow, deadline.timeIntervalSinceNow)
                 if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
@@ -158,6 +176,7 @@ public final class UploadService: Sendable {
                     s.lastError = reason
                 }
                 logger.error("record rejected by server; moved to dead letter", metadata: ["id": "\(stored.record.id)", "reason": "\(reason)"])
+                await refreshDeadLetters()
             case .reschedule(let notBefore, let attempts, let reason):
                 try await store.io { try $0.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason) }
                 update { s in
@@ -177,6 +196,13 @@ public final class UploadService: Sendable {
         } catch {
             logger.error("cannot update queue after upload", metadata: ["id": "\(stored.record.id)", "error": "\(error)"])
         }
+    }
+
+    /// Reads how many records the dead letter holds (at start, after a rejection, hourly: `retry-dead` from the CLI
+    /// empties it behind our back).
+    private func refreshDeadLetters() async {
+        guard let n = try? await store.io({ try $0.deadLetterCount() }) else { return }
+        if n != status.deadLetters { update { $0.deadLetters = n } }
     }
 
     private func update(_ body: (inout UploaderStatus) -> Void) {

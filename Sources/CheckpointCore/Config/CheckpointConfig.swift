@@ -143,6 +143,8 @@ public struct CheckpointConfig: Sendable {
         public var endpoint: String
         public var allowInsecureHTTP: Bool
         public var caFile: String?
+        /// `sha256//…` pins (curl's PINNEDPUBLICKEY format), ';'-separated.
+        public var pinnedPublicKey: String?
         public var clientCert: String?
         public var clientKey: String?
         public var connectTimeoutSeconds: Int
@@ -261,7 +263,7 @@ extension CheckpointConfig {
             preview: ui.bool("preview") ?? true, previewFPS: ui.int("preview_fps") ?? 5, previewWidth: ui.int("preview_width") ?? 480)
         upload = Upload(
             endpoint: u.string("endpoint") ?? "", allowInsecureHTTP: u.bool("allow_insecure_http") ?? false,
-            caFile: u.path("ca_file"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),
+            caFile: u.path("ca_file"), pinnedPublicKey: u.string("pinned_public_key"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),
             connectTimeoutSeconds: u.int("connect_timeout_s") ?? 15, totalTimeoutSeconds: u.int("total_timeout_s") ?? 120,
             lowSpeedLimitBytesPerSecond: u.int("low_speed_limit_bps") ?? 1024,
             lowSpeedTimeSeconds: u.int("low_speed_time_s") ?? 30, backoffMaxSeconds: u.int("backoff_max_s") ?? 300,

@@ -160,7 +160,9 @@ public enum CheckpointConfigSchema {
         keys: [
             Schema.string("endpoint", .required, rules: [endpointRule], "HTTPS URL declarations are POSTed to."),
             Schema.bool("allow_insecure_http", false, "Permit an http:// endpoint (loopback demos and tests only)."),
-            Schema.path("ca_file", nil, "CA bundle (PEM) the server is verified against; default: the system store."),
+            Schema.path("ca_file", nil, "CA bundle (PEM) the server is verified against, and then the only trust (the system store is not used); default: the system store."),
+            Schema.string("pinned_public_key", .optional, rules: [pinnedKeyRule],
+                          "Also pin the server's public key (curl's PINNEDPUBLICKEY): sha256// and the base64 SHA-256 of its SubjectPublicKeyInfo; several joined by ';' (the next key, before a rotation)."),
             Schema.path("client_cert", nil, "Client certificate (PEM) for mutual TLS; needs client_key."),
             Schema.path("client_key", nil, "Client private key (PEM, mode 0600); needs client_cert."),
             Schema.int("connect_timeout_s", 15, 1, 120, unit: "s", "Connection timeout (DNS, TCP and TLS)."),
@@ -205,6 +207,17 @@ public enum CheckpointConfigSchema {
         guard scheme == "https" || scheme == "http" else { return ConfigIssue("scheme \"\(scheme)\" is not supported") }
         if c.user != nil || c.password != nil { return ConfigIssue("credentials in the URL are not allowed; use client_cert") }
         if c.fragment != nil { return ConfigIssue("a URL fragment (#…) is not allowed") }
+        return nil
+    }
+
+    static let pinnedKeyRule = ConfigRule.custom(allowed: "sha256//BASE64[;sha256//BASE64…]") { v in
+        guard let s = v.stringValue else { return nil }
+        for pin in s.split(separator: ";", omittingEmptySubsequences: false) {
+            let p = pin.trimmingCharacters(in: .whitespaces)
+            guard p.hasPrefix("sha256//"), let hash = Data(base64Encoded: String(p.dropFirst(8))), hash.count == 32 else {
+                return ConfigIssue("\(ConfigValue.quote(String(pin))) is not sha256// followed by a base64 SHA-256 (44 characters)")
+            }
+        }
         return nil
     }
 

@@ -83,8 +83,9 @@ public enum ConfigLoader {
         }
 
         let upload = r[table: "upload"]
-        if let endpoint = upload.string("endpoint"), endpoint.lowercased().hasPrefix("http://"), upload.bool("allow_insecure_http") != true {
-            v.report(["upload", "endpoint"], "http:// sends health data unencrypted; refused without allow_insecure_http = true", allowed: "an https:// URL")
+        if let endpoint = upload.string("endpoint"), endpoint.lowercased().hasPrefix("http://"),
+           let problem = UploadEndpoint.problem(endpoint, allowInsecureHTTP: upload.bool("allow_insecure_http") == true) {
+            v.report(["upload", "endpoint"], problem, allowed: "an https:// URL (http:// only to a loopback host, with allow_insecure_http = true)")
         }
         if upload.has("client_cert") != upload.has("client_key") {
             let missing = upload.has("client_cert") ? "client_key" : "client_cert"

@@ -6,20 +6,33 @@ public struct StatusLine: Sendable, Equatable {
     public var queueDepth: Int
     public var secondsSinceLastUpload: Double?
     public var overall: String
+    /// Records in the dead letter (rejected by the server, waiting for a person).
+    public var deadLetters: Int
+    /// The uploader needs a person (see `UploaderStatus.attention`).
+    public var uploadNeedsAttention: Bool
+    /// Corrupt queue databases moved aside and still present (they may hold declarations never uploaded).
+    public var quarantinedQueues: Int
 
-    public init(cameraFPS: Double?, sensor: String, queueDepth: Int, secondsSinceLastUpload: Double?, overall: String) {
+    public init(cameraFPS: Double?, sensor: String, queueDepth: Int, secondsSinceLastUpload: Double?, overall: String,
+                deadLetters: Int = 0, uploadNeedsAttention: Bool = false, quarantinedQueues: Int = 0) {
         self.cameraFPS = cameraFPS
         self.sensor = sensor
         self.queueDepth = queueDepth
         self.secondsSinceLastUpload = secondsSinceLastUpload
         self.overall = overall
+        self.deadLetters = deadLetters
+        self.uploadNeedsAttention = uploadNeedsAttention
+        self.quarantinedQueues = quarantinedQueues
     }
 
     public var text: String {
         let fps = cameraFPS.map { String(format1: $0) + " fps" } ?? "no frames"
         let upload: String
         if let s = secondsSinceLastUpload { upload = "last upload \(Self.age(s)) ago" } else { upload = "no upload yet" }
-        return "\(overall); camera \(fps); sensor \(sensor); queue \(queueDepth); \(upload)"
+        let dead = deadLetters > 0 ? " (\(deadLetters) dead letter\(deadLetters == 1 ? "" : "s"))" : ""
+        let attention = uploadNeedsAttention ? "; UPLOAD NEEDS ATTENTION" : ""
+        let quarantine = quarantinedQueues > 0 ? "; CORRUPT QUEUE MOVED ASIDE (see /healthz)" : ""
+        return "\(overall); camera \(fps); sensor \(sensor); queue \(queueDepth)\(dead); \(upload)\(attention)\(quarantine)"
     }
 
     /// "42s", "5m", "3h", "2d".

@@ -14,8 +14,6 @@ public struct ScreeningSummary: Codable, Sendable, Equatable {
         /// No valid measurement: warming up, too far, several faces, sensor unavailable, reference missing
         /// or noisy. The reason is the first flag and `detail` says more.
         case invalid
-        /// A measurement was taken but its quality was too poor to decide; the person should be re-measured.
-        case retry
         /// No measurement was available in time (no face, no sensor).
         case unavailable
     }

@@ -2,8 +2,10 @@ import Foundation
 
 /// What one upload attempt produced, as the transport saw it.
 public enum UploadOutcome: Sendable, Equatable {
-    /// The server answered with this status. `retryAfter` is the raw `Retry-After` header, if any.
-    case http(status: Int, retryAfter: String?, body: String)
+    /// The server answered with this status. `retryAfter` is the raw `Retry-After` header, if any; `receipt` tells
+    /// whether the body was the contract's receipt for the record (its id). The body itself is not kept: a server
+    /// may echo personal data, and reasons end up in logs and `/healthz`.
+    case http(status: Int, retryAfter: String?, receipt: Bool)
     /// No HTTP answer.
     case transport(TransportFailure, detail: String)
 }
@@ -28,7 +30,7 @@ public enum TransportFailure: String, Sendable, Equatable {
 
 /// What to do with a record after an attempt.
 public enum UploadDecision: Sendable, Equatable {
-    /// 2xx: delete the record.
+    /// 200/201 with the contract's receipt for the record: delete it.
     case delivered
     /// Try this record again after `delay`. If `pauseAll` is set, the whole uploader pauses for `delay`
     /// (429, 503, connect failure) instead of moving on to the next record. `alert` means a person must look (401/403, TLS).
@@ -39,6 +41,8 @@ public enum UploadDecision: Sendable, Equatable {
 
 /// Retry classification and pacing for the uploader (pure: time and randomness come in as arguments).
 ///
+/// - 200/201 whose body is the receipt for the record → delivered; any other 2xx (a captive portal, a maintenance
+///   page, a proxy answering for the server) is not a delivery: the whole uploader pauses and alerts;
 /// - transport errors, 408, 429, 5xx → retry with full-jitter exponential backoff (`random(0, min(cap, base·2^n))`);
 /// - 400, 413, 422 → dead-letter;
 /// - 401, 403, certificate failures → slow retry plus an alert, never dropped;
@@ -51,13 +55,23 @@ public struct UploadPolicy: Sendable, Equatable {
     public var slowRetryDelay: Duration
     /// Bounds applied to a server's Retry-After.
     public var retryAfterClamp: ClosedRange<Double>
+    /// Permanent rejections in a row that are dead-lettered; the next one pauses uploading with an alert instead.
+    public var maxRejectionsInARow: Int
 
     public init(baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), slowRetryDelay: Duration = .seconds(600),
-                retryAfterClamp: ClosedRange<Double> = 1...900) {
+                retryAfterClamp: ClosedRange<Double> = 1...900, maxRejectionsInARow: Int = 3) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.slowRetryDelay = slowRetryDelay
         self.retryAfterClamp = retryAfterClamp
+        self.maxRejectionsInARow = maxRejectionsInARow
+    }
+
+    /// The longest any decision ever defers a record or pauses the uploader. A wait that reaches further than this
+    /// into the future can only come from the wall clock stepping back (an RTC fixed by NTP after a power cut): the
+    /// scheduler and the store then treat it as over, so a clock step never stalls uploads.
+    public var longestDelay: Duration {
+        max(maxDelay, slowRetryDelay, .seconds(retryAfterClamp.upperBound))
     }
 
     /// The backoff ceiling for the `attempt`-th failure (0-based): `min(cap, base·2^attempt)`.
@@ -79,29 +93,32 @@ public struct UploadPolicy: Sendable, Equatable {
     ///   - unit: a random number in [0, 1) for jitter.
     public func decide(_ outcome: UploadOutcome, attempt: Int, now: Date, unit: Double) -> UploadDecision {
         switch outcome {
-        case .http(let status, let retryAfter, let body):
-            let snippet = Self.snippet(body)
+        case .http(let status, let retryAfter, let receipt):
+            // Reasons carry the status alone: a server's body may echo personal data.
             switch status {
-            case 200..<300:
+            case 200...201 where receipt:
                 return .delivered
+            case 200..<300:
+                return .retry(delay: backoff(attempt: attempt, unit: unit), pauseAll: true, alert: true,
+                              reason: "HTTP \(status) without a receipt for the record (not the upload contract's answer: a portal or proxy?)")
             case 400, 413, 422:
-                return .deadLetter(reason: "HTTP \(status)\(snippet)")
+                return .deadLetter(reason: "HTTP \(status)")
             case 401, 403:
-                return .retry(delay: slowRetryDelay, pauseAll: false, alert: true, reason: "HTTP \(status): not authorised\(snippet)")
+                return .retry(delay: slowRetryDelay, pauseAll: false, alert: true, reason: "HTTP \(status): not authorised")
             case 408, 429, 500..<600:
                 let pause = status == 429 || status == 503
                 var delay = backoff(attempt: attempt, unit: unit)
                 if let header = retryAfter, let seconds = Self.parseRetryAfter(header, now: now) {
                     delay = .seconds(min(max(seconds, retryAfterClamp.lowerBound), retryAfterClamp.upperBound))
                 }
-                return .retry(delay: delay, pauseAll: pause, alert: false, reason: "HTTP \(status)\(snippet)")
+                return .retry(delay: delay, pauseAll: pause, alert: false, reason: "HTTP \(status)")
             default:
                 // Other 4xx (404, 405, 409, 410…) are configuration or server problems, not bad data: keep the record,
                 // retry slowly and alert. (409 = same key still in flight at the server.)
                 if status == 409 {
                     return .retry(delay: backoff(attempt: attempt, unit: unit), pauseAll: false, alert: false, reason: "HTTP 409: in flight")
                 }
-                return .retry(delay: slowRetryDelay, pauseAll: false, alert: true, reason: "HTTP \(status) unexpected\(snippet)")
+                return .retry(delay: slowRetryDelay, pauseAll: false, alert: true, reason: "HTTP \(status) unexpected")
             }
         case .transport(let failure, let detail):
             switch failure {
@@ -133,11 +150,6 @@ public struct UploadPolicy: Sendable, Equatable {
         return nil
     }
 
-    private static func snippet(_ body: String) -> String {
-        let trimmed = body.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty { return "" }
-        return ": " + String(trimmed.prefix(200))
-    }
 }
 
 extension Duration {

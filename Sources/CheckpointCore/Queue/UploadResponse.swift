@@ -6,7 +6,8 @@ import Foundation
 ///
 /// - a status line (`HTTP/…`) starts a new response: what the previous one said is forgotten;
 /// - `Retry-After` (name case-insensitive, value trimmed) is kept raw for `UploadPolicy.parseRetryAfter`; the last one wins;
-/// - the body is kept up to `maxBody` bytes (the rest is read and dropped) and only ever shown as a snippet.
+/// - the body is kept up to `maxBody` bytes (the rest is read and dropped) and only read for the contract's receipt:
+///   it may echo personal data, so it never reaches a log, a status field or a metric.
 public struct UploadResponse: Sendable, Equatable {
     public static let defaultMaxBody = 64 * 1024
 
@@ -47,8 +48,17 @@ public struct UploadResponse: Sendable, Equatable {
         body.append(contentsOf: bytes.prefix(room))
     }
 
-    /// The outcome for the retry policy, given the final status libcurl reports.
-    public func outcome(status: Int) -> UploadOutcome {
-        .http(status: status, retryAfter: retryAfter, body: String(decoding: body, as: UTF8.self))
+    /// The outcome for the retry policy, given the final status libcurl reports and the record that was sent.
+    public func outcome(status: Int, recordID: UUID) -> UploadOutcome {
+        .http(status: status, retryAfter: retryAfter, receipt: Self.isReceipt(body, for: recordID))
+    }
+
+    /// Whether `body` is the contract's receipt for the record: a JSON object whose `id` is the record's id
+    /// (`Stored` in openapi.yaml). A captive portal's or a maintenance page's 200 is not one.
+    public static func isReceipt(_ body: [UInt8], for recordID: UUID) -> Bool {
+        guard !body.isEmpty, body.count < 4096,
+              let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let id = object["id"] as? String, let parsed = UUID(uuidString: id) else { return false }
+        return parsed == recordID
     }
 }

@@ -8,8 +8,12 @@ public struct UploadScheduler: Sendable {
     public private(set) var pausedUntil: Date = .distantPast
     /// Consecutive pause-causing failures, which drive the global backoff.
     public private(set) var consecutivePauses = 0
-    /// Set when the last outcome needs a person (401/403, certificate); cleared by a delivery.
+    /// Set when the last outcome needs a person (401/403, certificate, no receipt, rejections in a row); cleared by a delivery.
     public private(set) var alert: String?
+    /// Permanent rejections (400/413/422) since the last delivery. Past `policy.maxRejectionsInARow` the server is
+    /// taken to reject everything (a changed contract, a proxy or certificate problem answering 400): uploading
+    /// pauses with an alert instead of moving the whole queue into the dead letter.
+    public private(set) var rejectionsInARow = 0
 
     public init(policy: UploadPolicy = UploadPolicy()) { self.policy = policy }
 
@@ -22,7 +26,13 @@ public struct UploadScheduler: Sendable {
     }
 
     /// Whether an attempt may start now.
-    public func mayAttempt(now: Date) -> Bool { now >= pausedUntil }
+    public func mayAttempt(now: Date) -> Bool { now >= pause(now: now) }
+
+    /// When the global pause ends, seen at `now`. A pause reaching further ahead than any decision can set means the
+    /// wall clock stepped back since it was set: it is over.
+    public func pause(now: Date) -> Date {
+        pausedUntil.timeIntervalSince(now) > policy.longestDelay.uplinkSeconds ? now : pausedUntil
+    }
 
     /// Updates the state after an attempt of a record that had failed `attempts` times before.
     public mutating func record(_ outcome: UploadOutcome, attempts: Int, now: Date, unit: Double) -> Action {
@@ -31,11 +41,18 @@ public struct UploadScheduler: Sendable {
         switch probe {
         case .delivered:
             consecutivePauses = 0
+            rejectionsInARow = 0
             alert = nil
             return .delete
         case .deadLetter(let reason):
             consecutivePauses = 0
-            return .deadLetter(reason: reason)
+            rejectionsInARow += 1
+            guard rejectionsInARow > policy.maxRejectionsInARow else { return .deadLetter(reason: reason) }
+            let why = "uploads paused: the server permanently rejected \(rejectionsInARow) records in a row (last: \(reason)); "
+                + "the rest stay queued. Check the server and the certificates, then run checkpointctl queue retry-dead"
+            alert = why
+            pausedUntil = now.addingTimeInterval(policy.slowRetryDelay.uplinkSeconds)
+            return .reschedule(notBefore: pausedUntil, attempts: attempts + 1, reason: why)
         case .retry(_, let pauseAll, let isAlert, let reason):
             if isAlert { alert = reason }
             if pauseAll {
@@ -57,6 +74,7 @@ public struct UploadScheduler: Sendable {
     public mutating func transportChanged() {
         pausedUntil = .distantPast
         consecutivePauses = 0
+        rejectionsInARow = 0
         alert = nil
     }
 

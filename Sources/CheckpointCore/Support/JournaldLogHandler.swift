@@ -53,12 +53,46 @@ public struct JournaldLogHandler: LogHandler {
         }
     }
 
+    static let keyLimit = 64
+    static let valueLimit = 256
+    static let messageLimit = 1024
+
+    /// One journal line per event, whatever the text holds: control characters (a newline would start a forged
+    /// line with its own `<N>` priority) are written as escapes, and the text is cut at `limit` characters with a
+    /// mark, so an error text or a server's words cannot flood or forge the journal.
+    public static func escape(_ text: String, limit: Int) -> String {
+        var out = ""
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if count >= limit {
+                out += "…[cut]"
+                break
+            }
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\\": out += "\\\\"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
+                    || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                    out += String(format: "\\x%02X", scalar.value & 0xFF)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+            count += 1
+        }
+        return out
+    }
+
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let body = "\(event.message)\(meta)"
+        let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }
+            .map { "\(Self.escape($0.key, limit: Self.keyLimit))=\(Self.escape("\($0.value)", limit: Self.valueLimit))" }.joined(separator: " ")
+        let body = "\(Self.escape("\(event.message)", limit: Self.messageLimit))\(meta)"
         let prefix = "<\(Self.priority(of: event.level))>"
         let now = Date().timeIntervalSince1970
         sink.lock.lock()

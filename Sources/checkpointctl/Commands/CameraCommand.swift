@@ -163,13 +163,13 @@ final class FrameWatch: @unchecked Sendable {
     }
 }
 
-/// Writes bytes to `path` atomically (temporary file, then rename).
+/// Writes an image of people to `path` atomically (temporary file, then rename), readable by its owner only (0600):
+/// camera stills and recordings show faces, which are personal data.
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let url = URL(fileURLWithPath: path)
     do {
-        try Data(bytes).write(to: url, options: .atomic)
+        try AtomicFileWriter.write(bytes: bytes, to: path, mode: 0o600)
     } catch {
-        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+        throw ValidationError("cannot write \(path): \(error)")
     }
 }
 
@@ -313,7 +313,7 @@ struct CameraRecordCommand: AsyncParsableCommand {
     func run() async throws {
         let fm = FileManager.default
         do {
-            try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw ValidationError("cannot create \(out): \(error.localizedDescription)")
         }

@@ -17,24 +17,28 @@ struct QueueCommand: AsyncParsableCommand {
         @Option(help: "Queue database.") var db = "/var/lib/checkpointd/queue.db"
         @Option(help: "Queue size limit in MiB (as configured for the daemon).") var maxMib = 512
 
-        func open() throws -> QueueStore {
+        /// Read-only by default: safe beside the running daemon, and never moves the live queue aside. `.maintenance`
+        /// takes the daemon's lock, so a change refuses while the daemon runs instead of racing it.
+        func open(_ access: QueueStore.Access = .readOnly) throws -> QueueStore {
             guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no queue database at \(db)") }
             var logger = Logger(label: "checkpointctl.queue")
             logger.logLevel = .warning
-            return try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: Int64(maxMib) * 1024 * 1024)), logger: logger)
+            return try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: Int64(maxMib) * 1024 * 1024), access: access),
+                                  logger: logger)
         }
     }
 
     struct Endpoint: ParsableArguments {
         @Option(help: "Upload endpoint (https://…/v1/records).") var endpoint: String
-        @Option(help: "CA bundle for the server.") var caFile: String?
+        @Option(help: "CA bundle for the server (then the only trust; without it, the system store).") var caFile: String?
+        @Option(help: "Pin the server's public key: sha256//BASE64[;sha256//…].") var pinnedPublicKey: String?
         @Option(help: "Client certificate for mutual TLS.") var clientCert: String?
         @Option(help: "Client key for mutual TLS.") var clientKey: String?
         @Flag(help: "Allow a plain http:// endpoint (testing only).") var allowInsecureHttp = false
         @Option(help: "Abort a transfer slower than 100 B/s for this many seconds.") var lowSpeedSeconds = 10
 
         func uploader() throws -> CurlUploader {
-            try CurlUploader(configuration: UploadConfiguration(endpoint: endpoint, caFile: caFile, clientCertificate: clientCert,
+            try CurlUploader(configuration: UploadConfiguration(endpoint: endpoint, caFile: caFile, pinnedPublicKey: pinnedPublicKey, clientCertificate: clientCert,
                                                                clientKey: clientKey, allowInsecureHTTP: allowInsecureHttp,
                                                                connectTimeout: .seconds(5), lowSpeedTime: .seconds(lowSpeedSeconds),
                                                                totalTimeout: .seconds(60)))
@@ -97,7 +101,7 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "retry-dead", abstract: "Move dead-lettered records back into the queue.")
         @OptionGroup var location: Location
         func run() async throws {
-            let n = try location.open().retryDead()
+            let n = try location.open(.maintenance).retryDead()
             print("\(n) record(s) moved back to the queue")
         }
     }
@@ -142,7 +146,7 @@ struct QueueCommand: AsyncParsableCommand {
         @OptionGroup var endpoint: Endpoint
         @Option(help: "Give up after this many seconds.") var timeout = 120.0
         func run() async throws {
-            let store = try location.open()
+            let store = try location.open(.maintenance)
             var logger = Logger(label: "checkpointctl.upload")
             logger.logLevel = .warning
             let service = UploadService(store: store, uploader: try endpoint.uploader(),

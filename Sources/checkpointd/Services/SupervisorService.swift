@@ -79,6 +79,7 @@ struct SupervisorService: Service {
         let sensor = await health.state(of: "thermal").map { "\($0)" } ?? "off"
         return StatusLine(cameraFPS: await health.cameraFPS, sensor: sensor, queueDepth: queue?.pending ?? -1,
                           secondsSinceLastUpload: up.lastDeliveryAt.map { Date().timeIntervalSince($0) },
-                          overall: "\(await health.overall)").text
+                          overall: "\(await health.overall)", deadLetters: queue?.dead ?? up.deadLetters,
+                          uploadNeedsAttention: up.attention != nil, quarantinedQueues: store.quarantinedFiles.count).text
     }
 }

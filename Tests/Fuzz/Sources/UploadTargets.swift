@@ -86,22 +86,23 @@ enum UploadTargets {
 
         // The decision for the status curl would report (the final status line's code, else an input-chosen one).
         let status = model.status ?? [0, 99, 100, 204, 301, 409, 600, 999, -1, Int.max][rng.below(10)]
-        let outcome = response.outcome(status: status)
-        guard case .http(let s, let ra, let body) = outcome, s == status, ra == response.retryAfter else {
+        let recordID = UUID(uuid: (0x8e, 0x30, 0x3a, 0x81, 0x3c, 0x4e, 0x4e, 0x1a, 0x9c, 0x2b, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66))
+        let outcome = response.outcome(status: status, recordID: recordID)
+        guard case .http(let s, let ra, let receipt) = outcome, s == status, ra == response.retryAfter else {
             fail("upload.outcome", "outcome does not carry the status and Retry-After: \(outcome)")
         }
-        require(body == String(decoding: response.body, as: UTF8.self), "upload.outcome-body", "outcome body differs")
+        require(receipt == UploadResponse.isReceipt(response.body, for: recordID), "upload.outcome-receipt", "receipt flag differs")
         let attempt = rng.below(80)
         let decision = policy.decide(outcome, attempt: attempt, now: now, unit: rng.unit())
         let bound = max(policy.maxDelay, policy.slowRetryDelay, .seconds(policy.retryAfterClamp.upperBound))
         switch decision {
         case .delivered:
-            require((200..<300).contains(status), "upload.delivered", "status \(status) counted as delivered")
+            require((status == 200 || status == 201) && receipt, "upload.delivered", "status \(status) without a receipt counted as delivered")
         case .deadLetter(let reason):
             require([400, 413, 422].contains(status), "upload.dead-letter", "status \(status) dead-lettered")
             require(reason.count <= 260, "upload.reason-length", "reason of \(reason.count) characters")
         case .retry(let delay, let pauseAll, _, let reason):
-            require(!(200..<300).contains(status) && ![400, 413, 422].contains(status), "upload.retry", "status \(status) retried")
+            require(!((status == 200 || status == 201) && receipt) && ![400, 413, 422].contains(status), "upload.retry", "status \(status) retried")
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             require(seconds.isFinite && seconds >= 0 && delay <= bound, "upload.delay", "delay \(delay) for status \(status)")
             require(pauseAll == (status == 429 || status == 503), "upload.pause-all", "pauseAll \(pauseAll) for status \(status)")

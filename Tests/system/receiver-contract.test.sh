@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The reference receiver exercised from the contract by a property-based API tester: schemathesis generates requests
+# from Sources/checkpoint-receiver/openapi.yaml (valid and invalid ones) and checks every answer against it: no server
+# error, only documented status codes, content types, headers and response schemas, invalid data refused.
+# schemathesis comes from PyPI into a virtualenv cached under /var/cache (pinned: 3.x, with a hypothesis release its
+# hypothesis-jsonschema still works with).
+set -uo pipefail
+: "${BIN:?BIN must point at the built binaries}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+SPEC=$HERE/../../Sources/checkpoint-receiver/openapi.yaml
+VENV=${SCHEMATHESIS_VENV:-/var/cache/checkpointd-test/schemathesis-3.39}
+W=$(mktemp -d /tmp/receiver-contract.XXXXXX)
+RPID=
+trap '[ -n "$RPID" ] && kill $RPID 2>/dev/null; rm -rf "$W"' EXIT
+fail() { echo "FAIL receiver-contract: $*"; exit 1; }
+
+if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
+  rm -rf "$VENV"; mkdir -p "$(dirname "$VENV")"
+  /usr/bin/python3 -m venv "$VENV" || fail "cannot create a virtualenv (python3-venv)"
+  "$VENV/bin/pip" install -q "schemathesis==3.39.16" "hypothesis<6.120" >"$W/pip.log" 2>&1 || fail "pip install schemathesis: $(tail -3 "$W/pip.log")"
+fi
+
+"$BIN/checkpoint-receiver" --port 0 --db "$W/r.db" >"$W/out" 2>"$W/err" &
+RPID=$!
+for _ in $(seq 600); do grep -q '^listening on' "$W/out" 2>/dev/null && break; sleep 0.1; done
+PORT=$(awk '/^listening on/{print $3}' "$W/out")
+[ -n "$PORT" ] || fail "receiver did not start: $(cat "$W/err")"
+
+cd "$W" && "$VENV/bin/schemathesis" run "$SPEC" --experimental=openapi-3.1 --base-url "http://127.0.0.1:$PORT" --checks all \
+  --hypothesis-max-examples "${CONTRACT_EXAMPLES:-150}" --hypothesis-seed 20261206 --hypothesis-deadline none \
+  --workers 1 --no-color >"$W/st.log" 2>&1
+rc=$?
+kill -0 $RPID 2>/dev/null || fail "the receiver died under the generated requests: $(tail -5 "$W/err")"
+summary=$(grep -E '^(=+ .* in [0-9.]+s =+|    [a-z_]+ +[0-9]+ / [0-9]+ passed)' "$W/st.log" | tr -s ' ' | tr '\n' ';')
+if [ $rc -eq 0 ] && grep -q 'not_a_server_error' "$W/st.log"; then echo "PASS receiver-contract (${summary})"
+else sed -n '/FAILURES\|ERRORS/,$p' "$W/st.log" | head -60; fail "schemathesis exit $rc"; fi
