@@ -1,6 +1,6 @@
 // The kiosk screen: follows the daemon's screening state (Server-Sent Events), shows the result, takes the
-// health declaration. The daemon drives the flow; the page only holds a result long enough to be read and
-// keeps the person in the declaration while they type.
+// health declaration. The daemon drives the flow (it keeps a result on screen while its person is in view and a
+// while after); the page only keeps the person in the declaration while they type.
 import { loadCatalogues, setLang, t, currentLang, formatTemp, formatNumber } from "./i18n.js";
 import { Keyboard } from "./keyboard.js";
 import { DeclarationForm } from "./form.js";
@@ -9,7 +9,6 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 // Timings (seconds). The query overrides exist for the browser tests only.
 const num = (k, d) => (params.has(k) && isFinite(Number(params.get(k))) ? Number(params.get(k)) : d);
-const RESULT_HOLD_S = num("result-hold", 10);    // a result stays readable at least this long
 const DONE_MAX_S = num("done-max", 15);          // "declaration saved" at most this long
 const INACTIVE_S = num("inactivity", 90);        // no touch in the declaration → "Are you still there?"
 const STILL_S = num("still", 20);                // … then wipe
@@ -26,6 +25,7 @@ const app = {
   shown: null,         // the result on screen: {screeningId, screening, at}
   doneFor: null,       // screeningId the "declaration saved" screen belongs to
   alerted: new Set(),  // screeningIds an elevated alert has sounded for
+  declared: new Set(), // screeningIds a declaration was saved for (not offered again)
   timers: {},
   warm: null,          // {left, at}
 };
@@ -77,20 +77,11 @@ function onView(v) {
 function render() {
   const v = app.view;
   if (!v) return;
-  // A result on screen stays readable for RESULT_HOLD_S unless a new measurement or another result starts.
-  if (app.shown && !(v.state === "result" && v.screeningId === app.shown.screeningId)) {
-    const age = (performance.now() - app.shown.at) / 1000;
-    const newPerson = v.state === "measuring" || (v.state === "result" && v.screeningId !== app.shown.screeningId);
-    if (!newPerson && age < RESULT_HOLD_S) {
-      clearTimer("hold");
-      app.timers.hold = setTimeout(render, (RESULT_HOLD_S - age) * 1000 + 50);
-      return;
-    }
-    app.shown = null;
-  }
-  clearTimer("hold");
   if (v.state !== "warming-up") clearTimer("warm");
-  if (v.state === "result" && v.screening) return renderResult(v);
+  // The daemon keeps a result on screen while its person is in view (and a while after): the page follows it,
+  // except that a result already declared is not offered again.
+  if (v.state === "result" && v.screening && !app.declared.has(v.screeningId)) return renderResult(v);
+  if (v.state !== "result") app.shown = null;
   if (v.sensor && v.sensor.available === false) { setStatus("unavailable"); showScreen("unavailable"); return; }
   switch (v.state) {
     case "warming-up": return renderWarmup(v);
@@ -150,7 +141,7 @@ function renderMeasuring(v) {
 function renderResult(v) {
   const s = v.screening;
   const kind = s.result === "normal" || s.result === "elevated" ? s.result : "invalid";
-  if (!app.shown || app.shown.screeningId !== v.screeningId) app.shown = { screeningId: v.screeningId, screening: s, at: performance.now() };
+  if (!app.shown || app.shown.screeningId !== v.screeningId) app.shown = { screeningId: v.screeningId, screening: s };
   setStatus(kind);
   showScreen("result");
   const card = $("result-card");
@@ -227,7 +218,6 @@ function startForm() {
   if (!app.shown) return;
   app.mode = "form";
   document.body.dataset.mode = "form";
-  clearTimer("hold");
   setStatus("declare");
   showScreen("form");
   form.start(app.shown.screeningId);
@@ -270,6 +260,7 @@ function quitForm(why) {
 function showDone(shortCode) {
   clearTimer("inactive");
   app.doneFor = app.shown?.screeningId ?? null;
+  if (app.doneFor) app.declared.add(app.doneFor);
   app.shown = null;
   app.mode = "done";
   document.body.dataset.mode = "done";

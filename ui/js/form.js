@@ -66,10 +66,10 @@ export class DeclarationForm {
     const d = () => this.data;
     return [
       { id: "name", title: "field.fullName", fields: ["fullName", "otherUser"], render: (c) => {
-        c.append(this.textField("fullName", { telex: true, autocap: true, max: 255 }));
+        c.append(this.textField("fullName", { telex: true, autocap: true, max: 255, label: false }));
         c.append(this.toggle("otherUser", "field.otherUser"));
       } },
-      { id: "birth", title: "field.birthYear", fields: ["birthYear", "gender"], render: (c) => {
+      { id: "birth", title: "step.birth", fields: ["birthYear", "gender"], render: (c) => {
         const row = el("div", "row birth-row");
         row.append(this.textField("birthYear", { layout: "numeric", max: 4, allowed: /[0-9]/, autofocus: true }));
         c.append(row);
@@ -79,22 +79,22 @@ export class DeclarationForm {
         c.append(this.choices("nation", NATIONS.map((n) => [n, "nation." + n])));
       } },
       { id: "passport", title: "field.passport", optional: true, fields: ["passport"], render: (c) => {
-        c.append(this.textField("passport", { telex: false, upper: true, max: 20, allowed: /[A-Za-z0-9]/ }));
+        c.append(this.textField("passport", { telex: false, upper: true, max: 20, allowed: /[A-Za-z0-9]/, label: false }));
       } },
       { id: "province", title: "field.provinceId", fields: ["provinceId"], render: (c) => c.append(this.picker("provinceId")) },
       { id: "ward", title: "field.wardId", fields: ["wardId"], render: (c) => c.append(this.picker("wardId")) },
       { id: "address", title: "field.address", fields: ["address"], render: (c) => {
-        c.append(this.textField("address", { telex: true, max: 255 }));
+        c.append(this.textField("address", { telex: true, max: 255, label: false }));
       } },
       { id: "phone", title: "field.phone", fields: ["phone"], render: (c) => {
-        c.append(this.textField("phone", { layout: "numeric", max: 13, allowed: /[0-9+]/ }));
+        c.append(this.textField("phone", { layout: "numeric", max: 13, allowed: /[0-9+]/, label: false }));
       } },
       { id: "email", title: "field.email", optional: true, fields: ["email"], render: (c) => {
-        c.append(this.textField("email", { telex: false, max: 255 }));
+        c.append(this.textField("email", { telex: false, max: 255, label: false }));
       } },
       { id: "contacts", title: "q.intro", fields: QUESTIONS, render: (c) => c.append(this.yesno()) },
       { id: "travel", title: "field.countryPassing", optional: true, fields: ["countryPassing"], render: (c) => {
-        c.append(this.textField("countryPassing", { telex: true, max: 1000 }));
+        c.append(this.textField("countryPassing", { telex: true, max: 1000, label: false }));
       } },
       { id: "symptoms", title: "field.symptoms", optional: true, fields: ["symptoms"], render: (c) => {
         c.append(el("p", "hint", t("symptom.none")));
@@ -102,7 +102,7 @@ export class DeclarationForm {
       } },
       { id: "symptomsNote", title: "field.symptomsNote", optional: true, fields: ["symptomsNote"],
         skip: () => d().symptoms.length === 0, render: (c) => {
-          c.append(this.textField("symptomsNote", { telex: true, max: 1000 }));
+          c.append(this.textField("symptomsNote", { telex: true, max: 1000, label: false }));
         } },
       { id: "consent", title: "consent.title", fields: ["consent"], render: (c) => this.consent(c) },
     ];
@@ -183,8 +183,9 @@ export class DeclarationForm {
   textField(name, opts) {
     const f = el("div", "field");
     const id = "f-" + name;
-    const label = el("label", "field-label", t("field." + name));
-    label.htmlFor = id;
+    // A step with one field has its name as the step title; the input is labelled by that title.
+    const label = opts.label === false ? null : el("label", "field-label", t("field." + name));
+    if (label) label.htmlFor = id;
     const input = document.createElement("input");
     input.id = id;
     input.className = "input";
@@ -206,7 +207,8 @@ export class DeclarationForm {
       this.data[name] = input.value;
       if (this.errors[name]) { delete this.errors[name]; input.classList.remove("invalid"); f.querySelector(".error")?.remove(); }
     });
-    f.append(label, input);
+    if (!label) input.setAttribute("aria-labelledby", "step-title");
+    f.append(...(label ? [label, input] : [input]));
     const e = this.errorEl(name);
     if (e) f.append(e);
     return f;
