@@ -244,6 +244,7 @@ function askStillThere() {
 }
 
 function quitForm(why) {
+  if (why === "used" && app.shown) app.declared.add(app.shown.screeningId);   // 409: that result is taken
   clearTimer("still");
   clearTimer("inactive");
   $("still").hidden = true;

@@ -112,13 +112,14 @@ def layout_problems(d, min_target=64):
 
 
 def requests(d):
-    """URLs of every request the page made since the last call (Chromium performance log)."""
-    urls = []
+    """Every request the page made since the last call (Chromium performance log): url, method, headers, postData."""
+    out = []
     for entry in d.get_log("performance"):
         m = json.loads(entry["message"])["message"]
         if m.get("method") == "Network.requestWillBeSent":
-            urls.append(m["params"]["request"]["url"])
-    return urls
+            r = m["params"]["request"]
+            out.append({"url": r["url"], "method": r.get("method"), "headers": r.get("headers", {}), "postData": r.get("postData")})
+    return out
 
 
 def console_errors(d):
