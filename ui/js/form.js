@@ -87,7 +87,7 @@ export class DeclarationForm {
         c.append(this.textField("address", { telex: true, max: 255, label: false }));
       } },
       { id: "phone", title: "field.phone", fields: ["phone"], render: (c) => {
-        c.append(this.textField("phone", { layout: "numeric", max: 13, allowed: /[0-9+]/, label: false }));
+        c.append(this.textField("phone", { layout: "numeric", max: 13, allowed: /[0-9+]/, plus: true, label: false }));
       } },
       { id: "email", title: "field.email", optional: true, fields: ["email"], render: (c) => {
         c.append(this.textField("email", { telex: false, max: 255, label: false }));

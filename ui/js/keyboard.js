@@ -17,7 +17,7 @@ const NUMERIC_ROWS = [
   ["1", "2", "3"],
   ["4", "5", "6"],
   ["7", "8", "9"],
-  ["+", "0", "{bksp}"],
+  ["{plus}", "0", "{bksp}"],
 ];
 // What the tone keys show: the mark on a dotted circle.
 const TONE_LABEL = { s: "◌\u0301", f: "◌\u0300", r: "◌\u0309", x: "◌\u0303", j: "◌\u0323" };
@@ -67,7 +67,10 @@ export class Keyboard {
     for (const row of rows) {
       const r = document.createElement("div");
       r.className = "kb-row";
-      for (const key of row) r.append(this.keyEl(key));
+      for (let key of row) {
+        if (key === "{plus}") { if (!this.opts.plus) continue; key = "+"; }   // "+84" for phone numbers only
+        r.append(this.keyEl(key));
+      }
       frag.append(r);
     }
     this.el.replaceChildren(frag);
