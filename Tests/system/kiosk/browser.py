@@ -65,11 +65,16 @@ LAYOUT_JS = r"""
 const MIN = arguments[0];
 const W = innerWidth, H = innerHeight, problems = [];
 const de = document.documentElement;
-if (de.scrollWidth > W || document.body.scrollWidth > W) problems.push(`page scrolls horizontally: ${de.scrollWidth} > ${W}`);
-if (de.scrollHeight > H || document.body.scrollHeight > H) problems.push(`page scrolls vertically: ${de.scrollHeight} > ${H}`);
+if (de.scrollWidth > W || document.body.scrollWidth > W) problems.push(`page scrolls horizontally: ${Math.max(de.scrollWidth, document.body.scrollWidth)} > ${W}`);
+if (de.scrollHeight > H || document.body.scrollHeight > H) problems.push(`page scrolls vertically: ${Math.max(de.scrollHeight, document.body.scrollHeight)} > ${H}`);
 const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : '') + (e.dataset && e.dataset.key ? `[${e.dataset.key}]` : '') + (e.textContent ? ` "${e.textContent.trim().slice(0, 30)}"` : '');
 const visible = (e) => { const s = getComputedStyle(e); if (s.display === 'none' || s.visibility === 'hidden' || +s.opacity === 0) return false; const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
 let targets = 0, texts = 0;
+// WCAG contrast of a text colour on the first opaque background behind it (disabled controls are exempt).
+const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const bgOf = (e) => { for (let x = e; x; x = x.parentElement) { const c = rgb(getComputedStyle(x).backgroundColor); if (c.length >= 3 && (c.length < 4 || c[3] > 0.9)) return c; } return [255, 255, 255]; };
+const contrast = (e) => { const a = lum(rgb(getComputedStyle(e).color)), b = lum(bgOf(e)); return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); };
 for (const e of document.body.querySelectorAll('*')) {
   if (e.closest('svg.defs') || (e.closest('svg') && e.tagName.toLowerCase() !== 'svg')) continue;
   if (!visible(e)) continue;
@@ -96,6 +101,7 @@ for (const e of document.body.querySelectorAll('*')) {
       texts++;
       const fs = parseFloat(s.fontSize);
       if (fs < 24 - 0.01) problems.push(`text ${fs}px < 24px: ${name(e)}`);
+      if (!e.closest(':disabled')) { const cr = contrast(e); if (cr < 4.5) problems.push(`contrast ${cr.toFixed(2)} < 4.5: ${name(e)}`); }
       break;
     }
   }

@@ -406,7 +406,6 @@ def test_declaration_typed_on_the_screen_reaches_the_receiver(k):
     scr = rec.get("screening") or {}
     assert scr.get("result") == "normal", scr
     assert scr.get("correctedTemperatureC") == v["screening"]["correctedTemperatureC"], (scr, v["screening"])
-    assert scr.get("measuredAt") == v["screening"].get("measuredAt"), (scr, v["screening"])
     k.declared_id = v["screeningId"]
     k.short_code = code
 
@@ -472,7 +471,7 @@ def test_invalid_implausibly_low_reading(k):
 
 
 def test_inactivity_asks_then_wipes(k):
-    k.open("?inactivity=3&still=4")
+    k.open("?inactivity=3&still=10")
     k.wait_screen("result", 10)
     P.tap(k.d, "#declare")
     P.type_keys(k.d, "Ddaif")
