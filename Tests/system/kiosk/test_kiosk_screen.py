@@ -494,6 +494,16 @@ def test_422_shows_every_wrong_field(k):
     k.open("?skip-client-checks")
     k.wait_screen("result", 10)
     P.tap(k.d, "#declare")
+    k.wait_screen("form", 5)
+    P.type_keys(k.d, "Ddaif")
+    # The person stepped aside to type: whatever the daemon shows now, the page stays in the declaration.
+    k.camera.show("two")
+    k.wait_view(lambda v: v["state"] != "result", 30, "the daemon leaving the result")
+    time.sleep(1)
+    assert k.screen() == "form" and P.field_value(k.d, "fullName") == "Đài", (k.screen(), P.field_value(k.d, "fullName"))
+    for _ in range(4):
+        P.key(k.d, "{bksp}")
+    assert P.field_value(k.d, "fullName") == ""
     wrong = dict(PERSON, birthYear="1800", phone="12345", email="abc@")
     P.fill_declaration(k.d, wrong)
     P.tap(k.d, "#form-next")          # no consent tick
