@@ -12,7 +12,7 @@ fail() { echo "FAIL kiosk-screen: $*"; exit 1; }
 
 for f in /usr/bin/chromium /usr/bin/chromedriver; do [ -x "$f" ] || fail "$f missing (make deps: chromium chromium-driver)"; done
 $PY -c 'import selenium, pytest, cv2' 2>/dev/null || fail "python3-selenium, python3-pytest and python3-opencv are needed (make deps)"
-fc-list | grep -qi "Noto Sans" || echo "note: fonts-noto-core is not installed; the screen falls back to DejaVu Sans"
+[[ "$(fc-match "Noto Sans")" == *Noto* ]] || echo "note: fonts-noto-core is not installed; the screen falls back to DejaVu Sans"
 
 . "$ROOT/Tests/demo/lib.sh"
 D=$(mktemp -d /tmp/checkpointd-kiosk.XXXXXX)

@@ -467,7 +467,12 @@ export class DeclarationForm {
   async submit() {
     if (!this.skipChecks) {
       const all = this.steps.flatMap((s) => s.fields);
-      if (!this.check(all)) { this.showErrors(); return; }
+      if (!this.check(all)) {
+        // Only this step's fields wrong (typically the consent tick): show them in place; else the list.
+        const here = new Set(this.view === "step" ? this.steps[this.step].fields : []);
+        if (Object.keys(this.errors).every((f) => here.has(f))) this.render(); else this.showErrors();
+        return;
+      }
     }
     const json = JSON.stringify(this.body());
     if (!this.pending || this.pending.json !== json) this.pending = { json, key: uuid() };
