@@ -349,6 +349,7 @@ async function main() {
     form: $("form"), stepsEl: $("steps"), title: $("step-title"), count: $("step-count"),
     back: $("form-back"), next: $("form-next"), keyboard, notice, units,
     skipChecks: params.has("skip-client-checks"),
+    submitTimeoutS: num("submit-timeout", 20),       // no answer within this → "try again"
     onDone: (code) => showDone(code),
     onQuit: (why) => quitForm(why),
   });

@@ -484,7 +484,7 @@ export class DeclarationForm {
     this.notice.show("sending");
     let r;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), 20000);
+    const timer = setTimeout(() => ac.abort(), (this.submitTimeoutS || 20) * 1000);
     try {
       r = await fetch("/v1/declarations", {
         method: "POST", headers: { "Content-Type": "application/json", "Idempotency-Key": key }, body: json, signal: ac.signal,
