@@ -366,8 +366,15 @@ async function main() {
   document.addEventListener("keydown", touched, true);
   setStatus("idle");
   showScreen("idle");
-  connect();
-  initialState();
+  if (params.has("no-events")) {
+    // Test-only: no daemon connection; the test feeds states (screenshots of states the demo cannot produce).
+    app.feed = onView;
+    $("conn").hidden = true;
+    document.body.dataset.connected = "true";
+  } else {
+    connect();
+    initialState();
+  }
   setTimeout(() => { if (document.body.dataset.connected !== "true") $("conn").hidden = false; }, 3000);
   document.body.classList.remove("booting");
   document.body.dataset.ready = "true";

@@ -5,7 +5,8 @@ The daemon's replay source lists its directory once but reads each file again ev
 rewriting every file of the directory (atomically: write, then rename) changes the scene within one loop.
     scenes.py DIR BOXES_JSON PHOTO...    writes the empty background (the daemon needs images at start)
 Scenes: background; visitor (one face ~210 px wide, about 0.5 m); far (the same face scaled down to ~60 px, beyond
-max_distance_m); two (two faces side by side).
+max_distance_m); close (~420 px, nearer than min_distance_m); blurry (the visitor out of focus); two (two faces
+side by side).
 """
 import json
 import os
@@ -65,6 +66,13 @@ class Camera:
         elif kind == "far":
             p = self.photos[k % len(self.photos)]
             paste(frame, p, self.boxes[p], 60, 320, 250)
+        elif kind == "close":
+            p = self.photos[k % len(self.photos)]
+            paste(frame, p, self.boxes[p], 420, 320, 240)
+        elif kind == "blurry":
+            p = self.photos[k % len(self.photos)]
+            paste(frame, p, self.boxes[p], 210, 320, 250)
+            frame = cv2.GaussianBlur(frame, (0, 0), 4)
         elif kind == "two":
             a, b = self.photos[0], self.photos[1]
             frame[:] = background()
