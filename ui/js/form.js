@@ -503,6 +503,13 @@ export class DeclarationForm {
       this.onDone(code, o);
       return;
     }
+    if (r.status === 422 && o.code === "idempotency-key-reused" && !this.rekeyed) {
+      // The key went with another body before (should not happen: a changed body gets a new key): new key, once.
+      this.rekeyed = true;
+      this.pending = { json, key: uuid() };
+      return this.send();
+    }
+    this.rekeyed = false;
     if (r.status === 422) {
       this.notice.hide();
       this.errors = {};
