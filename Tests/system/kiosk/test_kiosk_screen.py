@@ -643,10 +643,55 @@ def test_reconnecting_indicator_when_the_daemon_is_down(k):
                 time.sleep(0.1)
             except ProcessLookupError:
                 break
+        # Back up, but with a "full disk" (min_free_bytes = 1 TiB): the next test's declaration gets a 507.
+        conf = open(os.path.join(D, "checkpointd.toml")).read()
+        conf = re.sub(r"(?m)^min_free_bytes = .*$", "min_free_bytes = 1099511627776", conf)
+        with open(os.path.join(D, "checkpointd-full.toml"), "w") as f:
+            f.write(conf)
         bin_dir = os.environ.get("BIN")
-        k.daemon = subprocess.Popen([os.path.join(bin_dir, "checkpointd"), "--config", os.path.join(D, "checkpointd.toml")],
+        k.daemon = subprocess.Popen([os.path.join(bin_dir, "checkpointd"), "--config", os.path.join(D, "checkpointd-full.toml")],
                                     stderr=open(os.path.join(D, "daemon2.log"), "w"))
     B.wait(k.d, "document.getElementById('conn').hidden && document.body.dataset.connected === 'true'", 40, "the page reconnecting")
+
+
+def test_storage_full_507_keeps_the_data_for_a_retry(k):
+    """The daemon (restarted with min_free_bytes = 1 TiB) refuses to store: 507. The page asks for the staff and
+    keeps what was typed. The result on screen is fed (?no-events; the restarted daemon is still warming up), the
+    declaration goes to the real daemon."""
+    k.open("?no-events")
+    sid = "00000000-0000-4000-8000-0000000000ff"
+    k.js("window.kiosk.feed(arguments[0])", {"seq": 1, "state": "result", "sensor": {"available": True, "warmUpRemainingSeconds": None},
+         "faces": 1, "reasons": [], "distanceM": 0.5, "progress": None, "screeningId": sid,
+         "screening": {"result": "normal", "correctedTemperatureC": 36.7, "flags": [], "thresholdC": 37.5}})
+    k.wait_screen("result", 5)
+    P.tap(k.d, "#declare")
+    P.fill_declaration(k.d, dict(PERSON, phone="0977000111"))
+    P.tap(k.d, '.toggle[data-field="consent"]')
+    P.tap(k.d, "#form-next")
+    B.wait(k.d, "!document.getElementById('notice').hidden && document.getElementById('notice').dataset.kind === 'failed'", 20, "the 507 notice")
+    k.drain()
+    last = [r for r in k.reqs if r["method"] == "POST" and r["url"].endswith("/v1/declarations")][-1]
+    def check(l):
+        assert k.text("#notice-text") == t(l, "submit.failed")
+        assert k.visible("#notice-retry") and k.visible("#notice-ok")
+    k.capture("error-507-storage-full", check)
+    P.tap(k.d, "#notice-retry")        # still full: the same answer, the same key
+    B.wait(k.d, "!document.getElementById('notice').hidden && document.getElementById('notice').dataset.kind === 'failed'", 20)
+    k.drain()
+    again = [r for r in k.reqs if r["method"] == "POST" and r["url"].endswith("/v1/declarations")][-1]
+    key = lambda r: {a.lower(): b for a, b in r["headers"].items()}.get("idempotency-key")
+    assert key(last) and key(last) == key(again), (key(last), key(again))
+    P.tap(k.d, "#notice-ok")           # back to the form: nothing was lost
+    B.wait(k.d, "document.getElementById('notice').hidden", 5)
+    assert k.screen() == "form"
+    for _ in range(6):
+        P.tap(k.d, "#form-back")
+        if P.step_id(k.d) == "phone":
+            break
+    assert P.step_id(k.d) == "phone" and P.field_value(k.d, "phone") == "0977000111"
+    P.tap(k.d, "#form-cancel")
+    assert k.js("return [...document.querySelectorAll('input')].filter(i => i.value).length") == 0
+    k.assert_layout("error-507")
 
 
 def test_every_request_stays_on_the_origin_no_csp_violation_no_missing_key(k):
