@@ -95,7 +95,9 @@ function renderWarmup(v) {
   setStatus("warming-up");
   showScreen("warming-up");
   const left = v.sensor?.warmUpRemainingSeconds;
-  app.warm = typeof left === "number" ? { left, at: performance.now() } : null;
+  // A new daemon update restarts the local count; a re-render (language switch) does not.
+  if (typeof left !== "number") app.warm = null;
+  else if (!app.warm || app.warm.seq !== v.seq) app.warm = { left, at: performance.now(), seq: v.seq };
   const tick = () => {
     const el = $("warmup-left");
     if (!app.warm) { el.textContent = "--:--"; return; }
