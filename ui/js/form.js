@@ -248,7 +248,7 @@ export class DeclarationForm {
   }
 
   multi(name, options) {
-    const g = el("div", "choices");
+    const g = el("div", "choices wide");
     g.dataset.field = name;
     for (const [value, key] of options) {
       const b = el("button", "choice toggle", t(key));
