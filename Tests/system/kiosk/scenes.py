@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""What the replayed camera shows, switched while the daemon runs.
+
+The daemon's replay source lists its directory once but reads each file again every time it plays it, so
+rewriting every file of the directory (atomically: write, then rename) changes the scene within one loop.
+    scenes.py DIR BOXES_JSON PHOTO...    writes the empty background (the daemon needs images at start)
+Scenes: background; visitor (one face ~210 px wide, about 0.5 m); far (the same face scaled down to ~60 px, beyond
+max_distance_m); close (~420 px, nearer than min_distance_m); blurry (the visitor out of focus); two (two faces
+side by side).
+"""
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+W, H = 640, 480
+FRAMES = 10
+
+
+def load_boxes(path):
+    boxes = {}
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("{"):
+            o = json.loads(line)
+            if o.get("faces"):
+                f = max(o["faces"], key=lambda f: f["w"] * f["h"])
+                boxes[o["image"]] = (f["x"], f["y"], f["w"], f["h"])
+    return boxes
+
+
+def background():
+    img = np.full((H, W, 3), (120, 130, 125), np.uint8)
+    cv2.putText(img, "checkpointd kiosk test", (20, 460), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (200, 200, 200), 1)
+    return img
+
+
+def paste(frame, photo, box, face_w, cx, cy):
+    img = cv2.imread(photo)
+    x, y, w, h = box
+    s = face_w / w
+    img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    fx, fy = (x + w / 2) * s, (y + h / 2) * s
+    ox, oy = int(round(cx - fx)), int(round(cy - fy))
+    x0, y0 = max(0, ox), max(0, oy)
+    x1, y1 = min(W, ox + img.shape[1]), min(H, oy + img.shape[0])
+    frame[y0:y1, x0:x1] = img[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+
+
+class Camera:
+    def __init__(self, directory, boxes_path, photos):
+        self.dir = directory
+        self.boxes = load_boxes(boxes_path)
+        self.photos = [p for p in photos if p in self.boxes]
+        if len(self.photos) < 2:
+            raise SystemExit(f"scenes: need two photos with a detected face, got {self.photos}")
+        self.current = None
+
+    def image(self, kind, k=0):
+        frame = background()
+        if kind == "visitor":
+            p = self.photos[k % len(self.photos)]
+            paste(frame, p, self.boxes[p], 210, 320, 250)
+        elif kind == "far":
+            p = self.photos[k % len(self.photos)]
+            paste(frame, p, self.boxes[p], 60, 320, 250)
+        elif kind == "close":
+            p = self.photos[k % len(self.photos)]
+            paste(frame, p, self.boxes[p], 420, 320, 240)
+        elif kind == "blurry":
+            p = self.photos[k % len(self.photos)]
+            paste(frame, p, self.boxes[p], 210, 320, 250)
+            frame = cv2.GaussianBlur(frame, (0, 0), 4)
+        elif kind == "two":
+            a, b = self.photos[0], self.photos[1]
+            frame[:] = background()
+            paste(frame, a, self.boxes[a], 150, 170, 240)
+            paste(frame, b, self.boxes[b], 150, 470, 240)
+        return frame
+
+    def show(self, kind, k=0):
+        img = self.image(kind, k)
+        os.makedirs(self.dir, exist_ok=True)
+        for i in range(FRAMES):
+            tmp = os.path.join(self.dir, f".tmp-{i:05d}.jpg.part")
+            ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            with open(tmp, "wb") as f:
+                f.write(data.tobytes())
+            os.replace(tmp, os.path.join(self.dir, f"frame-{i:05d}.jpg"))
+        self.current = (kind, k)
+
+
+if __name__ == "__main__":
+    d = sys.argv[1]
+    os.makedirs(d, exist_ok=True)
+    for i in range(FRAMES):
+        cv2.imwrite(os.path.join(d, f"frame-{i:05d}.jpg"), background(), [cv2.IMWRITE_JPEG_QUALITY, 90])
