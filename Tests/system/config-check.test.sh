@@ -57,7 +57,7 @@ expect_line "out of range" "$B:5: camera.buffers: 12 is out of range (allowed: 2
 expect_line "wrong type" "$B:6: camera.width: expected an integer, found string \"640\" (allowed: 160..1920 px)"
 expect_line "bad enum" "$B:7: camera.source: \"usb\" is not a known value (allowed: \"v4l2\", \"replay\")"
 expect_line "second out of range" "$B:9: snapshot.jpeg_quality: 150 is out of range (allowed: 1..100 percent)"
-expect_line "insecure endpoint" "$B:14: upload.endpoint: http:// sends health data unencrypted; refused without allow_insecure_http = true (allowed: an https:// URL)"
+expect_line "insecure endpoint" "$B:14: upload.endpoint: endpoint http://uploads.example.org/v1 is plain http://, which sends health data unencrypted; refused unless insecure http is allowed (allow_insecure_http = true; checkpointctl: --allow-insecure-http) (allowed: an https:// URL (http:// only to a loopback host, with allow_insecure_http = true))"
 expect_line "calibration file problem with its own file and line" \
   "$work/etc/calibration/broken.toml:$cal_line: sensor.emissivity: 0.5 is out of range (allowed: 0.9..1 ratio)"
 n=$(grep -c "^$work/etc/" "$work/err")
