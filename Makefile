@@ -74,18 +74,23 @@ FUZZ_RUNS ?= 1000000
 fuzz: deps
 	FUZZ_RUNS="$(FUZZ_RUNS)" SHARED="$(SHARED)" Tests/Fuzz/run.sh
 
-## install: DESTDIR-aware install of binaries, unit, udev rules, example config and calibration, face model.
+## install: DESTDIR-aware install of binaries, units, udev rules, example config and calibration, face model,
+## the kiosk screen and its optional session (unit, sysusers file, /etc/default file; nothing is enabled).
 install:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVDIR) \
 	  $(DESTDIR)$(SYSCONFDIR)/checkpointd/calibration $(DESTDIR)$(PREFIX)/share/checkpointd/models \
-	  $(DESTDIR)$(PREFIX)/share/doc/checkpointd
+	  $(DESTDIR)$(PREFIX)/share/doc/checkpointd $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(SYSCONFDIR)/default
 	install -m 0755 $(BINDIR_REL)/checkpointd $(BINDIR_REL)/checkpointctl $(BINDIR_REL)/checkpoint-receiver $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 systemd/checkpointd.service $(DESTDIR)$(UNITDIR)/checkpointd.service
+	install -m 0644 systemd/checkpoint-kiosk.service $(DESTDIR)$(UNITDIR)/checkpoint-kiosk.service
+	install -m 0644 systemd/checkpoint-kiosk.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/checkpoint-kiosk.conf
 	install -m 0644 systemd/70-checkpointd.rules $(DESTDIR)$(UDEVDIR)/70-checkpointd.rules
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/checkpointd/README.md
 	@# Configuration: never overwrite what a technician has edited.
 	@for f in systemd/checkpointd.toml; do t=$(DESTDIR)$(SYSCONFDIR)/checkpointd/$$(basename $$f); \
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 $$f $$t; fi; done
+	@t=$(DESTDIR)$(SYSCONFDIR)/default/checkpoint-kiosk; \
+	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 systemd/checkpoint-kiosk.default $$t; fi
 	@for f in calibration/*.toml; do t=$(DESTDIR)$(SYSCONFDIR)/checkpointd/calibration/$$(basename $$f); \
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 $$f $$t; fi; done
 	@if [ -f $(SHARED)/models/$(MODEL) ]; then \

@@ -45,12 +45,16 @@ lackc=""; for m in control conffiles md5sums postinst prerm postrm; do [ -f "$ou
 [ -z "$lackc" ] && ok "control members: $ctrl" || bad "control members" "missing$lackc (have: $ctrl)"
 conf=$(cat "$out/ctrl/conffiles" 2>/dev/null)
 grep -qx /etc/checkpointd/checkpointd.toml <<< "$conf" && grep -q '^/etc/checkpointd/calibration/.*\.toml$' <<< "$conf" \
+  && grep -qx /etc/default/checkpoint-kiosk <<< "$conf" \
   && ok "conffiles: $(echo $conf)" || bad "conffiles" "'$conf'"
 cont=$(dpkg-deb -c "$DEB" | awk '{ print $6 }')
 lack=""; for p in ./usr/bin/checkpointd ./usr/bin/checkpointctl ./usr/bin/checkpoint-receiver ./lib/systemd/system/checkpointd.service \
-                  ./lib/udev/rules.d/70-checkpointd.rules ./etc/checkpointd/checkpointd.toml ./usr/share/doc/checkpointd/README.md; do
+                  ./lib/udev/rules.d/70-checkpointd.rules ./etc/checkpointd/checkpointd.toml ./usr/share/doc/checkpointd/README.md \
+                  ./lib/systemd/system/checkpoint-kiosk.service ./usr/lib/sysusers.d/checkpoint-kiosk.conf ./etc/default/checkpoint-kiosk \
+                  ./usr/share/checkpointd/ui/index.html; do
   grep -qx -- "$p" <<< "$cont" || lack="$lack $p"; done
-[ -z "$lack" ] && ok "contents: binaries, unit, udev rules, config, README" || bad "contents" "missing$lack"
+[ -z "$lack" ] && ok "contents: binaries, units, udev rules, config, README, kiosk screen and its session" || bad "contents" "missing$lack"
+[[ "$(f Suggests)" == *cage* && "$(f Suggests)" == *chromium* ]] && ok "Suggests: $(f Suggests)" || bad "Suggests cage and chromium" "'$(f Suggests)'"
 owners=$(dpkg-deb -c "$DEB" | awk '{ print $2 }' | sort -u | tr '\n' ' ')
 [ "$owners" = "root/root " ] && ok "all files root/root" || bad "file owners" "$owners"
 mkdir -p "$out/x" && dpkg-deb -x "$DEB" "$out/x"

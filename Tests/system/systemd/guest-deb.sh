@@ -28,6 +28,9 @@ cf=$(dpkg-query -W -f='${Conffiles}' checkpointd | awk 'NF { print $1 }' | tr '\
 check deb-conffiles "dpkg knows the conffiles: $cf" eval '[[ " $cf " == *" /etc/checkpointd/checkpointd.toml "* && "$cf" == */etc/checkpointd/calibration/*.toml* ]]'
 check deb-enabled "enabled at boot, not started before it is configured: $(systemctl is-enabled $U 2>&1), $(systemctl is-active $U 2>&1)" \
   eval '[ "$(systemctl is-enabled $U)" = enabled ] && [ "$(systemctl is-active $U)" = inactive ]'
+kid=$(id checkpoint-kiosk 2>&1)
+check deb-kiosk-session "kiosk screen: $kid; unit $(systemctl is-enabled checkpoint-kiosk.service 2>&1)" \
+  eval '[[ "$kid" == *"(video)"* && "$kid" == *"(input)"* && "$kid" == *"(render)"* ]] && [ "$(systemctl is-enabled checkpoint-kiosk.service)" = disabled ]'
 
 # --- The Swift runtime is inside the binaries ------------------------------------------------------------------
 v=$(/usr/bin/checkpointd --version 2>&1); rc=$?
