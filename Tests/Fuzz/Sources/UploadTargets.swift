@@ -105,7 +105,10 @@ enum UploadTargets {
             require(!((status == 200 || status == 201) && receipt) && ![400, 413, 422].contains(status), "upload.retry", "status \(status) retried")
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             require(seconds.isFinite && seconds >= 0 && delay <= bound, "upload.delay", "delay \(delay) for status \(status)")
-            require(pauseAll == (status == 429 || status == 503), "upload.pause-all", "pauseAll \(pauseAll) for status \(status)")
+            // 429/503 pause everything, and so does a success status without the record's receipt (a portal or proxy
+            // answering for the server would answer every record the same).
+            require(pauseAll == (status == 429 || status == 503 || (200..<300).contains(status)), "upload.pause-all",
+                    "pauseAll \(pauseAll) for status \(status)")
             require(reason.count <= 260, "upload.reason-length", "reason of \(reason.count) characters")
             if [408, 429].contains(status) || (500..<600).contains(status), let value = response.retryAfter,
                let parsed = UploadPolicy.parseRetryAfter(value, now: now), parsed.isFinite {
