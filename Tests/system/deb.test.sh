@@ -14,7 +14,9 @@ fails=0
 ok()  { echo "PASS $1"; }
 bad() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
 out=$(mktemp -d /tmp/deb-test.XXXXXX)
-if [ -n "${VM_KEEP:-}" ]; then echo "  info: output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
+# KEEP_WORK=1 (or VM_KEEP=1) keeps the package checks' and the guest's logs (printed path).
+export KEEP_WORK=${KEEP_WORK:-${VM_KEEP:-}}
+if [ -n "$KEEP_WORK" ]; then echo "  info: output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
 
 if [ -z "${DEB:-}" ]; then
   t0=$(date +%s)

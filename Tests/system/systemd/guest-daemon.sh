@@ -5,7 +5,7 @@
 # to /vmout/results.txt. The thermal sensor is the simulator on a host PTY, seen here as a QEMU USB serial
 # adapter (FTDI 0403:6001, /dev/ttyUSB0), so the unit's DeviceAllow=char-ttyUSB is what lets it through.
 set -u
-. "$REPO/Tests/system/systemd/guest-lib.sh"
+. "$REPO/Tests/system/systemd/guest-lib.sh" || { echo "guest: cannot read $REPO/Tests/system/systemd/guest-lib.sh: the repository is not visible in the VM"; exit 97; }
 WD=15   # WatchdogSec of the test drop-in (the shipped 60 s would make every watchdog check a minute long)
 
 # --- Install as a technician would: make install, then the package's own user creation -------------------------

@@ -4,7 +4,7 @@
 # package's binaries must run with the Swift runtime linked in. Then: dpkg -i, the user, files, conffiles,
 # enablement, a start with a written config, a reinstall over an edited config, dpkg -r, dpkg -P.
 set -u
-. "$REPO/Tests/system/systemd/guest-lib.sh"
+. "$REPO/Tests/system/systemd/guest-lib.sh" || { echo "guest: cannot read $REPO/Tests/system/systemd/guest-lib.sh: the repository is not visible in the VM"; exit 97; }
 
 mount -t tmpfs -o ro,size=1m,mode=0755 noswift /opt/swift 2>/dev/null
 check no-swift-toolchain "/opt/swift hidden: $(ls /opt/swift | wc -l) entries, $(command -v swift || echo 'no swift on PATH')" \
