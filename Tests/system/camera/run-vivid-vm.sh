@@ -44,7 +44,7 @@ fi
 
 cp "$GUEST_SCRIPT" "$W/out/guest.sh"; GUEST_SCRIPT=$W/out/guest.sh
 S=$(date +%s%N)
-timeout "${VM_TIMEOUT:-240}" qemu-system-x86_64 -accel tcg,thread=multi -m 1024 -smp 2 \
+timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -m 1024 -smp 2 \
   -display none -serial file:"$W/serial.log" -monitor none -no-reboot -nic none \
   -bios /usr/share/qemu/qboot.rom -kernel "$K/vmlinux-$KVER" -initrd "$C/initramfs-$KVER-v3.cpio.gz" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
@@ -53,7 +53,7 @@ timeout "${VM_TIMEOUT:-240}" qemu-system-x86_64 -accel tcg,thread=multi -m 1024 
 echo "VM wall time: $(( ($(date +%s%N) - S) / 1000000 )) ms"
 cat "$W/out/guest.log" 2>/dev/null || { echo "no guest log; serial console:"; tail -30 "$W/serial.log"; }
 rc=$(cat "$W/out/rc" 2>/dev/null || echo 99)
-# VM_KEEP_OUT: copy the guest's result files there before the work dir goes.
-if [ -n "${VM_KEEP_OUT:-}" ]; then cp -r "$W/out/." "$VM_KEEP_OUT/"; fi
+# VM_KEEP_OUT: copy the guest's result files and the serial console there before the work dir goes.
+if [ -n "${VM_KEEP_OUT:-}" ]; then cp -r "$W/out/." "$VM_KEEP_OUT/"; cp "$W/serial.log" "$VM_KEEP_OUT/serial.log" 2>/dev/null || true; fi
 rm -rf "$W"
 exit "$rc"
