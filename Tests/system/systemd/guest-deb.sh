@@ -42,7 +42,7 @@ out=$(/usr/bin/checkpointd --check-config "$CONF" 2>&1); rc=$?
 check deb-check-config "checkpointd --check-config: rc=$rc '$out'" eval '[ $rc = 0 ]'
 t0=$(date +%s%N); systemctl start $U; rc=$?; dt=$(ms $t0)
 check deb-start "start rc=$rc, READY after $(secs $dt) s (release build): $(state)" eval '[ $rc = 0 ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
-waitfor 30 '[[ "$(P StatusText)" == *"sensor ok"* ]]'
+waitfor 60 '[[ "$(P StatusText)" == *"sensor ok"* ]]'
 check deb-status "STATUS='$(P StatusText)'" eval '[[ "$(P StatusText)" == *"camera "*"sensor ok; queue "* ]]'
 
 # --- Reinstall over an edited config: the edit stays, the running daemon is restarted on the new files --------

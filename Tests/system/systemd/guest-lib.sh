@@ -29,10 +29,10 @@ log "guest: $(systemctl --version | head -1), kernel $(uname -r), PID 1 = $(cat 
 # Debian's default rules would. Sets SENSOR to the adapter's /dev/serial/by-id/ path, as a technician would.
 setup_devices() {
   modprobe -q xhci_pci; modprobe -q ftdi_sio
-  waitfor 20 '[ -c /dev/ttyUSB0 ]' || fail sensor-usb-serial "no /dev/ttyUSB0"
+  waitfor 60 '[ -c /dev/ttyUSB0 ]' || fail sensor-usb-serial "no /dev/ttyUSB0"
   if systemctl -q is-active systemd-udevd.service; then
     udevadm control --reload
-    udevadm trigger --action=change --subsystem-match=tty --subsystem-match=video4linux; udevadm settle -t 20
+    udevadm trigger --action=change --subsystem-match=tty --subsystem-match=video4linux; udevadm settle -t 60
     UDEV=1
   else
     UDEV=0
