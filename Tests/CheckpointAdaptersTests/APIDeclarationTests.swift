@@ -54,7 +54,8 @@ struct APIDeclarationTests {
         let api = DeclarationAPI(configuration: APIConfiguration(socketPath: socket, screeningWait: wait, checkpointId: "TN-01", deviceId: "k1"),
                                  store: store, screening: screening, uploader: nil)
         let task = Task { try await api.run() }
-        for _ in 0..<100 {
+        let deadline = ContinuousClock.now + .seconds(60)  // generous: the socket is usually up within milliseconds
+        while ContinuousClock.now < deadline {
             if (try? LocalHTTPClient.request(url: "http://localhost/healthz", socketPath: socket, timeout: .seconds(1)))?.status == 200 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
