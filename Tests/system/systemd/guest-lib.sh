@@ -18,8 +18,9 @@ mark()  { J0=$(jr | wc -l); jr > "$O/journal-checkpointd.txt"; }
 jn()    { jr | tail -n +$((${J0:-0} + 1)); }
 ms()    { echo $((($(date +%s%N) - $1) / 1000000)); }
 secs()  { awk -v m="$1" 'BEGIN { printf "%.1f", m / 1000 }'; }
-# waitfor SECONDS 'shell condition'
-waitfor() { local i; for ((i = 0; i < $1 * 5; i++)); do eval "$2" && return 0; sleep 0.2; done; return 1; }
+# waitfor SECONDS 'shell condition': until the condition holds or SECONDS of wall-clock time passed (an emulated
+# guest runs each check slowly, so counting iterations would stretch the deadline several times over).
+waitfor() { local end=$(( $(date +%s) + $1 )); while :; do eval "$2" && return 0; [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done; }
 healthz() { curl -s --max-time 5 --unix-socket /run/checkpointd/api.sock http://localhost/healthz; }
 
 log "guest: $(systemctl --version | head -1), kernel $(uname -r), PID 1 = $(cat /proc/1/comm)"
