@@ -15,7 +15,8 @@
 # Env: VM_PASS_ENV="BIN SHARED ..."  variables copied into the guest script's environment
 #      VM_SHARE_PATHS="PATH ..."      more host paths the guest must see at their own path (split on spaces)
 #      VM_QEMU_ARGS="..."             extra QEMU arguments (e.g. a USB serial device)
-#      VM_TIMEOUT (s, default 900)    host-side kill;  VM_GUEST_MAX (s, default 840) the runner's RuntimeMaxSec
+#      VM_TIMEOUT (s, default 3000)   host-side kill;  VM_GUEST_MAX (s, default 2880) the runner's RuntimeMaxSec
+#                                     (hang guards only: a busy machine runs the emulated guest 2-3 times slower)
 #      VM_KERNEL_CACHE (default /var/cache/checkpointd-vm-kernel, shared with the camera VM test): kernel package, vmlinux
 #      VM_CACHE (default /var/cache/checkpointd-systemd-vm): the initramfs, so reruns boot at once
 # Exit status: the guest script's, 99 when it left none (the tail of the serial console is printed then).
@@ -128,7 +129,7 @@ Type=exec
 ExecStart=/bin/bash /opt/vmtest/runner.sh
 StandardOutput=journal+console
 StandardError=journal+console
-RuntimeMaxSec=${VM_GUEST_MAX:-840}
+RuntimeMaxSec=${VM_GUEST_MAX:-2880}
 U
 cat > "$S/runner.sh" <<'U'
 #!/bin/bash
@@ -141,7 +142,7 @@ chmod -R a+rX "$S"
 rm -f "$VM_OUT/rc" "$VM_OUT/guest.log"
 
 T0=$(date +%s%N); set +e
-timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 -accel tcg,thread=multi -m 2048 -smp 2 \
+timeout "${VM_TIMEOUT:-3000}" qemu-system-x86_64 -accel tcg,thread=multi -m 2048 -smp 2 \
   -display none -serial file:"$VM_OUT/serial.log" -monitor none -no-reboot -nic none \
   -bios /usr/share/qemu/qboot.rom -kernel "$K/vmlinux-$KVER" -initrd "$INITRD" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
