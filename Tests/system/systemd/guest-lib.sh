@@ -18,6 +18,10 @@ mark()  { J0=$(jr | wc -l); jr > "$O/journal-checkpointd.txt"; }
 jn()    { jr | tail -n +$((${J0:-0} + 1)); }
 ms()    { echo $((($(date +%s%N) - $1) / 1000000)); }
 secs()  { awk -v m="$1" 'BEGIN { printf "%.1f", m / 1000 }'; }
+# The deadline for an event the guest waits for (a status line, a journal line, a device): generous, since an
+# emulated guest on a busy host runs several times slower (the first camera frame took over 60 s once); a check
+# returns as soon as its event happens.
+VM_WAIT=${VM_WAIT:-180}
 # waitfor SECONDS 'shell condition': until the condition holds or SECONDS of wall-clock time passed (an emulated
 # guest runs each check slowly, so counting iterations would stretch the deadline several times over).
 waitfor() { local end=$(( $(date +%s) + $1 )); while :; do eval "$2" && return 0; [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done; }
@@ -30,7 +34,7 @@ log "guest: $(systemctl --version | head -1), kernel $(uname -r), PID 1 = $(cat 
 # Debian's default rules would. Sets SENSOR to the adapter's /dev/serial/by-id/ path, as a technician would.
 setup_devices() {
   modprobe -q xhci_pci; modprobe -q ftdi_sio
-  waitfor 60 '[ -c /dev/ttyUSB0 ]' || fail sensor-usb-serial "no /dev/ttyUSB0"
+  waitfor $VM_WAIT '[ -c /dev/ttyUSB0 ]' || fail sensor-usb-serial "no /dev/ttyUSB0"
   if systemctl -q is-active systemd-udevd.service; then
     udevadm control --reload
     udevadm trigger --action=change --subsystem-match=tty --subsystem-match=video4linux; udevadm settle -t 60
