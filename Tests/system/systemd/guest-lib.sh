@@ -50,9 +50,13 @@ setup_devices() {
 
 # mkconf TEMPLATE THERMAL_PORT [ELEVATED_C]: the shipped example config with this VM's devices, written
 # atomically to $CONF. 320x240 at 5 fps spares the emulated CPU; the endpoint is on loopback (nothing listens: uploads
-# simply wait, which is what a kiosk offline does).
+# simply wait, which is what a kiosk offline does). frame_timeout_ms 10000 (shipped: 2500): the camera stage counts
+# as stalled after 4 frame timeouts, and an emulated guest on a busy host (two CPU-bound processes and a build
+# beside it) once went more than 10 s without a frame, so the daemon withheld its pings and the 15 s test watchdog
+# restarted it in the middle of the hardening check.
 mkconf() {
   sed -e 's#^device = .*#device = "/dev/video0"#' -e 's#^fps = .*#fps = 5#' -e 's#^width = .*#width = 320#' \
+      -e 's#^frame_timeout_ms = .*#frame_timeout_ms = 10000#' \
       -e 's#^height = .*#height = 240#' -e "s#^port = .*#port = \"$2\"#" \
       -e 's#^endpoint = .*#endpoint = "https://127.0.0.1:8443/v1/declarations"#' \
       -e "s#^elevated_c = .*#elevated_c = ${3:-37.5}#" "$1" > "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
