@@ -63,7 +63,7 @@ done
 
 # --- Installed on Debian 12 with systemd as PID 1 (VM) ------------------------------------------------------------
 start=$(date +%s); mkdir -p "$out/vm-run"
-REPO=$ROOT DEB=$(readlink -f "$DEB") VM_PASS_ENV="REPO DEB" \
+REPO=$ROOT DEB=$(readlink -f "$DEB") VM_PASS_ENV="REPO DEB VM_WAIT" \
   bash "$HERE/systemd/vm-with-sensor.sh" "$HERE/systemd/guest-deb.sh" "$out/vm-run" > "$out/vm-run/vm.log" 2>&1
 rc=$?
 bash "$HERE/systemd/report.sh" deb-vm "$out/vm-run" "$rc" "$start" || fails=$((fails + 1))

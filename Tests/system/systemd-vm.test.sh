@@ -21,7 +21,7 @@ export KEEP_WORK=${KEEP_WORK:-${VM_KEEP:-}}
 if [ -n "$KEEP_WORK" ]; then echo "  info: guest output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
 
 start=$(date +%s)
-REPO=$(cd "$HERE/../.." && pwd) SHARED=${SHARED:-$HERE/../../../shared} VM_PASS_ENV="REPO BIN SHARED" \
+REPO=$(cd "$HERE/../.." && pwd) SHARED=${SHARED:-$HERE/../../../shared} VM_PASS_ENV="REPO BIN SHARED VM_WAIT" \
   bash "$HERE/systemd/vm-with-sensor.sh" "$HERE/systemd/guest-daemon.sh" "$out" > "$out/vm.log" 2>&1
 rc=$?
 bash "$HERE/systemd/report.sh" systemd-vm "$out" "$rc" "$start"

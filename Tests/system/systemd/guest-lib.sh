@@ -21,11 +21,11 @@ secs()  { awk -v m="$1" 'BEGIN { printf "%.1f", m / 1000 }'; }
 # The deadline for an event the guest waits for (a status line, a journal line, a device): generous, since an
 # emulated guest on a busy host runs several times slower (the first camera frame took over 60 s once); a check
 # returns as soon as its event happens.
-VM_WAIT=${VM_WAIT:-180}
+VM_WAIT=${VM_WAIT:-180}   # the host's VM_WAIT when set (systemd-vm.test.sh and deb.test.sh pass it on)
 # waitfor SECONDS 'shell condition': until the condition holds or SECONDS of wall-clock time passed (an emulated
 # guest runs each check slowly, so counting iterations would stretch the deadline several times over).
 waitfor() { local end=$(( $(date +%s) + $1 )); while :; do eval "$2" && return 0; [ "$(date +%s)" -lt "$end" ] || return 1; sleep 0.2; done; }
-healthz() { curl -s --max-time 5 --unix-socket /run/checkpointd/api.sock http://localhost/healthz; }
+healthz() { curl -s --max-time 60 --unix-socket /run/checkpointd/api.sock http://localhost/healthz; }  # a starved guest answers late
 
 log "guest: $(systemctl --version | head -1), kernel $(uname -r), PID 1 = $(cat /proc/1/comm)"
 
