@@ -193,7 +193,8 @@ struct APIDeclarationTests {
                                             keepaliveInterval: keepalive),
             store: store, screening: screening, uploader: nil, preview: preview)
         let task = Task { try await api.run() }
-        for _ in 0..<100 {
+        let deadline = ContinuousClock.now + .seconds(60)  // generous: the socket is usually up within milliseconds
+        while ContinuousClock.now < deadline {
             if (try? LocalHTTPClient.request(url: "http://localhost/healthz", socketPath: socket, timeout: .seconds(1)))?.status == 200 { break }
             try await Task.sleep(for: .milliseconds(50))
         }

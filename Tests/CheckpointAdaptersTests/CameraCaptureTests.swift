@@ -270,7 +270,8 @@ import Testing
         }
         #expect(got.count == 3 && got == got.sorted())
         // Leaving the loop cancels capture: the device gets closed on the capture thread.
-        for _ in 0..<100 where camera.openDevices != 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+        let deadline = ContinuousClock.now + .seconds(30)  // generous: a busy machine may schedule that thread late
+        while camera.openDevices != 0 && ContinuousClock.now < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
         #expect(camera.openDevices == 0 && camera.mappedBuffers == 0)
     }
 }

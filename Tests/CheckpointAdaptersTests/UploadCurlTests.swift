@@ -244,7 +244,7 @@ struct UploadCurlTests {
         let service = UploadService(store: store, uploader: try CurlUploader(configuration: UploadConfiguration(endpoint: receiver.url, allowInsecureHTTP: true)),
                                     policy: UploadPolicy(slowRetryDelay: .seconds(600)))
         let task = Task { await service.run() }
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(60)  // generous: returns as soon as the alert is raised
         while service.status.alert == nil, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         task.cancel()
         await task.value

@@ -49,7 +49,7 @@ cpd_start_receiver() {
   "$BIN/checkpoint-receiver" --port "$PORT" --db "$D/receiver.sqlite" --tls-cert "$D/server.pem" --tls-key "$D/server.key" >> "$D/receiver.log" 2>&1 &
   RECEIVER=$!; pids+=("$RECEIVER")
   local _
-  for _ in $(seq 50); do curl -s --cacert "$D/ca.pem" "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 600); do curl -s --cacert "$D/ca.pem" "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "receiver did not start"; cat "$D/receiver.log"; exit 1
 }
 
@@ -124,16 +124,16 @@ cpd_start_sim() {
   pids+=($!)
   exec 3>"$D/sim.in"
   local _
-  for _ in $(seq 50); do [ -e "$D/thermal-pty" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ -e "$D/thermal-pty" ] && break; sleep 0.1; done
 }
 cpd_sim() { echo "$*" >&3; }
 
-# The daemon on $D/checkpointd.toml, its log in $D/daemon.log; waits (up to 10 s) until the API answers.
+# The daemon on $D/checkpointd.toml, its log in $D/daemon.log; waits (up to 60 s: generous on a busy machine) until the API answers.
 cpd_start_daemon() {
   "$BIN/checkpointd" --config "$D/checkpointd.toml" 2> "$D/daemon.log" &
   DAEMON=$!; pids+=("$DAEMON")
   local _
-  for _ in $(seq 100); do cpd_api http://kiosk/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 600); do cpd_api http://kiosk/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 }
 
 # The local API over the Unix socket.

@@ -16,8 +16,9 @@ mkdir -p "$T/src"
 cp "$FACES"/with-face/* "$FACES"/masked/* "$T/src/" 2>/dev/null
 n_src=$(ls "$T/src" | wc -l)
 
-# record from a replay at 20 fps for 1 s: about 8 images (it stops when the replay ends or the time is up)
-if out=$("$CTL" camera record --replay "$T/src" --fps 20 --seconds 1 --out "$T/rec" 2>&1); then
+# record a whole replay (it stops when the replay ends, or after --seconds: a generous 60 s, not a window to count
+# frames in); at 5 fps even a starved recorder keeps most of the images (it keeps the newest frame when it is late)
+if out=$("$CTL" camera record --replay "$T/src" --fps 5 --seconds 60 --out "$T/rec" 2>&1); then
   n=$(ls "$T/rec"/frame-*.jpg 2>/dev/null | wc -l)
   first=$(ls "$T/rec"/frame-*.jpg | head -1)
   if [ "$n" -ge 5 ] && [ "$n" -le "$n_src" ] && [ "$(head -c 2 "$first" | od -An -tx1 | tr -d ' ')" = "ffd8" ] && grep -q "recorded $n frames" <<<"$out"; then

@@ -15,7 +15,10 @@ CHECK=$(bash "$HERE/camera/build-capture-check.sh") || { echo "FAIL camera-vm: c
 
 guest=$(mktemp /tmp/camera-guest.XXXXXX)
 out=$(mktemp -d /tmp/camera-vm-out.XXXXXX)
-trap 'rm -f "$guest"; rm -rf "$out"' EXIT
+# KEEP_WORK=1 (or VM_KEEP=1) keeps the guest's output, its log and the serial console (printed path).
+KEEP_WORK=${KEEP_WORK:-${VM_KEEP:-}}
+if [ -n "$KEEP_WORK" ]; then echo "  info: guest output kept in $out"; trap 'rm -f "$guest"' EXIT
+else trap 'rm -f "$guest"; rm -rf "$out"' EXIT; fi
 cat > "$guest" <<G
 # One process: camera list, a negotiation run (MJPEG,GREY → GREY), then the capture the faults are injected into.
 $CHECK /dev/video0 \$VM_OUT; echo "exit=\$?" >> \$VM_OUT/cap.txt
@@ -23,7 +26,8 @@ G
 
 start=$(date +%s)
 VM_KEEP_OUT="$out" bash "$HERE/camera/run-vivid-vm.sh" "$guest" > "$out/vm.log" 2>&1
-echo "VM run: $(( $(date +%s) - start )) s (rc=$?)"
+rc=$?
+echo "VM run: $(( $(date +%s) - start )) s (rc=$rc)"
 grep -v "^t=" "$out/vm.log" | sed 's/^/  | /' | head -5; grep "^set " "$out/cap.txt" | sed 's/^/  | /'
 check() { # name file pattern...
   local name=$1 file=$2; shift 2
@@ -40,18 +44,24 @@ check camera-vm-streaming cap.txt "camera streaming" "^format: YUYV" "bad_size=0
 check camera-vm-error-flagged-buffers cap.txt "summary: .* error_flag=[1-9]"
 check camera-vm-fatal-stream-error cap.txt "fault=I/O error: POLLERR.*reopening"
 check camera-vm-unplug cap.txt "fault=disconnected: POLLHUP.*reopening" "summary: .* disconnects=1 "
-check camera-vm-frame-timeout cap.txt "fault=frame timeout.*restarting the stream" "fault=frame timeout.*reopening" "summary: .* restarts=[1-9]"
+check camera-vm-frame-timeout cap.txt "fault=frame timeout.*restarting the stream" "fault=frame timeout.*reopening" "summary: .* restarts=[1-9]" \
+  "frozen camera: restarted and reopened"
 # Sequence-gap counting is asserted against the scripted fake (CameraCaptureTests): in the VM, vivid's
 # dropped-buffer window usually ends in a stream restart that resets the sequence, so a gap shows only
 # when the timing allows it (seen in some runs, not in others). Reported here, not asserted.
 grep -o "seq_gaps=[0-9]*" "$out/cap.txt" | tail -1 | sed 's/^/  info: vivid /'
 # After every fault frames flow again: the last status line is healthy and frames kept coming after the timeout test.
 check camera-vm-recovers cap.txt "summary: frames=[0-9]+ health=streaming"
-last=$(grep -o "^t=[0-9.]* frames=[0-9]*" "$out/cap.txt" | tail -1 | cut -d= -f3)
-atDrop=$(grep -o "set percentage_of_dropped_buffers=0 after [0-9]* frames" "$out/cap.txt" | grep -o "[0-9]* frames" | cut -d' ' -f1)
-if [ -n "$last" ] && [ -n "$atDrop" ] && [ "$last" -gt "$((atDrop + 20))" ]; then
-  echo "PASS camera-vm-delivers-after-recovery ($atDrop → $last frames)"
+# capture-check waits (up to 60 s) for 20 frames after the drop ends, rather than counting frames in a fixed window.
+rec=$(grep -m1 "^after recovery: " "$out/cap.txt" 2>/dev/null)
+if [[ "$rec" =~ ^after\ recovery:\ delivered\ ([0-9]+)\ frames ]] && [ "${BASH_REMATCH[1]}" -ge 20 ]; then
+  echo "PASS camera-vm-delivers-after-recovery (${rec#after recovery: })"
 else
-  echo "FAIL camera-vm-delivers-after-recovery (${atDrop:-?} → ${last:-?} frames)"; fails=$((fails + 1))
+  echo "FAIL camera-vm-delivers-after-recovery (${rec:-no 'after recovery' line})"; fails=$((fails + 1))
+fi
+if [ $fails -gt 0 ]; then
+  echo "  --- the guest's log and the VM runner (last 80 lines of $out/vm.log):"; grep -v "^t=" "$out/vm.log" | tail -80 | cut -c1-400 | sed 's/^/  | /'
+  if [ -s "$out/serial.log" ]; then echo "  --- the VM's serial console (last 40 lines):"; tail -40 "$out/serial.log" | cut -c1-400 | sed 's/^/  | /'; fi
+  [ -n "$KEEP_WORK" ] || echo "  (rerun with KEEP_WORK=1 to keep the work directory with every log)"
 fi
 [ $fails -eq 0 ]

@@ -14,7 +14,9 @@ fails=0
 ok()  { echo "PASS $1"; }
 bad() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
 out=$(mktemp -d /tmp/deb-test.XXXXXX)
-if [ -n "${VM_KEEP:-}" ]; then echo "  info: output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
+# KEEP_WORK=1 (or VM_KEEP=1) keeps the package checks' and the guest's logs (printed path).
+export KEEP_WORK=${KEEP_WORK:-${VM_KEEP:-}}
+if [ -n "$KEEP_WORK" ]; then echo "  info: output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
 
 if [ -z "${DEB:-}" ]; then
   t0=$(date +%s)
@@ -65,7 +67,7 @@ done
 
 # --- Installed on Debian 12 with systemd as PID 1 (VM) ------------------------------------------------------------
 start=$(date +%s); mkdir -p "$out/vm-run"
-REPO=$ROOT DEB=$(readlink -f "$DEB") VM_PASS_ENV="REPO DEB" \
+REPO=$ROOT DEB=$(readlink -f "$DEB") VM_PASS_ENV="REPO DEB VM_WAIT" \
   bash "$HERE/systemd/vm-with-sensor.sh" "$HERE/systemd/guest-deb.sh" "$out/vm-run" > "$out/vm-run/vm.log" 2>&1
 rc=$?
 bash "$HERE/systemd/report.sh" deb-vm "$out/vm-run" "$rc" "$start" || fails=$((fails + 1))

@@ -2,8 +2,9 @@
 # Power cuts while declarations are being queued: the queue's own code (`checkpointctl queue pump`: QueueStore.enqueue,
 # one 30 KB face each, background WAL checkpoints running) writes to an ext4 disk in a QEMU/TCG VM and prints
 # "confirmed ID" after each commit, as the daemon answers 201; the host pulls the plug (SIGKILL to QEMU) a few
-# seconds in, at a different moment each trial, mid-commit or mid-checkpoint. The guest's page cache dies with it
-# and is never written back on its own (powercut/run-powercut-vm.sh), so only what was fsynced survives.
+# seconds after the 20th confirmation (waited for, however slow the machine), at a different moment each trial,
+# mid-commit or mid-checkpoint. The guest's page cache dies with it and is never written back on its own
+# (powercut/run-powercut-vm.sh), so only what was fsynced survives.
 # Then, on the host: e2fsck replays the file system's journal, debugfs copies the queue out, and
 #   - every confirmed record is in the queue (none lost), and nothing unconfirmed beyond the one commit in flight;
 #   - SQLite's integrity check passes, and checkpointd's store opens it without moving it aside as corrupt.
@@ -22,7 +23,9 @@ for tool in mkfs.ext4 e2fsck debugfs sqlite3; do
   command -v "$tool" >/dev/null || { fail powercut-tools "missing $tool (make deps: e2fsprogs sqlite3)"; exit 1; }
 done
 W=$(mktemp -d /tmp/powercut.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+# KEEP_WORK=1 (or VM_KEEP=1) keeps the disk images, consoles and queues (printed path).
+KEEP_WORK=${KEEP_WORK:-${VM_KEEP:-}}
+if [ -n "$KEEP_WORK" ]; then echo "  info: work directory kept in $W"; else trap 'rm -rf "$W"' EXIT; fi
 
 # The daemon's queue code, writing as fast as it can (each commit fsynced before "confirmed" is printed).
 cat > "$W/pump.sh" <<G
@@ -51,10 +54,16 @@ trial() {
   local name=$1 guest=$2 after=$3 rc
   rm -f "$W/disk.img"; truncate -s 512M "$W/disk.img"; mkfs.ext4 -q -F "$W/disk.img"
   local s; s=$(date +%s)
-  bash "$HERE/powercut/run-powercut-vm.sh" "$W/disk.img" "$guest" "$W/$name.console" "$after" > "$W/$name.vm" 2>&1
+  MIN_CONFIRMED=20 bash "$HERE/powercut/run-powercut-vm.sh" "$W/disk.img" "$guest" "$W/$name.console" "$after" > "$W/$name.vm" 2>&1
   rc=$?
-  echo "  $name: VM $(( $(date +%s) - s )) s, cut $after s after the first confirmation (rc=$rc)"
-  [ "$rc" = 0 ] || { sed 's/^/  | /' "$W/$name.vm" | tail -15; return 1; }
+  echo "  $name: VM $(( $(date +%s) - s )) s, cut $after s after the 20th confirmation (rc=$rc)"
+  if [ "$rc" != 0 ]; then
+    echo "  --- the VM runner:"; tail -15 "$W/$name.vm" | sed 's/^/  | /'
+    echo "  --- the guest's serial console (last 60 lines of $(wc -l < "$W/$name.console" 2>/dev/null || echo 0)):"
+    tail -60 "$W/$name.console" 2>/dev/null | tr -d '\r' | cut -c1-400 | sed 's/^/  | /'
+    [ -n "$KEEP_WORK" ] || echo "  (rerun with KEEP_WORK=1 to keep the work directory)"
+    return 1
+  fi
   # Complete lines only: the cut can fall in the middle of the last one.
   tr -d '\r' < "$W/$name.console" | grep -aE '^confirmed [0-9a-fA-F-]{36}$' | awk '{ print tolower($2) }' | sort -u > "$W/$name.confirmed"
   e2fsck -fy "$W/disk.img" > "$W/$name.fsck" 2>&1; rc=$?
@@ -68,7 +77,7 @@ trial() {
 ids() { [ -f "$1" ] && sqlite3 "$1" "SELECT lower(id) FROM records" 2>/dev/null | sort -u; true; }
 
 for i in $(seq "$TRIALS"); do
-  # A different moment each trial: 2–7 s after the first confirmation, to the millisecond.
+  # A different moment each trial: 2–7 s after the 20th confirmation, to the millisecond.
   after=$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.3f", 2 + rand() * 5 }')
   name=cut$i
   if ! trial "$name" "$W/pump.sh" "$after"; then fail "powercut-$i-ran" "the VM run did not end in a cut after confirmations"; continue; fi

@@ -16,11 +16,12 @@ for b in checkpointd checkpointctl checkpoint-receiver; do
   [ -x "$BIN/$b" ] || { echo "FAIL systemd-vm: $BIN/$b is not built"; exit 1; }
 done
 out=$(mktemp -d /tmp/systemd-vm-out.XXXXXX)
-# VM_KEEP=1 keeps the guest's logs and journals (printed path) for a look after a failure.
-if [ -n "${VM_KEEP:-}" ]; then echo "  info: guest output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
+# KEEP_WORK=1 (or VM_KEEP=1) keeps the guest's logs and journals (printed path) for a look after a failure.
+export KEEP_WORK=${KEEP_WORK:-${VM_KEEP:-}}
+if [ -n "$KEEP_WORK" ]; then echo "  info: guest output kept in $out"; else trap 'rm -rf "$out"' EXIT; fi
 
 start=$(date +%s)
-REPO=$(cd "$HERE/../.." && pwd) SHARED=${SHARED:-$HERE/../../../shared} VM_PASS_ENV="REPO BIN SHARED" \
+REPO=$(cd "$HERE/../.." && pwd) SHARED=${SHARED:-$HERE/../../../shared} VM_PASS_ENV="REPO BIN SHARED VM_WAIT" \
   bash "$HERE/systemd/vm-with-sensor.sh" "$HERE/systemd/guest-daemon.sh" "$out" > "$out/vm.log" 2>&1
 rc=$?
 bash "$HERE/systemd/report.sh" systemd-vm "$out" "$rc" "$start"

@@ -20,7 +20,7 @@ start_sim() {
   "$CTL" simulate sensor "$@" <"$tmp/$name.ctl" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   pids+=($!)
   eval "exec {${name}_fd}>\"$tmp/$name.ctl\""
-  for _ in $(seq 50); do [ -s "$tmp/$name.out" ] && break; sleep 0.1; done
+  for _ in $(seq 600); do [ -s "$tmp/$name.out" ] && break; sleep 0.1; done
   SIM_PATH=$(head -1 "$tmp/$name.out")
 }
 
@@ -69,9 +69,13 @@ mkfifo "$tmp/cal.in"
   --region 27,19,3,3 --by tech-01 --serial SIM-0001 --output "$tmp/cal.toml" --settle 0.3 <"$tmp/cal.in" >"$tmp/cal.out" 2>"$tmp/cal.err" &
 calpid=$!; pids+=($calpid)
 exec {calin}>"$tmp/cal.in"
-sleep 1; echo >&"$calin"
-for _ in $(seq 100); do grep -q "\[2/2\]" "$tmp/cal.err" && break; sleep 0.1; done
-echo "blackbody 40" >&"$b_fd"; sleep 1; echo >&"$calin"
+# Each step waits for its event (60 s at most) instead of sleeping: the prompt for a set point, then the
+# simulator's acknowledgement of the new blackbody temperature (its frames carry it from then on).
+# wait_line PATTERN FILE
+wait_line() { local i; for ((i = 0; i < 600; i++)); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+wait_line "\[1/2\]" "$tmp/cal.err"; echo >&"$calin"
+wait_line "\[2/2\]" "$tmp/cal.err"
+echo "blackbody 40" >&"$b_fd"; wait_line "^simulate: blackbody 40" "$tmp/b.err"; sleep 0.5; echo >&"$calin"
 wait $calpid; rc=$?
 exec {calin}>&-
 if [ $rc -eq 0 ] && $PY - "$tmp/cal.toml" <<'PY'
@@ -92,7 +96,7 @@ grep -q "noise" "$tmp/cal.err" && grep -q "#####" "$tmp/cal.err" && ok "calibrat
 ls "$tmp" | grep -q "cal.toml.tmp" && bad "atomic write" "temp file left" || ok "no temp file left behind"
 
 # --validate reports bias and RMS and changes nothing.
-echo "blackbody 37" >&"$b_fd"; sleep 0.8
+echo "blackbody 37" >&"$b_fd"; wait_line "^simulate: blackbody 37" "$tmp/b.err"; sleep 0.5
 before=$(sha256sum "$tmp/cal.toml")
 "$CTL" calibrate thermal --validate --calibration "$tmp/cal.toml" --port "$SIM_PATH" --model gy-mcu90640 --baud 115200 \
   --set-point 37 --frames 6 --region 27,19,3,3 --no-wait --settle 0.3 >"$tmp/val.out" 2>"$tmp/val.err"; rc=$?

@@ -15,7 +15,7 @@ fail() { echo "FAIL uplink-crash: $*"; exit 1; }
 # delivery must lose nothing.
 "$BIN/checkpoint-receiver" --port 0 --db "$W/recv.db" --fail-status 503,200 --fail-rate 0.1 --retry-after 0 >"$W/recv.out" 2>"$W/recv.err" &
 RPID=$!
-for _ in $(seq 50); do grep -q "listening on" "$W/recv.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q "listening on" "$W/recv.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(awk '/listening on/{print $3}' "$W/recv.out")
 [ -n "$PORT" ] || fail "receiver did not start: $(cat "$W/recv.err")"
 URL="http://127.0.0.1:$PORT/v1/records"

@@ -19,7 +19,7 @@ start_receiver() {
   local name=$1; shift
   "$BIN/checkpoint-receiver" --port 0 --db "$W/$name.db" "$@" >"$W/$name.out" 2>"$W/$name.err" &
   RPID=$!; PIDS+=("$RPID")
-  for _ in $(seq 100); do grep -q "listening on" "$W/$name.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -q "listening on" "$W/$name.out" 2>/dev/null && break; sleep 0.1; done
   PORT=$(awk '/listening on/{print $3}' "$W/$name.out")
   [ -n "$PORT" ] || { echo "receiver $name did not start: $(cat "$W/$name.err")"; exit 1; }
 }
@@ -187,7 +187,7 @@ while True:
 PY
 python3 "$W/faulty.py" 0 "$PORT" stall,reset,reset >"$W/proxy.out" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 50); do [ -s "$W/proxy.out" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -s "$W/proxy.out" ] && break; sleep 0.1; done
 PPORT=$(head -1 "$W/proxy.out")
 enqueue "$W/proxy.q" 5 >/dev/null
 t0=$(date +%s)
@@ -205,7 +205,8 @@ DPORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); p
 "$CTL" queue drain --db "$W/down.q" --endpoint "http://127.0.0.1:$DPORT/v1/records" --allow-insecure-http --timeout 3 >/dev/null 2>&1
 before=$(pending "$W/down.q")
 "$BIN/checkpoint-receiver" --port "$DPORT" --db "$W/down.db" >"$W/down.out" 2>&1 &
-RPID=$!; PIDS+=("$RPID"); sleep 1
+RPID=$!; PIDS+=("$RPID")
+for _ in $(seq 600); do grep -q "listening on" "$W/down.out" 2>/dev/null && break; sleep 0.1; done
 "$CTL" queue drain --db "$W/down.q" --endpoint "http://127.0.0.1:$DPORT/v1/records" --allow-insecure-http --timeout 60 >/dev/null 2>&1
 dups=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COALESCE(SUM(duplicates),0) FROM received').fetchone()[0])" "$W/down.db")
 [ "$before" = 30 ] && [ "$(received down)" = 30 ] && [ "$(pending "$W/down.q")" = 0 ] && [ "$dups" = 0 ] && pass uplink-server-down-then-back \
@@ -258,7 +259,7 @@ S(sys.argv[1], H).serve_forever()
 PY
 python3 "$W/health.py" "$W/api.sock" ok & PIDS+=($!)
 python3 "$W/health.py" "$W/api2.sock" degraded & PIDS+=($!)
-for _ in $(seq 50); do [ -S "$W/api.sock" ] && [ -S "$W/api2.sock" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -S "$W/api.sock" ] && [ -S "$W/api2.sock" ] && break; sleep 0.1; done
 out=$("$CTL" status --socket "$W/api.sock" 2>&1); rc=$?
 "$CTL" status --socket "$W/api2.sock" >/dev/null 2>&1; rc2=$?
 "$CTL" status --socket "$W/missing.sock" >"$W/st3" 2>&1; rc3=$?

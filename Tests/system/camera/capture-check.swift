@@ -4,10 +4,13 @@
 // Usage: capture-check DEVICE OUTDIR
 // Writes, in one process (each start costs seconds under emulation):
 //   OUTDIR/list.txt       what `checkpointctl camera list --controls` prints (same CameraProbe code)
-//   OUTDIR/negotiate.txt  3 s asking for MJPEG,GREY at 322x241 and 30 fps: the driver's answer wins
+//   OUTDIR/negotiate.txt  asking for MJPEG,GREY at 322x241 and 30 fps until 10 frames came (60 s at most): the
+//                         driver's answer wins
 //   OUTDIR/cap.txt        YUYV 320x240 at 25 fps with vivid's error-injection controls pressed through a second
 //                         fd once frames flow (20 frames apart): V4L2_BUF_FLAG_ERROR, fatal streaming error,
-//                         Disconnect, 100 % dropped buffers for 5.5 s (frozen camera); progress every 0.5 s
+//                         Disconnect, 100 % dropped buffers until the engine restarted and reopened (frozen
+//                         camera), then 20 frames after recovery; each step waits (60 s at most), no fixed windows;
+//                         progress every 0.5 s
 import CheckpointCore
 import Foundation
 import Logging
@@ -90,7 +93,8 @@ final class Tally: @unchecked Sendable {
     }
 }
 
-func capture(formats: String, width: Int, height: Int, fps: Int, maxSeconds: Double, inject: Bool) {
+/// Captures until the injection script is done (inject), or `untilFrames` frames arrived, or `maxSeconds` passed.
+func capture(formats: String, width: Int, height: Int, fps: Int, maxSeconds: Double, untilFrames: Int = .max, inject: Bool) {
     let settings = CameraSettings(device: device, formats: formats.split(separator: ",").compactMap { CameraPixelFormat(name: String($0)) },
                                   width: width, height: height, fps: fps, buffers: 4, frameTimeoutMs: 2500, output: .gray8)
     let engine = V4L2CaptureEngine(settings: settings)
@@ -106,21 +110,39 @@ func capture(formats: String, width: Int, height: Int, fps: Int, maxSeconds: Dou
     if inject {
         let path = device
         Thread {
+            // Every step waits for what it needs (frames, the engine's own counters) with a generous deadline instead
+            // of a fixed time, so a busy machine slows the run down but does not change what it shows.
             func frames() -> Int { tally.read { $0.count } }
-            func waitFor(_ n: Int) {
-                let deadline = Date(timeIntervalSinceNow: 30)
-                while frames() < n && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            func waitUntil(_ seconds: Double = 60, _ condition: () -> Bool) -> Bool {
+                let deadline = Date(timeIntervalSinceNow: seconds)
+                while !condition() && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                return condition()
             }
+            func waitFor(_ n: Int) { _ = waitUntil { frames() >= n } }
             waitFor(30); press(path, "Inject V4L2_BUF_FLAG_ERROR", 1, frames())
             waitFor(frames() + 20); press(path, "Inject Fatal Streaming Error", 1, frames())
             waitFor(frames() + 20); press(path, "Disconnect", 1, frames())
-            waitFor(frames() + 20); press(path, "Percentage of Dropped Buffers", 100, frames())
-            Thread.sleep(forTimeInterval: 5.5); press(path, "Percentage of Dropped Buffers", 0, frames())
             waitFor(frames() + 20)
+            // A frozen camera: every buffer dropped until the engine has both restarted the stream (first frame
+            // timeout) and reopened the device (second one in a row).
+            let before = engine.status.counters
+            press(path, "Percentage of Dropped Buffers", 100, frames())
+            let escalated = waitUntil {
+                let c = engine.status.counters
+                return c.timeouts >= before.timeouts + 2 && c.streamRestarts > before.streamRestarts && c.reopens > before.reopens
+            }
+            Sink.shared.say("frozen camera: \(escalated ? "restarted and reopened" : "no restart and reopen within 60 s")")
+            let atRecovery = frames()
+            press(path, "Percentage of Dropped Buffers", 0, atRecovery)
+            // Frames flow again: 20 more delivered after the drop ended, waited for (up to 60 s), not counted in a window.
+            let started = Date()
+            let recovered = waitUntil { frames() >= atRecovery + 20 }
+            let after = frames() - atRecovery
+            Sink.shared.say("after recovery: \(recovered ? "delivered" : "only") \(after) frames in " + String(format: "%.1f s", -started.timeIntervalSinceNow))
             stop.add(Frame(width: 1, height: 1, layout: .gray8, pixels: [0], sequence: 0, monotonicNanos: 0))
         }.start()
     }
-    while -start.timeIntervalSinceNow < maxSeconds && stop.read({ $0.count }) == 0 {
+    while -start.timeIntervalSinceNow < maxSeconds && stop.read({ $0.count }) == 0 && tally.read({ $0.count }) < untilFrames {
         Thread.sleep(forTimeInterval: 0.5)
         let n = tally.read { $0.count }
         Sink.shared.say(String(format: "t=%.1f frames=%d health=", -start.timeIntervalSinceNow, n) + engine.status.health.description)
@@ -146,8 +168,8 @@ do {
     Sink.shared.say("list rc=1")
 }
 Sink.shared.open("negotiate.txt")
-capture(formats: "MJPEG,GREY", width: 322, height: 241, fps: 30, maxSeconds: 3, inject: false)
+capture(formats: "MJPEG,GREY", width: 322, height: 241, fps: 30, maxSeconds: 60, untilFrames: 10, inject: false)
 Sink.shared.open("cap.txt")
-capture(formats: "YUYV", width: 320, height: 240, fps: 25, maxSeconds: 90, inject: true)
+capture(formats: "YUYV", width: 320, height: 240, fps: 25, maxSeconds: 480, inject: true)
 Sink.shared.say("capture rc=0")
 Sink.shared.open("done.txt")

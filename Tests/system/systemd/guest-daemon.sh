@@ -5,7 +5,7 @@
 # to /vmout/results.txt. The thermal sensor is the simulator on a host PTY, seen here as a QEMU USB serial
 # adapter (FTDI 0403:6001, /dev/ttyUSB0), so the unit's DeviceAllow=char-ttyUSB is what lets it through.
 set -u
-. "$REPO/Tests/system/systemd/guest-lib.sh"
+. "$REPO/Tests/system/systemd/guest-lib.sh" || { echo "guest: cannot read $REPO/Tests/system/systemd/guest-lib.sh: the repository is not visible in the VM"; exit 97; }
 WD=15   # WatchdogSec of the test drop-in (the shipped 60 s would make every watchdog check a minute long)
 
 # --- Install as a technician would: make install, then the package's own user creation -------------------------
@@ -46,7 +46,7 @@ mkconf "$O/shipped.toml" /dev/checkpoint-thermal
 mark; t0=$(date +%s%N); systemctl start $U; rc=$?; dt=$(ms $t0)
 check missing-sensor-start "start rc=$rc, READY after $(secs $dt) s: $(state)" eval '[ $rc = 0 ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
 pidA=$(P MainPID); tA=$(date +%s); nA=$(P NRestarts)
-waitfor 20 '[[ "$(P StatusText)" == *sensor*queue* ]]'
+waitfor $VM_WAIT '[[ "$(P StatusText)" == *sensor*queue* ]]'
 st=$(P StatusText)
 check missing-sensor-status "STATUS='$st'" eval '[[ "$st" == *"sensor recovering: unavailable"* ]]'
 h=$(healthz)
@@ -63,7 +63,7 @@ mark; t0=$(date +%s%N); systemctl start $U; rc=$?; dt=$(ms $t0)
 check start-ready "start rc=$rc, Type=notify READY after $(secs $dt) s: $(state)" eval '[ $rc = 0 ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
 info "start-to-READY $(secs $dt) s under TCG (debug build, OpenCV + YuNet load)"
 pid=$(P MainPID); tB=$(date +%s); nB=$(P NRestarts)
-waitfor 30 '[[ "$(P StatusText)" == *"camera "*" fps"*"sensor ok"* ]]'
+waitfor $VM_WAIT '[[ "$(P StatusText)" == *"camera "*" fps"*"sensor ok"* ]]'
 st=$(P StatusText)
 check status-summary "STATUS='$st'" eval '[[ "$st" =~ camera\ [0-9.]+\ fps\;\ sensor\ ok\;\ queue\ [0-9]+\; ]]'
 h=$(healthz)
@@ -79,13 +79,13 @@ check hardening-state-dir "queue in StateDirectory: $(stat -c '%U %a' /var/lib/c
 # Reload with a valid change: same PID, the journal shows it.
 mkconf "$O/shipped.toml" "$SENSOR" 37.8
 systemctl reload $U; rc=$?
-waitfor 20 'jr | grep -q "configuration reloaded"'
+waitfor $VM_WAIT 'jr | grep -q "configuration reloaded"'
 check reload-good "reload rc=$rc, MainPID $pid -> $(P MainPID), journal: '$(jr | grep -m1 -E '^Reload(ing|ed) ')' / '$(jr | grep -m1 'configuration reloaded')'" \
   eval '[ $rc = 0 ] && [ "$(P MainPID)" = "$pid" ] && [ "$(P ActiveState)" = active ] && jr | grep -q "configuration reloaded"'
 # Reload with a broken file: rejected with FILE:LINE, old config kept, still active.
 mkconf "$O/shipped.toml" "$SENSOR" 99.0; line=$(grep -n '^elevated_c' "$CONF" | cut -d: -f1)
 systemctl reload $U; rc=$?
-waitfor 20 'jr | grep -q "keeping the running configuration"'
+waitfor $VM_WAIT 'jr | grep -q "keeping the running configuration"'
 bad=$(jr | grep -m1 "reload rejected: $CONF:$line: screening.elevated_c")
 check reload-bad-keeps-old "reload rc=$rc, journal: '$bad' / '$(jr | grep -m1 'keeping the running configuration')', $(state)" \
   eval '[ -n "$bad" ] && [ "$(P MainPID)" = "$pid" ] && [ "$(P ActiveState)" = active ]'
@@ -99,7 +99,7 @@ check hardening-stays-up "$(( $(date +%s) - tB )) s after READY (WatchdogSec=${W
 
 # A hung daemon (SIGSTOP): no more pings, systemd's watchdog kills it and Restart=on-failure starts a new one.
 mark; t0=$(date +%s%N); kill -STOP "$pid"
-waitfor 90 '[ "$(P NRestarts)" -gt "$nB" ] 2>/dev/null'
+waitfor $VM_WAIT '[ "$(P NRestarts)" -gt "$nB" ] 2>/dev/null'
 dt=$(ms $t0)
 wdlog=$(jn | grep -m1 'Watchdog timeout'); killed=$(jn | grep -m1 "Main process exited, code=")
 check watchdog-restarts-hung "NRestarts=$(P NRestarts) $(secs $dt) s after SIGSTOP, MainPID $pid -> $(P MainPID), journal: '$wdlog' / '$killed'" \
@@ -108,7 +108,7 @@ check watchdog-restarts-hung "NRestarts=$(P NRestarts) $(secs $dt) s after SIGST
 # backtracer, which cannot run under MemoryDenyWriteExecute= and used to swallow the abort.
 check watchdog-abort-ends-it "$killed" eval '[[ "$killed" == *"status=6/ABRT"* ]]'
 t0=$(date +%s%N)
-waitfor 120 '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
+waitfor $VM_WAIT '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
 check watchdog-restarted-ready "the new process reached READY $(secs "$(ms $t0)") s later: $(state)" eval '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
 
 # SIGTERM: a clean exit within TimeoutStopSec.
@@ -122,7 +122,7 @@ systemctl reset-failed $U 2>/dev/null
 mkconf "$O/shipped.toml" "$SENSOR" 99.0; line=$(grep -n '^elevated_c' "$CONF" | cut -d: -f1)
 n0=$(P NRestarts); mark
 systemctl start $U; rc=$?
-waitfor 30 '[ "$(P ActiveState)" = failed ]'
+waitfor $VM_WAIT '[ "$(P ActiveState)" = failed ]'
 sleep 8   # > RestartSec=5s: a restart would have happened by now
 check config-error-78 "start rc=$rc, $(state) (NRestarts was $n0 before the start)" \
   eval '[ $rc != 0 ] && [ "$(P ActiveState)" = failed ] && [ "$(P ExecMainStatus)" = 78 ] && [ "$(P NRestarts)" = "$n0" ]'

@@ -4,7 +4,7 @@
 # package's binaries must run with the Swift runtime linked in. Then: dpkg -i, the user, files, conffiles,
 # enablement, a start with a written config, a reinstall over an edited config, dpkg -r, dpkg -P.
 set -u
-. "$REPO/Tests/system/systemd/guest-lib.sh"
+. "$REPO/Tests/system/systemd/guest-lib.sh" || { echo "guest: cannot read $REPO/Tests/system/systemd/guest-lib.sh: the repository is not visible in the VM"; exit 97; }
 
 mount -t tmpfs -o ro,size=1m,mode=0755 noswift /opt/swift 2>/dev/null
 check no-swift-toolchain "/opt/swift hidden: $(ls /opt/swift | wc -l) entries, $(command -v swift || echo 'no swift on PATH')" \
@@ -45,14 +45,14 @@ out=$(/usr/bin/checkpointd --check-config "$CONF" 2>&1); rc=$?
 check deb-check-config "checkpointd --check-config: rc=$rc '$out'" eval '[ $rc = 0 ]'
 t0=$(date +%s%N); systemctl start $U; rc=$?; dt=$(ms $t0)
 check deb-start "start rc=$rc, READY after $(secs $dt) s (release build): $(state)" eval '[ $rc = 0 ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
-waitfor 30 '[[ "$(P StatusText)" == *"sensor ok"* ]]'
+waitfor $VM_WAIT '[[ "$(P StatusText)" == *"sensor ok"* ]]'
 check deb-status "STATUS='$(P StatusText)'" eval '[[ "$(P StatusText)" == *"camera "*"sensor ok; queue "* ]]'
 
 # --- Reinstall over an edited config: the edit stays, the running daemon is restarted on the new files --------
 echo "# edited by the technician" >> "$CONF"
 pid=$(P MainPID)
 dpkg -i "$DEB" > "$O/dpkg-reinstall.log" 2>&1; rc=$?
-waitfor 60 '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
+waitfor $VM_WAIT '[ "$(P ActiveState)/$(P SubState)" = active/running ]'
 check deb-reinstall "dpkg -i again rc=$rc: config edit kept=$(grep -c 'edited by the technician' "$CONF"), MainPID $pid -> $(P MainPID), $(state)" \
   eval '[ $rc = 0 ] && grep -q "edited by the technician" "$CONF" && [ "$(P MainPID)" != "$pid" ] && [ "$(P ActiveState)" = active ]'
 
