@@ -41,7 +41,7 @@ SCREENS_DIR=$ROOT/.build/demo-screens SCREENS=""
 if [ "${DEMO_SCREENS:-1}" != 0 ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
   CPD_TCP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   rm -f "$SCREENS_DIR"/*.png
-else
+elif [ "${DEMO_SCREENS:-1}" != 0 ]; then
   echo "note: no chromium, chromium-driver or python3-selenium (make deps): the kiosk screen is not shown"
 fi
 
