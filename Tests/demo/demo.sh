@@ -35,6 +35,16 @@ cpd_tls
 start_receiver() { cpd_start_receiver; }
 received() { cpd_received; }
 
+# --- the kiosk screen: when headless Chromium can be driven (make deps), the daemon also serves ui/ on a free
+# loopback port and Tests/demo/screens.py photographs each step a visitor sees (DEMO_SCREENS=0: not at all) ----
+SCREENS_DIR=$ROOT/.build/demo-screens SCREENS=""
+if [ "${DEMO_SCREENS:-1}" != 0 ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
+  CPD_TCP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  rm -f "$SCREENS_DIR"/*.png
+elif [ "${DEMO_SCREENS:-1}" != 0 ]; then
+  echo "note: no chromium, chromium-driver or python3-selenium (make deps): the kiosk screen is not shown"
+fi
+
 # --- calibration (identity fit, 0.9 °C skin-to-body) and config ------------------------------
 cpd_calibration
 cpd_config
@@ -49,6 +59,11 @@ say "sensor simulator: $(head -1 "$D/sim.log") -> $D/thermal-pty"
 cpd_start_daemon
 api() { cpd_api "$@"; }
 say "daemon: ready, replaying $nframes frames at $FPS fps ($(api http://kiosk/healthz | python3 -c 'import json,sys; h=json.load(sys.stdin); print("detector " + h.get("stage.detector","?"))'))"
+if [ -n "${CPD_TCP_PORT:-}" ]; then
+  /usr/bin/python3 "$ROOT/Tests/demo/screens.py" "http://127.0.0.1:$CPD_TCP_PORT" "$SCREENS_DIR" 60 > "$D/screens.out" 2> "$D/screens.log" &
+  SCREENS=$!; pids+=("$SCREENS")
+  say "kiosk screen: http://127.0.0.1:$CPD_TCP_PORT/ui/ (while the demo runs; headless Chromium photographs it to $SCREENS_DIR)"
+fi
 tail --pid="$DAEMON" -n +1 -f "$D/daemon.log" 2>/dev/null | grep --line-buffered -E "screening (normal|elevated|invalid)|upload failed|dead letter" \
   | sed -u 's/^<[0-9]>/           daemon: /' &
 pids+=($!)
@@ -102,6 +117,13 @@ for _ in $(seq 150); do
   sleep 1
 done
 got=$(received)
+if [ -n "$SCREENS" ]; then
+  for _ in $(seq 100); do kill -0 "$SCREENS" 2>/dev/null || break; sleep 0.1; done
+  kill -TERM "$SCREENS" 2>/dev/null || true; wait "$SCREENS" 2>/dev/null || true
+  say "kiosk screen: $(wc -l < "$D/screens.out") screenshots of the steps a visitor sees:"
+  sed 's/^/           /' "$D/screens.out"
+  if [ -s "$D/screens.log" ]; then sed 's/^/           screens: /' "$D/screens.log" | tail -5; fi
+fi
 say "summary: screened $screened, elevated $elevated, without their own screening $unbound, uploaded $got (receiver count, deduplicated), pending $p"
 kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
 say "daemon stopped; its log: $D/daemon.log"
