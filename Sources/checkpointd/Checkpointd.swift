@@ -70,6 +70,11 @@ struct Checkpointd: AsyncParsableCommand {
         case .success(let c):
             config = c
         }
+        // What the schema cannot know: the system's groups.
+        if let problem = Self.socketGroupProblem(config) {
+            FileHandle.standardError.write(Data("\(problem)\ncheckpointd: \(path): 1 problem found\(checkConfig ? "" : "; not starting")\n".utf8))
+            throw ExitCode(exitConfigError)
+        }
         if checkConfig {
             print("\(path): OK (calibration \(config.thermal.calibrationPath): OK)")
             return
@@ -98,5 +103,14 @@ struct Checkpointd: AsyncParsableCommand {
         guard case .parserCrashed(let signal, let detail) = await ConfigPreflight.check(path: path, on: thread) else { return nil }
         return "\(path): not valid TOML: the parser stopped with signal \(signal) on this file or its calibration file "
             + "(look for unbalanced brackets or braces, or a malformed date or time)\(detail.isEmpty ? "" : " [\(detail)]")"
+    }
+
+    /// `FILE:LINE: api.socket_group: …` when the configured socket group does not exist here.
+    static func socketGroupProblem(_ config: CheckpointConfig) -> ConfigDiagnostic? {
+        guard let group = config.api.socketGroup, (try? SocketPermissions.groupID(group)) == nil else { return nil }
+        let source = (try? String(contentsOfFile: config.file, encoding: .utf8)) ?? ""
+        let line = TOMLKeyLocator(source: source).nearestLine(for: ["api", "socket_group"])
+        return ConfigDiagnostic(file: config.file, line: line, keyPath: "api.socket_group",
+                                message: "group \"\(group)\" does not exist on this system", allowed: "an existing group (getent group)")
     }
 }

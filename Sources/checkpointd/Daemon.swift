@@ -183,9 +183,12 @@ enum Daemon {
     }
 
     static func apiConfiguration(_ c: CheckpointConfig) -> APIConfiguration {
-        APIConfiguration(socketPath: c.api.socketPath, socketGroup: c.api.socketGroup, tcpPort: c.api.tcpPort == 0 ? nil : c.api.tcpPort,
+        APIConfiguration(socketPath: c.api.socketPath, socketMode: c.api.socketMode, socketGroup: c.api.socketGroup,
+                         tcpPort: c.api.tcpPort == 0 ? nil : c.api.tcpPort,
                          maxDeclarationBytes: c.api.maxBodyBytes, checkpointId: c.kiosk.checkpointID, deviceId: c.kiosk.deviceID,
-                         ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview) : nil)
+                         ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview) : nil,
+                         idleTimeout: .seconds(c.api.idleTimeoutSeconds), maxConnections: c.api.maxConnections,
+                         maxConcurrentDeclarations: c.api.maxConcurrentDeclarations)
     }
 
     static func uploadConfiguration(_ c: CheckpointConfig) -> UploadConfiguration {

@@ -183,14 +183,17 @@ struct APIDeclarationTests {
 
     func start(capacity: QueueCapacity = QueueCapacity(maxBytes: 64 << 20, freeDiskFloor: 0), screening: any ScreeningProvider,
                dir existing: String? = nil, tcp: Bool = false, ui: UIConfiguration? = nil, preview: CameraPreview? = nil,
-               keepalive: Duration = .seconds(15)) async throws -> Running {
+               keepalive: Duration = .seconds(15), configure: (inout APIConfiguration) -> Void = { _ in }) async throws -> Running {
         let dir = existing ?? uplinkTempDir("api")
         let store = try QueueStore(path: dir + "/q.db", options: .init(capacity: capacity))
-        let socket = dir + "/api-\(UUID().uuidString.prefix(6)).sock"
+        let defaultSocket = dir + "/api-\(UUID().uuidString.prefix(6)).sock"
         let port = tcp ? RawHTTP.freePort() : nil
+        var configuration = APIConfiguration(socketPath: defaultSocket, tcpPort: port, checkpointId: "TN-01", deviceId: "k1", ui: ui,
+                                             keepaliveInterval: keepalive)
+        configure(&configuration)
+        let socket = configuration.socketPath ?? defaultSocket
         let api = DeclarationAPI(
-            configuration: APIConfiguration(socketPath: socket, tcpPort: port, checkpointId: "TN-01", deviceId: "k1", ui: ui,
-                                            keepaliveInterval: keepalive),
+            configuration: configuration,
             store: store, screening: screening, uploader: nil, preview: preview)
         let task = Task { try await api.run() }
         let deadline = ContinuousClock.now + .seconds(60)  // generous: the socket is usually up within milliseconds

@@ -125,6 +125,12 @@ if [ -n "$SCREENS" ]; then
   if [ -s "$D/screens.log" ]; then sed 's/^/           screens: /' "$D/screens.log" | tail -5; fi
 fi
 say "summary: screened $screened, elevated $elevated, without their own screening $unbound, uploaded $got (receiver count, deduplicated), pending $p"
+# Every record the receiver stored, validated against the upload contract (openapi.yaml's Record schema).
+if contract=$(/usr/bin/python3 "$ROOT/Tests/system/lib/contract.py" "$ROOT/Sources/checkpoint-receiver/openapi.yaml" "$D/receiver.sqlite" 2>&1); then
+  contract_ok=yes; say "$(tail -1 <<<"$contract")"
+else
+  contract_ok=no; say "contract: FAILED"; head -20 <<<"$contract"
+fi
 kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
 say "daemon stopped; its log: $D/daemon.log"
-[ "$got" = "$screened" ] && [ "$p" = 0 ] && [ "$unbound" = 0 ]
+[ "$got" = "$screened" ] && [ "$p" = 0 ] && [ "$unbound" = 0 ] && [ "$contract_ok" = yes ]

@@ -116,6 +116,12 @@ say "queue pending ${q:-?}; samples in $CSV"
 python3 "$ROOT/Tests/soak/report.py" "$CSV" "$D/kiosk.log" "$D/receiver.sqlite" "$WARMUP_S" "$secs" \
   "$outages × ${OUTAGE_S} s" "$alive" "$FD_SLACK" | tee "$OUT/$(basename "$CSV" .csv).md"
 rc=${PIPESTATUS[0]}
+# Every record the receiver stored, validated against the upload contract (openapi.yaml's Record schema).
+if contract=$(/usr/bin/python3 "$ROOT/Tests/system/lib/contract.py" "$ROOT/Sources/checkpoint-receiver/openapi.yaml" "$D/receiver.sqlite" 2>&1); then
+  say "$(tail -1 <<<"$contract")" | tee -a "$OUT/$(basename "$CSV" .csv).md"
+else
+  say "contract: FAILED" | tee -a "$OUT/$(basename "$CSV" .csv).md"; head -20 <<<"$contract"; rc=1
+fi
 if [ "$alive" = yes ]; then kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null || true; fi
 [ "$rc" = 0 ] && rm -rf "$D" || echo "kept $D for inspection (daemon.log, kiosk.log, receiver.sqlite)"
 exit "$rc"

@@ -5,15 +5,19 @@ import CheckpointCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// Settings for the kiosk-facing HTTP API.
 public struct APIConfiguration: Sendable {
     /// Unix socket path, e.g. /run/checkpointd/api.sock.
     public var socketPath: String?
-    /// Group that may use the socket (mode 0660). nil keeps the daemon's group.
+    /// Permissions of the socket file (`[api] socket_mode`).
+    public var socketMode: Int
+    /// Group that may use the socket (`[api] socket_group`). nil keeps the daemon's group.
     public var socketGroup: String?
     /// Optional loopback TCP port (bound to 127.0.0.1 only).
     public var tcpPort: Int?
@@ -24,11 +28,21 @@ public struct APIConfiguration: Sendable {
     public var ui: UIConfiguration?
     /// How often an idle event stream gets a `: keepalive` comment.
     public var keepaliveInterval: Duration
+    /// A connection with no request in flight for this long is closed; a request head must arrive within it.
+    public var idleTimeout: Duration
+    /// Open connections per listener; beyond it new connections wait in the listen backlog (fds stay bounded).
+    public var maxConnections: Int
+    /// Declaration POSTs being handled at once; beyond it: 503 `busy`.
+    public var maxConcurrentDeclarations: Int
+    /// The longest a declaration's body may take to arrive once its head has (a slow body is answered 408).
+    public var bodyTimeout: Duration
 
-    public init(socketPath: String? = "/run/checkpointd/api.sock", socketGroup: String? = nil, tcpPort: Int? = nil,
+    public init(socketPath: String? = "/run/checkpointd/api.sock", socketMode: Int = 0o660, socketGroup: String? = nil, tcpPort: Int? = nil,
                 maxDeclarationBytes: Int = DeclarationValidator.defaultMaxBytes, checkpointId: String, deviceId: String,
-                ui: UIConfiguration? = nil, keepaliveInterval: Duration = .seconds(15)) {
+                ui: UIConfiguration? = nil, keepaliveInterval: Duration = .seconds(15), idleTimeout: Duration = .seconds(30),
+                maxConnections: Int = 64, maxConcurrentDeclarations: Int = 8, bodyTimeout: Duration = .seconds(10)) {
         self.socketPath = socketPath
+        self.socketMode = socketMode
         self.socketGroup = socketGroup
         self.tcpPort = tcpPort
         self.maxDeclarationBytes = maxDeclarationBytes
@@ -36,6 +50,10 @@ public struct APIConfiguration: Sendable {
         self.deviceId = deviceId
         self.ui = ui
         self.keepaliveInterval = keepaliveInterval
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.maxConcurrentDeclarations = maxConcurrentDeclarations
+        self.bodyTimeout = bodyTimeout
     }
 }
 
@@ -48,18 +66,6 @@ public struct UIConfiguration: Sendable {
     public init(directory: String, preview: Bool = true) {
         self.directory = directory
         self.preview = preview
-    }
-}
-
-/// Reads the record clock: wall time, sync flag, boot id and CLOCK_BOOTTIME.
-public enum SystemRecordClock {
-    public static func now() -> RecordClock {
-        var ts = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &ts)
-        let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
-        return RecordClock(wallTime: Date(), clockSynced: access("/run/systemd/timesync/synchronized", F_OK) == 0, bootId: boot,
-                           monotonicNanos: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
     }
 }
 
@@ -79,6 +85,10 @@ public final class DeclarationAPI: Sendable {
     let files: StaticFiles?
     /// Extra health fields from other parts of the daemon (camera, sensor…), merged into /healthz.
     let extraHealth: (@Sendable () async -> [String: String])?
+    /// Declaration POSTs in flight (capped by `maxConcurrentDeclarations`).
+    let declarationsInFlight = Mutex(0)
+    /// The record clock's fixed part (boot id), read once at start.
+    let recordClock: SystemRecordClock
 
     public init(configuration: APIConfiguration, store: QueueStore, screening: any ScreeningProvider, uploader: UploadService?,
                 metrics: UplinkMetrics = UplinkMetrics(), logger: Logger = Logger(label: "checkpointd.api"),
@@ -93,6 +103,7 @@ public final class DeclarationAPI: Sendable {
         self.preview = configuration.ui?.preview == true ? preview : nil
         self.files = configuration.ui.map { StaticFiles(root: $0.directory) }
         self.extraHealth = extraHealth
+        self.recordClock = SystemRecordClock()
     }
 
     /// The 201 answer: the record id, a short code people can read out, and the screening stored with it.
@@ -116,10 +127,21 @@ public final class DeclarationAPI: Sendable {
         var errors: [FieldProblem]?
     }
 
-    /// The routes both listeners serve.
-    func addAPIRoutes(to router: Router<BasicRequestContext>) {
+    /// The routes both listeners serve. On TCP (`requireJSON`) a declaration must say `Content-Type: application/json`:
+    /// a cross-site form can post to 127.0.0.1 without a CORS preflight, but not with that type.
+    func addAPIRoutes(to router: Router<BasicRequestContext>, requireJSON: Bool = false) {
         router.post("/v1/declarations") { [self] request, _ -> Response in
-            await self.postDeclaration(request)
+            if requireJSON, !Self.isJSON(request.headers[.contentType]) {
+                self.metrics.declarationsRejected.increment()
+                return Self.problem(.unsupportedMediaType, "a declaration must be sent as Content-Type: application/json", field: nil,
+                                    code: "unsupported-media-type")
+            }
+            guard self.enterDeclaration() else {
+                self.logger.warning("declaration refused: too many at once", metadata: ["limit": "\(self.configuration.maxConcurrentDeclarations)"])
+                return Self.problem(.serviceUnavailable, "the kiosk is busy; please try again", field: nil, code: "busy")
+            }
+            defer { self.leaveDeclaration() }
+            return await self.postDeclaration(request)
         }
         router.get("/v1/screening") { [self] _, _ -> Response in
             Self.json(.ok, await self.screening.currentView())
@@ -151,7 +173,7 @@ public final class DeclarationAPI: Sendable {
         let router = Router()
         router.add(middleware: SecurityHeaders())
         router.add(middleware: LoopbackGuard(port: port))
-        addAPIRoutes(to: router)
+        addAPIRoutes(to: router, requireJSON: true)
         if let files {
             router.get("/") { _, _ -> Response in
                 Response(status: .found, headers: [.location: "/ui/"])
@@ -176,6 +198,25 @@ public final class DeclarationAPI: Sendable {
         return router
     }
 
+    /// `application/json`, with or without parameters (`; charset=utf-8`), any case.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return media == "application/json"
+    }
+
+    /// Takes a declaration slot, or false when `maxConcurrentDeclarations` are in flight.
+    func enterDeclaration() -> Bool {
+        let limit = configuration.maxConcurrentDeclarations
+        return declarationsInFlight.withLock { n in
+            guard n < limit else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    func leaveDeclaration() { declarationsInFlight.withLock { $0 -= 1 } }
+
     static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
 
     /// An Idempotency-Key is 1–128 printable ASCII characters.
@@ -185,11 +226,16 @@ public final class DeclarationAPI: Sendable {
 
     func postDeclaration(_ request: Request) async -> Response {
         let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: configuration.maxDeclarationBytes)
-        } catch {
+        switch await Self.collect(request.body, upTo: configuration.maxDeclarationBytes, within: configuration.bodyTimeout) {
+        case .body(let b):
+            body = b
+        case .tooLarge:
             metrics.declarationsRejected.increment()
             return Self.problem(.contentTooLarge, "declaration is larger than \(configuration.maxDeclarationBytes) bytes", field: nil)
+        case .tooSlow:
+            metrics.declarationsRejected.increment()
+            logger.notice("declaration refused: its body did not arrive in time")
+            return Self.problem(.requestTimeout, "the declaration did not arrive in time", field: nil, code: "request-timeout")
         }
         let bodyData = Data(buffer: body)
 
@@ -257,7 +303,7 @@ public final class DeclarationAPI: Sendable {
         }
 
         let record = QueueRecord(checkpointId: configuration.checkpointId, deviceId: configuration.deviceId,
-                                 clock: SystemRecordClock.now(), declaration: submission.declaration, screening: summary,
+                                 clock: recordClock.now(), declaration: submission.declaration, screening: summary,
                                  faceCaptured: capture?.faceJPEG != nil)
         let created = Created(id: record.id.uuidString.lowercased(), shortCode: Self.shortCode(record.id), screening: summary)
         let createdJSON = (try? QueueRecord.encoder.encode(created)) ?? Data("{}".utf8)
@@ -276,11 +322,16 @@ public final class DeclarationAPI: Sendable {
             metrics.declarationsRefusedFull.increment()
             if let e = error as? AdapterError, e.code == .queueFull || e.code == .diskFull {
                 logger.error("declaration refused: storage full", metadata: ["reason": "\(e.message)"])
-                return Self.problem(e.code == .queueFull ? .serviceUnavailable : HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"),
-                                    e.message, field: nil, code: e.code.rawValue)
+                // Fixed texts: the store's message may carry SQLite's (SQLITE_FULL); it goes to the journal only.
+                return e.code == .queueFull
+                    ? Self.problem(.serviceUnavailable, "the queue is full; the declaration was not stored", field: nil, code: e.code.rawValue)
+                    : Self.problem(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"),
+                                   "free disk space is below the floor; the declaration was not stored", field: nil, code: e.code.rawValue)
             }
+            // The error (SQLite text, paths) goes to the journal only; it holds no declaration values.
             logger.error("declaration could not be stored", metadata: ["error": "\(error)"])
-            return Self.problem(.serviceUnavailable, "the declaration could not be stored: \(error)", field: nil)
+            return Self.problem(.serviceUnavailable, "the declaration could not be stored; please try again", field: nil,
+                                code: "storage-error")
         }
         metrics.enqueueSeconds.record(ContinuousClock.now - start)
         metrics.declarationsAccepted.increment()
@@ -288,6 +339,34 @@ public final class DeclarationAPI: Sendable {
         logger.info("declaration stored", metadata: ["id": "\(record.id)", "screening": "\(summary.result.rawValue)",
                                                       "bound": "\(claimedID != nil)"])
         return Self.rawJSON(.created, createdJSON)
+    }
+
+    enum Collected: Sendable {
+        case body(ByteBuffer)
+        case tooLarge
+        case tooSlow
+    }
+
+    /// The request body, unless it is larger than `limit` or takes longer than `timeout` to arrive.
+    static func collect(_ body: RequestBody, upTo limit: Int, within timeout: Duration) async -> Collected {
+        await withTaskGroup(of: Collected?.self) { group in
+            group.addTask {
+                do { return .body(try await body.collect(upTo: limit)) } catch { return Task.isCancelled ? .tooSlow : .tooLarge }
+            }
+            group.addTask {
+                do { try await Task.sleep(for: timeout) } catch { return nil }
+                return .tooSlow
+            }
+            var answer: Collected = .tooSlow
+            while let next = await group.next() {
+                if let next {
+                    answer = next
+                    break
+                }
+            }
+            group.cancelAll()
+            return answer
+        }
     }
 
     /// The stored answer for a retried key: the same 201, or 422 when the key came with another body.
@@ -327,7 +406,8 @@ public final class DeclarationAPI: Sendable {
             }
         } catch {
             healthy = false
-            fields["queue.error"] = "\(error)"
+            logger.error("queue status unavailable", metadata: ["error": "\(error)"])
+            fields["queue.error"] = "the queue cannot be read (see the journal)"
         }
         if let u = uploader?.status {
             fields["upload.delivered"] = "\(u.delivered)"
@@ -359,22 +439,32 @@ public final class DeclarationAPI: Sendable {
         json(status, Problem(error: message, field: field, code: code))
     }
 
-    /// The Hummingbird applications: the Unix socket one and, if configured, a 127.0.0.1 TCP one.
+    /// The Hummingbird applications: the Unix socket one and, if configured, a 127.0.0.1 TCP one. Each closes idle
+    /// connections after `idleTimeout` and holds at most `maxConnections` open.
     public func applications() -> [any ApplicationProtocol] {
         var apps: [any ApplicationProtocol] = []
-        let router = router()
+        let server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout)))
         if let path = configuration.socketPath {
             let group = configuration.socketGroup
+            let mode = configuration.socketMode
             let logger = logger
             apps.append(Application(
-                router: router,
-                configuration: .init(address: .unixDomainSocket(path: path), serverName: "checkpointd"),
-                onServerRunning: { _ in Self.secureSocket(path: path, group: group, logger: logger) },
+                router: router(), server: server,
+                configuration: .init(address: .unixDomainSocket(path: path), serverName: "checkpointd",
+                                     availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
+                onServerRunning: { _ in
+                    do { try SocketPermissions.apply(path: path, mode: mode, group: group) } catch {
+                        logger.critical("cannot set the API socket's permissions", metadata: ["error": "\(error)"])
+                    }
+                },
                 logger: logger))
         }
         if let port = configuration.tcpPort {
-            apps.append(Application(router: tcpRouter(port: port), configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "checkpointd"),
-                                    logger: logger))
+            apps.append(Application(
+                router: tcpRouter(port: port), server: server,
+                configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "checkpointd",
+                                     availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
+                logger: logger))
         }
         return apps
     }
@@ -390,18 +480,5 @@ public final class DeclarationAPI: Sendable {
         } onCancel: {
             Task { await group.triggerGracefulShutdown() }
         }
-    }
-
-    static func secureSocket(path: String, group: String?, logger: Logger) {
-        if let group {
-            if let g = getgrnam(group) {
-                if chown(path, uid_t.max, g.pointee.gr_gid) != 0 {
-                    logger.error("cannot give API socket to group", metadata: ["group": "\(group)", "errno": "\(errno)"])
-                }
-            } else {
-                logger.error("API socket group does not exist", metadata: ["group": "\(group)"])
-            }
-        }
-        if chmod(path, 0o660) != 0 { logger.error("cannot chmod API socket", metadata: ["path": "\(path)", "errno": "\(errno)"]) }
     }
 }

@@ -128,6 +128,9 @@ public struct CheckpointConfig: Sendable {
         /// 0 = no TCP listener; otherwise 127.0.0.1 only.
         public var tcpPort: Int
         public var maxBodyBytes: Int
+        public var idleTimeoutSeconds: Int
+        public var maxConnections: Int
+        public var maxConcurrentDeclarations: Int
     }
 
     public struct UI: Sendable, Equatable {
@@ -257,7 +260,8 @@ extension CheckpointConfig {
         api = API(
             socketPath: a.path("socket") ?? "", socketMode: a.int("socket_mode") ?? 0o660,
             socketGroup: a.string("socket_group"), tcpPort: a.int("tcp_port") ?? 0,
-            maxBodyBytes: a.int("max_body_bytes") ?? 65536)
+            maxBodyBytes: a.int("max_body_bytes") ?? 65536, idleTimeoutSeconds: a.int("idle_timeout_seconds") ?? 30,
+            maxConnections: a.int("max_connections") ?? 64, maxConcurrentDeclarations: a.int("max_concurrent_declarations") ?? 8)
         self.ui = UI(
             enabled: ui.bool("enabled") ?? true, dir: ui.path("dir") ?? "/usr/share/checkpointd/ui",
             preview: ui.bool("preview") ?? true, previewFPS: ui.int("preview_fps") ?? 5, previewWidth: ui.int("preview_width") ?? 480)

@@ -140,9 +140,18 @@ public enum CheckpointConfigSchema {
                     return (0...0o777).contains(i) ? nil : ConfigIssue("\(i) is not a file mode")
                 }], unit: "octal mode",
                 doc: "Permissions of the socket file; write it as octal, e.g. 0o660."),
-            Schema.string("socket_group", .optional, rules: [Schema.nonEmpty("a group name")], "Group owning the socket (e.g. the kiosk UI's group)."),
+            Schema.string("socket_group", .optional, rules: [Schema.nonEmpty("a group name")], "Group owning the socket (e.g. the kiosk UI's group); its directory is given to the group too, so members can reach it. Checked at start."),
             Schema.int("tcp_port", 0, 0, 65535, unit: "TCP port", "Also listen on 127.0.0.1 at this port; 0 = off."),
             Schema.int("max_body_bytes", 65536, 1024, 1_048_576, unit: "bytes", "Largest accepted request body."),
+            Schema.int(
+                "idle_timeout_seconds", 30, 1, 600, unit: "s",
+                "A connection with no request in flight (or a request head still arriving) for this long is closed; event streams are not idle."),
+            Schema.int(
+                "max_connections", 64, 8, 1024, unit: "connections",
+                "Open connections per listener (socket, TCP); more wait to be accepted. Keep it below the unit's LimitNOFILE."),
+            Schema.int(
+                "max_concurrent_declarations", 8, 1, 64, unit: "requests",
+                "Declarations handled at once; more are answered 503 with code \"busy\"."),
         ])
 
     static let ui = ConfigTable(

@@ -188,8 +188,9 @@ struct QueueCommand: AsyncParsableCommand {
             var refused = 0
             var generator = SystemRandomNumberGenerator()
             let baseFace = Data((0..<faceBytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            let recordClock = SystemRecordClock()
             for i in 0..<count {
-                let record = QueueRecord(checkpointId: "stress", deviceId: "pump", clock: SystemRecordClock.now(),
+                let record = QueueRecord(checkpointId: "stress", deviceId: "pump", clock: recordClock.now(),
                                          declaration: Self.declaration(i), screening: ScreeningSummary(result: .normal, rawTemperatureC: 34.1,
                                          correctedTemperatureC: 36.6, calibrationId: "test", sensor: "synthetic"), faceCaptured: faceBytes > 0)
                 var face: Data?
