@@ -185,7 +185,18 @@ struct APIDeclarationTests {
                dir existing: String? = nil, tcp: Bool = false, ui: UIConfiguration? = nil, preview: CameraPreview? = nil,
                keepalive: Duration = .seconds(15), configure: (inout APIConfiguration) -> Void = { _ in }) async throws -> Running {
         let dir = existing ?? uplinkTempDir("api")
-        let store = try QueueStore(path: dir + "/q.db", options: .init(capacity: capacity))
+        // A restart on the same directory: the previous daemon's server tasks may still be winding down (and hold its
+        // store, and so the queue's lock) for a moment on a busy machine. A real restart waits for the old process too.
+        var opened: QueueStore?
+        let lockDeadline = ContinuousClock.now + .seconds(60)
+        while opened == nil {
+            do {
+                opened = try QueueStore(path: dir + "/q.db", options: .init(capacity: capacity))
+            } catch let e as AdapterError where e.code == .queueLocked && ContinuousClock.now < lockDeadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let store = opened!
         let defaultSocket = dir + "/api-\(UUID().uuidString.prefix(6)).sock"
         let port = tcp ? RawHTTP.freePort() : nil
         var configuration = APIConfiguration(socketPath: defaultSocket, tcpPort: port, checkpointId: "TN-01", deviceId: "k1", ui: ui,
