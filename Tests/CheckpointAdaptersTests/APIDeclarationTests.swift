@@ -102,7 +102,7 @@ struct RawHTTP {
     }
 
     /// Reads until `done` says the text so far is enough, or `timeout` passes.
-    func read(timeout: Duration = .seconds(5), until done: (String) -> Bool) -> String {
+    func read(timeout: Duration = .seconds(30), until done: (String) -> Bool) -> String {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = ContinuousClock.now + timeout
