@@ -12,7 +12,8 @@ done
 [ -n "$LOGSRC" ] || { echo "swift-log sources not found (build the package first)" >&2; exit 1; }
 CORE=("$ROOT"/Sources/CheckpointCore/Support/CoreError.swift)
 for f in "$ROOT"/Sources/CheckpointCore/Camera/*.swift; do
-  case "$f" in *+Config.swift) ;; *) CORE+=("$f") ;; esac  # the config mapping needs the whole config model
+  # the config mapping needs the whole config model; the kiosk preview's drawing needs the faces model
+  case "$f" in *+Config.swift|*/PreviewRendering.swift) ;; *) CORE+=("$f") ;; esac
 done
 ADAPT=("$ROOT"/Sources/CheckpointAdapters/Support/AdapterError.swift "$ROOT"/Sources/CheckpointAdapters/Camera/V4L2Device.swift
        "$ROOT"/Sources/CheckpointAdapters/Camera/SystemV4L2Device.swift "$ROOT"/Sources/CheckpointAdapters/Camera/CaptureCancellation.swift
@@ -25,7 +26,7 @@ if [ ! -x "$BIN" ]; then
   cat > "$T/NoImageCodec.swift" <<'S'
 enum ImageCodec {
     struct Image { var width: Int; var height: Int; var channels: Int; var pixels: [UInt8] }
-    static func decode(_ data: [UInt8], gray: Bool = false) throws(AdapterError) -> Image {
+    static func decode(_ data: [UInt8], gray: Bool = false, maxWidth: Int? = nil, maxHeight: Int? = nil) throws(AdapterError) -> Image {
         throw AdapterError(.unsupported, "capture-check is built without an MJPEG decoder")
     }
 }
