@@ -33,6 +33,18 @@ import Testing
         #expect(pixel(out, 0, 49).1 == 98)
     }
 
+    /// The tracker's box is smoothed: the ready face is still found among the detections (it was drawn amber when
+    /// only an equal box counted), a far-off or absent tracked box marks nothing.
+    @Test func theReadyFaceIsTheDetectionOverlappingTheTrackedBoxMost() {
+        let person = FaceBox(x: 200, y: 100, width: 120, height: 150)
+        let other = FaceBox(x: 20, y: 30, width: 40, height: 50)
+        let smoothed = FaceBox(x: 204, y: 97, width: 118, height: 153)
+        #expect(PreviewBox.marking([other, person], readyFace: smoothed).map(\.ready) == [false, true])
+        #expect(PreviewBox.marking([other, person], readyFace: nil).map(\.ready) == [false, false])
+        #expect(PreviewBox.marking([other], readyFace: smoothed).map(\.ready) == [false])
+        #expect(PreviewBox.marking([], readyFace: smoothed).isEmpty)
+    }
+
     @Test func theReadyFaceIsGreenOthersAmberBothMirrored() {
         let frame = Frame(width: 200, height: 100, layout: .bgr24, pixels: [UInt8](repeating: 0, count: 200 * 100 * 3), sequence: 1, monotonicNanos: 1)
         let out = PreviewRendering.render(frame, boxes: [

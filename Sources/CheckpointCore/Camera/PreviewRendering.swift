@@ -8,6 +8,15 @@ public struct PreviewBox: Sendable, Equatable {
         self.box = box
         self.ready = ready
     }
+
+    /// The detector's boxes, the one of the face that is ready to measure marked. The tracker smooths its box, so
+    /// that face is the detection overlapping the tracked box most (IoU above 0.3), not one equal to it.
+    public static func marking(_ detections: [FaceBox], readyFace tracked: FaceBox?) -> [PreviewBox] {
+        let ready = tracked.flatMap { t in
+            detections.indices.max { detections[$0].iou(t) < detections[$1].iou(t) }.flatMap { detections[$0].iou(t) > 0.3 ? $0 : nil }
+        }
+        return detections.indices.map { PreviewBox(box: detections[$0], ready: $0 == ready) }
+    }
 }
 
 /// Turns a camera frame into the kiosk's preview: scaled down (aspect kept), mirrored so people see

@@ -31,8 +31,8 @@ struct VisionService: Service {
                 let assessment = pipeline.process(frame, faces: detections.faces)
                 let candidate = assessment.face.flatMap { pipeline.bestFrame(for: $0.id) }
                 if let preview, preview.isWatched {
-                    let tracked = assessment.isReady ? assessment.face?.face.box : nil
-                    preview.offer(frame, boxes: detections.faces.map { PreviewBox(box: $0.box, ready: $0.box == tracked) })
+                    let ready = assessment.isReady ? assessment.face?.face.box : nil
+                    preview.offer(frame, boxes: PreviewBox.marking(detections.faces.map(\.box), readyFace: ready))
                 }
                 await hub.faces(assessment, cameraWidth: frame.width, cameraHeight: frame.height,
                                 at: frame.monotonicNanos, candidate: candidate)
