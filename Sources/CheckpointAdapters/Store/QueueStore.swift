@@ -150,7 +150,7 @@ public final class QueueStore: Sendable {
             let pool = try Self.openPool(path: path, options: options)
             let verdict = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
             if verdict != ["ok"] {
-                throw AdapterError(.storage, "quick_check failed", cause: .sqlite(verdict.prefix(5).joined(separator: "; ")))
+                throw AdapterError(.queueCorrupt, "quick_check failed", cause: .sqlite(verdict.prefix(5).joined(separator: "; ")))
             }
             opened = pool
         } catch {
@@ -225,7 +225,7 @@ public final class QueueStore: Sendable {
     /// Whether an open or check error means the file itself is damaged (and only then may it be moved aside).
     static func isCorruption(_ error: any Error) -> Bool {
         if let e = error as? DatabaseError { return e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB }
-        if let e = error as? AdapterError, e.message.hasPrefix("quick_check failed") { return true }
+        if let e = error as? AdapterError, e.code == .queueCorrupt { return true }
         return false
     }
 
@@ -625,6 +625,8 @@ extension AdapterError.Code {
     public static let idempotencyKeyTaken = AdapterError.Code("idempotency-key-taken")
     /// Another process (the running daemon) holds the queue's lock.
     public static let queueLocked = AdapterError.Code("queue-locked")
+    /// The queue database failed its check at open (it is moved aside by its owner).
+    public static let queueCorrupt = AdapterError.Code("queue-corrupt")
 }
 
 private extension Int64 {
