@@ -98,7 +98,7 @@ struct Checkpointd: AsyncParsableCommand {
     /// Parses `path` (and the calibration file it names) in a child process first; a message if the TOML parser
     /// crashed on it (see `ConfigPreflight`), nil otherwise.
     static func parserCrash(path: String) async -> String? {
-        let thread = DedicatedThread(name: "checkpointd.preflight")
+        let thread = DedicatedThread(name: "ckpt.preflight")
         defer { thread.stop() }
         guard case .parserCrashed(let signal, let detail) = await ConfigPreflight.check(path: path, on: thread) else { return nil }
         return "\(path): not valid TOML: the parser stopped with signal \(signal) on this file or its calibration file "

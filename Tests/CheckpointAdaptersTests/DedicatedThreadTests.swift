@@ -3,14 +3,28 @@ import Testing
 @testable import CheckpointAdapters
 
 @Suite struct DedicatedThreadTests {
+    /// The name the kernel shows for the calling thread (what `top -H` and `ps -L` print).
+    static func osThreadName() -> String {
+        ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .newlines)
+    }
+
     @Test func runsOnItsOwnNamedThreadInOrder() async throws {
         let worker = DedicatedThread(name: "test-worker")
-        let names = try await worker.run { Thread.current.name ?? "" }
+        let names = try await worker.run { Self.osThreadName() }
         #expect(names == "test-worker")
         var results: [Int] = []
         for i in 0..<5 { results.append(try await worker.run { i * 2 }) }
         #expect(results == [0, 2, 4, 6, 8])
         worker.stop()
+    }
+
+    /// The kernel keeps 15 bytes of a thread's name and refuses a longer one whole: the name is cut, not lost.
+    @Test func aLongNameIsCutToWhatTheKernelKeeps() async throws {
+        let worker = DedicatedThread(name: "checkpointd.uploader-thread")
+        #expect(try await worker.run { Self.osThreadName() } == "checkpointd.upl")
+        worker.stop()
+        #expect(DedicatedThread.kernelName("nhiệt-độ-cảm-biến") == "nhiệt-độ-c")
+        #expect(DedicatedThread.kernelName("ckpt.queue") == "ckpt.queue")
     }
 
     @Test func propagatesErrors() async {

@@ -63,7 +63,7 @@ struct StoreQueueTests {
         #expect(durability.synchronous == 2)
     }
 
-    @Test func walCheckpointsRunInTheBackgroundNotInsideEnqueue() throws {
+    @Test func walCheckpointsRunInTheBackgroundNotInsideEnqueue() async throws {
         func size(_ p: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? -1 }
         let face = Data(repeating: 0xAB, count: 30_000)
         // 1. With the background checkpoint held back, 200 enqueues of 30 KB (~1,700 pages, past SQLite's
@@ -82,7 +82,9 @@ struct StoreQueueTests {
         for i in 0..<200 { try store2.enqueue(sampleRecord(i), face: face) }
         var waited = 0
         // Both events: the file grows while the checkpoint runs, and the checkpoint counts itself only once it returned.
-        while (size(live) < 200 * 30_000 || store2.backgroundCheckpoints == 0) && waited < 1200 { usleep(50_000); waited += 1 }  // up to 60 s
+        while (size(live) < 200 * 30_000 || store2.backgroundCheckpoints == 0) && waited < 1200 {  // up to 60 s
+            try await Task.sleep(for: .milliseconds(50)); waited += 1
+        }
         #expect(size(live) >= 200 * 30_000, "the database file never caught up with the log")
         #expect(store2.backgroundCheckpoints >= 1)
         // Everything is still there and intact, seen from a fresh connection.
@@ -256,29 +258,33 @@ struct StoreQueueTests {
 
     /// Another process holds the database (here: an exclusive SQLite lock). That is SQLITE_BUSY, not corruption: the
     /// open fails with a clear error and the live queue stays where it is (it used to be renamed aside).
-    @Test func aBusyDatabaseIsAnErrorNeverAQuarantine() throws {
+    @Test func aBusyDatabaseIsAnErrorNeverAQuarantine() async throws {
         let dir = uplinkTempDir("busy")
         let path = dir + "/q.db"
         do {
             let store = try QueueStore(path: path)
             try store.enqueue(sampleRecord(1), face: nil)
         }
+        // Another process holds the database locked until the test closes its standard input.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         holder.arguments = ["-c", """
-            import sqlite3, sys, time
+            import sqlite3, sys
             c = sqlite3.connect(sys.argv[1], isolation_level=None)
             c.execute("PRAGMA locking_mode=EXCLUSIVE"); c.execute("BEGIN EXCLUSIVE"); c.execute("SELECT COUNT(*) FROM records").fetchone()
-            print("locked", flush=True); time.sleep(30)
+            print("locked", flush=True); sys.stdin.read()
             """, path]
-        let out = Pipe()
+        let out = Pipe(), release = Pipe()
         holder.standardOutput = out
+        holder.standardInput = release
         try holder.run()
-        defer { holder.terminate(); holder.waitUntilExit() }
-        _ = out.fileHandleForReading.availableData   // "locked"
-        #expect(throws: AdapterError.self) {
-            _ = try QueueStore(path: path, options: .init(busyTimeout: .seconds(1)))
+        let locked = await offPool { String(decoding: out.fileHandleForReading.availableData, as: UTF8.self) }
+        #expect(locked.contains("locked"))
+        await #expect(throws: AdapterError.self) {
+            _ = try await offPool { try QueueStore(path: path, options: .init(busyTimeout: .seconds(1))) }
         }
+        try release.fileHandleForWriting.close()
+        await offPool { holder.waitUntilExit() }
         let names = try FileManager.default.contentsOfDirectory(atPath: dir)
         #expect(!names.contains { $0.contains("corrupt") }, "moved aside: \(names)")
         #expect(FileManager.default.fileExists(atPath: path))

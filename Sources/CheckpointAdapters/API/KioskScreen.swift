@@ -57,7 +57,7 @@ struct LoopbackGuard<Context: RequestContext>: RouterMiddleware {
 /// leading outside, no directory listings. Read on their own thread, never on the cooperative pool.
 public final class StaticFiles: Sendable {
     public let root: String
-    private let thread = DedicatedThread(name: "checkpointd.ui")
+    private let thread = DedicatedThread(name: "ckpt.ui")
 
     public init(root: String) {
         self.root = root

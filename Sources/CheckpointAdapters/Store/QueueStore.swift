@@ -126,7 +126,7 @@ public final class QueueStore: Sendable {
     private let pool: DatabasePool
     private let logger: Logger
     /// SQLite commits block on fsync: async callers go through this thread, never the cooperative pool.
-    private let thread = DedicatedThread(name: "checkpointd.queue")
+    private let thread = DedicatedThread(name: "ckpt.queue")
     private let pageSize: Int64
     /// Checkpoints the WAL off the commit path (see `WALCheckpointer`).
     private let checkpointer: WALCheckpointer?

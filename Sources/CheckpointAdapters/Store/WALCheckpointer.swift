@@ -15,7 +15,7 @@ final class WALCheckpointer: @unchecked Sendable {
     static let backstopPages = 8192
 
     private let connection: DatabaseQueue
-    private let thread = DedicatedThread(name: "checkpointd.walckpt")
+    private let thread = DedicatedThread(name: "ckpt.walckpt")
     private let delay: Duration
     private let lock = NSLock()
     private var scheduled = false

@@ -30,13 +30,28 @@ public final class DedicatedThread: @unchecked Sendable {
 
     private let queue = Queue()
 
+    /// `name` is what `top -H`, `ps -L` and a core dump show for the thread: the kernel keeps 15 bytes of it, so
+    /// it is cut there (a longer name would be refused whole).
     public init(name: String) {
         let queue = self.queue
+        let shown = Self.kernelName(name)
         let thread = Thread {
-            Thread.current.name = name
+            // Named from inside, as prctl(PR_SET_NAME) does: Foundation's `Thread.name` setter names the pthread
+            // its creator recorded, which a new thread can run before (it then keeps its creator's name).
+            try? shown.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             queue.loop()
         }
         thread.start()
+    }
+
+    /// `name` cut to the 15 bytes the kernel keeps, at a character boundary.
+    static func kernelName(_ name: String) -> String {
+        var shown = ""
+        for c in name {
+            guard shown.utf8.count + String(c).utf8.count <= 15 else { break }
+            shown.append(c)
+        }
+        return shown
     }
 
     deinit { stop() }

@@ -101,7 +101,7 @@ public final class CurlUploader: Sendable {
         CurlGlobal.initialize()
         try Self.validate(configuration)
         self.configurationBox = Mutex(configuration)
-        self.thread = DedicatedThread(name: "checkpointd.upload")
+        self.thread = DedicatedThread(name: "ckpt.upload")
         self.state = Mutex(nil)
         self.shuttingDown = ShutdownFlag()
     }

@@ -35,7 +35,7 @@ public final class CameraPreview: Sendable {
 
     public let options: Options
     private let state = Mutex(State())
-    private let thread = DedicatedThread(name: "checkpointd.preview")
+    private let thread = DedicatedThread(name: "ckpt.preview")
 
     public init(options: Options = Options()) {
         self.options = options
