@@ -104,6 +104,8 @@ public final class DeclarationAPI: Sendable {
         self.files = configuration.ui.map { StaticFiles(root: $0.directory) }
         self.extraHealth = extraHealth
         self.recordClock = SystemRecordClock()
+        logger.info("record clock", metadata: ["boot_id": "\(recordClock.bootId)", "sync_source": "\(SystemRecordClock.syncSource())",
+                                               "synced": "\(SystemRecordClock.clockSynced())"])
     }
 
     /// The 201 answer: the record id, a short code people can read out, and the screening stored with it.

@@ -46,6 +46,16 @@ public struct SystemRecordClock: Sendable {
         return ClockSync.synced(returnValue: rc, status: buffer.load(fromByteOffset: 40, as: Int32.self))
     }
 
+    /// Where the sync flag comes from, said once in the journal at start: adjtimex, or the fallback and why.
+    public static func syncSource() -> String {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 16)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: 512)
+        let rc = cAdjtimex(buffer)
+        let e = errno
+        return rc >= 0 ? "adjtimex" : "timesyncd flag file (adjtimex refused: \(String(cString: strerror(e))))"
+    }
+
     public static func clockSynced() -> Bool {
         kernelSynced() ?? (access(timesyncFlagPath, F_OK) == 0)
     }

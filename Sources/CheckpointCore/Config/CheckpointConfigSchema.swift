@@ -243,3 +243,11 @@ public enum CheckpointConfigSchema {
         return nil
     }
 }
+
+extension CheckpointConfigSchema {
+    /// The schema's default for `key` of table `table` ("queue", "max_bytes"): the one definition of that default,
+    /// for tools that use a setting without a configuration file.
+    public static func defaultValue(table: String, key: String) -> ConfigValue? {
+        root.tables.first { $0.name == table }?.keys.first { $0.name == key }?.defaultValue
+    }
+}

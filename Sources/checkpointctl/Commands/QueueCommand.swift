@@ -14,16 +14,36 @@ struct QueueCommand: AsyncParsableCommand {
         subcommands: [Status.self, List.self, Show.self, RetryDead.self, Export.self, Drain.self, Pump.self])
 
     struct Location: ParsableArguments {
-        @Option(help: "Queue database.") var db = "/var/lib/checkpointd/queue.db"
-        @Option(help: "Queue size limit in MiB (as configured for the daemon).") var maxMib = 512
+        @Option(help: "The daemon's configuration: the queue's database and size limit are read from its [queue] table.")
+        var config = CheckpointConfigSchema.defaultPath
+        @Option(help: "Queue database (instead of the configuration's [queue] database).") var db: String?
+        @Option(help: "Queue size limit in MiB (instead of the configuration's [queue] max_bytes).") var maxMib: Int?
+
+        /// The database and its size limit: given on the command line, else the daemon's own configuration, so a
+        /// technician on the kiosk looks at the queue the daemon writes without knowing where it is.
+        func resolved() throws -> (db: String, maxBytes: Int64) {
+            if let db, let maxMib { return (db, Int64(maxMib) * 1024 * 1024) }
+            if let db, !FileManager.default.fileExists(atPath: config),
+               case .integer(let maxBytes) = CheckpointConfigSchema.defaultValue(table: "queue", key: "max_bytes") {
+                return (db, Int64(maxBytes))  // a queue away from any kiosk (a copy, a test): the default limit
+            }
+            let queue: CheckpointConfig.Queue
+            switch ConfigLoader.result(path: config) {
+            case .success(let c): queue = c.queue
+            case .failure(let e):
+                throw ValidationError("cannot read the queue's location from \(config) (or pass --db and --max-mib):\n\(e)")
+            }
+            return (db ?? queue.databasePath, maxMib.map { Int64($0) * 1024 * 1024 } ?? Int64(queue.maxBytes))
+        }
 
         /// Read-only by default: safe beside the running daemon, and never moves the live queue aside. `.maintenance`
         /// takes the daemon's lock, so a change refuses while the daemon runs instead of racing it.
         func open(_ access: QueueStore.Access = .readOnly) throws -> QueueStore {
+            let (db, maxBytes) = try resolved()
             guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no queue database at \(db)") }
             var logger = Logger(label: "checkpointctl.queue")
             logger.logLevel = .warning
-            return try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: Int64(maxMib) * 1024 * 1024), access: access),
+            return try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: maxBytes), access: access),
                                   logger: logger)
         }
     }
@@ -92,7 +112,7 @@ struct QueueCommand: AsyncParsableCommand {
                 print(String(decoding: d.json, as: UTF8.self))
                 print("state: dead letter since \(d.deadAt.formatted(.iso8601)): \(d.reason)")
             } else {
-                throw ValidationError("no record \(id) in \(location.db) (delivered records are deleted)")
+                throw ValidationError("no record \(id) in \((try? location.resolved().db) ?? "the queue") (delivered records are deleted)")
             }
         }
     }
