@@ -3,7 +3,8 @@
 //
 // The pipeline at a glance (one target per layer):
 //   C shims:     CV4L2 (V4L2 ioctls) · CCurl (libcurl) · CFaceDetector (OpenCV face detection, C++ behind a
-//                pure-C header) · CImageCodec (JPEG via libturbojpeg, PNG via libpng)
+//                pure-C header) · CImageCodec (JPEG via libturbojpeg, PNG via libpng) · CQRDecoder (QR codes via
+//                ZXing-C++, C++ behind a pure-C header)
 //   Core:        CheckpointCore      — pure Swift domain logic, imports no C
 //   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, uploader, store)
 //   Executables: checkpointd (daemon) · checkpointctl (technician CLI) · checkpoint-receiver (reference server)
@@ -56,6 +57,11 @@ let package = Package(
         ),
 
         .target(
+            name: "CQRDecoder",
+            linkerSettings: [.linkedLibrary("ZXing")]   // Debian libzxing-dev (pkg-config zxing: -lZXing)
+        ),
+
+        .target(
             name: "CImageCodec",
             linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]
         ),
@@ -66,7 +72,7 @@ let package = Package(
         // MARK: Adapters — hardware, network and storage boundaries.
         .target(
             name: "CheckpointAdapters",
-            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CImageCodec", grdb, hummingbird, logging, metrics, prometheus],
+            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", grdb, hummingbird, logging, metrics, prometheus],
             swiftSettings: swiftSettings
         ),
 

@@ -36,7 +36,7 @@ f() { dpkg-deb -f "$DEB" "$1"; }
   && ok "control: $(f Package) $(f Version) $(f Architecture), Installed-Size $(f Installed-Size) KiB" \
   || bad "control fields" "$(dpkg-deb -f "$DEB" | tr '\n' ';')"
 dep=$(f Depends)
-missing=""; for d in libc6 libopencv-core libopencv-objdetect libturbojpeg0 libpng16-16 libcurl4 libsqlite3-0 adduser; do
+missing=""; for d in libc6 libopencv-core libopencv-objdetect libturbojpeg0 libpng16-16 libzxing2 libcurl4 libsqlite3-0 adduser; do
   [[ ", $dep" == *", $d"* ]] || missing="$missing $d"; done
 # and nothing the daemon does not use (OpenCV's imgcodecs drags in GDAL; libv4l2 is not used: raw ioctls)
 for d in libopencv-imgcodecs libv4l-0; do [[ ", $dep" == *", $d"* ]] && missing="$missing (unwanted: $d)"; done
