@@ -6,11 +6,11 @@ import CheckpointCore
 struct CheckpointCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpointctl",
-        abstract: "Technician tool for checkpointd kiosks: sensors, calibration, camera, faces, queue.",
+        abstract: "Technician tool for checkpointd kiosks: sensors, calibration, camera, faces, QR codes, queue.",
         version: CheckpointVersion.string,
         subcommands: [
             SensorCommand.self, CalibrateCommand.self, SimulateCommand.self,
-            DetectCommand.self, CameraCommand.self, QueueCommand.self, StatusCommand.self,
+            DetectCommand.self, QRCommand.self, CameraCommand.self, QueueCommand.self, StatusCommand.self,
         ]
     )
 }

@@ -22,6 +22,7 @@ public struct AdapterError: Error, Sendable, CustomStringConvertible {
         public static let transfer = Code("transfer")
         public static let storage = Code("storage")
         public static let closed = Code("closed")
+        public static let qrDecoder = Code("qr-decoder")
     }
 
     /// What the C layer said.

@@ -127,12 +127,12 @@ private func parseSize(_ text: String) -> (Int, Int)? {
     return (w, h)
 }
 
-private func fmt(_ v: Double, _ digits: Int) -> String {
+func fmt(_ v: Double, _ digits: Int) -> String {
     guard v.isFinite else { return "0" }
     return String(format: "%.\(digits)f", v)
 }
 
-private func jsonString(_ s: String) -> String {
+func jsonString(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
         switch u {
