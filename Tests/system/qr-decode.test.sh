@@ -106,12 +106,16 @@ for o, m in objs:
     if m["payload"] is None:
         continue
     hit = any(c["text"] == m["payload"] for c in o["codes"])
-    for k in [(m["condition"], "all"), (m["condition"], m["size"]), ("payload " + m["key"], m["size"])]:
+    keys = [(m["condition"], "all"), (m["condition"], m["size"]), ("payload " + m["key"], m["size"])]
+    if m["size"] >= 120:
+        keys.append((m["condition"], ">=120"))
+    for k in keys:
         stat[k][0] += hit
         stat[k][1] += 1
-for (cond, size), (h, n) in sorted(stat.items(), key=lambda kv: (kv[0][0], kv[0][1] if kv[0][1] != "all" else 0)):
+order = {"all": 0, ">=120": 1}
+for (cond, size), (h, n) in sorted(stat.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], kv[0][1]))):
     if size != "all":
-        print("INFO qr-decode-rate %s %d px: %d/%d = %.0f%%" % (cond, size, h, n, 100.0 * h / n))
+        print("INFO qr-decode-rate %s %s px: %d/%d = %.0f%%" % (cond, size, h, n, 100.0 * h / n))
 ms = sorted(o["ms"] for o, m in objs)
 if ms:
     print("INFO qr-decode-ms: median %.2f, p95 %.2f, max %.2f (wall clock, one run per frame)" % (
