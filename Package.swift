@@ -6,7 +6,8 @@
 //                pure-C header) · CImageCodec (JPEG via libturbojpeg, PNG via libpng) · CQRDecoder (QR codes via
 //                ZXing-C++, C++ behind a pure-C header)
 //   Core:        CheckpointCore      — pure Swift domain logic, imports no C
-//   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, uploader, store)
+//   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, QR decoder,
+//                uploader, store)
 //   Executables: checkpointd (daemon) · checkpointctl (technician CLI) · checkpoint-receiver (reference server)
 import PackageDescription
 
