@@ -2,7 +2,7 @@ import Foundation
 
 /// A health-declaration QR code the kiosk can read a person's details from, parsed from the code's decoded text.
 ///
-/// Two formats are read (research notes: docs/design standards-and-declaration.md §B.3–B.5):
+/// Two formats are read (the project's research notes "standards-and-declaration", §B.3–B.5):
 /// - the PC-COVID personal QR code of Decision 1405/QĐ-BTTTT, `SoGiayTo|HoTen|NgaySinh|LoaiDinhDanh|QID|EXT`
 ///   (`PCCovidQR`);
 /// - the QR code printed on a chip citizen ID card, `CCCD|oldCMND|Name|DOB|Gender|Address|IssueDate`, or the same

@@ -71,6 +71,8 @@ public struct PCCovidQR: Sendable, Equatable {
 
     /// The field names of the format, in order (used in refusals).
     public static let fieldNames = ["SoGiayTo", "HoTen", "NgaySinh", "LoaiDinhDanh", "QID", "EXT"]
+    /// The EXT sub-fields read, in order (used in refusals).
+    public static let extFieldNames = ["EXT proxy QID", "EXT gender", "EXT BHYT number", "EXT phone"]
 
     static let maxIDLength = 20
     static let maxNameLength = 255
@@ -114,7 +116,7 @@ public struct PCCovidQR: Sendable, Equatable {
         let ext = f[5].unicodeScalars.split(separator: "<", omittingEmptySubsequences: false).map(HealthQR.field)
         func sub(_ i: Int) -> String? { i < ext.count && !ext[i].isEmpty ? ext[i] : nil }
         if let proxy = sub(0) {
-            if !HealthQR.isDigits(proxy, count: 1...maxQIDLength) { return refuse("EXT proxy QID", "must be 1 to \(maxQIDLength) digits") }
+            if !HealthQR.isDigits(proxy, count: 1...maxQIDLength) { return refuse(extFieldNames[0], "must be 1 to \(maxQIDLength) digits") }
             qr.proxyQID = proxy
         }
         if let g = sub(1) {
@@ -122,19 +124,19 @@ public struct PCCovidQR: Sendable, Equatable {
             case "0": qr.gender = .unknown
             case "1": qr.gender = .male
             case "2": qr.gender = .female
-            default: return refuse("EXT gender", "must be 0 (unknown), 1 (male) or 2 (female)")
+            default: return refuse(extFieldNames[1], "must be 0 (unknown), 1 (male) or 2 (female)")
             }
         }
         if let bhyt = sub(2) {
             if bhyt.unicodeScalars.count > 20 || !bhyt.unicodeScalars.allSatisfy({ HealthQR.isASCIIDigit($0) || HealthQR.isASCIILetter($0) }) {
-                return refuse("EXT BHYT number", "the health-insurance number may hold only letters and digits, at most 20")
+                return refuse(extFieldNames[2], "the health-insurance number may hold only letters and digits, at most 20")
             }
             qr.healthInsuranceNumber = bhyt
         }
         if let phone = sub(3) {
             let digits = phone.hasPrefix("+") ? String(phone.unicodeScalars.dropFirst()) : phone
             if !HealthQR.isDigits(digits, count: 8...15) {
-                return refuse("EXT phone", "the phone number must be 8 to 15 digits, optionally after \"+\"")
+                return refuse(extFieldNames[3], "the phone number must be 8 to 15 digits, optionally after \"+\"")
             }
             qr.phone = phone
         }

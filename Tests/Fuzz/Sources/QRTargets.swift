@@ -133,6 +133,8 @@ enum QRTargets {
             case .invalidField:
                 require(refusal.field.map { !$0.isEmpty } ?? false, "qr.field", "a field refusal without the field: \(refusal.reason)")
                 require(refusal.format != nil, "qr.field-format", "a field refusal without the format: \(refusal.reason)")
+                let names = refusal.format == .cccd ? CCCDQR.fieldNames : PCCovidQR.fieldNames + PCCovidQR.extFieldNames
+                require(names.contains(refusal.field ?? ""), "qr.field-name", "refused field \(refusal.field ?? "nil") is not one of the format's")
             case .fieldCount:
                 require(refusal.format != nil, "qr.count-format", "a field-count refusal without the format")
                 let n = fields(text).count
