@@ -139,6 +139,10 @@ z = 4
     put("declaration", "no-consent.json", json.dumps(dict(good, consent=False)))
     put("declaration", "bad-types.json", json.dumps(dict(good, birthYear="1985", phone=912345678)))
     put("declaration", "not-object.json", '[1, "two", {"three": null}]')
+    put("declaration", "from-qr.json", json.dumps(dict(good, source="qr-cccd", passport="079203001234"), ensure_ascii=False))
+    put("declaration", "bad-source.json", json.dumps(dict(good, source="qr")))
+
+    health_qr()
 
     record = {
         "id": "6A1F4C2E-3B5D-4E7F-8A9B-0C1D2E3F4A5B", "checkpointId": "cp-1", "deviceId": "kiosk-1",
@@ -167,6 +171,53 @@ z = 4
         b'{"error":"record JSON does not match"}')
     put("upload-response", "401", crlf("HTTP/1.1 401 Unauthorized", "WWW-Authenticate: Bearer", "", ""))
     put("upload-response", "413-long-body", crlf("HTTP/1.1 413 Content Too Large", "", "") + b"x" * 3000)
+
+
+
+def health_qr():
+    """Seeds for pccovid-qr and cccd-qr (Tests/Fuzz/Sources/QRTargets.swift), synthetic people only. The first byte
+    picks the mode: "R" (< 0x80) = the rest is the code's text as is; 0x80 + k = the rest replaces field k of the
+    target's template code."""
+    raw = lambda text: b"R" + text.encode()
+    field = lambda k, text: bytes([0x80 + k]) + text.encode()
+    pc = {
+        "published-shape": "031090001234|PHAM VAN CUONG|1990-03-15|0|163000000000000001|<1<HS4010000000003<0912000003",
+        "masked": "******001234|PHAM VAN CUONG|1990-**-**|0|163000000000000001|<1<HS4010000000003<0912000003",
+        "masked-day": "******001234|PHAM VAN CUONG|1990-03-**|0|163000000000000001|<1",
+        "masked-month": "031090001234|PHAM VAN CUONG|1990-**-15|0|163000000000000001|<1",
+        "proxy": "******001235|PHAM THI DUNG|2015-**-**|1|163000000000000002|163000000000000001<2<<+84912000004",
+        "no-ext": "031090001234|PHAM VAN CUONG|1990-03-15|0|163000000000000001|",
+        "passport": "C1234567|PHAM VAN CUONG|1990-03-15|0|163000000000000001|<0<<0912000003<signature",
+        "leap-day": "031090001234|PHAM VAN CUONG|2000-02-29|0|163000000000000001|<1",
+        "bad-date": "031090001234|PHAM VAN CUONG|2001-02-29|0|163000000000000001|<1",
+        "whitespace": " \ufeff 031090001234 | PHAM VAN CUONG |1990-03-15| 0 |163000000000000001| < 1 \r\n",
+        "five-fields": "031090001234|PHAM VAN CUONG|1990-03-15|0|163000000000000001",
+        "eu-dcc": "HC1:NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH-R6IOOK.IR9B+9D-7",
+        "vietqr": "00020101021238540010A00000072701240006970436011012345678900208QRIBFTTA53037045802VN6304ABCD",
+        "url": "HTTPS://QR.EXAMPLE.VN/CHECKIN/12",
+    }
+    for name, text in pc.items():
+        put("pccovid-qr", name, raw(text))
+    for k, text in [(0, "****12"), (0, "**"), (1, "Nguy\u1ec5n V\u0103n A"), (2, "1987-13-01"), (2, "1987-**-32"),
+                    (3, "2"), (4, "16x"), (6, "12a"), (7, "3"), (8, "HS-401"), (9, "0912 000 003"), (12, "1899-01-01")]:
+        put("pccovid-qr", f"field-{k}-{text.encode().hex()[:16]}", field(k, text))
+
+    cccd = "079203001234|025123456|Nguy\u1ec5n V\u0103n An|01011990|Nam|S\u1ed1 3, Quang Trung, Ph\u01b0\u1eddng Phan \u0110\u00ecnh Ph\u00f9ng, Th\u00e1i Nguy\u00ean|15082021"
+    import unicodedata
+    seeds = {
+        "seven-fields": cccd,
+        "seven-fields-nfd": unicodedata.normalize("NFD", cccd),
+        "six-fields": "001300000001|Tr\u1ea7n Th\u1ecb B\u00edch|29022000|N\u1eef|Th\u00f4n \u0110\u00f4ng, X\u00e3 Ph\u00fa L\u01b0\u01a1ng|01072023",
+        "empty-old-cmnd": "001300000001||TR\u1ea6N TH\u1eca B\u00cdCH|29022000|NU\u031b\u0303|H\u00e0 N\u1ed9i|01072023",
+        "bad-date": "001300000001|Tr\u1ea7n Th\u1ecb B\u00edch|31022000|N\u1eef|H\u00e0 N\u1ed9i|01072023",
+        "issued-before-birth": "001300000001|Tr\u1ea7n Th\u1ecb B\u00edch|01012000|N\u1eef|H\u00e0 N\u1ed9i|01011999",
+        "eight-fields": cccd + "|x",
+    }
+    for name, text in seeds.items():
+        put("cccd-qr", name, raw(text))
+    for k, text in [(0, "07920300123"), (1, "025123456789"), (2, "Nguye\u0302\u0303n V\u0103n An"), (3, "29021900"), (4, "Khac"),
+                    (5, "  "), (6, "15082027"), (9, "N\u1eef"), (10, "\u0301An")]:
+        put("cccd-qr", f"field-{k}-{text.encode().hex()[:16]}", field(k, text))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ FUZZ_RUNS=${FUZZ_RUNS:-1000000}
 FUZZ_MAX_TIME=${FUZZ_MAX_TIME:-0}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
-ALL="gymcu90640 singlepoint asciiline toml config calibration declaration queue-record upload-response"
+ALL="gymcu90640 singlepoint asciiline toml config calibration declaration queue-record upload-response pccovid-qr cccd-qr"
 TARGETS=${FUZZ_TARGETS:-$ALL}
 BIN=${FUZZ_BIN:-$SCRATCH/fuzz/checkpoint-fuzz}
 
@@ -41,7 +41,7 @@ fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=0}${symbolizer:+:external_symbolizer_path=$symbolizer}"
 
 dict() { case "$1" in gymcu90640|singlepoint|asciiline) echo thermal;; toml|config|calibration) echo toml;;
-  declaration|queue-record) echo json;; upload-response) echo http;; esac; }
+  declaration|queue-record) echo json;; upload-response) echo http;; pccovid-qr|cccd-qr) echo qr;; esac; }
 maxlen() { case "$1" in gymcu90640) echo 8192;; config) echo 16384;; calibration) echo 8192;;
   declaration) echo 8192;; *) echo 4096;; esac; }
 

@@ -76,6 +76,22 @@ public struct DeclarationError: Error, Sendable, Equatable, CustomStringConverti
     }
 }
 
+/// Where a declaration's data came from: the declaration's `source` field, stored with it in the record.
+///
+/// Absent means `form` (typed on the kiosk); the kiosk sends `qr-pccovid` or `qr-cccd` when the form was prefilled from
+/// a scanned code (`HealthQR.declarationPrefill`), even if the person then corrected some fields.
+public enum DeclarationSource: String, Sendable, Equatable, Codable, CaseIterable {
+    /// Typed on the kiosk's form (the default).
+    case form
+    /// Prefilled from a PC-COVID personal QR code (Decision 1405/QĐ-BTTTT).
+    case pcCovidQR = "qr-pccovid"
+    /// Prefilled from the QR code printed on a chip citizen ID card (CCCD).
+    case cccdQR = "qr-cccd"
+
+    /// The declaration field that holds it.
+    public static let field = "source"
+}
+
 /// A declaration as submitted: the validated declaration and the screening it names.
 public struct DeclarationSubmission: Sendable, Equatable {
     /// The validated declaration, strings trimmed and NFC-normalised.
@@ -105,6 +121,7 @@ public struct DeclarationSubmission: Sendable, Equatable {
 /// | `countryPassing` | no | string ≤ 1000 (places visited in 14 days) |
 /// | `symptoms` | no | array of "fever", "cough", "breathless", "pneumonia", "sore-throat", "tired" |
 /// | `symptomsNote` | no | string ≤ 1000 |
+/// | `source` | no | "form" (the default, stored when absent), "qr-pccovid" or "qr-cccd" (`DeclarationSource`) |
 /// | `consent` | yes | must be `true` (Decree 13/2023: silence is not consent) |
 ///
 /// Unknown fields are refused, so nothing unexpected (and possibly personal) is stored. Every invalid field is
@@ -124,7 +141,8 @@ public struct DeclarationValidator: Sendable {
     static let symptoms: Set<String> = ["fever", "cough", "breathless", "pneumonia", "sore-throat", "tired"]
     static let required = ["fullName", "birthYear", "gender", "nation", "provinceId", "wardId",
                            "address", "phone", "hasPatient", "hasFromSickCountry", "hasSick", "consent"]
-    static let optional: Set<String> = ["districtId", "otherUser", "passport", "email", "countryPassing", "symptoms", "symptomsNote"]
+    static let optional: Set<String> = ["districtId", "otherUser", "passport", "email", "countryPassing", "symptoms", "symptomsNote",
+                                        DeclarationSource.field]
     /// The top-level key naming the screening a declaration belongs to; not part of the declaration.
     public static let screeningIdKey = "screeningId"
 
@@ -168,10 +186,10 @@ public struct DeclarationValidator: Sendable {
     }
 
     /// Validates an already-parsed declaration, reporting every invalid field at once. Returns it with its
-    /// strings trimmed and NFC-normalised (the form that is stored).
+    /// strings trimmed and NFC-normalised and its `source` filled in ("form" when absent): the form that is stored.
     @discardableResult
     public func validate(object input: [String: JSONValue]) throws(DeclarationError) -> [String: JSONValue] {
-        let o = input.mapValues(Self.normalised)
+        var o = input.mapValues(Self.normalised)
         var errors: [DeclarationError.FieldError] = []
         func fail(_ field: String, _ code: DeclarationError.Code, _ message: String) {
             errors.append(.init(field, code, message))
@@ -253,7 +271,18 @@ public struct DeclarationValidator: Sendable {
                 fail("symptoms", .type, "must be an array, got \(s.typeName)")
             }
         }
+        if let source = value(DeclarationSource.field) {
+            if case .string(let s) = source {
+                if DeclarationSource(rawValue: s) == nil {
+                    let choices = DeclarationSource.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+                    fail(DeclarationSource.field, .invalidChoice, "must be one of \(choices)")
+                }
+            } else {
+                fail(DeclarationSource.field, .type, "must be a string, got \(source.typeName)")
+            }
+        }
         if !errors.isEmpty { throw DeclarationError(invalid: errors) }
+        if value(DeclarationSource.field) == nil { o[DeclarationSource.field] = .string(DeclarationSource.form.rawValue) }
         return o
     }
 

@@ -31,6 +31,10 @@ let targets: [FuzzTarget] = [
     FuzzTarget(name: "queue-record", summary: "QueueRecord.decode (stored and received record JSON)", setUp: {}, run: JSONTargets.queueRecord),
     FuzzTarget(name: "upload-response", summary: "uploader's HTTP response parsing, Retry-After and retry policy", setUp: {},
                run: UploadTargets.response),
+    FuzzTarget(name: "pccovid-qr", summary: "HealthQR.parse from PC-COVID personal QR text (raw, or one field replaced)", setUp: {},
+               run: QRTargets.pcCovid),
+    FuzzTarget(name: "cccd-qr", summary: "HealthQR.parse from chip ID card (CCCD) QR text (raw, or one field replaced)", setUp: {},
+               run: QRTargets.cccd),
 ]
 
 nonisolated(unsafe) var selected: FuzzTarget?

@@ -1,9 +1,10 @@
 // JSON from outside: the kiosk's POST /v1/declarations body, and record JSON (read back from the queue, and what
 // checkpoint-receiver decodes from an upload).
 //
-// declaration:  DeclarationValidator.validate either accepts (only known fields; the value round-trips through a
-//               QueueRecord's encode/decode unchanged and validates again) or refuses with a kind matching the
-//               body (413 over the limit, 400 not a JSON object, 422 with the field named) and a message.
+// declaration:  DeclarationValidator.validate either accepts (only known fields; a valid `source`, "form" when none was
+//               sent; the value round-trips through a QueueRecord's encode/decode unchanged and validates again) or
+//               refuses with a kind matching the body (413 over the limit, 400 not a JSON object, 422 with the field
+//               named) and a message.
 // queue-record: QueueRecord.decode either throws or gives a record that encodes, decodes again, and whose
 //               encoding is then stable (encode ∘ decode is idempotent after one pass).
 import CheckpointCore
@@ -13,7 +14,7 @@ enum JSONTargets {
     static let validator = DeclarationValidator(maxBytes: 4096, currentYear: 2026)
     static let known: Set<String> = ["fullName", "birthYear", "gender", "nation", "provinceId", "districtId", "wardId", "address",
                                      "phone", "hasPatient", "hasFromSickCountry", "hasSick", "consent", "otherUser", "passport",
-                                     "email", "countryPassing", "symptoms", "symptomsNote"]
+                                     "email", "countryPassing", "symptoms", "symptomsNote", "source"]
 
     static let clock = RecordClock(wallTime: Date(timeIntervalSince1970: 1_795_000_000.125), clockSynced: true,
                                    bootId: "4f0e1c2a-8d1b-4c53-9a36-0f2b8e5d7c11", monotonicNanos: 123_456_789)
@@ -25,6 +26,10 @@ enum JSONTargets {
             require(body.count <= validator.maxBytes, "declaration.size", "accepted \(body.count) bytes over the \(validator.maxBytes) limit")
             for key in object.keys { require(known.contains(key), "declaration.known-fields", "accepted unknown field \(excerpt(key))") }
             require(object["consent"] == .bool(true), "declaration.consent", "accepted without consent = true")
+            // Where the data came from is always stored: what was sent, or "form" when nothing (or null) was.
+            guard case .string(let source)? = object[DeclarationSource.field], DeclarationSource(rawValue: source) != nil else {
+                fail("declaration.source", "stored without a valid source: \(String(describing: object[DeclarationSource.field]))")
+            }
 
             // Stored and uploaded inside a QueueRecord: the declaration comes back unchanged.
             let record = QueueRecord(id: UUID(uuidString: "6a1f4c2e-3b5d-4e7f-8a9b-0c1d2e3f4a5b")!, checkpointId: "cp-1", deviceId: "kiosk-1",
