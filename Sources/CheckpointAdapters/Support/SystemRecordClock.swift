@@ -33,27 +33,30 @@ public struct SystemRecordClock: Sendable {
         return nil
     }
 
-    /// The kernel's NTP state; nil when adjtimex is refused.
+    /// One read of the kernel's NTP state: adjtimex's return value, `status`, and errno when it failed.
     ///
     /// Glibc's Swift module does not import <sys/timex.h>, so `struct timex` is read from a zeroed buffer (modes = 0:
     /// a read, nothing is set): on LP64 Linux (x86_64, aarch64) `modes` is at offset 0 and `int status` at offset 40
     /// (after modes + padding and four longs); the struct is 208 bytes.
-    static func kernelSynced() -> Bool? {
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 16)
-        defer { buffer.deallocate() }
-        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: 512)
-        let rc = cAdjtimex(buffer)
-        return ClockSync.synced(returnValue: rc, status: buffer.load(fromByteOffset: 40, as: Int32.self))
-    }
-
-    /// Where the sync flag comes from, said once in the journal at start: adjtimex, or the fallback and why.
-    public static func syncSource() -> String {
+    static func readKernelNTP() -> (returnValue: Int32, status: Int32, errno: Int32) {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 16)
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: 0, count: 512)
         let rc = cAdjtimex(buffer)
         let e = errno
-        return rc >= 0 ? "adjtimex" : "timesyncd flag file (adjtimex refused: \(String(cString: strerror(e))))"
+        return (rc, buffer.load(fromByteOffset: 40, as: Int32.self), rc < 0 ? e : 0)
+    }
+
+    /// The kernel's NTP state; nil when adjtimex is refused.
+    static func kernelSynced() -> Bool? {
+        let r = readKernelNTP()
+        return ClockSync.synced(returnValue: r.returnValue, status: r.status)
+    }
+
+    /// Where the sync flag comes from, said once in the journal at start: adjtimex, or the fallback and why.
+    public static func syncSource() -> String {
+        let r = readKernelNTP()
+        return r.returnValue >= 0 ? "adjtimex" : "timesyncd flag file (adjtimex refused: \(String(cString: strerror(r.errno))))"
     }
 
     public static func clockSynced() -> Bool {
