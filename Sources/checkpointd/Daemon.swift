@@ -26,7 +26,7 @@ enum Daemon {
         let store = try QueueStore(path: initial.queue.databasePath, options: queueOptions(initial.queue),
                                    logger: Logger(label: "checkpointd.queue"))
         if let moved = store.quarantinedTo { logger.critical("queue database was corrupt; quarantined", metadata: ["moved_to": "\(moved)"]) }
-        let curl = try CurlUploader(configuration: uploadConfiguration(initial))
+        let curl = try CurlUploader(configuration: UploadConfiguration(initial.upload))
         let uploader = UploadService(store: store, uploader: curl, policy: uploadPolicy(initial.upload),
                                      logger: Logger(label: "checkpointd.upload"))
 
@@ -76,7 +76,7 @@ enum Daemon {
         }
 
         // Thermal sensor.
-        let linkConfig = try sensorConfig(initial)
+        let linkConfig = try SensorLinkConfig(initial)
         let link = ThermalSensorLink(config: linkConfig, logger: Logger(label: "checkpointd.thermal"))
         // Silent longer than a few frame periods, or than two reconnect attempts while the sensor is away: stalled.
         await health.register("thermal", stallLimitSeconds: max(10, 6 / initial.thermal.frameRateHz, 2 * linkConfig.backoffMaxSeconds + 2))
@@ -117,7 +117,7 @@ enum Daemon {
                 let newEngine: ScreeningEngine
                 do { newEngine = try screeningEngine(next) } catch { return ["\(next.thermal.calibrationPath): \(error)"] }
                 // The upload transport is checked (and applied) first: it is the last thing that can fail.
-                let transport = uploadConfiguration(next)
+                let transport = UploadConfiguration(next.upload)
                 let transportChanged = transport != curl.configuration
                 do { try curl.reconfigure(transport) } catch { return ["\(next.file): [upload] \(error)"] }
                 await hub.replaceEngine(newEngine)
@@ -160,17 +160,6 @@ enum Daemon {
                                sensor: SensorIdentity(c.calibration, port: c.thermal.port), logger: Logger(label: "checkpointd.screening"))
     }
 
-    static func sensorConfig(_ c: CheckpointConfig) throws -> SensorLinkConfig {
-        let model = try ThermalModel(name: c.thermal.model.rawValue, linePattern: c.thermal.asciiPattern)
-        let baud: Int?
-        switch c.thermal.baud {
-        case .auto: baud = nil
-        case .fixed(let b): baud = b
-        }
-        return SensorLinkConfig(path: c.thermal.port, model: model, baud: baud, rateHz: c.thermal.frameRateHz,
-                                emissivity: c.calibration.sensor.emissivity)
-    }
-
     static func detectorConfig(_ d: CheckpointConfig.Detector) -> FaceDetectorConfig {
         var f = FaceDetectorConfig(modelPath: d.modelPath)
         f.modelSHA256 = d.modelSHA256 ?? FaceDetectorConfig.yunet2022marSHA256
@@ -189,14 +178,6 @@ enum Daemon {
                          ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview) : nil,
                          idleTimeout: .seconds(c.api.idleTimeoutSeconds), maxConnections: c.api.maxConnections,
                          maxConcurrentDeclarations: c.api.maxConcurrentDeclarations)
-    }
-
-    static func uploadConfiguration(_ c: CheckpointConfig) -> UploadConfiguration {
-        let u = c.upload
-        return UploadConfiguration(endpoint: u.endpoint, caFile: u.caFile, pinnedPublicKey: u.pinnedPublicKey, clientCertificate: u.clientCert, clientKey: u.clientKey,
-                                   allowInsecureHTTP: u.allowInsecureHTTP, connectTimeout: .seconds(u.connectTimeoutSeconds),
-                                   lowSpeedBytesPerSecond: u.lowSpeedLimitBytesPerSecond, lowSpeedTime: .seconds(u.lowSpeedTimeSeconds),
-                                   totalTimeout: .seconds(u.totalTimeoutSeconds))
     }
 
     static func uploadPolicy(_ u: CheckpointConfig.Upload) -> UploadPolicy {

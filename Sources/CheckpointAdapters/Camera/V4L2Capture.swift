@@ -12,6 +12,8 @@ public struct CameraStatus: Sendable, Equatable {
     public var format: NegotiatedFormat?
     public var counters: CameraCounters
     public var lastError: String?
+    /// The fault behind `lastError` (e.g. `.busy`: another process, usually the daemon, holds the camera).
+    public var lastFault: CameraFault?
     public var controlReports: [CameraControlReport]
 
     public init(device: String) {
@@ -20,6 +22,7 @@ public struct CameraStatus: Sendable, Equatable {
         format = nil
         counters = CameraCounters()
         lastError = nil
+        lastFault = nil
         controlReports = []
     }
 }
@@ -132,6 +135,7 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
         update {
             $0.health = ladder.health
             $0.lastError = "\(phase): \(fault)"
+            $0.lastFault = fault
             switch fault {
             case .timeout: $0.counters.timeouts += 1
             case .disconnected: if phase == "capture" { $0.counters.disconnects += 1 }

@@ -39,6 +39,21 @@ public struct SensorLinkConfig: Sendable {
     public var periodSeconds: Double { 1 / rateHz }
 }
 
+extension SensorLinkConfig {
+    /// The link the daemon's configuration describes: `[thermal]` port, model, baud and rate, and the calibration
+    /// file's emissivity. The daemon and `checkpointctl` both build it here, so the tool talks to the sensor exactly as
+    /// the daemon does.
+    public init(_ c: CheckpointConfig) throws {
+        let model = try ThermalModel(name: c.thermal.model.rawValue, linePattern: c.thermal.asciiPattern)
+        let baud: Int?
+        switch c.thermal.baud {
+        case .auto: baud = nil
+        case .fixed(let b): baud = b
+        }
+        self.init(path: c.thermal.port, model: model, baud: baud, rateHz: c.thermal.frameRateHz, emissivity: c.calibration.sensor.emissivity)
+    }
+}
+
 public enum SensorLinkStatus: Sendable, Equatable, CustomStringConvertible {
     /// Valid frames are arriving.
     case available(baud: Int)

@@ -293,3 +293,14 @@ extension Duration {
         return c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
     }
 }
+
+extension UploadConfiguration {
+    /// The transfer the daemon's `[upload]` table describes; the daemon and `checkpointctl queue drain` both build it
+    /// here, so a technician's drain uses exactly the daemon's endpoint and TLS settings.
+    public init(_ u: CheckpointConfig.Upload) {
+        self.init(endpoint: u.endpoint, caFile: u.caFile, pinnedPublicKey: u.pinnedPublicKey, clientCertificate: u.clientCert, clientKey: u.clientKey,
+                  allowInsecureHTTP: u.allowInsecureHTTP, connectTimeout: .seconds(u.connectTimeoutSeconds),
+                  lowSpeedBytesPerSecond: u.lowSpeedLimitBytesPerSecond, lowSpeedTime: .seconds(u.lowSpeedTimeSeconds),
+                  totalTimeout: .seconds(u.totalTimeoutSeconds))
+    }
+}

@@ -25,7 +25,7 @@ struct CalibrateCommand: AsyncParsableCommand {
 
     static func loadCalibration(_ path: String) throws -> CalibrationFile {
         do { return try CalibrationFile.load(path: path) } catch {
-            throw ValidationError("calibration file \(path) is not valid:\n\(error)")
+            throw CtlError.config("\(error)\ncalibration file \(path) is not valid")
         }
     }
 
@@ -100,13 +100,13 @@ struct CalibrateCommand: AsyncParsableCommand {
                 } else {
                     say("    Press Enter when the blackbody is stable.")
                     let line = try await stdin.run { readLine() }
-                    guard line != nil else { throw ValidationError("standard input closed before set point \(f2(setPoint)) °C was confirmed") }
+                    guard line != nil else { throw CtlError.runtime("standard input closed before set point \(f2(setPoint)) °C was confirmed") }
                     try await Task.sleep(for: .seconds(settle))
                 }
                 let since = monotonicNanos()
                 var means: [Double] = [], sds: [Double] = [], ambients: [Double] = []
                 while means.count < frames {
-                    guard let event = await iterator.next() else { throw ValidationError("the sensor link ended") }
+                    guard let event = await iterator.next() else { throw CtlError.runtime("the sensor link ended") }
                     switch event {
                     case .status(let s): say("    sensor: \(s)")
                     case .emissivity(let e): say("    sensor emissivity read back: \(e)")
@@ -149,7 +149,7 @@ struct CalibrateCommand: AsyncParsableCommand {
 
             let fit: LinearFit
             do { fit = try LinearFit.fit(measured.map { .init(rawC: $0.raw, referenceC: $0.setPoint) }) } catch {
-                throw ValidationError("\(error)")
+                throw CtlError.runtime("\(error)")
             }
             print("fit: corrected = \(String(format: "%.5f", fit.gain)) × raw \(fit.offset >= 0 ? "+" : "−") \(String(format: "%.4f", abs(fit.offset))) °C")
             print("set_point_c  raw_c     fitted_c  residual_c")
@@ -224,7 +224,7 @@ struct CalibrateCommand: AsyncParsableCommand {
         func parsePairs() throws -> [(Homography.Pair, Double?)] {
             var lines = pairs
             if let pairsFile {
-                guard let text = try? String(contentsOfFile: pairsFile, encoding: .utf8) else { throw ValidationError("cannot read --pairs-file \(pairsFile)") }
+                guard let text = try? String(contentsOfFile: pairsFile, encoding: .utf8) else { throw CtlError.runtime("cannot read --pairs-file \(pairsFile)") }
                 lines += text.split(separator: "\n").map { String($0.split(separator: "#").first ?? "").trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             }
             return try lines.enumerated().map { (i, line) in
@@ -245,7 +245,7 @@ struct CalibrateCommand: AsyncParsableCommand {
                 return (p, d)
             }
             let h: Homography
-            do { h = try Homography.fit(atNominal) } catch { throw ValidationError("\(error)") }
+            do { h = try Homography.fit(atNominal) } catch { throw CtlError.runtime("\(error)") }
             let k = Registration.fitParallax(homography: h, pairs: others, nominalDistanceM: nominal)
             let registration = try Registration(homography: h, nominalDistanceM: nominal, baselineM: baseline, parallaxPxM: k)
             print("homography (camera px → thermal px at \(nominal) m): \(h.m.map { String(format: "%.6g", $0) }.joined(separator: ", "))")
@@ -278,7 +278,7 @@ struct CalibrateCommand: AsyncParsableCommand {
 
         func loadCanvas() throws -> OverlayRenderer.Canvas {
             if let cameraImage {
-                guard let data = FileManager.default.contents(atPath: cameraImage) else { throw ValidationError("cannot read --camera-image \(cameraImage)") }
+                guard let data = FileManager.default.contents(atPath: cameraImage) else { throw CtlError.runtime("cannot read --camera-image \(cameraImage)") }
                 let img = try ImageCodec.decode(Array(data))
                 guard img.channels == 3 else { throw ValidationError("--camera-image must be a colour image") }
                 return OverlayRenderer.Canvas(width: img.width, height: img.height, pixels: img.pixels)
@@ -298,7 +298,7 @@ struct CalibrateCommand: AsyncParsableCommand {
                 if case .frame(let f, _) = event { return f }
                 if monotonicNanos() > deadline { break }
             }
-            throw ValidationError("no thermal frame from \(port)")
+            throw CtlError.runtime("no thermal frame from \(port)")
         }
     }
 }

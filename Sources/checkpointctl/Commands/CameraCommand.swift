@@ -13,30 +13,32 @@ struct CameraCommand: AsyncParsableCommand {
     )
 }
 
-/// Options shared by the capturing subcommands.
+/// Options shared by the capturing subcommands. Every option not given comes from the daemon's `[camera]` table.
 struct CameraCaptureOptions: ParsableArguments {
-    @Option(name: .long, help: "V4L2 device; a stable /dev/v4l/by-id/… path is best.")
-    var device: String = "/dev/video0"
+    @OptionGroup var daemon: DaemonConfigOption
 
-    @Option(name: .long, help: "Use a directory of JPEG/PNG images (a recording) instead of a device.")
+    @Option(name: .long, help: "V4L2 device; a stable /dev/v4l/by-id/… path is best (default: the configuration's).")
+    var device: String?
+
+    @Option(name: .long, help: "Use a directory of JPEG/PNG images (a recording) instead of a device (default: the configuration's, when it replays).")
     var replay: String?
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Capture formats in preference order (YUYV, MJPEG, GREY).")
-    var format: [String] = ["YUYV", "MJPEG", "GREY"]
+    @Option(name: .long, parsing: .upToNextOption, help: "Capture formats in preference order (YUYV, MJPEG, GREY) (default: the configuration's).")
+    var format: [String] = []
 
-    @Option(name: .long, help: "Requested width in pixels (the driver may choose another).")
-    var width: Int = 640
+    @Option(name: .long, help: "Requested width in pixels; the driver may choose another (default: the configuration's).")
+    var width: Int?
 
-    @Option(name: .long, help: "Requested height in pixels (the driver may choose another).")
-    var height: Int = 480
+    @Option(name: .long, help: "Requested height in pixels; the driver may choose another (default: the configuration's).")
+    var height: Int?
 
-    @Option(name: .long, help: "Requested frames per second (best effort on the device; exact for --replay).")
-    var fps: Int = 15
+    @Option(name: .long, help: "Requested frames per second; best effort on the device, exact for --replay (default: the configuration's).")
+    var fps: Int?
 
     @Option(name: .long, help: "Give up when no frame arrives within this many seconds.")
     var timeout: Double = 15
 
-    @Option(name: .long, parsing: .singleValue, help: "A camera control NAME=VALUE (repeatable), e.g. power_line_frequency=50hz.")
+    @Option(name: .long, parsing: .singleValue, help: "A camera control NAME=VALUE (repeatable), e.g. power_line_frequency=50hz (default: the configuration's controls).")
     var control: [String] = []
 
     func validate() throws {
@@ -49,15 +51,30 @@ struct CameraCaptureOptions: ParsableArguments {
         }
     }
 
+    /// The daemon's camera settings. With a device or a replay given, only for the other settings, and only when the
+    /// configuration can be read (a bench, a test, or a broken kiosk config do not stop a technician's snapshot).
+    private func base() throws -> CheckpointConfig.Camera? {
+        if device != nil || replay != nil { return try? daemon.load(forDefaultsOf: ["--device"]).camera }
+        return try daemon.load(forDefaultsOf: ["--device (or --replay)"]).camera
+    }
+
     func settings(output: PixelLayout = .bgr24) throws -> CameraSettings {
-        var s = CameraSettings(device: device, formats: format.compactMap(CameraPixelFormat.init(name:)), width: width, height: height, fps: fps, output: output)
+        var s = try base().map { CameraSettings(config: $0) } ?? CameraSettings()
+        if let device { s.device = device }
+        if !format.isEmpty { s.formats = format.compactMap(CameraPixelFormat.init(name:)) }
+        if let width { s.width = width }
+        if let height { s.height = height }
+        if let fps { s.fps = fps }
+        s.output = output
         s.frameTimeoutMs = 2500
-        s.controls = try control.map { text in
-            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-            do throws(CoreError) {
-                return try CameraControlRequest(name: parts[0], text: parts[1])
-            } catch {
-                throw ValidationError(error.message)
+        if !control.isEmpty {
+            s.controls = try control.map { text in
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                do throws(CoreError) {
+                    return try CameraControlRequest(name: parts[0], text: parts[1])
+                } catch {
+                    throw ValidationError(error.message)
+                }
             }
         }
         do {
@@ -69,19 +86,32 @@ struct CameraCaptureOptions: ParsableArguments {
     }
 
     /// The source the options describe, plus a closure describing its state for error messages.
-    func makeSource(output: PixelLayout = .bgr24) throws -> (any FrameSource, () -> String) {
+    func makeSource(output: PixelLayout = .bgr24) throws -> (any FrameSource, () -> String, @Sendable () -> Bool) {
+        var replay = replay
+        let configured = device == nil ? try base() : nil
+        if replay == nil, let configured, configured.source == .replay { replay = configured.replayPath }
         if let replay {
             do {
-                let source = try ReplaySource(directory: replay, fps: Double(fps), loop: false, output: output)
-                return (source, { "replay: \(source.delivered) frames, \(source.undecodable) undecodable" })
+                let rate = fps.map(Double.init) ?? configured?.replayFPS ?? 15
+                let source = try ReplaySource(directory: replay, fps: rate, loop: false, output: output)
+                return (source, { "replay: \(source.delivered) frames, \(source.undecodable) undecodable" }, { false })
             } catch {
-                throw ValidationError(error.description)
+                throw CtlError.runtime(error.description)
             }
         }
         var logger = Logger(label: "checkpointd.camera")
         logger.logLevel = ProcessInfo.processInfo.environment["CHECKPOINT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let camera = V4L2Camera(settings: try settings(output: output), logger: logger)
-        return (camera, { camera.status.summary })
+        return (camera, {
+            if case .busy? = camera.status.lastFault {
+                return "\(camera.status.device) is in use, most likely by checkpointd, which holds the camera while it runs: "
+                    + "see the live kiosk with 'checkpointctl watch' (or the screen's preview), or stop it first (systemctl stop checkpointd)"
+            }
+            return camera.status.summary
+        }, {
+            if case .busy? = camera.status.lastFault { return true }
+            return false
+        })
     }
 }
 
@@ -101,7 +131,8 @@ extension CameraStatus {
 
 /// Iterates a frame source until `body` returns false, the stream ends, or `timeout` seconds pass without a frame.
 /// Returns false on that timeout.
-func consumeFrames(_ source: any FrameSource, timeout: Double, _ body: (Frame) throws -> Bool) async throws -> Bool {
+func consumeFrames(_ source: any FrameSource, timeout: Double, giveUpWhen held: @escaping @Sendable () -> Bool = { false },
+                   _ body: (Frame) throws -> Bool) async throws -> Bool {
     let (relay, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingNewest(1))
     let watch = FrameWatch()
     let upstream = source.frames()
@@ -115,7 +146,7 @@ func consumeFrames(_ source: any FrameSource, timeout: Double, _ body: (Frame) t
     let watchdog = Task {
         while !Task.isCancelled {
             try? await Task.sleep(nanoseconds: 100_000_000)
-            if watch.idleSeconds > timeout {
+            if watch.idleSeconds > timeout || held() {
                 watch.markTimedOut()
                 continuation.finish()
                 return
@@ -169,7 +200,7 @@ func writeAtomically(_ bytes: [UInt8], to path: String) throws {
     do {
         try AtomicFileWriter.write(bytes: bytes, to: path, mode: 0o600)
     } catch {
-        throw ValidationError("cannot write \(path): \(error)")
+        throw CtlError.runtime("cannot write \(path): \(error)")
     }
 }
 
@@ -177,7 +208,7 @@ func encode(_ frame: Frame, png: Bool, quality: Int = 90) throws -> [UInt8] {
     do {
         return try ImageCodec.encode(frame.pixels, width: frame.width, height: frame.height, channels: frame.layout.bytesPerPixel, png: png, quality: quality)
     } catch {
-        throw ValidationError("cannot encode the frame: \(error)")
+        throw CtlError.runtime("cannot encode the frame: \(error)")
     }
 }
 
@@ -198,24 +229,73 @@ struct CameraListCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Also list the controls with their ranges and flags.")
     var controls = false
 
+    @Flag(name: .long, help: "One JSON object per device, one per line.")
+    var json = false
+
     func run() async throws {
         let nodes = device.map { [$0] } ?? CameraProbe.videoNodes()
-        if nodes.isEmpty {
-            print("no V4L2 devices (/dev/video*) found")
-            throw ExitCode(1)
-        }
+        if nodes.isEmpty { throw CtlError.runtime("no V4L2 devices (/dev/video*) found") }
         var failures = 0
         for node in nodes {
             do {
                 var d = try CameraProbe.describe(path: node)
                 if !controls { d.controls = [] }
-                print(d.render())
+                print(json ? try JSONOutput.line(Listing(d)) : d.render())
             } catch {
                 failures += 1
-                print("\(node): \(error)")
+                if json {
+                    print(try JSONOutput.line(["path": node, "error": "\(error)"]))
+                } else {
+                    printErr("\(node): \(error)")
+                }
             }
         }
-        if failures == nodes.count { throw ExitCode(1) }
+        if failures == nodes.count { throw CtlError.runtime("no usable V4L2 device among \(nodes.joined(separator: ", "))") }
+    }
+
+    /// A device for scripts: what `render()` prints, as data.
+    struct Listing: Encodable {
+        struct Size: Encodable {
+            var width: Int?, height: Int?
+            var stepwise: [String: Int]?
+            var fps: [Double]
+        }
+        struct Format: Encodable {
+            var fourcc: String, description: String, compressed: Bool
+            var sizes: [Size]
+        }
+        struct Control: Encodable {
+            var name: String, minimum: Int, maximum: Int, step: Int, defaultValue: Int
+        }
+        var path: String, aliases: [String], driver: String, card: String, busInfo: String
+        var capture: Bool
+        var formats: [Format]
+        var controls: [Control]
+
+        init(_ d: CameraDescription) {
+            path = d.path
+            aliases = d.aliases
+            driver = d.capabilities.driver
+            card = d.capabilities.card
+            busInfo = d.capabilities.busInfo
+            capture = d.capabilities.videoCapture && d.capabilities.streaming
+            formats = d.formats.map { f in
+                Format(fourcc: CameraPixelFormat.fourccString(f.format.fourcc), description: f.format.description, compressed: f.format.compressed,
+                       sizes: f.sizes.map { size, intervals in
+                           let fps = intervals.compactMap { i -> Double? in
+                               if case .discrete(let n, let den) = i, n > 0 { return (Double(den) / Double(n) * 1000).rounded() / 1000 }
+                               return nil
+                           }
+                           switch size {
+                           case .discrete(let w, let h): return Size(width: w, height: h, stepwise: nil, fps: fps)
+                           case .stepwise(let minW, let maxW, let sw, let minH, let maxH, let sh):
+                               return Size(width: nil, height: nil, stepwise: ["minWidth": minW, "maxWidth": maxW, "stepWidth": sw,
+                                                                            "minHeight": minH, "maxHeight": maxH, "stepHeight": sh], fps: fps)
+                           }
+                       })
+            }
+            controls = d.controls.map { Control(name: $0.name, minimum: $0.minimum, maximum: $0.maximum, step: $0.step, defaultValue: $0.defaultValue) }
+        }
     }
 }
 
@@ -247,7 +327,7 @@ struct CameraSnapshotCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (source, describe) = try capture.makeSource()
+        let (source, describe, held) = try capture.makeSource()
         var detector: FaceDetector?
         if faces {
             do {
@@ -258,8 +338,8 @@ struct CameraSnapshotCommand: AsyncParsableCommand {
         }
         var seen = 0
         var picked: Frame?
-        let toSkip = capture.replay == nil ? skip : 0
-        let ok = try await consumeFrames(source, timeout: capture.timeout) { frame in
+        let toSkip = source is ReplaySource ? 0 : skip
+        let ok = try await consumeFrames(source, timeout: capture.timeout, giveUpWhen: held) { frame in
             seen += 1
             if seen > toSkip {
                 picked = frame
@@ -268,8 +348,8 @@ struct CameraSnapshotCommand: AsyncParsableCommand {
             return true
         }
         guard var frame = picked else {
-            printErr("error: no frame within \(capture.timeout) s (\(ok ? "source ended" : "timed out")); \(describe())")
-            throw ExitCode(1)
+            if held() { throw CtlError.runtime(describe()) }
+            throw CtlError.runtime("no frame within \(capture.timeout) s (\(ok ? "source ended" : "timed out")); \(describe())")
         }
         var faceCount = 0
         if let detector {
@@ -315,27 +395,27 @@ struct CameraRecordCommand: AsyncParsableCommand {
         do {
             try fm.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw ValidationError("cannot create \(out): \(error.localizedDescription)")
+            throw CtlError.runtime("cannot create \(out): \(error.localizedDescription)")
         }
         if let existing = try? ReplaySource.listImages(in: out), !existing.isEmpty {
             throw ValidationError("\(out) already holds \(existing.count) images; choose an empty directory")
         }
-        let (source, describe) = try capture.makeSource()
+        let (source, describe, held) = try capture.makeSource()
         let start = Date()
         var written = 0
-        let ok = try await consumeFrames(source, timeout: capture.timeout) { frame in
+        let ok = try await consumeFrames(source, timeout: capture.timeout, giveUpWhen: held) { frame in
             if -start.timeIntervalSinceNow >= seconds { return false }
             let name = String(format: "frame-%06d.jpg", written)
             try writeAtomically(try encode(frame, png: false, quality: quality), to: (out as NSString).appendingPathComponent(name))
             written += 1
             return true
         }
+        if !ok && written == 0 {
+            if held() { throw CtlError.runtime(describe()) }
+            throw CtlError.runtime("no frame within \(capture.timeout) s; \(describe())")
+        }
         print("recorded \(written) frames in \(String(format: "%.1f", -start.timeIntervalSinceNow)) s to \(out)")
         print(describe())
-        if !ok && written == 0 {
-            printErr("error: no frame within \(capture.timeout) s")
-            throw ExitCode(1)
-        }
     }
 }
 

@@ -14,8 +14,8 @@ struct QueueCommand: AsyncParsableCommand {
         subcommands: [Status.self, List.self, Show.self, RetryDead.self, Export.self, Drain.self, Pump.self])
 
     struct Location: ParsableArguments {
-        @Option(help: "The daemon's configuration: the queue's database and size limit are read from its [queue] table.")
-        var config = CheckpointConfigSchema.defaultPath
+        @OptionGroup var daemon: DaemonConfigOption
+        var config: String { daemon.config }
         @Option(help: "Queue database (instead of the configuration's [queue] database).") var db: String?
         @Option(help: "Queue size limit in MiB (instead of the configuration's [queue] max_bytes).") var maxMib: Int?
 
@@ -27,12 +27,7 @@ struct QueueCommand: AsyncParsableCommand {
                case .integer(let maxBytes) = CheckpointConfigSchema.defaultValue(table: "queue", key: "max_bytes") {
                 return (db, Int64(maxBytes))  // a queue away from any kiosk (a copy, a test): the default limit
             }
-            let queue: CheckpointConfig.Queue
-            switch ConfigLoader.result(path: config) {
-            case .success(let c): queue = c.queue
-            case .failure(let e):
-                throw ValidationError("cannot read the queue's location from \(config) (or pass --db and --max-mib):\n\(e)")
-            }
+            let queue = try daemon.load(forDefaultsOf: db == nil ? ["--db"] : ["--max-mib"]).queue
             return (db ?? queue.databasePath, maxMib.map { Int64($0) * 1024 * 1024 } ?? Int64(queue.maxBytes))
         }
 
@@ -40,7 +35,7 @@ struct QueueCommand: AsyncParsableCommand {
         /// takes the daemon's lock, so a change refuses while the daemon runs instead of racing it.
         func open(_ access: QueueStore.Access = .readOnly) throws -> QueueStore {
             let (db, maxBytes) = try resolved()
-            guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no queue database at \(db)") }
+            guard FileManager.default.fileExists(atPath: db) else { throw CtlError.runtime("no queue database at \(db)") }
             var logger = Logger(label: "checkpointctl.queue")
             logger.logLevel = .warning
             return try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: maxBytes), access: access),
@@ -48,8 +43,9 @@ struct QueueCommand: AsyncParsableCommand {
         }
     }
 
+    /// Where `drain` uploads: the daemon's `[upload]` settings unless `--endpoint` is given.
     struct Endpoint: ParsableArguments {
-        @Option(help: "Upload endpoint (https://…/v1/records).") var endpoint: String
+        @Option(help: "Upload endpoint, https://…/v1/records (default: the configuration's [upload] endpoint and TLS settings).") var endpoint: String?
         @Option(help: "CA bundle for the server (then the only trust; without it, the system store).") var caFile: String?
         @Option(help: "Pin the server's public key: sha256//BASE64[;sha256//…].") var pinnedPublicKey: String?
         @Option(help: "Client certificate for mutual TLS.") var clientCert: String?
@@ -57,26 +53,44 @@ struct QueueCommand: AsyncParsableCommand {
         @Flag(help: "Allow a plain http:// endpoint (testing only).") var allowInsecureHttp = false
         @Option(help: "Abort a transfer slower than 100 B/s for this many seconds.") var lowSpeedSeconds = 10
 
-        func uploader() throws -> CurlUploader {
-            try CurlUploader(configuration: UploadConfiguration(endpoint: endpoint, caFile: caFile, pinnedPublicKey: pinnedPublicKey, clientCertificate: clientCert,
-                                                               clientKey: clientKey, allowInsecureHTTP: allowInsecureHttp,
-                                                               connectTimeout: .seconds(5), lowSpeedTime: .seconds(lowSpeedSeconds),
-                                                               totalTimeout: .seconds(60)))
+        func uploader(config: DaemonConfigOption?) throws -> CurlUploader {
+            let configuration: UploadConfiguration
+            if let endpoint {
+                configuration = UploadConfiguration(endpoint: endpoint, caFile: caFile, pinnedPublicKey: pinnedPublicKey, clientCertificate: clientCert,
+                                                    clientKey: clientKey, allowInsecureHTTP: allowInsecureHttp,
+                                                    connectTimeout: .seconds(5), lowSpeedTime: .seconds(lowSpeedSeconds), totalTimeout: .seconds(60))
+            } else if let config {
+                configuration = UploadConfiguration(try config.load(forDefaultsOf: ["--endpoint"]).upload)
+            } else {
+                throw ValidationError("--endpoint is required")
+            }
+            do { return try CurlUploader(configuration: configuration) } catch { throw CtlError.config("\(error)") }
         }
     }
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Counts, size and age of the queue.")
         @OptionGroup var location: Location
+        @Flag(help: "One JSON object: the counts, sizes, oldest record and integrity check.") var json = false
         func run() async throws {
             let store = try location.open()
             let s = try store.status()
+            let integrity = try store.integrityCheck()
+            if json {
+                struct Report: Encodable {
+                    var database: String
+                    var status: QueueStatus
+                    var integrity: [String]
+                }
+                print(try JSONOutput.line(Report(database: try location.resolved().db, status: s, integrity: integrity)))
+                return
+            }
             print("pending:        \(s.pending) (\(s.withFace) with face image)")
             print("dead letter:    \(s.dead)")
             print("oldest pending: \(s.oldestPendingAt.map { $0.formatted(.iso8601) } ?? "-")")
             print("size:           \(s.usedBytes / 1024) KiB of \(s.maxBytes / 1024) KiB")
             print("free disk:      \(s.freeDiskBytes / 1024 / 1024) MiB")
-            print("integrity:      \(try store.integrityCheck().joined(separator: "; "))")
+            print("integrity:      \(integrity.joined(separator: "; "))")
         }
     }
 
@@ -84,8 +98,28 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List pending and dead-lettered records (ids and upload state only).")
         @OptionGroup var location: Location
         @Option(help: "At most this many of each.") var limit = 50
+        @Flag(help: "One JSON object per record, one per line (state, id, times, attempts, face size, last error).") var json = false
+
+        /// A record's upload state for scripts: never its contents.
+        struct Line: Encodable {
+            var state: String, id: String, createdAt: Date?, deadAt: Date?, attempts: Int?, faceBytes: Int?
+            var notBefore: Date?, lastError: String?, reason: String?
+        }
+
         func run() async throws {
             let store = try location.open()
+            if json {
+                for r in try store.list(limit: limit) {
+                    print(try JSONOutput.line(Line(state: "pending", id: r.record.id.uuidString.lowercased(), createdAt: r.createdAt, deadAt: nil,
+                                                   attempts: r.attempts, faceBytes: r.face?.count ?? 0, notBefore: r.notBefore,
+                                                   lastError: r.lastError, reason: nil)))
+                }
+                for d in try store.listDead(limit: limit) {
+                    print(try JSONOutput.line(Line(state: "dead", id: d.id.uuidString.lowercased(), createdAt: nil, deadAt: d.deadAt, attempts: nil,
+                                                   faceBytes: nil, notBefore: nil, lastError: nil, reason: d.reason)))
+                }
+                return
+            }
             print("PENDING")
             for r in try store.list(limit: limit) {
                 print("  \(r.record.id.uuidString.lowercased())  \(r.createdAt.formatted(.iso8601))  attempts=\(r.attempts)"
@@ -102,9 +136,28 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print one record's JSON (contains personal data: show it only to those entitled).")
         @OptionGroup var location: Location
         @Argument(help: "Record id.") var id: String
+        @Flag(help: "One JSON object: {\"state\", \"record\", …} with the record as stored.") var json = false
         func run() async throws {
             guard let uuid = UUID(uuidString: id) else { throw ValidationError("'\(id)' is not a record id (UUID)") }
             let store = try location.open()
+            if json {
+                struct Shown: Encodable {
+                    var state: String, attempts: Int?, faceBytes: Int?, lastError: String?, deadAt: Date?, reason: String?
+                    var record: JSONValue
+                }
+                let shown: Shown
+                if let r = try store.find(id: uuid) {
+                    shown = Shown(state: "pending", attempts: r.attempts, faceBytes: r.face?.count ?? 0, lastError: r.lastError, deadAt: nil,
+                                  reason: nil, record: try JSONDecoder().decode(JSONValue.self, from: r.json))
+                } else if let d = try store.findDead(id: uuid) {
+                    shown = Shown(state: "dead", attempts: nil, faceBytes: d.face?.count ?? 0, lastError: nil, deadAt: d.deadAt, reason: d.reason,
+                                  record: try JSONDecoder().decode(JSONValue.self, from: d.json))
+                } else {
+                    throw CtlError.runtime("no record \(id) in \(try location.resolved().db) (delivered records are deleted)")
+                }
+                print(try JSONOutput.line(shown))
+                return
+            }
             if let r = try store.find(id: uuid) {
                 print(String(decoding: r.json, as: UTF8.self))
                 print("state: pending, attempts \(r.attempts), face \(r.face?.count ?? 0) bytes" + (r.lastError.map { ", last error: \($0)" } ?? ""))
@@ -112,7 +165,7 @@ struct QueueCommand: AsyncParsableCommand {
                 print(String(decoding: d.json, as: UTF8.self))
                 print("state: dead letter since \(d.deadAt.formatted(.iso8601)): \(d.reason)")
             } else {
-                throw ValidationError("no record \(id) in \((try? location.resolved().db) ?? "the queue") (delivered records are deleted)")
+                throw CtlError.runtime("no record \(id) in \(try location.resolved().db) (delivered records are deleted)")
             }
         }
     }
@@ -138,11 +191,11 @@ struct QueueCommand: AsyncParsableCommand {
             func write(_ data: Data, _ name: String) throws {
                 let path = (dir as NSString).appendingPathComponent(name)
                 let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                guard fd >= 0 else { throw CtlError.runtime("cannot write \(path): \(String(cString: strerror(errno)))") }
                 defer { close(fd) }
                 fchmod(fd, 0o600)
                 let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                guard written == data.count else { throw ValidationError("short write to \(path)") }
+                guard written == data.count else { throw CtlError.runtime("short write to \(path)") }
             }
             for r in try store.list(limit: Int.max) {
                 let id = r.record.id.uuidString.lowercased()
@@ -166,10 +219,11 @@ struct QueueCommand: AsyncParsableCommand {
         @OptionGroup var endpoint: Endpoint
         @Option(help: "Give up after this many seconds.") var timeout = 120.0
         func run() async throws {
+            let uploader = try endpoint.uploader(config: location.daemon)
             let store = try location.open(.maintenance)
             var logger = Logger(label: "checkpointctl.upload")
             logger.logLevel = .warning
-            let service = UploadService(store: store, uploader: try endpoint.uploader(),
+            let service = UploadService(store: store, uploader: uploader,
                                         policy: UploadPolicy(baseDelay: .milliseconds(200), maxDelay: .seconds(5), slowRetryDelay: .seconds(30),
                                                              retryAfterClamp: 0.2...10),
                                         logger: logger)
@@ -199,7 +253,7 @@ struct QueueCommand: AsyncParsableCommand {
             logger.logLevel = .error
             let store = try QueueStore(path: db, options: .init(capacity: QueueCapacity(maxBytes: Int64(maxKib) * 1024,
                                                                                    freeDiskFloor: Int64(floorKib) * 1024)), logger: logger)
-            let service = UploadService(store: store, uploader: try endpoint.uploader(),
+            let service = UploadService(store: store, uploader: try endpoint.uploader(config: nil),
                                         policy: UploadPolicy(baseDelay: .milliseconds(100), maxDelay: .seconds(2), slowRetryDelay: .seconds(5),
                                                              retryAfterClamp: 0.1...3),
                                         logger: logger)

@@ -9,30 +9,66 @@ struct SensorCommand: AsyncParsableCommand {
         commandName: "sensor", abstract: "Read a thermal sensor's raw frames.", subcommands: [Read.self, Save.self])
 
     struct Connection: ParsableArguments {
-        @Option(help: "Serial port; prefer /dev/serial/by-id/….") var port: String
-        @Option(help: "Sensor model: gy-mcu90640, single-point-5a5a or ascii-line.") var model: String
-        @Option(help: "Baud rate (9600, 115200, 460800) or 'auto' (confirmed by 2 checksum-valid frames).") var baud = "auto"
+        @OptionGroup var daemon: DaemonConfigOption
+        @Option(help: "Serial port; prefer /dev/serial/by-id/… (default: the configuration's [thermal] port).") var port: String?
+        @Option(help: "Sensor model: gy-mcu90640, single-point-5a5a or ascii-line (default: the configuration's).") var model: String?
+        @Option(help: "Baud rate (9600, 115200, 460800) or 'auto', confirmed by 2 checksum-valid frames (default: the configuration's).")
+        var baud: String?
         @Option(name: .customLong("rate-hz"), help: "Frame rate to request (GY-MCU90640: 0.5, 1, 2, 4; 8 needs 460800 baud).") var rateHz: Double?
-        @Option(help: "Emissivity to set and read back (0.01…1); 'none' leaves the sensor's own.") var emissivity = "0.98"
+        @Option(help: "Emissivity to set and read back (0.01…1); 'none' leaves the sensor's own (default: the calibration's, else 0.98).")
+        var emissivity: String?
         @Option(help: "ascii-line only: regex with named groups (?<object>…) and (?<ambient>…).") var pattern: String?
 
+        /// The link as given on the command line, every option not given taken from the daemon's configuration (the
+        /// port, model, baud, rate and the calibration's emissivity the daemon itself uses).
         func linkConfig() throws -> SensorLinkConfig {
-            let m = try ThermalModel(name: model, linePattern: pattern)
-            var b: Int?
-            if baud != "auto" {
-                guard let v = Int(baud), [9600, 115_200, 460_800].contains(v) else {
-                    throw ValidationError("--baud must be 9600, 115200, 460800 or auto, not '\(baud)'")
+            var c: SensorLinkConfig
+            if port == nil || model == nil {
+                let missing = [port == nil ? "--port" : nil, model == nil ? "--model" : nil].compactMap { $0 }
+                c = try SensorLinkConfig(try daemon.load(forDefaultsOf: missing))
+                if let port { c.path = port }
+                if let model { c = SensorLinkConfig(path: c.path, model: try ThermalModel(name: model, linePattern: pattern), emissivity: c.emissivity) }
+            } else {
+                c = SensorLinkConfig(path: port!, model: try ThermalModel(name: model!, linePattern: pattern))
+            }
+            if let baud {
+                if baud == "auto" {
+                    c.baud = nil
+                } else {
+                    guard let v = Int(baud), [9600, 115_200, 460_800].contains(v) else {
+                        throw ValidationError("--baud must be 9600, 115200, 460800 or auto, not '\(baud)'")
+                    }
+                    c.baud = v
                 }
-                b = v
             }
-            var e: Double?
-            if emissivity != "none" {
-                guard let v = Double(emissivity), v > 0, v <= 1 else { throw ValidationError("--emissivity must be within (0, 1] or 'none', not '\(emissivity)'") }
-                e = v
+            if let rateHz { c.rateHz = rateHz }
+            if let emissivity {
+                if emissivity == "none" {
+                    c.emissivity = nil
+                } else {
+                    guard let v = Double(emissivity), v > 0, v <= 1 else {
+                        throw ValidationError("--emissivity must be within (0, 1] or 'none', not '\(emissivity)'")
+                    }
+                    c.emissivity = v
+                }
             }
-            var c = SensorLinkConfig(path: port, model: m, baud: b, rateHz: rateHz, emissivity: e)
-            if case .asciiLine = m { c.emissivity = nil }
+            if case .asciiLine = c.model { c.emissivity = nil }
+            try Self.checkNotHeld(c.path)
             return c
+        }
+
+        /// The running daemon holds its sensor's port (flock + TIOCEXCL); a hardware command then says so at once
+        /// instead of retrying for ever, and says what to do instead.
+        static func checkNotHeld(_ path: String) throws {
+            do {
+                let probe = try SerialPort(path: path, baud: 115_200)
+                probe.close()
+            } catch where error.code == .busy || error.cause == .errno(EBUSY) {
+                throw CtlError.runtime("\(path) is in use, most likely by checkpointd, which holds the sensor while it runs: "
+                                       + "watch the live kiosk with 'checkpointctl watch', or stop it first (systemctl stop checkpointd)")
+            } catch {
+                // Anything else (absent, unplugged) is the link's to report and recover from, as in the daemon.
+            }
         }
     }
 
@@ -101,10 +137,20 @@ struct SensorCommand: AsyncParsableCommand {
                 + "ok \(c.framesOK) bad_checksum \(c.badChecksum) resyncs \(c.resyncs) dropped \(c.bytesDropped) timeouts \(c.timeouts)"
         }
 
+        /// One frame for scripts (keys as before: sequence, width, height, ambient_c, min_c, max_c, mean_c and the
+        /// driver's counters), written by an encoder; temperatures rounded to 0.01 °C.
+        struct FrameLine: Encodable {
+            var sequence: UInt64, width: Int, height: Int
+            var ambient_c: Double, min_c: Double, max_c: Double, mean_c: Double
+            var frames_ok: UInt64, bad_checksum: UInt64, resyncs: UInt64, bytes_dropped: UInt64, timeouts: UInt64
+        }
+
         static func json(_ f: ThermalFrame, _ c: ThermalCounters) -> String {
-            "{\"sequence\":\(f.sequence),\"width\":\(f.width),\"height\":\(f.height),\"ambient_c\":\(f2(f.ambientC)),"
-                + "\"min_c\":\(f2(f.minC)),\"max_c\":\(f2(f.maxC)),\"mean_c\":\(f2(f.meanC)),\"frames_ok\":\(c.framesOK),"
-                + "\"bad_checksum\":\(c.badChecksum),\"resyncs\":\(c.resyncs),\"bytes_dropped\":\(c.bytesDropped),\"timeouts\":\(c.timeouts)}"
+            let r = { (v: Double) in (v * 100).rounded() / 100 }
+            let line = FrameLine(sequence: f.sequence, width: f.width, height: f.height, ambient_c: r(f.ambientC), min_c: r(f.minC),
+                                 max_c: r(f.maxC), mean_c: r(f.meanC), frames_ok: c.framesOK, bad_checksum: c.badChecksum,
+                                 resyncs: c.resyncs, bytes_dropped: c.bytesDropped, timeouts: c.timeouts)
+            return (try? JSONOutput.line(line)) ?? "{}"
         }
     }
 
@@ -118,7 +164,7 @@ struct SensorCommand: AsyncParsableCommand {
         func run() async throws {
             let config = try connection.linkConfig()
             guard let save = try config.model.makeDriver().saveCommand() else {
-                throw ValidationError("\(config.model) has no flash-save command")
+                throw CtlError.runtime("\(config.model) has no flash-save command")
             }
             let link = ThermalSensorLink(config: config)
             let stream = link.start()

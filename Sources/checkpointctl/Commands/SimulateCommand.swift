@@ -119,7 +119,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 }
             }
             let parseSeconds = Double(monotonicNanos() - t0) / 1e9
-            guard parsed == frames else { throw ValidationError("bench parsed \(parsed) of \(frames) frames") }
+            guard parsed == frames else { throw CtlError.runtime("bench parsed \(parsed) of \(frames) frames") }
 
             // 2. Same with garbage between frames (resync cost).
             var noisy: [UInt8] = []

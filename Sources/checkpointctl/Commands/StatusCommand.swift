@@ -5,31 +5,87 @@ import Foundation
 
 /// `checkpointctl status`: asks the running daemon for /healthz over its API socket and prints it for a person.
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the running daemon's health.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the running daemon's health (exit 1 when it is not running or not healthy).")
 
-    @Option(help: "The daemon's API socket.") var socket = "/run/checkpointd/api.sock"
-    @Flag(help: "Print the raw JSON.") var json = false
+    @OptionGroup var daemon: DaemonConfigOption
+    @Option(help: "The daemon's API socket (default: the configuration's [api] socket).") var socket: String?
+    @Flag(help: "One JSON object: the daemon's health fields.") var json = false
 
     func run() async throws {
-        let response: LocalHTTPClient.Response
-        do {
-            response = try LocalHTTPClient.request(url: "http://localhost/healthz", socketPath: socket, timeout: .seconds(5))
-        } catch {
-            throw ValidationError("cannot reach checkpointd at \(socket): \(error). Is the daemon running (systemctl status checkpointd)?")
-        }
+        let health = try await DaemonLink(socket: socket ?? daemon.socketPath()).health()
         if json {
-            print(String(decoding: response.body, as: UTF8.self))
-            return
+            print(try JSONOutput.line(health))
+        } else {
+            let width = (health.keys.map(\.count).max() ?? 0) + 2
+            print("checkpointd: \(health["status"] ?? "unknown")")
+            for key in health.keys.sorted() where key != "status" {
+                print("  " + key.padding(toLength: width, withPad: " ", startingAt: 0) + (health[key] ?? ""))
+            }
         }
-        guard response.status == 200,
-              let fields = try? JSONDecoder().decode([String: String].self, from: response.body) else {
-            throw ValidationError("checkpointd answered HTTP \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")
+        if health["status"] != "ok" { throw ExitCode(1) }
+    }
+}
+
+/// The running daemon, over its local API socket. Each request runs on a thread of its own (the socket calls block).
+struct DaemonLink {
+    let socket: String
+
+    func get(_ path: String, timeout: Duration = .seconds(5)) async throws -> LocalHTTPClient.Response {
+        let socket = socket
+        let thread = DedicatedThread(name: "ckpt.ctl.http")
+        defer { thread.stop() }
+        do {
+            return try await thread.run { try LocalHTTPClient.request(url: "http://localhost\(path)", socketPath: socket, timeout: timeout) }
+        } catch {
+            throw CtlError.runtime("cannot reach checkpointd at \(socket) (\(Self.reason(error))); is it running? "
+                                   + "systemctl status checkpointd")
         }
-        let width = (fields.keys.map(\.count).max() ?? 0) + 2
-        print("checkpointd: \(fields["status"] ?? "unknown")")
-        for key in fields.keys.sorted() where key != "status" {
-            print("  " + key.padding(toLength: width, withPad: " ", startingAt: 0) + (fields[key] ?? ""))
+    }
+
+    /// /healthz's fields; a daemon that answers with something else is a failure named by its HTTP status only
+    /// (response bodies are never printed: they are the daemon's, not the technician's).
+    func health() async throws -> [String: String] {
+        let response = try await get("/healthz")
+        guard let fields = try? JSONDecoder().decode([String: String].self, from: response.body) else {
+            throw CtlError.runtime("checkpointd at \(socket) answered /healthz with HTTP \(response.status) and no health fields")
         }
-        if fields["status"] != "ok" { throw ExitCode(1) }
+        return fields
+    }
+
+    /// What the screen shows now (GET /v1/screening).
+    func screening() async throws -> ScreeningView {
+        let response = try await get("/v1/screening")
+        guard response.status == 200 else {
+            throw CtlError.runtime("checkpointd at \(socket) answered /v1/screening with HTTP \(response.status)")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(ScreeningView.self, from: response.body)
+        } catch {
+            throw CtlError.runtime("checkpointd at \(socket) answered /v1/screening with a view this checkpointctl cannot read (\(error))")
+        }
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        if let e = error as? AdapterError {
+            switch e.cause {
+            case .errno(let n)?: return String(cString: strerror(n))
+            case .curl(_, let text)?: return text
+            default: return e.message
+            }
+        }
+        return "\(error)"
+    }
+}
+
+/// JSON output of every reporting command: built by an encoder, one object per line, keys sorted (stable for scripts).
+enum JSONOutput {
+    static func line(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# checkpointctl beside a running daemon, as a technician on a kiosk uses it: every default from the daemon's
+# configuration (--config, no device paths typed), the live view (watch) through the daemon's API, hardware the
+# daemon holds named as such, and the exit codes: 0 ok, 1 a run-time failure in one line (never the usage text),
+# 64 wrong usage, 78 an unusable configuration.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CTL="$BIN/checkpointctl"
+fails=0
+ok()  { echo "PASS $1"; }
+bad() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
+D=$(mktemp -d /tmp/cpd-technician.XXXXXX)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$D"' EXIT
+PY=/usr/bin/python3
+
+# The demo pipeline: a replayed face, the sensor simulator on a PTY, a queue, an unreachable endpoint.
+mkdir -p "$D/frames"
+photo=$(ls "$SHARED"/fixtures/faces/with-face/*.jpg 2>/dev/null | head -1)
+if [ -n "$photo" ]; then cp "$photo" "$D/frames/a.jpg"; else
+  $PY -c 'import cv2, numpy as np; cv2.imwrite("'"$D"'/frames/a.jpg", np.full((480,640,3),128,np.uint8))'; fi
+"$CTL" simulate sensor --model gy-mcu90640 --link "$D/thermal-pty" < /dev/null > "$D/sim.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 600); do [ -e "$D/thermal-pty" ] && break; sleep 0.1; done
+sed -e "s#/tmp/checkpointd-demo#$D#g" \
+    -e "s#^calibration = .*#calibration = \"$ROOT/calibration/gy-mcu90640.toml\"#" \
+    -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:9/v1/records\"#" \
+    -e "s#^allow_insecure_http = .*#allow_insecure_http = false#" \
+    -e "s#^tcp_port = .*#tcp_port = 0#" \
+    "$ROOT/systemd/checkpointd.demo.toml" > "$D/kiosk.toml"
+[ -f "$SHARED/models/face_detection_yunet_2022mar.onnx" ] && cp "$SHARED/models/face_detection_yunet_2022mar.onnx" "$D/"
+sed 's/^elevated_c = .*/elevated_c = 99.0/' "$D/kiosk.toml" > "$D/bad.toml"
+badline=$(grep -n '^elevated_c' "$D/bad.toml" | cut -d: -f1)
+
+# one_line FILE: the file holds exactly one line and no usage text.
+one_line() { [ "$(wc -l < "$1")" -eq 1 ] && ! grep -qi 'usage:' "$1"; }
+
+# 1. The daemon is not running: status fails in one line naming the socket from the config, exit 1.
+"$CTL" status --config "$D/kiosk.toml" > "$D/st.out" 2> "$D/st.err"; rc=$?
+[ "$rc" = 1 ] && one_line "$D/st.err" && grep -q "cannot reach checkpointd at $D/api.sock" "$D/st.err" \
+  && ok "status with the daemon down: exit 1, one line naming the configured socket" \
+  || bad "status with the daemon down" "exit $rc: $(cat "$D/st.err")"
+
+# 2. Wrong usage is 64 with the usage text; an unusable config is 78 with FILE:LINE.
+"$CTL" sensor read --config "$D/kiosk.toml" --baud 7 > /dev/null 2> "$D/u.err"; rc=$?
+[ "$rc" = 64 ] && grep -qi 'usage:' "$D/u.err" && ok "bad usage: exit 64 with the usage" || bad "bad usage: exit 64" "exit $rc: $(head -3 "$D/u.err")"
+"$CTL" sensor read --config "$D/bad.toml" --count 1 > /dev/null 2> "$D/c.err"; rc=$?
+[ "$rc" = 78 ] && grep -q "$D/bad.toml:$badline: screening.elevated_c" "$D/c.err" && ! grep -qi 'usage:' "$D/c.err" \
+  && ok "unusable config: exit 78 naming FILE:LINE" || bad "unusable config: exit 78" "exit $rc: $(head -3 "$D/c.err")"
+"$CTL" sensor read --config "$D/none.toml" --count 1 > /dev/null 2> "$D/n.err"; rc=$?
+[ "$rc" = 64 ] && grep -q -- "give --port, --model, or --config FILE" "$D/n.err" \
+  && ok "no config and no --port: says what to give (64)" || bad "no config and no --port" "exit $rc: $(head -2 "$D/n.err")"
+
+# 3. Defaults from the config before the daemon starts: the sensor read on the configured port and model.
+"$CTL" sensor read --config "$D/kiosk.toml" --count 2 --json --timeout 60 > "$D/sensor.out" 2> "$D/sensor.err"; rc=$?
+[ "$rc" = 0 ] && [ "$($PY -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["width"] == 32))' "$D/sensor.out" 2>/dev/null)" = 2 ] \
+  && ok "sensor read takes port and model from the config (2 JSON frames, 32 wide)" || bad "sensor read from the config" "exit $rc: $(head -c 300 "$D/sensor.out") $(tail -2 "$D/sensor.err")"
+"$CTL" camera snapshot --config "$D/kiosk.toml" --out "$D/snap.jpg" > "$D/snap.out" 2>&1; rc=$?
+[ "$rc" = 0 ] && [ "$(head -c 2 "$D/snap.jpg" | od -An -tx1 | tr -d ' ')" = ffd8 ] \
+  && ok "camera snapshot takes the camera from the config (its replay directory)" || bad "camera snapshot from the config" "exit $rc: $(tail -2 "$D/snap.out")"
+
+# 4. The daemon runs.
+"$BIN/checkpointd" --config "$D/kiosk.toml" 2> "$D/daemon.log" &
+DAEMON=$!; pids+=($DAEMON)
+healthy=""
+for _ in $(seq 600); do
+  "$CTL" status --config "$D/kiosk.toml" > "$D/st.out" 2>/dev/null && { healthy=1; break; }
+  sleep 0.1
+done
+[ -n "$healthy" ] && grep -q '^checkpointd: ok' "$D/st.out" && ok "status: ok once the daemon is healthy" || bad "status: ok" "$(cat "$D/st.out") $(tail -3 "$D/daemon.log")"
+"$CTL" status --config "$D/kiosk.toml" --json > "$D/st.json" 2>&1
+$PY -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["status"]=="ok" and "queue.pending" in o, o' "$D/st.json" 2>/dev/null \
+  && ok "status --json is one JSON object" || bad "status --json" "$(head -c 300 "$D/st.json")"
+
+# The sensor and the queue are the daemon's: a hardware or maintenance command says so at once, in one line.
+t0=$(date +%s)
+"$CTL" sensor read --config "$D/kiosk.toml" --count 1 > /dev/null 2> "$D/busy.err"; rc=$?
+[ "$rc" = 1 ] && one_line "$D/busy.err" && grep -q "in use, most likely by checkpointd" "$D/busy.err" && grep -q "systemctl stop checkpointd" "$D/busy.err" \
+  && ok "sensor read on the daemon's port: exit 1 at once ($(( $(date +%s) - t0 )) s), names the daemon and the way out" \
+  || bad "sensor read on the daemon's port" "exit $rc: $(cat "$D/busy.err")"
+
+resp=$(curl -s --max-time 30 --unix-socket "$D/api.sock" -H 'Content-Type: application/json' --data-binary \
+  '{"fullName":"Test Person","birthYear":1990,"gender":"Nam","nation":"VN","provinceId":"19","wardId":"05446","address":"x","phone":"0912345678","hasPatient":2,"hasFromSickCountry":2,"hasSick":2,"symptoms":[],"consent":true}' \
+  http://k/v1/declarations)
+rid=$(echo "$resp" | $PY -c 'import json,sys; print(json.load(sys.stdin).get("id",""))' 2>/dev/null)
+"$CTL" queue status --config "$D/kiosk.toml" --json > "$D/q.json" 2> "$D/q.err"; rc=$?
+$PY -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["database"]==sys.argv[2] and o["status"]["pending"]>=1 and o["integrity"]==["ok"], o' \
+  "$D/q.json" "$D/queue.sqlite" 2>/dev/null && [ -n "$rid" ] \
+  && ok "queue status reads the config's database beside the running daemon (--json)" || bad "queue status from the config" "exit $rc: $(cat "$D/q.json" "$D/q.err") resp=$resp"
+"$CTL" queue list --config "$D/kiosk.toml" --json > "$D/ql.json" 2>&1
+$PY -c 'import json,sys; ids=[json.loads(l)["id"] for l in open(sys.argv[1])]; assert sys.argv[2] in ids, ids' "$D/ql.json" "$rid" 2>/dev/null \
+  && ! grep -q 'Test Person' "$D/ql.json" && ok "queue list --json: one line per record, no personal data" || bad "queue list --json" "$(head -c 300 "$D/ql.json")"
+"$CTL" queue show --config "$D/kiosk.toml" --json "$rid" > "$D/qs.json" 2>&1
+$PY -c 'import json,sys; o=json.load(open(sys.argv[1])); assert o["state"]=="pending" and o["record"]["id"].lower()==sys.argv[2].lower(), o' "$D/qs.json" "$rid" 2>/dev/null \
+  && ok "queue show --json: the stored record" || bad "queue show --json" "$(head -c 300 "$D/qs.json")"
+"$CTL" queue drain --config "$D/kiosk.toml" --timeout 5 > /dev/null 2> "$D/drain.err"; rc=$?
+[ "$rc" = 1 ] && one_line "$D/drain.err" && ok "queue drain while the daemon owns the queue: exit 1, one line" || bad "queue drain while the daemon runs" "exit $rc: $(cat "$D/drain.err")"
+
+# 5. watch --json: the live view of a visitor (the replayed face is measured), one JSON object per change.
+"$CTL" watch --config "$D/kiosk.toml" --json --seconds 60 --interval 0.2 > "$D/watch.out" 2> "$D/watch.err" &
+W=$!; pids+=($W)
+seen=""
+for _ in $(seq 600); do grep -q '"state":"result"' "$D/watch.out" 2>/dev/null && { seen=1; break; }; sleep 0.1; done
+kill $W 2>/dev/null
+$PY - "$D/watch.out" <<'PY' && [ -n "$seen" ] && ok "watch --json follows a visitor to a result" || bad "watch --json" "$(head -c 400 "$D/watch.out") $(cat "$D/watch.err")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(lines) >= 1, lines
+assert all({"state", "faces", "reasons", "health", "lastResults"} <= set(u) for u in lines), lines[0]
+assert any(u["faces"] >= 1 for u in lines), lines
+last = [u for u in lines if u["state"] == "result"][-1]
+assert last["result"] in ("normal", "elevated", "invalid") and last["lastResults"], last
+assert all(lines[i] != lines[i + 1] for i in range(len(lines) - 1)), "an update without a change"
+PY
+"$CTL" watch --config "$D/kiosk.toml" --count 1 > "$D/watch.txt" 2>&1; rc=$?
+[ "$rc" = 0 ] && ! grep -q $'\e' "$D/watch.txt" && grep -q '^state ' "$D/watch.txt" \
+  && ok "watch piped: plain lines, no terminal escapes" || bad "watch piped" "exit $rc: $(cat -v "$D/watch.txt" | head -3)"
+
+kill -TERM $DAEMON; wait $DAEMON 2>/dev/null
+"$CTL" watch --config "$D/kiosk.toml" --count 1 > /dev/null 2> "$D/w2.err"; rc=$?
+[ "$rc" = 1 ] && one_line "$D/w2.err" && ok "watch with the daemon stopped: exit 1, one line" || bad "watch with the daemon stopped" "exit $rc: $(cat "$D/w2.err")"
+
+exit $((fails > 0))
