@@ -120,4 +120,95 @@ kill -TERM $DAEMON; wait $DAEMON 2>/dev/null
 "$CTL" watch --config "$D/kiosk.toml" --count 1 > /dev/null 2> "$D/w2.err"; rc=$?
 [ "$rc" = 1 ] && one_line "$D/w2.err" && ok "watch with the daemon stopped: exit 1, one line" || bad "watch with the daemon stopped" "exit $rc: $(cat "$D/w2.err")"
 
+# 6. Calibration with the service stopped, as a technician does it: a sensor whose gain and offset are off (the
+#    simulator reads raw = 1.03·true − 0.6), a blackbody the tool must find by itself beside a warm face, the set
+#    points confirmed when the tool asks; then the distance table and skin-to-body offset from volunteers' readings.
+mkfifo "$D/cal-sim.in"
+"$CTL" simulate sensor --model gy-mcu90640 --link "$D/cal-pty" --error-gain 1.03 --error-offset=-0.6 < "$D/cal-sim.in" > "$D/cal-sim.log" 2>&1 &
+pids+=($!)
+exec 7> "$D/cal-sim.in"
+for _ in $(seq 600); do [ -e "$D/cal-pty" ] && break; sleep 0.1; done
+timeout 300 $PY - "$CTL" "$D" <<'PY' > "$D/cal.out" 2>&1
+import os, subprocess, sys, time
+ctl, d = sys.argv[1], sys.argv[2]
+sim = open(os.path.join(d, "cal-sim.in"), "w", buffering=1)
+p = subprocess.Popen([ctl, "calibrate", "thermal", "--config", f"{d}/kiosk.toml", "--port", f"{d}/cal-pty", "--set-point", "35",
+                      "--set-point", "40", "--frames", "16", "--by", "tech-01", "--output", f"{d}/new-cal.toml"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+for line in p.stderr:
+    sys.stdout.write("stderr: " + line)
+    if "Set the blackbody to" in line:
+        sim.write("blackbody " + line.split("Set the blackbody to ")[1].split(" ")[0] + "\n")
+        time.sleep(1.5)          # frames at the new temperature, as a technician waits for the blackbody
+    if "Press Enter" in line:
+        p.stdin.write("\n"); p.stdin.flush()
+out, _ = p.communicate(timeout=120)
+sys.stdout.write(out)
+sys.exit(p.returncode)
+PY
+rc=$?
+$PY - "$D/new-cal.toml" <<'PY' && [ "$rc" = 0 ] && grep -q "blackbody found at x=" "$D/cal.out" && grep -q "sensor warm" "$D/cal.out" \
+  && ok "calibrate thermal finds the blackbody itself and fits the sensor's error (gain within 0.5 %, 37 °C within 0.05 °C)" \
+  || bad "calibrate thermal with a found blackbody" "exit $rc: $(tail -8 "$D/cal.out")"
+import sys, tomllib
+cal = tomllib.load(open(sys.argv[1], "rb"))
+gain, offset = cal["fit"]["gain"], cal["fit"]["offset"]
+true_gain, true_offset = 1 / 1.03, 0.6 / 1.03
+assert abs(gain - true_gain) / true_gain < 0.005, (gain, true_gain)
+raw37 = 1.03 * 37 - 0.6
+assert abs(gain * raw37 + offset - 37) < 0.05, (gain, offset)
+assert any("thermal 2-point by tech-01" in h and "blackbody found at" in h for h in cal["audit"]["history"]), cal["audit"]
+PY
+grep -q "point thermal.calibration at $D/new-cal.toml, then: systemctl reload checkpointd" "$D/cal.out" \
+  && ok "calibrate thermal ends by saying how to apply it" || bad "calibrate thermal says how to apply it" "$(tail -3 "$D/cal.out")"
+exec 7>&-
+
+# Volunteers: the kiosk reads 0.1 °C lower per 10 cm beyond 0.5 m and 0.4 °C low overall.
+$PY - > "$D/volunteers.csv" <<'PY'
+import random
+r = random.Random(7)
+print("# distance_m,kiosk_c,clinical_c")
+for d in (0.3, 0.5, 0.8, 1.0):
+    for _ in range(8):
+        body = r.uniform(36.2, 37.4)
+        print(f"{d + r.uniform(-0.02, 0.02):.2f},{body - 0.4 - (d - 0.5) + r.gauss(0, 0.05):.2f},{body:.1f}")
+PY
+"$CTL" calibrate distance --config "$D/kiosk.toml" --calibration "$D/new-cal.toml" --readings-file "$D/volunteers.csv" --by tech-01 > "$D/dist.out" 2>&1; rc=$?
+$PY - "$D/new-cal.toml" <<'PY' && [ "$rc" = 0 ] && ok "calibrate distance fits the table from volunteers (each distance within 0.05 °C, audit line)" || bad "calibrate distance" "exit $rc: $(cat "$D/dist.out")"
+import sys, tomllib
+cal = tomllib.load(open(sys.argv[1], "rb"))
+table = cal["distance"]["table"]
+assert [round(d, 1) for d, _ in table] == [0.3, 0.5, 0.8, 1.0], table
+# The readings were taken with the example's table in place: each offset moves by that distance's own error.
+previous = [(0.3, -0.2), (0.5, 0.0), (0.8, 0.4), (1.0, 0.7)]
+def before(d):
+    if d <= previous[0][0]: return previous[0][1]
+    if d >= previous[-1][0]: return previous[-1][1]
+    for (d0, o0), (d1, o1) in zip(previous, previous[1:]):
+        if d0 <= d <= d1: return o0 + (o1 - o0) * (d - d0) / (d1 - d0)
+for d, o in table: assert abs(o - (before(d) + d - 0.5)) < 0.05, table
+assert any(h.split(" ", 1)[1].startswith("distance by tech-01") for h in cal["audit"]["history"]), cal["audit"]
+PY
+# After the table, the kiosk's readings are only 0.4 °C low: skin-to-body takes it (from 1.0 in the example).
+$PY - > "$D/volunteers2.csv" <<'PY'
+import random
+r = random.Random(8)
+for _ in range(20):
+    body = r.uniform(36.2, 37.4)
+    print(f"0.5,{body - 0.4 + r.gauss(0, 0.1):.2f},{body:.1f}")
+PY
+"$CTL" calibrate skin-to-body --config "$D/kiosk.toml" --calibration "$D/new-cal.toml" --readings-file "$D/volunteers2.csv" --by tech-01 > "$D/s2b.out" 2>&1; rc=$?
+$PY - "$D/new-cal.toml" <<'PY' && [ "$rc" = 0 ] && grep -q "± .* (95 %, n = 20" "$D/s2b.out" \
+  && ok "calibrate skin-to-body fits the offset with its 95 % interval and records it" || bad "calibrate skin-to-body" "exit $rc: $(cat "$D/s2b.out")"
+import sys, tomllib
+cal = tomllib.load(open(sys.argv[1], "rb"))
+assert abs(cal["body"]["skin_to_body_offset_c"] - 1.4) < 0.06, cal["body"]
+assert len(cal["audit"]["history"]) == 3, cal["audit"]
+PY
+"$BIN/checkpointd" --check-config "$D/kiosk.toml" > /dev/null 2>&1 || true
+sed "s#^calibration = .*#calibration = \"$D/new-cal.toml\"#" "$D/kiosk.toml" > "$D/kiosk-new.toml"
+"$BIN/checkpointd" --check-config "$D/kiosk-new.toml" > "$D/chk.out" 2>&1 && ok "the written calibration passes checkpointd --check-config" || bad "written calibration is valid" "$(cat "$D/chk.out")"
+"$CTL" calibrate skin-to-body --config "$D/kiosk.toml" --calibration "$D/new-cal.toml" --reading 0.5,37,36.9 --by tech-01 > /dev/null 2> "$D/few.err"; rc=$?
+[ "$rc" = 1 ] && one_line "$D/few.err" && grep -q "at least 5" "$D/few.err" && ok "too few volunteers: exit 1, says how many are needed" || bad "too few volunteers" "exit $rc: $(cat "$D/few.err")"
+
 exit $((fails > 0))

@@ -135,6 +135,8 @@ public struct CalibrationFile: Sendable, Equatable {
     public var skinToBodyOffsetC: Double
     public var registration: Registration
     public var reference: Reference
+    /// `[audit] history`: one line per change or validation, oldest first.
+    public var history: [String] = []
 
     public init(
         sensor: Sensor, record: Record, fit: Fit, ambient: Ambient = Ambient(), distance: [DistanceOffset] = [],
@@ -226,6 +228,13 @@ public struct CalibrationFile: Sendable, Equatable {
                         doc: "Reference region [x, y, width, height] in the thermal frame."),
                     Schema.num("temperature_c", 35, 30, 50, unit: "°C", "Set-point of the reference blackbody."),
                     Schema.num("max_noise_c", 0.5, 0.01, 2, unit: "°C", "Reject frames whose reference-region standard deviation exceeds this."),
+                ]),
+            ConfigTable(
+                "audit", doc: "What was changed in this file, when and by whom (appended by checkpointctl calibrate; never personal data).",
+                keys: [
+                    ConfigKey(
+                        "history", .array(of: .string, count: 0...512), .defaulted(.array([])),
+                        doc: "One line per change or validation, oldest first: date-time, command, technician, result."),
                 ]),
         ])
 
@@ -341,6 +350,7 @@ public struct CalibrationFile: Sendable, Equatable {
         reference = Reference(
             enabled: ref.bool("enabled") ?? false, region: ref.ints("region") ?? [0, 0, 2, 2],
             temperatureC: ref.double("temperature_c") ?? 35, maxNoiseC: ref.double("max_noise_c") ?? 0.5)
+        history = r[table: "audit"].strings("history") ?? []
     }
 
     // MARK: Writing
@@ -370,6 +380,7 @@ public struct CalibrationFile: Sendable, Equatable {
                 "enabled": .boolean(reference.enabled), "region": .array(reference.region.map { .integer($0) }),
                 "temperature_c": f(reference.temperatureC), "max_noise_c": f(reference.maxNoiseC),
             ]),
+            "audit": .table(["history": .array(history.map { .string($0) })]),
         ]
     }
 

@@ -7,7 +7,7 @@ import Foundation
 struct CalibrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate", abstract: "Calibrate the thermal sensor and the camera-to-thermal registration.",
-        subcommands: [Thermal.self, RegistrationCommand.self])
+        subcommands: [Thermal.self, RegistrationCommand.self, Distance.self, SkinToBody.self])
 
     static func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
     static func f2(_ v: Double) -> String { String(format: "%.2f", v) }
@@ -26,6 +26,17 @@ struct CalibrateCommand: AsyncParsableCommand {
     static func loadCalibration(_ path: String) throws -> CalibrationFile {
         do { return try CalibrationFile.load(path: path) } catch {
             throw CtlError.config("\(error)\ncalibration file \(path) is not valid")
+        }
+    }
+
+    /// How the technician applies a calibration written to the file the daemon uses.
+    static func applyHint(_ target: String, daemon: DaemonConfigOption) {
+        let inUse = FileManager.default.fileExists(atPath: daemon.config)
+            ? (try? daemon.load(forDefaultsOf: ["--calibration"]).thermal.calibrationPath) : nil
+        if let inUse, (inUse as NSString).standardizingPath == (target as NSString).standardizingPath {
+            print("apply it: systemctl reload checkpointd (the daemon checks the file and keeps the old one if it is not valid)")
+        } else {
+            print("the daemon uses \(inUse ?? "the file its thermal.calibration names"); point thermal.calibration at \(target), then: systemctl reload checkpointd")
         }
     }
 
@@ -52,8 +63,11 @@ struct CalibrateCommand: AsyncParsableCommand {
         @Option(name: .customLong("by"), help: "Technician name or ID, recorded in the file.") var technician: String?
         @Option(help: "Calibration id (default: cal-<UTC date-time>).") var id: String?
         @Option(help: "Sensor serial number or asset label (default: from --calibration).") var serial: String?
-        @Option(help: "Existing calibration file: the base for the new one, and the one --validate checks.") var calibration: String?
+        @Option(help: "Existing calibration file: the base for the new one, and the one --validate checks (default: the configuration's thermal.calibration).")
+        var calibration: String?
         @Option(help: "Where to write the new calibration (default: --calibration).") var output: String?
+        @Flag(name: .customLong("skip-warmup-check"), help: "Do not wait for the sensor's own temperature to settle first.") var skipWarmupCheck = false
+        @Option(name: .customLong("warmup-timeout"), help: "Give up waiting for the sensor to settle after this many minutes.") var warmupTimeout = 20.0
         @Option(name: .customLong("skin-to-body-offset-c"), help: "Skin-to-body offset when there is no base file, °C.") var skinToBody = 0.0
         @Option(name: .customLong("camera-size"), help: "Camera WIDTHxHEIGHT for the default registration when there is no base file.") var cameraSize = "640x480"
         @Flag(help: "Measure against the blackbody with the existing calibration; report bias and RMS; write nothing.") var validate = false
@@ -63,13 +77,12 @@ struct CalibrateCommand: AsyncParsableCommand {
         func validateArguments() throws -> (Int, Int, Int, Int)? {
             guard frames >= 2 else { throw ValidationError("--frames must be at least 2 (the noise needs more than one frame)") }
             if validate {
-                guard calibration != nil else { throw ValidationError("--validate needs --calibration FILE, the calibration to check") }
                 guard !setPoints.isEmpty else { throw ValidationError("--validate needs at least one --set-point") }
             } else {
                 guard setPoints.count >= 2 else { throw ValidationError("a calibration needs at least 2 --set-point values, got \(setPoints.count)") }
                 guard Set(setPoints).count == setPoints.count else { throw ValidationError("--set-point values must differ") }
                 guard technician?.isEmpty == false else { throw ValidationError("--by NAME is required: the file records who calibrated") }
-                guard output != nil || calibration != nil else { throw ValidationError("--output FILE (or --calibration FILE to replace) is required") }
+
             }
             guard let region else { return nil }
             let parts = region.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -79,17 +92,32 @@ struct CalibrateCommand: AsyncParsableCommand {
             return (x, y, w, h)
         }
 
+        /// The calibration file: --calibration, else the daemon's (thermal.calibration), else none (a first calibration).
+        func calibrationPath() throws -> String? {
+            if let calibration { return calibration }
+            let config = connection.daemon.config
+            guard FileManager.default.fileExists(atPath: config) else { return nil }
+            return try connection.daemon.load(forDefaultsOf: ["--calibration"]).thermal.calibrationPath
+        }
+
         func run() async throws {
             let regionBox = try validateArguments()
+            let calibration = try calibrationPath()
+            if validate, calibration == nil { throw ValidationError("--validate needs --calibration FILE (or --config), the calibration to check") }
+            guard validate || output != nil || calibration != nil else {
+                throw ValidationError("--output FILE is required when there is no --calibration (or --config) file to replace")
+            }
             let base = try calibration.map(loadCalibration)
             var linkConfig = try connection.linkConfig()
-            if let base, connection.emissivity == "0.98" { linkConfig.emissivity = base.sensor.emissivity }
+            if let base, connection.emissivity == nil { linkConfig.emissivity = base.sensor.emissivity }
             let link = ThermalSensorLink(config: linkConfig)
             let stream = link.start()
             defer { link.stop() }
             let stdin = DedicatedThread(name: "calibrate-stdin")
             defer { stdin.stop() }
             var iterator = stream.makeAsyncIterator()
+            if !skipWarmupCheck { try await Self.waitForWarmUp(&iterator, timeoutMinutes: warmupTimeout) }
+            var located: BlackbodyLocator.Found?
 
             var measured: [(setPoint: Double, raw: Double, temporalNoise: Double, spatialNoise: Double, ambient: Double)] = []
             for (index, setPoint) in setPoints.enumerated() {
@@ -104,6 +132,15 @@ struct CalibrateCommand: AsyncParsableCommand {
                     try await Task.sleep(for: .seconds(settle))
                 }
                 let since = monotonicNanos()
+                var box = regionBox
+                if box == nil, case .gyMCU90640 = linkConfig.model {
+                    let found = try await Self.locateBlackbody(&iterator, since: since)
+                    if let previous = located, abs(previous.x - found.x) > 1 || abs(previous.y - found.y) > 1 {
+                        say("    warning: the blackbody moved from (\(previous.x),\(previous.y)) to (\(found.x),\(found.y)) since the last set point")
+                    }
+                    located = found
+                    box = (found.x, found.y, found.width, found.height)
+                }
                 var means: [Double] = [], sds: [Double] = [], ambients: [Double] = []
                 while means.count < frames {
                     guard let event = await iterator.next() else { throw CtlError.runtime("the sensor link ended") }
@@ -112,7 +149,7 @@ struct CalibrateCommand: AsyncParsableCommand {
                     case .emissivity(let e): say("    sensor emissivity read back: \(e)")
                     case .frame(let frame, _):
                         guard frame.monotonicNanos >= since else { continue }  // only frames after the blackbody settled
-                        let stats = try Self.regionStats(frame, regionBox)
+                        let stats = try Self.regionStats(frame, box)
                         means.append(stats.mean)
                         sds.append(stats.sd)
                         ambients.append(frame.ambientC)
@@ -144,6 +181,13 @@ struct CalibrateCommand: AsyncParsableCommand {
                 let bias = errors.reduce(0, +) / Double(errors.count)
                 let rms = (errors.reduce(0) { $0 + $1 * $1 } / Double(errors.count)).squareRoot()
                 print("bias \(String(format: "%+.3f", bias)) °C  rms \(f3(rms)) °C  over \(errors.count) set point(s)")
+                if let technician, !technician.isEmpty, let calibration {
+                    var file = base
+                    file.history.append("\(CalibrateCommand.nowStamp().0) validate by \(technician): bias \(String(format: "%+.3f", bias)) °C, rms \(f3(rms)) °C "
+                                        + "at \(measured.map { f2($0.setPoint) }.joined(separator: ", ")) °C")
+                    try CalibrateCommand.write(file, to: calibration)
+                    print("validation recorded in \(calibration) ([audit] history)")
+                }
                 return
             }
 
@@ -180,9 +224,62 @@ struct CalibrateCommand: AsyncParsableCommand {
             file.fit = .init(gain: fit.gain, offset: fit.offset, points: fit.points.map { .init(rawC: $0.rawC, referenceC: $0.referenceC) },
                              residualRMSC: fit.residualRMSC, maxResidualC: fit.maxResidualC)
             file.ambient.referenceC = (ambientRef * 100).rounded() / 100
+            file.history.append("\(now) thermal \(file.record.method.rawValue) by \(file.record.calibratedBy): \(file.record.id), gain \(String(format: "%.5f", fit.gain)), "
+                                + "offset \(String(format: "%.4f", fit.offset)) °C, residual rms \(f3(fit.residualRMSC)) °C"
+                                + (located.map { ", blackbody found at (\($0.x),\($0.y))" } ?? ""))
             let target = output ?? calibration!
             try CalibrateCommand.write(file, to: target)
             print("wrote calibration \(file.record.id) by \(file.record.calibratedBy) to \(target)")
+            CalibrateCommand.applyHint(target, daemon: connection.daemon)
+        }
+
+        /// Waits until the sensor's own (die) temperature has settled: a sensor still warming up drifts, and a fit
+        /// taken then is wrong once it is warm. Settled = the ambient moves less than 0.1 °C over 20 frames.
+        static func waitForWarmUp(_ iterator: inout AsyncStream<SensorEvent>.Iterator, timeoutMinutes: Double) async throws {
+            let deadline = monotonicNanos() + UInt64(timeoutMinutes * 60e9)
+            var window: [Double] = []
+            var told = false
+            while monotonicNanos() < deadline {
+                guard let event = await iterator.next() else { throw CtlError.runtime("the sensor link ended") }
+                guard case .frame(let frame, _) = event else {
+                    if case .status(let s) = event { say("    sensor: \(s)") }
+                    continue
+                }
+                window.append(frame.ambientC)
+                if window.count > 20 { window.removeFirst() }
+                guard window.count == 20 else { continue }
+                let drift = window.max()! - window.min()!
+                if drift < 0.1 {
+                    say("sensor warm: its temperature \(f2(window.last!)) °C is steady (±\(f2(drift / 2)) °C over 20 frames)")
+                    return
+                }
+                if !told {
+                    say("the sensor is still warming up (its temperature moved \(f2(drift)) °C over 20 frames); waiting for it to settle…")
+                    told = true
+                }
+            }
+            throw CtlError.runtime("the sensor did not settle within \(Int(timeoutMinutes)) minutes; check its power and airflow (or --skip-warmup-check)")
+        }
+
+        /// Finds the blackbody on the mean of 4 frames taken after the set point settled, and shows it on the thermal map.
+        static func locateBlackbody(_ iterator: inout AsyncStream<SensorEvent>.Iterator, since: UInt64) async throws -> BlackbodyLocator.Found {
+            var frames: [ThermalFrame] = []
+            while frames.count < 4 {
+                guard let event = await iterator.next() else { throw CtlError.runtime("the sensor link ended") }
+                if case .frame(let f, _) = event, f.monotonicNanos >= since { frames.append(f) }
+            }
+            var mean = frames[0]
+            for i in mean.pixels.indices { mean.pixels[i] = frames.reduce(0) { $0 + $1.pixels[i] } / Float(frames.count) }
+            switch BlackbodyLocator().locate(in: mean) {
+            case .failure(let problem):
+                for line in BlackbodyLocator.map(mean, marking: nil) { say("      " + line) }
+                throw CtlError.runtime("\(problem)")
+            case .success(let found):
+                for line in BlackbodyLocator.map(mean, marking: found) { say("      " + line) }
+                say("    blackbody found at x=\(found.x) y=\(found.y) (\(found.width)×\(found.height) px, # on the map), "
+                    + "\(f2(found.contrastC)) °C from its surroundings")
+                return found
+            }
         }
 
         static func regionStats(_ frame: ThermalFrame, _ box: (Int, Int, Int, Int)?) throws -> (mean: Double, sd: Double) {
@@ -193,6 +290,122 @@ struct CalibrateCommand: AsyncParsableCommand {
                 throw ValidationError("--region \(x),\(y),\(w),\(h) does not fit in the \(frame.width)×\(frame.height) frame")
             }
             return (s.mean, s.sd)
+        }
+    }
+
+    // MARK: volunteers: distance and skin-to-body
+
+    /// What `calibrate distance` and `calibrate skin-to-body` share: the volunteers' readings and the file to update.
+    struct VolunteerOptions: ParsableArguments {
+        @OptionGroup var daemon: DaemonConfigOption
+        @Option(name: .customLong("reading"), help: "distance_m,kiosk_c,clinical_c: a volunteer at that distance, the kiosk's reading, the clinical thermometer's (repeat).")
+        var readings: [String] = []
+        @Option(name: .customLong("readings-file"), help: "A file of readings, one distance_m,kiosk_c,clinical_c per line; # starts a comment.")
+        var readingsFile: String?
+        @Option(help: "The calibration file to update (default: the configuration's thermal.calibration).") var calibration: String?
+        @Option(help: "Write the updated calibration here instead of replacing it.") var output: String?
+        @Option(name: .customLong("by"), help: "Technician name or ID, recorded in the file's audit history.") var technician: String
+        @Flag(name: .customLong("dry-run"), help: "Show the fit; write nothing.") var dryRun = false
+
+        func validate() throws {
+            guard !technician.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--by NAME must not be empty") }
+            guard !readings.isEmpty || readingsFile != nil else { throw ValidationError("give --reading d,kiosk,clinical (repeat) or --readings-file FILE") }
+        }
+
+        func parsed() throws -> [VolunteerCalibration.Reading] {
+            var lines = readings.map { ("--reading", $0) }
+            if let readingsFile {
+                guard let text = try? String(contentsOfFile: readingsFile, encoding: .utf8) else { throw CtlError.runtime("cannot read --readings-file \(readingsFile)") }
+                for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    let line = String(raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces)
+                    if !line.isEmpty { lines.append(("\(readingsFile):\(i + 1)", line)) }
+                }
+            }
+            return try lines.map { (place, line) in
+                let v = line.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard v.count == 3, let d = v[0], let k = v[1], let c = v[2] else {
+                    throw ValidationError("\(place): '\(line)' is not distance_m,kiosk_c,clinical_c")
+                }
+                return VolunteerCalibration.Reading(distanceM: d, kioskC: k, clinicalC: c)
+            }
+        }
+
+        func path() throws -> String {
+            if let calibration { return calibration }
+            return try daemon.load(forDefaultsOf: ["--calibration"]).thermal.calibrationPath
+        }
+
+        func save(_ file: CalibrationFile, from path: String) throws {
+            if dryRun { print("dry run: nothing written"); return }
+            let target = output ?? path
+            try CalibrateCommand.write(file, to: target)
+            print("wrote \(target) ([audit] history: \(file.history.last ?? ""))")
+            CalibrateCommand.applyHint(target, daemon: daemon)
+        }
+    }
+
+    static func pm(_ e: VolunteerCalibration.Estimate) -> String { "\(f2(e.value)) °C ± \(f2(e.ci95C)) (95 %, n = \(e.count), sd \(f2(e.sdC)))" }
+
+    struct SkinToBody: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "skin-to-body",
+            abstract: "Fit the skin-to-body offset from volunteers: the kiosk's reading beside a clinical thermometer's.",
+            discussion: """
+                Measure at least 5 (better 20) afebrile volunteers at the kiosk's usual distance, each with a clinical \
+                thermometer at the same moment. The offset moves by the mean of clinical − kiosk; its 95 % interval is shown \
+                and written to the file's audit history.
+                """)
+        @OptionGroup var options: VolunteerOptions
+
+        func run() async throws {
+            let path = try options.path()
+            var file = try loadCalibration(path)
+            let fit: VolunteerCalibration.SkinToBody
+            do { fit = try VolunteerCalibration.skinToBody(try options.parsed(), current: file.skinToBodyOffsetC) } catch let e as CoreError {
+                throw CtlError.runtime(e.message)
+            }
+            let value = (fit.offset.value * 100).rounded() / 100
+            print("skin-to-body offset: \(f2(fit.previousC)) → \(pm(fit.offset))")
+            guard (-1...5).contains(value) else {
+                throw CtlError.runtime("the fitted offset \(f2(value)) °C is outside −1…5 °C: check the readings (kiosk and clinical columns swapped?)")
+            }
+            file.skinToBodyOffsetC = value
+            file.history.append("\(nowStamp().0) skin-to-body by \(options.technician): \(f2(fit.previousC)) → \(pm(fit.offset))")
+            try options.save(file, from: path)
+        }
+    }
+
+    struct Distance: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "distance",
+            abstract: "Fit the distance table from volunteers measured at several distances beside a clinical thermometer.",
+            discussion: """
+                At least 3 readings at each of 2 or more distances (e.g. 0.3, 0.5, 0.8, 1.0 m). Each distance's offset moves \
+                so that it reads like the reference distance (the one nearest the registration's nominal distance); the \
+                overall level is the skin-to-body offset's (run calibrate skin-to-body after this).
+                """)
+        @OptionGroup var options: VolunteerOptions
+
+        func run() async throws {
+            let path = try options.path()
+            var file = try loadCalibration(path)
+            let current = try DistanceTable(file.distance.map { .init(distanceM: $0.distanceM, offsetC: $0.offsetC) })
+            let fit: VolunteerCalibration.Distance
+            do {
+                fit = try VolunteerCalibration.distance(try options.parsed(), table: current, referenceDistanceM: file.registration.nominalDistanceM)
+            } catch let e as CoreError {
+                throw CtlError.runtime(e.message)
+            }
+            print("distance_m  previous_c  new_c   ± 95 %   n")
+            for g in fit.groups {
+                print(String(format: "%-11.2f %-11.2f %-7.2f %-8.2f %d", g.distanceM, g.previousOffsetC, g.offset.value, g.offset.ci95C, g.offset.count)
+                      + (g.distanceM == fit.referenceDistanceM ? "  (reference)" : ""))
+            }
+            file.distance = fit.table.map { .init(distanceM: $0.distanceM, offsetC: ($0.offsetC * 100).rounded() / 100) }
+            file.history.append("\(nowStamp().0) distance by \(options.technician): "
+                                + fit.groups.map { "\(f2($0.distanceM)) m \(f2($0.previousOffsetC)) → \(f2($0.offset.value)) ± \(f2($0.offset.ci95C)) (n = \($0.offset.count))" }
+                                    .joined(separator: "; "))
+            try options.save(file, from: path)
         }
     }
 

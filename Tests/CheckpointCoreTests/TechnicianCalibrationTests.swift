@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+@testable import CheckpointCore
+
+/// The calibration helpers a technician relies on: finding the blackbody, and fitting skin-to-body and distance
+/// from volunteers. Scenes are built here, with seeded noise.
+@Suite struct TechnicianCalibrationTests {
+    /// A 32×24 scene at `ambient` with optional warm face ellipse and a square blackbody.
+    static func scene(ambient: Double = 25, face: Double? = 36, blackbody: (x: Int, y: Int, c: Double)? = nil, size: Int = 3,
+                      extra: (x: Int, y: Int, c: Double)? = nil, noise: Double = 0.05, seed: UInt64 = 1) -> ThermalFrame {
+        var rng = SplitMix(seed: seed)
+        var px = [Float](repeating: 0, count: 32 * 24)
+        for y in 0..<24 {
+            for x in 0..<32 {
+                var v = ambient
+                if let face {
+                    let dx = (Double(x) + 0.5 - 14) / 6, dy = (Double(y) + 0.5 - 12) / 8
+                    if dx * dx + dy * dy <= 1 { v = face }
+                }
+                for b in [blackbody, extra].compactMap({ $0 }) where x >= b.x && x < b.x + size && y >= b.y && y < b.y + size { v = b.c }
+                px[y * 32 + x] = Float(v + rng.double(in: -noise...noise))
+            }
+        }
+        return ThermalFrame(width: 32, height: 24, pixels: px, ambientC: ambient)
+    }
+
+    @Test(arguments: [(27, 19, 35.0), (2, 2, 40.0), (27, 1, 33.0), (26, 18, 45.0)])
+    func findsTheBlackbodyBesideAFace(x: Int, y: Int, c: Double) throws {
+        let found = try BlackbodyLocator().locate(in: Self.scene(blackbody: (x, y, c))).get()
+        #expect(found.x == x && found.y == y && found.width == 3 && found.height == 3)
+        #expect(abs(found.meanC - c) < 0.1)
+        #expect(found.contrastC > 5)
+    }
+
+    @Test func aBlackbodyColderThanTheFaceIsStillFound() throws {
+        // 35 °C is colder than the 36 °C face: the hottest pixel is the face, the blackbody is the compact block.
+        let found = try BlackbodyLocator().locate(in: Self.scene(face: 36.5, blackbody: (28, 2, 35))).get()
+        #expect(found.x == 28 && found.y == 2)
+    }
+
+    @Test func noBlackbodyInAFaceOnlyOrEmptyScene() {
+        for frame in [Self.scene(), Self.scene(face: nil)] {
+            guard case .failure(.noBlackbody) = BlackbodyLocator().locate(in: frame) else {
+                Issue.record("found a blackbody in a scene without one"); continue
+            }
+        }
+    }
+
+    @Test func twoEqualBlocksAreAmbiguousNotAGuess() {
+        let frame = Self.scene(face: nil, blackbody: (2, 2, 40), extra: (26, 18, 40))
+        guard case .failure(.ambiguous) = BlackbodyLocator().locate(in: frame) else {
+            Issue.record("picked one of two equal blackbodies"); return
+        }
+        // A weak second block is noted, not fatal.
+        let weak = try? BlackbodyLocator().locate(in: Self.scene(face: nil, blackbody: (2, 2, 40), extra: (26, 18, 30))).get()
+        #expect(weak?.x == 2 && weak?.runnerUpContrastC != nil)
+    }
+
+    @Test func aNoisyBlockIsNotABlackbody() {
+        #expect(throws: BlackbodyLocator.Problem.self) {
+            try BlackbodyLocator().locate(in: Self.scene(face: nil, blackbody: (10, 10, 40), noise: 2)).get()
+        }
+    }
+
+    @Test func singlePointAndTinyFramesSayWhy() {
+        let single = ThermalFrame(width: 1, height: 1, pixels: [35], ambientC: 25)
+        #expect(BlackbodyLocator().locate(in: single) == .failure(.singlePoint))
+        let tiny = ThermalFrame(width: 4, height: 4, pixels: .init(repeating: 25, count: 16), ambientC: 25)
+        #expect(BlackbodyLocator().locate(in: tiny) == .failure(.frameTooSmall(width: 4, height: 4)))
+    }
+
+    @Test func theMapMarksTheBlock() throws {
+        let frame = Self.scene(blackbody: (27, 19, 40))
+        let found = try BlackbodyLocator().locate(in: frame).get()
+        let map = BlackbodyLocator.map(frame, marking: found)
+        #expect(map.count == 24 && map.allSatisfy { $0.count == 32 })
+        #expect(map[19].dropFirst(27).prefix(3) == "###" && map[21].dropFirst(27).prefix(3) == "###")
+        #expect(map.joined().filter { $0 == "#" }.count == 9)
+    }
+
+    // MARK: Volunteers
+
+    /// Volunteers whose true body temperature is `body`, read by a kiosk that is `bias(d)` too low at distance d.
+    static func readings(distances: [Double], perDistance: Int, bias: (Double) -> Double, noise: Double, seed: UInt64) -> [VolunteerCalibration.Reading] {
+        var rng = SplitMix(seed: seed)
+        return distances.flatMap { d in
+            (0..<perDistance).map { _ in
+                let body = rng.double(in: 36.2...37.4)
+                return .init(distanceM: d + rng.double(in: -0.02...0.02), kioskC: body - bias(d) + rng.double(in: -noise...noise), clinicalC: body)
+            }
+        }
+    }
+
+    @Test(arguments: 0..<10) func skinToBodyRecoversTheOffsetWithAnHonestUncertainty(seed: Int) throws {
+        let truth = 0.6
+        let r = Self.readings(distances: [0.5], perDistance: 20, bias: { _ in truth }, noise: 0.2, seed: UInt64(seed))
+        let fit = try VolunteerCalibration.skinToBody(r, current: 1.0)
+        #expect(fit.previousC == 1.0 && fit.offset.count == 20)
+        #expect(abs(fit.offset.value - 1.6) <= fit.offset.ci95C + 0.02, "seed \(seed): \(fit.offset)")
+        #expect(fit.offset.standardErrorC > 0 && fit.offset.standardErrorC < 0.1)
+        #expect(abs(fit.offset.ci95C / fit.offset.standardErrorC - 2.093) < 0.001)
+    }
+
+    @Test func distanceFitFlattensTheErrorAcrossDistances() throws {
+        // The kiosk reads 0.1 °C low per 10 cm beyond 0.5 m, and 0.3 °C low overall.
+        let bias = { (d: Double) in 0.3 + (d - 0.5) }
+        let r = Self.readings(distances: [0.3, 0.5, 0.8, 1.0], perDistance: 12, bias: bias, noise: 0.05, seed: 7)
+        let current = try DistanceTable([.init(distanceM: 0.5, offsetC: 0)])
+        let fit = try VolunteerCalibration.distance(r, table: current, referenceDistanceM: 0.5)
+        #expect(fit.referenceDistanceM == 0.5)
+        #expect(fit.groups.map(\.distanceM) == [0.3, 0.5, 0.8, 1.0])
+        for g in fit.groups {
+            #expect(abs(g.offset.value - (g.distanceM - 0.5)) < 0.05, "\(g)")
+            #expect(g.offset.count == 12 && g.offset.ci95C > 0)
+        }
+        // Applying the new table leaves only the overall 0.3 °C, the skin-to-body fit's job.
+        let table = try DistanceTable(fit.table.map { .init(distanceM: $0.distanceM, offsetC: $0.offsetC) })
+        let corrected = r.map { VolunteerCalibration.Reading(distanceM: $0.distanceM, kioskC: $0.kioskC + table.offset(at: $0.distanceM), clinicalC: $0.clinicalC) }
+        let s2b = try VolunteerCalibration.skinToBody(corrected, current: 0)
+        #expect(abs(s2b.offset.value - 0.3) < 0.05)
+    }
+
+    @Test func distanceFitRefusesTooLittleData() {
+        let one = Self.readings(distances: [0.5], perDistance: 10, bias: { _ in 0 }, noise: 0.1, seed: 1)
+        #expect(throws: CoreError.self) { try VolunteerCalibration.distance(one, table: .empty, referenceDistanceM: 0.5) }
+        let thin = Self.readings(distances: [0.5, 0.9], perDistance: 2, bias: { _ in 0 }, noise: 0.1, seed: 1)
+        #expect(throws: CoreError.self) { try VolunteerCalibration.distance(thin, table: .empty, referenceDistanceM: 0.5) }
+        #expect(throws: CoreError.self) { try VolunteerCalibration.skinToBody(Array(one.prefix(4)), current: 0) }
+        let absurd = [VolunteerCalibration.Reading(distanceM: 0.5, kioskC: 98.6, clinicalC: 37)] + one
+        #expect(throws: CoreError.self) { try VolunteerCalibration.skinToBody(absurd, current: 0) }
+    }
+
+    @Test func theAuditHistoryRoundTripsThroughTheCalibrationFile() throws {
+        let text = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/CheckpointCoreTests/TechnicianCalibrationTests.swift",
+                                                                             with: "calibration/gy-mcu90640.toml"), encoding: .utf8)
+        var file = try CalibrationFile.parse(text, file: "example.toml")
+        #expect(file.history.isEmpty)
+        file.history = ["2026-12-07T09:00:00+07:00 skin-to-body by tech-01: 1.00 → 1.32 °C ± 0.06 (95 %, n = 12)", "second \"quoted\" line"]
+        let again = try CalibrationFile.parse(file.render(), file: "again.toml")
+        #expect(again.history == file.history)
+        #expect(again == file)
+    }
+}
