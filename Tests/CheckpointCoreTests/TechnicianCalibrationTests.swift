@@ -141,3 +141,36 @@ import Testing
         #expect(again == file)
     }
 }
+
+/// The technician's live thermal view: the frame raw and calibrated, the face's eye band on it.
+@Suite struct ThermalLiveViewTests {
+    static func engine() throws -> ScreeningEngine {
+        ScreeningEngine(calibration: try ThermalCalibration(id: "cal-test", gain: 1.03, offset: 0.5, skinToBodyOffsetC: 1.0),
+                        registration: .sharedFieldOfView(cameraWidth: 640, cameraHeight: 480),
+                        sensor: SensorIdentity(model: "gy-mcu90640", serial: "T1"))
+    }
+
+    @Test func calibratedPixelsAndTheFaceEyeBand() throws {
+        let frame = TechnicianCalibrationTests.scene(face: 35, noise: 0)
+        // A face box around the scene's warm ellipse (thermal centre 14,12 → camera 280,240), at 0.5 m.
+        let face = FaceObservation(box: PixelRect(x: 180, y: 100, width: 200, height: 260), cameraWidth: 640, cameraHeight: 480, distanceM: 0.5)
+        let view = try Self.engine().liveView(frame, face: face, nowNanos: 2_000_000_000)
+        #expect(view.width == 32 && view.height == 24 && view.rawC.count == 768 && view.calibratedC.count == 768)
+        for (raw, cal) in zip(view.rawC, view.calibratedC) { #expect(abs(cal - (1.03 * raw + 0.5)) < 0.011) }
+        #expect(view.calibrationId == "cal-test" && view.ageSeconds == 2)
+        let f = try #require(view.face)
+        #expect(f.facePixels > 50 && f.bandPixels > 10 && f.problem == nil)
+        #expect(f.thermalBox.map { ($0 * 10).rounded() / 10 } == [9, 5, 10, 13])
+        let stages = try #require(f.stages)
+        #expect(abs(stages.correctedC - (1.03 * 35 + 0.5 + 1.0)) < 0.01)
+    }
+
+    @Test func aFaceTooFarIsNamedNotMeasured() throws {
+        let frame = TechnicianCalibrationTests.scene(face: 35, noise: 0)
+        let far = FaceObservation(box: PixelRect(x: 300, y: 220, width: 20, height: 26), cameraWidth: 640, cameraHeight: 480, distanceM: 1.1)
+        let f = try #require(try Self.engine().liveView(frame, face: far, nowNanos: 0).face)
+        #expect(f.stages == nil && f.statisticRawC == nil)
+        #expect(f.problem?.hasPrefix("too far") == true)
+        #expect(try Self.engine().liveView(frame, face: nil, nowNanos: 0).face == nil)
+    }
+}

@@ -112,6 +112,20 @@ last = [u for u in lines if u["state"] == "result"][-1]
 assert last["result"] in ("normal", "elevated", "invalid") and last["lastResults"], last
 assert all(lines[i] != lines[i + 1] for i in range(len(lines) - 1)), "an update without a change"
 PY
+"$CTL" sensor live --config "$D/kiosk.toml" --json > "$D/live.json" 2> "$D/live.err"; rc=$?
+$PY - "$D/live.json" <<'PY' && [ "$rc" = 0 ] && ok "sensor live beside the daemon: the frame raw and calibrated, the face's eye band on it" || bad "sensor live" "exit $rc: $(head -c 300 "$D/live.json") $(cat "$D/live.err")"
+import json, sys
+v = json.loads(open(sys.argv[1]).readline())
+assert v["width"] == 32 and v["height"] == 24 and len(v["rawC"]) == 768 and len(v["calibratedC"]) == 768, v.keys()
+f = v["face"]
+assert f["facePixels"] > 0 and f["bandPixels"] > 0 and 35 < f["stages"]["corrected_c"] < 40, f
+PY
+"$CTL" sensor live --config "$D/kiosk.toml" > "$D/live.txt" 2>&1; cat "$D/live.txt" > /tmp/technician-live.txt
+[ "$($PY -c 'import re,sys; print(sum(1 for l in open(sys.argv[1]) if re.fullmatch(r"  [.:=+*%@\[\]-]{32}\n", l)))' "$D/live.txt")" = 24 ] \
+  && grep -q '^  .*\[.*\]' "$D/live.txt" && grep -q '^face at .* = .* °C' "$D/live.txt" \
+  && ok "sensor live draws the thermal map with the face box and its correction stages" || bad "sensor live text" "$(head -5 "$D/live.txt")"
+grep -q '"sensorAmbientC":' "$D/watch.out" && grep -q '"faceCorrectedC":' "$D/watch.out" \
+  && ok "watch --json carries the sensor's ambient and the face's thermal figures" || bad "watch thermal figures" "$(tail -c 300 "$D/watch.out")"
 "$CTL" watch --config "$D/kiosk.toml" --count 1 > "$D/watch.txt" 2>&1; rc=$?
 [ "$rc" = 0 ] && ! grep -q $'\e' "$D/watch.txt" && grep -q '^state ' "$D/watch.txt" \
   && ok "watch piped: plain lines, no terminal escapes" || bad "watch piped" "exit $rc: $(cat -v "$D/watch.txt" | head -3)"

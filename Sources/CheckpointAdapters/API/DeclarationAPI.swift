@@ -166,6 +166,7 @@ public final class DeclarationAPI: Sendable {
         let router = Router()
         router.add(middleware: SecurityHeaders())
         addAPIRoutes(to: router)
+        addTechnicianRoutes(to: router)
         return router
     }
 

@@ -115,12 +115,18 @@ public actor ScreeningHub: ScreeningProvider {
         }
         guard let face = assessment.face else {
             inView = nil
+            liveFace = nil
             lastAssessment = nil
             _ = engine.faces(FaceReadiness(sessionID: 0, faceCount: 0, face: nil, monotonicNanos: nanos))
             refreshView(now: nanos)
             return
         }
         inView = face.id
+        liveFace = assessment.distanceMeters.map { d in
+            let b = face.face.box
+            return FaceObservation(box: PixelRect(x: b.x, y: b.y, width: b.width, height: b.height), cameraWidth: cameraWidth,
+                                   cameraHeight: cameraHeight, distanceM: d)
+        }
         lastAssessment = (visibleCount, assessment.reasons.map(\.code), assessment.distanceMeters, assessment.isReady)
         if let candidate, candidate.trackID == face.id { best[face.id] = candidate }
         var observation: FaceObservation?
@@ -137,6 +143,7 @@ public actor ScreeningHub: ScreeningProvider {
     }
 
     public func thermal(_ frame: ThermalFrame) {
+        liveThermal = frame
         thermalArrivals.append(frame.monotonicNanos)
         if thermalArrivals.count > Self.periodWindow { thermalArrivals.removeFirst(thermalArrivals.count - Self.periodWindow) }
         if let result = engine.thermal(frame, nowNanos: clock()) { deliver(result) }
@@ -151,6 +158,18 @@ public actor ScreeningHub: ScreeningProvider {
     public func sensorUnavailable() {
         if let result = engine.sensorUnavailable(at: clock()) { deliver(result) }
         refreshView(now: clock())
+    }
+
+    // MARK: Technician
+
+    /// The newest thermal frame and the face in view (ready or not), for `thermalLive()`.
+    private var liveThermal: ThermalFrame?
+    private var liveFace: FaceObservation?
+
+    /// The newest thermal frame raw and calibrated, with the face in view mapped onto it; nil before the first frame.
+    public func thermalLive() async -> ThermalLiveView? {
+        guard let frame = liveThermal else { return nil }
+        return engine.liveView(frame, face: liveFace, nowNanos: clock())
     }
 
     // MARK: ScreeningProvider

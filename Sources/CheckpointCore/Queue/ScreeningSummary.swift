@@ -100,4 +100,10 @@ public protocol ScreeningProvider: Sendable {
     func claim(_ id: UUID) async -> ScreeningClaim
     /// Gives a claimed screening back (its declaration could not be stored).
     func release(_ id: UUID) async
+    /// The newest thermal frame for a technician (nil when there is none, or the provider has no sensor).
+    func thermalLive() async -> ThermalLiveView?
+}
+
+extension ScreeningProvider {
+    public func thermalLive() async -> ThermalLiveView? { nil }
 }

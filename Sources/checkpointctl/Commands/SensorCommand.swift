@@ -6,7 +6,7 @@ import Foundation
 /// `checkpointctl sensor read|save`: the sensor's own readings and counters, before any calibration.
 struct SensorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sensor", abstract: "Read a thermal sensor's raw frames.", subcommands: [Read.self, Save.self])
+        commandName: "sensor", abstract: "Read a thermal sensor's raw frames.", subcommands: [Read.self, Live.self, Save.self])
 
     struct Connection: ParsableArguments {
         @OptionGroup var daemon: DaemonConfigOption
@@ -151,6 +151,83 @@ struct SensorCommand: AsyncParsableCommand {
                                  max_c: r(f.maxC), mean_c: r(f.meanC), frames_ok: c.framesOK, bad_checksum: c.badChecksum,
                                  resyncs: c.resyncs, bytes_dropped: c.bytesDropped, timeouts: c.timeouts)
             return (try? JSONOutput.line(line)) ?? "{}"
+        }
+    }
+
+    /// The sensor as the running daemon sees it, through its API: nothing is stopped, the port stays the daemon's.
+    struct Live: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "live",
+            abstract: "The running daemon's newest thermal frame (raw and calibrated) with the face's eye band on it; the service keeps running.")
+
+        @OptionGroup var daemon: DaemonConfigOption
+        @Option(help: "The daemon's API socket (default: the configuration's [api] socket).") var socket: String?
+        @Option(help: "Frames to show (default 1).") var count = 1
+        @Option(help: "Seconds between frames.") var interval = 0.5
+        @Flag(help: "One JSON object per frame (every pixel raw and calibrated, the face's figures).") var json = false
+
+        func validate() throws {
+            guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+            guard interval >= 0.05 else { throw ValidationError("--interval must be at least 0.05 s") }
+        }
+
+        func run() async throws {
+            let link = DaemonLink(socket: socket ?? daemon.socketPath())
+            var shown = 0
+            var lastSequence: UInt64?
+            let deadline = ContinuousClock.now + .seconds(30 + Double(count) * interval * 4)
+            while shown < count {
+                guard let live = try await link.thermal() else {
+                    if ContinuousClock.now > deadline { throw CtlError.runtime("checkpointd has no thermal frame: see 'checkpointctl status' (stage.thermal)") }
+                    try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                    continue
+                }
+                if live.sequence != lastSequence {
+                    lastSequence = live.sequence
+                    if json { print(try JSONOutput.line(live)) } else { Self.render(live).forEach { print($0) } }
+                    shown += 1
+                }
+                if shown < count { try await Task.sleep(for: .milliseconds(Int(interval * 1000))) }
+            }
+        }
+
+        /// A text map of the calibrated frame (cold `.` to hot `@`), the face's box as `[` `]` and its figures.
+        static func render(_ v: ThermalLiveView) -> [String] {
+            let f2 = Read.f2
+            let values = v.calibratedC
+            let lo = values.min() ?? 0, hi = values.max() ?? 1
+            let ramp = Array(".:-=+*%@")
+            var lines = ["frame \(v.sequence)  \(v.width)×\(v.height)  ambient \(f2(v.ambientC)) °C  min \(f2(lo))  max \(f2(hi)) °C "
+                         + "(calibrated, \(v.calibrationId))  age \(f2(v.ageSeconds)) s"]
+            // The face box's first and last thermal columns and rows (pixel centres inside it).
+            let cols = v.face.map { b in (Int((b.thermalBox[0] - 0.5).rounded(.up)), Int((b.thermalBox[0] + b.thermalBox[2] - 0.5).rounded(.up)) - 1) }
+            let rows = v.face.map { b in (Int((b.thermalBox[1] - 0.5).rounded(.up)), Int((b.thermalBox[1] + b.thermalBox[3] - 0.5).rounded(.up)) - 1) }
+            if v.width > 1 {
+                for y in 0..<v.height {
+                    var row = ""
+                    for x in 0..<v.width {
+                        let i = Int((values[y * v.width + x] - lo) / max(hi - lo, 1e-6) * Double(ramp.count - 1) + 0.5)
+                        var c = ramp[min(max(i, 0), ramp.count - 1)]
+                        if let cols, let rows, y >= rows.0, y <= rows.1 {
+                            if x == cols.0 { c = "[" } else if x == cols.1 { c = "]" }
+                        }
+                        row.append(c)
+                    }
+                    lines.append("  " + row)
+                }
+            }
+            if let f = v.face {
+                var line = "face at \(f2(f.distanceM)) m: \(f.facePixels) thermal px, eye band \(f.bandPixels) px"
+                if let raw = f.statisticRawC, let s = f.stages {
+                    line += ", raw \(f2(raw)) → fitted \(f2(s.fittedC)) + ambient \(f2(s.ambientTermC)) + distance \(f2(s.distanceTermC)) "
+                        + "+ skin-to-body \(f2(s.skinToBodyC)) = \(f2(s.correctedC)) °C"
+                }
+                if let p = f.problem { line += " (\(p))" }
+                lines.append(line)
+            } else {
+                lines.append("no face in view")
+            }
+            return lines
         }
     }
 

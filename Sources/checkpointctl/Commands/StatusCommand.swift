@@ -68,6 +68,20 @@ struct DaemonLink {
         }
     }
 
+    /// The newest thermal frame as the daemon sees it (GET /v1/thermal); nil while it has none.
+    func thermal() async throws -> ThermalLiveView? {
+        let response = try await get("/v1/thermal")
+        if response.status == 503 { return nil }
+        guard response.status == 200 else {
+            throw CtlError.runtime("checkpointd at \(socket) answered /v1/thermal with HTTP \(response.status)")
+        }
+        do {
+            return try JSONDecoder().decode(ThermalLiveView.self, from: response.body)
+        } catch {
+            throw CtlError.runtime("checkpointd at \(socket) answered /v1/thermal with a view this checkpointctl cannot read (\(error))")
+        }
+    }
+
     private static func reason(_ error: any Error) -> String {
         if let e = error as? AdapterError {
             switch e.cause {

@@ -45,6 +45,13 @@ struct WatchCommand: AsyncParsableCommand {
         var screeningId: String?
         var health: [String: String]
         var lastResults: [String]
+        /// The sensor's own temperature and the face's eye band on the newest thermal frame.
+        var sensorAmbientC: Double?
+        var faceThermalPixels: Int?
+        var faceBandPixels: Int?
+        var faceRawC: Double?
+        var faceCorrectedC: Double?
+        var faceThermalProblem: String?
     }
 
     func run() async throws {
@@ -66,11 +73,16 @@ struct WatchCommand: AsyncParsableCommand {
                 results.append("\(Self.clock()) \(s.result.rawValue)\(t)")
                 results = Array(results.suffix(5))
             }
+            let thermal = try await link.thermal()
             let update = Update(state: view.state.rawValue, faces: view.faces, reasons: view.reasons, distanceM: view.distanceM,
                                 progress: view.progress, sensorAvailable: view.sensor.available,
                                 warmUpRemainingSeconds: view.sensor.warmUpRemainingSeconds,
                                 result: view.screening?.result.rawValue, temperatureC: view.screening?.correctedTemperatureC.map { ($0 * 100).rounded() / 100 },
-                                screeningId: view.screeningId, health: health, lastResults: results)
+                                screeningId: view.screeningId, health: health, lastResults: results,
+                                sensorAmbientC: thermal?.ambientC, faceThermalPixels: thermal?.face?.facePixels,
+                                faceBandPixels: thermal?.face?.bandPixels, faceRawC: thermal?.face?.statisticRawC,
+                                faceCorrectedC: thermal?.face?.stages.map { ($0.correctedC * 100).rounded() / 100 },
+                                faceThermalProblem: thermal?.face?.problem)
             if update != previous {
                 previous = update
                 if json {
@@ -103,6 +115,12 @@ struct WatchCommand: AsyncParsableCommand {
         var lines = [head, "reasons " + (u.reasons.isEmpty ? "-" : u.reasons.joined(separator: ", "))]
         var sensor = "sensor " + (u.sensorAvailable ? "available" : style.alert("unavailable"))
         if let w = u.warmUpRemainingSeconds { sensor += String(format: " (warming up, %.0f s left)", w) }
+        if let a = u.sensorAmbientC { sensor += String(format: "  ambient %.2f °C", a) }
+        if let px = u.faceThermalPixels {
+            sensor += "  face \(px) px, eye band \(u.faceBandPixels ?? 0) px"
+            if let raw = u.faceRawC, let c = u.faceCorrectedC { sensor += String(format: ", raw %.2f → %.2f °C", raw, c) }
+            if let p = u.faceThermalProblem { sensor += " (\(p))" }
+        }
         lines.append(sensor)
         let health = u.health.keys.sorted().map { "\($0)=\(u.health[$0] ?? "")" }
         lines.append("health " + health.joined(separator: " "))
