@@ -401,7 +401,7 @@ public final class DeclarationAPI: Sendable {
             fields["queue.maxBytes"] = "\(q.maxBytes)"
             fields["queue.freeDiskBytes"] = "\(q.freeDiskBytes)"
             if let oldest = q.oldestPendingAt { fields["queue.oldestPendingAt"] = oldest.formatted(.iso8601) }
-            let quarantined = store.quarantinedFiles
+            let quarantined = try await store.io { $0.quarantinedFiles }  // a directory listing: off the cooperative pool
             if !quarantined.isEmpty {
                 // A corrupt queue was moved aside: it may hold declarations never uploaded. A person must recover them.
                 healthy = false

@@ -207,7 +207,7 @@ public struct DeclarationValidator: Sendable {
             guard let v = o[key], v != .null, !missing.contains(key) else { return nil }
             return v
         }
-        func string(_ key: String, max: Int, allowEmpty: Bool = false) -> String? {
+        @discardableResult func string(_ key: String, max: Int, allowEmpty: Bool = false) -> String? {
             guard let v = value(key) else { return nil }
             guard case .string(let s) = v else { fail(key, .type, "must be a string, got \(v.typeName)"); return nil }
             if s.isEmpty && !allowEmpty { fail(key, .empty, "must not be empty"); return nil }

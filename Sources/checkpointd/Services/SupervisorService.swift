@@ -74,12 +74,14 @@ struct SupervisorService: Service {
     }
 
     func statusLine() async -> String {
-        let queue = try? store.status()
+        // SQLite and the directory listing block: they run on the queue's own thread, never on the cooperative pool.
+        let disk = try? await store.io { store in (status: try store.status(), quarantined: store.quarantinedFiles.count) }
+        let queue = disk?.status
         let up = uploader.status
         let sensor = await health.state(of: "thermal").map { "\($0)" } ?? "off"
         return StatusLine(cameraFPS: await health.cameraFPS, sensor: sensor, queueDepth: queue?.pending ?? -1,
                           secondsSinceLastUpload: up.lastDeliveryAt.map { Date().timeIntervalSince($0) },
                           overall: "\(await health.overall)", deadLetters: queue?.dead ?? up.deadLetters,
-                          uploadNeedsAttention: up.attention != nil, quarantinedQueues: store.quarantinedFiles.count).text
+                          uploadNeedsAttention: up.attention != nil, quarantinedQueues: disk?.quarantined ?? 0).text
     }
 }
