@@ -56,6 +56,9 @@ enum Daemon {
         let preview: CameraPreview? = initial.ui.enabled && initial.ui.preview && initial.api.tcpPort > 0
             ? CameraPreview(options: .init(maxFPS: initial.ui.previewFPS, maxWidth: initial.ui.previewWidth)) : nil
 
+        // A technician's snapshot of the running camera (API socket); nothing is handed over unless asked.
+        let snapshot = LiveSnapshot()
+
         // Camera and detector. A detector that cannot load leaves the kiosk taking declarations
         // (without a screening) and reports the failure; it never stops the daemon.
         let source = try CameraSourceFactory.make(initial.camera, output: .bgr24, logger: Logger(label: "checkpointd.camera"))
@@ -67,7 +70,8 @@ enum Daemon {
             await health.register("detector", stallLimitSeconds: 30)
             if detector.health != "ok" { await health.report("detector", .degraded(detector.health.replacingOccurrences(of: "degraded: ", with: ""))) }
             services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking), tracker: FaceTracker(initial.tracking),
-                                          hub: hub, health: health, metrics: metrics, preview: preview, logger: Logger(label: "checkpointd.vision")))
+                                          hub: hub, health: health, metrics: metrics, preview: preview, snapshot: snapshot,
+                                          logger: Logger(label: "checkpointd.vision")))
         } catch {
             logger.critical("face detector unavailable; declarations are taken without screening", metadata: ["error": "\(error)"])
             // No vision stage runs, so the camera is not watched; the failure shows in health and STATUS.
@@ -92,7 +96,7 @@ enum Daemon {
         }
         let api = DeclarationAPI(
             configuration: apiConfiguration(initial), store: store, screening: hub, uploader: uploader, metrics: uplinkMetrics,
-            logger: Logger(label: "checkpointd.api"), preview: preview,
+            logger: Logger(label: "checkpointd.api"), preview: preview, snapshot: snapshot,
             extraHealth: {
                 var fields: [String: String] = ["overall": "\(await health.overall)"]
                 for stage in await health.stages { fields["stage.\(stage.name)"] = "\(stage.state)" }

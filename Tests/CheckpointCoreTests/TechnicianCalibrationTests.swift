@@ -174,3 +174,63 @@ import Testing
         #expect(try Self.engine().liveView(frame, face: nil, nowNanos: 0).face == nil)
     }
 }
+
+/// The technician's annotated camera snapshot.
+@Suite struct TechnicianSnapshotTests {
+    static func gray(_ w: Int = 640, _ h: Int = 480) -> Frame {
+        Frame(width: w, height: h, layout: .bgr24, pixels: .init(repeating: 128, count: w * h * 3), sequence: 1, monotonicNanos: 0)
+    }
+    static func pixel(_ f: Frame, _ x: Int, _ y: Int) -> (UInt8, UInt8, UInt8) {
+        let o = (y * f.width + x) * 3
+        return (f.pixels[o], f.pixels[o + 1], f.pixels[o + 2])
+    }
+
+    @Test func theFontDrawsEachGlyphsBits() {
+        var f = Self.gray(64, 16)
+        f.pixels = .init(repeating: 0, count: f.pixels.count)
+        BitmapFont.draw("I1", on: &f, x: 0, y: 0, scale: 2, color: (255, 255, 255))
+        let lit = stride(from: 0, to: f.pixels.count, by: 3).filter { f.pixels[$0] == 255 }.count
+        let bits = (BitmapFont.glyph("I") + BitmapFont.glyph("1")).map { $0.nonzeroBitCount }.reduce(0, +)
+        #expect(lit == bits * 4)
+        #expect(BitmapFont.glyph("a") == BitmapFont.glyph("A") && BitmapFont.glyph("ư") == BitmapFont.glyph("?"))
+        #expect(BitmapFont.width("REASONS", scale: 2) == 84)
+    }
+
+    @Test func facesLandmarksOverlayAndText() throws {
+        // A warm 38 °C blob in thermal pixels 10..<20 × 8..<16 of a 25 °C scene; registration: shared field of view.
+        var px = [Float](repeating: 25, count: 32 * 24)
+        for y in 8..<16 { for x in 10..<20 { px[y * 32 + x] = 38 } }
+        let thermal = TechnicianSnapshot.Thermal(frame: ThermalFrame(width: 32, height: 24, pixels: px, ambientC: 25),
+                                                 registration: .sharedFieldOfView(cameraWidth: 640, cameraHeight: 480),
+                                                 calibration: .uncalibrated, distanceM: 0.5)
+        let measured = TechnicianSnapshot.Face(box: FaceBox(x: 200, y: 150, width: 200, height: 200),
+                                               landmarks: FaceLandmarks(rightEye: .init(x: 260, y: 220), leftEye: .init(x: 340, y: 220),
+                                                                        nose: .init(x: 300, y: 260), rightMouth: .init(x: 270, y: 300),
+                                                                        leftMouth: .init(x: 330, y: 300)),
+                                               score: 0.93, measured: true)
+        let other = TechnicianSnapshot.Face(box: FaceBox(x: 500, y: 300, width: 60, height: 60), landmarks: nil, score: 0.81, measured: false)
+        let out = TechnicianSnapshot.render(Self.gray(), faces: [measured, other], thermal: thermal, lines: ["STATE MEASURING", "REASONS -"])
+        #expect(out.width == 640 && out.height == 480)
+        // Box colours: green for the measured face, amber for the other.
+        #expect(Self.pixel(out, 300, 150) == PreviewRendering.readyColor)
+        #expect(Self.pixel(out, 530, 300) == PreviewRendering.otherColor)
+        // Landmarks in magenta.
+        #expect(Self.pixel(out, 260, 220) == TechnicianSnapshot.landmarkColor)
+        // The warm thermal block (camera 200..<400 × 160..<320) is tinted red; the cold scene is not.
+        let warm = Self.pixel(out, 380, 200), cold = Self.pixel(out, 100, 400)
+        #expect(warm.2 > 180 && warm.0 < 70)  // 55 % red over the grey
+        #expect(cold == (128, 128, 128))
+        // The text band at the top: darkened, with white letters.
+        let band = (0..<640).map { Self.pixel(out, $0, 10) }
+        #expect(band.contains { $0 == (255, 255, 255) } && band.contains { $0 == (32, 32, 32) })
+    }
+}
+
+@Suite struct TechnicianSnapshotWrapTests {
+    @Test func longLinesWrapAtSpacesAndNeverExceedTheWidth() {
+        let lines = TechnicianSnapshot.wrap(["SENSOR AMBIENT 33.0°C  FACE RAW 36.62 = 38.99°C", "SHORT", "X" + String(repeating: "Y", count: 30)], columns: 20)
+        #expect(lines.allSatisfy { $0.count <= 20 })
+        #expect(lines.first == "SENSOR AMBIENT" && lines.contains("SHORT"))
+        #expect(lines.joined().filter { $0 == "Y" }.count == 30)
+    }
+}

@@ -120,12 +120,29 @@ assert v["width"] == 32 and v["height"] == 24 and len(v["rawC"]) == 768 and len(
 f = v["face"]
 assert f["facePixels"] > 0 and f["bandPixels"] > 0 and 35 < f["stages"]["corrected_c"] < 40, f
 PY
-"$CTL" sensor live --config "$D/kiosk.toml" > "$D/live.txt" 2>&1; cat "$D/live.txt" > /tmp/technician-live.txt
+"$CTL" sensor live --config "$D/kiosk.toml" > "$D/live.txt" 2>&1
 [ "$($PY -c 'import re,sys; print(sum(1 for l in open(sys.argv[1]) if re.fullmatch(r"  [.:=+*%@\[\]-]{32}\n", l)))' "$D/live.txt")" = 24 ] \
   && grep -q '^  .*\[.*\]' "$D/live.txt" && grep -q '^face at .* = .* °C' "$D/live.txt" \
   && ok "sensor live draws the thermal map with the face box and its correction stages" || bad "sensor live text" "$(head -5 "$D/live.txt")"
 grep -q '"sensorAmbientC":' "$D/watch.out" && grep -q '"faceCorrectedC":' "$D/watch.out" \
   && ok "watch --json carries the sensor's ambient and the face's thermal figures" || bad "watch thermal figures" "$(tail -c 300 "$D/watch.out")"
+"$CTL" camera live --config "$D/kiosk.toml" --out "$D/live.png" > "$D/camlive.out" 2>&1; rc=$?
+$PY - "$D/live.png" <<'PY' && [ "$rc" = 0 ] && [ "$(stat -c %a "$D/live.png")" = 600 ] \
+  && ok "camera live: the running camera as PNG (0600) with the face box, landmarks, thermal overlay and the reasons band" \
+  || bad "camera live" "exit $rc: $(cat "$D/camlive.out")"
+import sys, cv2, numpy as np
+img = cv2.imread(sys.argv[1])
+assert img is not None and img.shape[1] >= 320, "not a PNG"
+b, g, r = img[..., 0].astype(int), img[..., 1].astype(int), img[..., 2].astype(int)
+green = int(((g == 200) & (b == 0) & (r == 0)).sum())            # the measured face's box (0,200,0)
+amber = int(((b == 0) & (g == 176) & (r == 255)).sum())          # any other face's
+magenta = int(((b == 255) & (g == 0) & (r == 255)).sum())        # landmarks
+white = int(((b == 255) & (g == 255) & (r == 255))[:60].sum())   # the text band's letters
+assert green + amber > 200, (green, amber)
+assert magenta > 20, magenta
+assert white > 200, white
+assert (img[:60] < 70).mean() > 0.5, "no dark text band"
+PY
 "$CTL" watch --config "$D/kiosk.toml" --count 1 > "$D/watch.txt" 2>&1; rc=$?
 [ "$rc" = 0 ] && ! grep -q $'\e' "$D/watch.txt" && grep -q '^state ' "$D/watch.txt" \
   && ok "watch piped: plain lines, no terminal escapes" || bad "watch piped" "exit $rc: $(cat -v "$D/watch.txt" | head -3)"

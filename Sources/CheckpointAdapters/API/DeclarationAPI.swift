@@ -82,6 +82,8 @@ public final class DeclarationAPI: Sendable {
     let logger: Logger
     let validator: DeclarationValidator
     let preview: CameraPreview?
+    /// A technician's camera snapshot (API socket only).
+    let snapshot: LiveSnapshot?
     let files: StaticFiles?
     /// Extra health fields from other parts of the daemon (camera, sensor…), merged into /healthz.
     let extraHealth: (@Sendable () async -> [String: String])?
@@ -92,7 +94,7 @@ public final class DeclarationAPI: Sendable {
 
     public init(configuration: APIConfiguration, store: QueueStore, screening: any ScreeningProvider, uploader: UploadService?,
                 metrics: UplinkMetrics = UplinkMetrics(), logger: Logger = Logger(label: "checkpointd.api"),
-                preview: CameraPreview? = nil, extraHealth: (@Sendable () async -> [String: String])? = nil) {
+                preview: CameraPreview? = nil, snapshot: LiveSnapshot? = nil, extraHealth: (@Sendable () async -> [String: String])? = nil) {
         self.configuration = configuration
         self.store = store
         self.screening = screening
@@ -101,6 +103,7 @@ public final class DeclarationAPI: Sendable {
         self.logger = logger
         self.validator = DeclarationValidator(maxBytes: configuration.maxDeclarationBytes)
         self.preview = configuration.ui?.preview == true ? preview : nil
+        self.snapshot = snapshot
         self.files = configuration.ui.map { StaticFiles(root: $0.directory) }
         self.extraHealth = extraHealth
         self.recordClock = SystemRecordClock()

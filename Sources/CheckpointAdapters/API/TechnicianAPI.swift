@@ -19,5 +19,30 @@ extension DeclarationAPI {
             return Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
+        // The next camera frame with every face, its landmarks, the registered thermal overlay and the readiness
+        // reasons drawn on it, as PNG. It shows a person: served only here, to the technicians' group, never kept.
+        router.get("/v1/camera/snapshot.png") { [self] _, _ -> Response in
+            guard let snapshot = self.snapshot else {
+                return Self.problem(.serviceUnavailable, "no camera stage is running", field: nil, code: "no-camera")
+            }
+            guard let capture = await snapshot.next(timeout: .seconds(10)) else {
+                return Self.problem(.serviceUnavailable, "no camera frame within 10 s", field: nil, code: "no-camera-frame")
+            }
+            let context = await self.screening.snapshotContext()
+            let faces = capture.faces.map { f in
+                TechnicianSnapshot.Face(box: f.box, landmarks: f.landmarks, score: f.score,
+                                        measured: capture.measured.map { f.box.iou($0) > 0.3 } ?? false)
+            }
+            let thread = DedicatedThread(name: "ckpt.snapshot")
+            defer { thread.stop() }
+            let png = try? await thread.run { () -> [UInt8] in
+                let drawn = TechnicianSnapshot.render(capture.frame, faces: faces, thermal: context.thermal, lines: context.lines)
+                return try ImageCodec.encode(drawn.pixels, width: drawn.width, height: drawn.height,
+                                             channels: drawn.layout.bytesPerPixel, png: true, quality: 90)
+            }
+            guard let png else { return Self.problem(.internalServerError, "cannot encode the snapshot", field: nil, code: "internal") }
+            return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: png)))
+        }
     }
 }

@@ -172,6 +172,31 @@ public actor ScreeningHub: ScreeningProvider {
         return engine.liveView(frame, face: liveFace, nowNanos: clock())
     }
 
+    /// What a technician's camera snapshot draws besides the faces: the thermal overlay (registered at the face's
+    /// distance, else the nominal one) and the lines of text (state, readiness reasons, distance, the face's reading).
+    public func snapshotContext() async -> TechnicianSnapshot.Context {
+        refreshView(now: clock())
+        let registration = engine.measurer.registration
+        let thermal = liveThermal.map {
+            TechnicianSnapshot.Thermal(frame: $0, registration: registration, calibration: engine.calibration,
+                                       distanceM: liveFace?.distanceM ?? registration.nominalDistanceM)
+        }
+        var lines = ["STATE \(view.state.rawValue)  FACES \(view.faces)" + (view.distanceM.map { String(format: "  DISTANCE %.2f M", $0) } ?? "")]
+        lines.append("REASONS " + (view.reasons.isEmpty ? "-" : view.reasons.joined(separator: ", ")))
+        if let frame = liveThermal {
+            let live = engine.liveView(frame, face: liveFace, nowNanos: clock())
+            var t = String(format: "SENSOR AMBIENT %.1f°C", live.ambientC)
+            if let f = live.face {
+                if let raw = f.statisticRawC, let s = f.stages { t += String(format: "  FACE RAW %.2f = %.2f°C", raw, s.correctedC) }
+                if let p = f.problem { t += "  FACE: " + p }
+            }
+            lines.append(t)
+        } else {
+            lines.append("NO THERMAL FRAME")
+        }
+        return TechnicianSnapshot.Context(thermal: thermal, lines: lines)
+    }
+
     // MARK: ScreeningProvider
 
     public func currentView() async -> ScreeningView {

@@ -102,8 +102,11 @@ public protocol ScreeningProvider: Sendable {
     func release(_ id: UUID) async
     /// The newest thermal frame for a technician (nil when there is none, or the provider has no sensor).
     func thermalLive() async -> ThermalLiveView?
+    /// The thermal overlay and text lines of a technician's camera snapshot.
+    func snapshotContext() async -> TechnicianSnapshot.Context
 }
 
 extension ScreeningProvider {
     public func thermalLive() async -> ThermalLiveView? { nil }
+    public func snapshotContext() async -> TechnicianSnapshot.Context { TechnicianSnapshot.Context(thermal: nil, lines: []) }
 }

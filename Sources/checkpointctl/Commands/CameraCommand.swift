@@ -9,7 +9,7 @@ struct CameraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "camera",
         abstract: "List cameras, take snapshots, record frames for replay.",
-        subcommands: [CameraListCommand.self, CameraSnapshotCommand.self, CameraRecordCommand.self, CameraBenchCommand.self]
+        subcommands: [CameraListCommand.self, CameraLiveCommand.self, CameraSnapshotCommand.self, CameraRecordCommand.self, CameraBenchCommand.self]
     )
 }
 
@@ -296,6 +296,33 @@ struct CameraListCommand: AsyncParsableCommand {
             }
             controls = d.controls.map { Control(name: $0.name, minimum: $0.minimum, maximum: $0.maximum, step: $0.step, defaultValue: $0.defaultValue) }
         }
+    }
+}
+
+/// `camera live --out FILE.png`: the running daemon's next camera frame, annotated, through its API socket.
+struct CameraLiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "live",
+        abstract: "The running kiosk's camera as PNG: every face with its box, landmarks and score, the registered thermal overlay, and the readiness reasons; the service keeps running.",
+        discussion: "The file shows a person: it is written mode 0600; delete it when done.")
+
+    @OptionGroup var daemon: DaemonConfigOption
+    @Option(help: "The daemon's API socket (default: the configuration's [api] socket).") var socket: String?
+    @Option(name: .long, help: "Output file (.png).") var out: String
+
+    func validate() throws {
+        guard out.lowercased().hasSuffix(".png") else { throw ValidationError("--out must end in .png, got '\(out)'") }
+    }
+
+    func run() async throws {
+        let link = DaemonLink(socket: socket ?? daemon.socketPath())
+        let response = try await link.get("/v1/camera/snapshot.png", timeout: .seconds(20))
+        guard response.status == 200, response.body.starts(with: [0x89, 0x50, 0x4E, 0x47]) else {
+            let code = (try? JSONDecoder().decode([String: String?].self, from: response.body))?["code"] ?? nil
+            throw CtlError.runtime("checkpointd gave no snapshot: HTTP \(response.status)\(code.map { " (\($0))" } ?? "")")
+        }
+        try writeAtomically([UInt8](response.body), to: out)
+        print("wrote \(out) (\(response.body.count / 1024) KiB, mode 0600)")
     }
 }
 

@@ -16,6 +16,8 @@ struct VisionService: Service {
     let metrics: PipelineMetrics
     /// The kiosk's live mirror; handed the newest frame and its boxes only while someone watches.
     let preview: CameraPreview?
+    /// A technician's snapshot request (the API socket); handed one frame only when asked.
+    let snapshot: LiveSnapshot?
     let logger: Logger
 
     func run() async throws {
@@ -33,6 +35,9 @@ struct VisionService: Service {
                 if let preview, preview.isWatched {
                     let ready = assessment.isReady ? assessment.face?.face.box : nil
                     preview.offer(frame, boxes: PreviewBox.marking(detections.faces.map(\.box), readyFace: ready))
+                }
+                if let snapshot, snapshot.isWanted {
+                    snapshot.offer(frame, faces: detections.faces, measured: assessment.isReady ? assessment.face?.face.box : nil)
                 }
                 await hub.faces(assessment, cameraWidth: frame.width, cameraHeight: frame.height,
                                 at: frame.monotonicNanos, candidate: candidate)
