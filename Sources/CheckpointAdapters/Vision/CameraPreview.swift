@@ -69,15 +69,16 @@ public final class CameraPreview: Sendable {
 
     /// The newest frame as a JPEG (encoded once per frame, shared by all viewers), with its generation.
     /// At most `maxFPS` encodes per second, whoever asks (streams or a client polling preview.jpg): within
-    /// 1/maxFPS of the last encode, or while one is running, the last JPEG is the answer.
+    /// 1/maxFPS of the last encode, or while one is running, the last JPEG (if still kept) is the answer.
     func currentJPEG() async -> (generation: UInt64, jpeg: Data)? {
         let period = Duration.nanoseconds(1_000_000_000 / Int64(options.maxFPS))
         let job: (generation: UInt64, frame: Frame, boxes: [PreviewBox])? = state.withLock { s in
             if let e = s.encoded, e.generation == s.generation { return nil }
             guard let latest = s.latest else { return nil }
+            // Also when the last JPEG was dropped (nobody watched for a moment): a client polling preview.jpg makes
+            // its viewer count drop to zero between requests, and must not get an encode per request for it.
             let now = ContinuousClock.now
-            if s.encoded != nil, s.encoding || s.lastEncodeAt.map({ now - $0 < period }) == true { return nil }
-            if s.encoding { return nil }
+            if s.encoding || s.lastEncodeAt.map({ now - $0 < period }) == true { return nil }
             s.encoding = true
             s.lastEncodeAt = now
             return (s.generation, latest.frame, latest.boxes)
