@@ -21,7 +21,7 @@ const KNOWN_REASONS = new Set(Object.keys(PROMPT_ICON));
 
 const app = {
   view: null,          // the daemon's last state (GET /v1/screening or an SSE "screening" event)
-  mode: "follow",      // "follow" the daemon | "form" (declaration; ignores the daemon) | "done"
+  mode: "follow",      // "follow" the daemon | "form" (declaration; ignores the daemon, except a new person's result) | "done"
   shown: null,         // the result on screen: {screeningId, screening, at}
   doneFor: null,       // screeningId the "declaration saved" screen belongs to
   alerted: new Set(),  // screeningIds an elevated alert has sounded for
