@@ -20,7 +20,8 @@ public actor ScreeningHub: ScreeningProvider {
     public typealias TimingObserver = @Sendable (ScreeningTiming) -> Void
 
     public struct Options: Sendable {
-        /// How long a result stays on screen after the person leaves the camera.
+        /// How long after its decision a result stays on screen once its person has left the camera (while they stay,
+        /// it stays; the view's `personInView` is false during this hold).
         public var resultHoldSeconds: Double = 20
         /// How long a decided screening can be claimed by a declaration (`[screening] declaration_hold_seconds`).
         public var declarationHoldSeconds: Double = 300
