@@ -179,7 +179,8 @@ enum Daemon {
         APIConfiguration(socketPath: c.api.socketPath, socketMode: c.api.socketMode, socketGroup: c.api.socketGroup,
                          tcpPort: c.api.tcpPort == 0 ? nil : c.api.tcpPort,
                          maxDeclarationBytes: c.api.maxBodyBytes, checkpointId: c.kiosk.checkpointID, deviceId: c.kiosk.deviceID,
-                         ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview) : nil,
+                         ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview,
+                                                               faceRetentionHours: c.queue.faceRetentionHours) : nil,
                          idleTimeout: .seconds(c.api.idleTimeoutSeconds), maxConnections: c.api.maxConnections,
                          maxConcurrentDeclarations: c.api.maxConcurrentDeclarations)
     }

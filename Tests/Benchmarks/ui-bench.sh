@@ -4,7 +4,8 @@
 # going; the GY-MCU90640 simulator on a PTY showing a face; the receiver over HTTPS; the screen and its event
 # stream on a free 127.0.0.1 TCP port), measured:
 #   1. engine state change → event received by the page's EventSource: p50 / p95 / max over ≥ $EVENTS events,
-#      against a bare SSE client on the same stream (the common clock is the wall clock; see ui/uibench.py);
+#      from the publish time the hub stamps on each view (publishedAtMs) to the page's arrival stamp (both the wall
+#      clock), split into the daemon's share (a bare SSE client) and the browser's (see ui/uibench.py);
 #   2. page load: navigation → first daemon state on screen and → loadEventEnd, median and max of $LOADS cold
 #      loads in fresh browser sessions; bytes transferred.
 # Prints markdown rows "| measure | value | unit |"; every figure is measured in this run.

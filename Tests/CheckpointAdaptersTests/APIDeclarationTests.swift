@@ -394,6 +394,41 @@ struct APIDeclarationTests {
         await api.stop()
     }
 
+    /// A slow first attempt (here its screening claim is held up as a slow disk would hold up the commit) and a retry
+    /// with the same key while it is still in flight: the retry waits for it and gets its answer, never a 409 for its
+    /// own first attempt. A third request with the same key and another body gets 422 idempotency-key-reused naming
+    /// the stored record.
+    @Test func aRetryWaitsForItsSlowFirstAttemptInsteadOf409() async throws {
+        let script = ScreeningScript()
+        let slow = SlowClaims(script.hub)
+        let api = try await start(screening: slow)
+        let a = try await script.screen(person: 8, celsius: 36.6)
+        let key = "Idempotency-Key: kiosk-slow-0001"
+        let first = Task { try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key]) }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await slow.held == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await slow.held == 1, "the first attempt is in flight, its screening claimed")
+        let retry = Task { try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a), headers: [key]) }
+        let changed = Task {
+            try await api.request("POST", "/v1/declarations", body: Self.body(screeningId: a, phone: "0933333333"), headers: [key])
+        }
+        // Hold the first attempt well past the 2 s the retry used to wait (or until the retry has answered anyway).
+        let hold = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < hold { try await Task.sleep(for: .milliseconds(100)) }
+        await slow.open()
+        let (s1, b1) = try await first.value
+        let (s2, b2) = try await retry.value
+        let (s3, b3) = try await changed.value
+        #expect(s1 == 201)
+        #expect(s2 == 201, "the retry gets its first attempt's answer, not \(s2) \(String(decoding: b2, as: UTF8.self))")
+        #expect(b2 == b1, "the same record")
+        #expect(s3 == 422)
+        #expect(json(b3)["code"] as? String == "idempotency-key-reused")
+        #expect(json(b3)["shortCode"] as? String == json(b1)["shortCode"] as? String, "the stored record's code, for the page")
+        #expect(try api.store.status().pending == 1, "one record")
+        await api.stop()
+    }
+
     @Test func badInputIsRefusedWithEveryFieldAndNothingStored() async throws {
         let api = try await start(screening: ScreeningScript().hub)
         let (s400, b400) = try await api.request("POST", "/v1/declarations", body: Data("{not json".utf8))
@@ -562,6 +597,39 @@ struct APIDeclarationTests {
         await api.stop()
     }
 
+    /// A client polling preview.jpg as fast as it can gets at most `maxFPS` encodes a second (the bound is checked
+    /// against the time the polling really took, so a slow machine cannot make it fail).
+    @Test func aPollingPreviewClientIsHeldToPreviewFPS() async throws {
+        let preview = CameraPreview(options: .init(maxFPS: 2, maxWidth: 320, maxClients: 4))
+        let dir = uplinkTempDir("preview-poll")
+        let api = try await start(screening: ScreeningScript().hub, dir: dir, tcp: true, ui: UIConfiguration(directory: dir, preview: true),
+                                  preview: preview)
+        let port = try #require(api.port)
+        let camera = Task {
+            var seq: UInt64 = 0
+            while !Task.isCancelled {
+                seq += 1
+                let frame = Frame(width: 64, height: 48, layout: .bgr24, pixels: [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 64 * 48 * 3),
+                                  sequence: seq, monotonicNanos: seq)
+                preview.offer(frame, boxes: [])
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        defer { camera.cancel() }
+        let start = ContinuousClock.now
+        var answered = 0
+        for _ in 0..<25 {
+            if try await RawHTTP.exchange(port: port, "/v1/camera/preview.jpg").status == 200 { answered += 1 }
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        #expect(answered == 25, "every poll gets a picture (the last one while encoding is held back)")
+        let allowed = Int((seconds * 2).rounded(.up)) + 1
+        #expect(preview.encodedCount <= allowed, "\(preview.encodedCount) encodes in \(seconds) s at preview_fps 2")
+        #expect(preview.encodedCount >= 1)
+        await api.stop()
+    }
+
     @Test func theCameraPreviewIsEncodedOnlyWhileWatchedAndLimitedToFourClients() async throws {
         let preview = CameraPreview(options: .init(maxFPS: 10, maxWidth: 320, maxClients: 4))
         let dir = uplinkTempDir("preview")
@@ -615,4 +683,30 @@ struct APIDeclarationTests {
         #expect(!preview.isWatched)
         await api.stop()
     }
+}
+
+/// A ScreeningProvider whose first claim takes the screening at once but answers only when the test opens it:
+/// a request that stays in flight for as long as the test wants (a slow disk).
+actor SlowClaims: ScreeningProvider {
+    let hub: ScreeningHub
+    private(set) var held = 0
+    private var gate: [CheckedContinuation<Void, Never>] = []
+    private var opened = false
+    init(_ hub: ScreeningHub) { self.hub = hub }
+    func open() {
+        opened = true
+        gate.forEach { $0.resume() }
+        gate.removeAll()
+    }
+    func currentView() async -> ScreeningView { await hub.currentView() }
+    func views() async -> AsyncStream<ScreeningView> { await hub.views() }
+    func claim(_ id: UUID) async -> ScreeningClaim {
+        let answer = await hub.claim(id)
+        if case .claimed = answer, !opened {
+            held += 1
+            await withCheckedContinuation { gate.append($0) }
+        }
+        return answer
+    }
+    func release(_ id: UUID) async { await hub.release(id) }
 }

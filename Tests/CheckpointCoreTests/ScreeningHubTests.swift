@@ -101,7 +101,9 @@ final class TestClock: @unchecked Sendable {
     @Test func viewJSONHasEveryKeyWithNulls() throws {
         let data = try QueueRecord.encoder.encode(ScreeningView(seq: 3))
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(Set(object.keys) == ["seq", "state", "sensor", "faces", "reasons", "distanceM", "progress", "screeningId", "screening"])
+        #expect(Set(object.keys) == ["seq", "state", "sensor", "faces", "reasons", "distanceM", "progress", "screeningId", "screening",
+                                     "personInView", "publishedAtMs"])
+        #expect(object["personInView"] is NSNull && object["publishedAtMs"] is NSNull)
         #expect(object["state"] as? String == "idle")
         #expect(object["progress"] is NSNull && object["screening"] is NSNull && object["distanceM"] is NSNull)
         #expect((object["sensor"] as? [String: Any])?["warmUpRemainingSeconds"] is NSNull)
@@ -246,6 +248,48 @@ final class TestClock: @unchecked Sendable {
         clock.advance(ms: 60_000)
         #expect(await hub.currentView().state == .idle, "a minute later the screen has moved on")
         #expect(Self.claimed(await hub.claim(id))?.summary.result == .elevated, "but the person's declaration still gets it")
+    }
+
+    /// While a result is only held on screen after its person left, the view says so: the screen must not offer
+    /// that result's declaration to whoever taps next.
+    @Test func theViewSaysWhetherTheResultsPersonIsStillInView() async throws {
+        let clock = TestClock()
+        let hub = Self.makeHub(clock: clock)
+        var view = await hub.currentView()
+        #expect(view.personInView == nil, "no result: does not apply")
+        await Self.screen(hub, clock: clock, id: 6, temps: [36.6, 36.6, 36.6])
+        view = await hub.currentView()
+        #expect(view.state == .result && view.personInView == true, "the measured person stands there")
+        let id = view.screeningId
+        let stream = await hub.views()
+        var events = stream.makeAsyncIterator()
+        _ = await events.next()   // the current view
+        await hub.faces(Self.nobody, cameraWidth: 640, cameraHeight: 480, at: clock.now(), candidate: nil)
+        // Leaving is a change in itself: it is pushed to the screen at once.
+        let left = try #require(await events.next())
+        #expect(left.state == .result && left.screeningId == id, "the result stays on screen for a while")
+        #expect(left.personInView == false, "but its person has gone")
+        #expect(left.seq == view.seq + 1)
+        // Someone else stepping in (another track) ends that result: never shown as theirs.
+        await hub.faces(Self.assessment(Self.tracked(id: 7, stable: 1), reasons: [.settling(stableFrames: 1, needed: 5)]),
+                        cameraWidth: 640, cameraHeight: 480, at: clock.now(), candidate: nil)
+        view = await hub.currentView()
+        #expect(view.state == .faceSeen && view.personInView == nil && view.screeningId == nil)
+    }
+
+    @Test func everyPublishedViewCarriesItsPublishTime() async throws {
+        let clock = TestClock()
+        let hub = Self.makeHub(clock: clock)
+        let before = Date().timeIntervalSince1970 * 1000
+        await hub.thermal(syntheticFrame(face: 30, at: clock.now()))
+        let view = await hub.currentView()
+        let after = Date().timeIntervalSince1970 * 1000
+        let stamp = try #require(view.publishedAtMs)
+        #expect(stamp >= before - 1 && stamp <= after + 1, "the wall clock at publish time")
+        // The stamp alone is not a change.
+        var same = view
+        same.publishedAtMs = stamp + 5000
+        #expect(!same.differs(from: view))
     }
 
     @Test func anExpiredScreeningIsUnknown() async throws {

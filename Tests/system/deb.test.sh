@@ -57,6 +57,9 @@ lack=""; for p in ./usr/bin/checkpointd ./usr/bin/checkpointctl ./usr/bin/checkp
   grep -qx -- "$p" <<< "$cont" || lack="$lack $p"; done
 [ -z "$lack" ] && ok "contents: binaries, units, udev rules, config, README, kiosk screen and its session" || bad "contents" "missing$lack"
 [[ "$(f Suggests)" == *cage* && "$(f Suggests)" == *chromium* ]] && ok "Suggests: $(f Suggests)" || bad "Suggests cage and chromium" "'$(f Suggests)'"
+# The kiosk screen's Vietnamese glyphs: the font comes with a default install (Recommends), not only on request.
+[[ "$(f Recommends)" == *fonts-noto-core* && "$(f Suggests)" != *fonts-noto-core* ]] && ok "Recommends: $(f Recommends)" \
+  || bad "Recommends fonts-noto-core" "Recommends '$(f Recommends)', Suggests '$(f Suggests)'"
 owners=$(dpkg-deb -c "$DEB" | awk '{ print $2 }' | sort -u | tr '\n' ' ')
 [ "$owners" = "root/root " ] && ok "all files root/root" || bad "file owners" "$owners"
 mkdir -p "$out/x" && dpkg-deb -x "$DEB" "$out/x"

@@ -24,7 +24,7 @@ cmd=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$UNIT" | sed -n 's/^ExecStart=//p')
 [[ "$cmd" == "/usr/bin/cage "*" -- /usr/bin/chromium "* ]] && ok "cage runs chromium" || bad "cage runs chromium" "$cmd"
 for flag in --kiosk --ozone-platform=wayland --disable-features=Translate \
             --autoplay-policy=no-user-gesture-required --no-first-run --noerrdialogs --incognito --disable-pinch \
-            --overscroll-history-navigation=0 --lang=vi; do
+            --overscroll-history-navigation=0 --lang=vi '--force-device-scale-factor=${KIOSK_SCALE}'; do
   [[ " $cmd " == *" $flag "* ]] && ok "chromium $flag" || bad "chromium $flag" "missing in: $cmd"
 done
 # The page as a plain last argument: with --kiosk, --app= makes Chromium 156 under cage exit after ~1.5 s.
@@ -47,6 +47,15 @@ done
 u1=$(sed -n 's/^Environment=KIOSK_URL=//p' "$UNIT"); u2=$(sed -n 's/^KIOSK_URL=//p' "$DEFAULTS")
 loop() { [[ "$1" =~ ^http://(127\.0\.0\.1|localhost):[0-9]+/ui/$ ]]; }
 loop "$u1" && loop "$u2" && [ "$u1" = "$u2" ] && ok "URL is loopback: $u1" || bad "URL is loopback" "unit '$u1', default file '$u2'"
+# The panel's scale (touch targets ≥ 15 mm): a positive number, the same default in the unit and the shipped file,
+# and the file states the density rule the browser test checks (≤ 108 CSS px per inch).
+s1=$(sed -n 's/^Environment=KIOSK_SCALE=//p' "$UNIT"); s2=$(sed -n 's/^KIOSK_SCALE=//p' "$DEFAULTS")
+[[ "$s1" =~ ^[0-9]+(\.[0-9]+)?$ ]] && [ "$s1" = "$s2" ] && awk -v s="$s1" 'BEGIN { exit !(s > 0) }' \
+  && ok "KIOSK_SCALE default $s1 in the unit and the default file" || bad "KIOSK_SCALE" "unit '$s1', default file '$s2'"
+grep -q '108' "$DEFAULTS" && grep -q 'ppi' "$DEFAULTS" && grep -q '15 mm' "$DEFAULTS" \
+  && ok "the default file states the density rule" || bad "density rule" "not stated in $DEFAULTS"
+grep -q '^KIOSK_CSS_PPI_MAX = 108' "$ROOT/Tests/system/kiosk/browser.py" && ok "the browser check uses the same 108 CSS px/in" \
+  || bad "the browser check's density" "browser.py does not say KIOSK_CSS_PPI_MAX = 108"
 # The daemon's Host check admits 127.0.0.1:<port> and localhost:<port> only; the demo config uses that port.
 port=${u1#http://*:}; port=${port%%/*}
 grep -q "^tcp_port = $port\$" "$ROOT/systemd/checkpointd.demo.toml" && ok "the demo config's tcp_port is $port" \

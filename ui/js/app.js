@@ -21,7 +21,7 @@ const KNOWN_REASONS = new Set(Object.keys(PROMPT_ICON));
 
 const app = {
   view: null,          // the daemon's last state (GET /v1/screening or an SSE "screening" event)
-  mode: "follow",      // "follow" the daemon | "form" (declaration; ignores the daemon) | "done"
+  mode: "follow",      // "follow" the daemon | "form" (declaration; ignores the daemon, except a new person's result) | "done"
   shown: null,         // the result on screen: {screeningId, screening, at}
   doneFor: null,       // screeningId the "declaration saved" screen belongs to
   alerted: new Set(),  // screeningIds an elevated alert has sounded for
@@ -65,7 +65,13 @@ function onView(v) {
   app.view = v;
   document.body.dataset.seq = String(v.seq ?? "");
   document.body.dataset.daemonState = v.state || "";
-  if (app.mode === "form") return;                       // the person is typing: stay
+  if (app.mode === "form") {
+    // The person stepped aside to type: stay, unless someone else has been measured meanwhile. The camera is on
+    // this kiosk, so a new result means a new person stands at it: the typed declaration (someone's personal
+    // data) is wiped and the new person gets their own result and id (ui/README.md, "A new person").
+    if (v.state === "result" && v.screeningId && v.screeningId !== form.screeningId) quitForm("new-person");
+    return;
+  }
   if (app.mode === "done") {
     if (v.state === "result" && v.screeningId === app.doneFor) return;
     leaveDone();
@@ -146,6 +152,9 @@ function renderResult(v) {
   if (!app.shown || app.shown.screeningId !== v.screeningId) app.shown = { screeningId: v.screeningId, screening: s };
   setStatus(kind);
   showScreen("result");
+  // Declaring is offered only while the measured person stands at the kiosk: once they left (the daemon holds the
+  // result on screen a while), nobody else can tap it and take their id.
+  $("declare").hidden = v.personInView === false;
   const card = $("result-card");
   card.dataset.result = kind;
   card.dataset.screeningId = v.screeningId || "";
@@ -217,7 +226,7 @@ function soundAlert() {
 
 // ---------------------------------------------------------------- declaration, done, inactivity
 function startForm() {
-  if (!app.shown) return;
+  if (!app.shown || app.view?.personInView === false || app.view?.screeningId !== app.shown.screeningId) return;
   app.mode = "form";
   document.body.dataset.mode = "form";
   setStatus("declare");
@@ -260,8 +269,13 @@ function quitForm(why) {
   if (!app.view) { setStatus("idle"); showScreen("idle"); }
 }
 
-function showDone(shortCode) {
+function showDone(shortCode, answer) {
   clearTimer("inactive");
+  // Saved, but without a temperature reading (the screening's hold ran out, or an earlier send of this form was
+  // saved first): say so, so the person or the staff can measure again.
+  const note = answer?.alreadySaved ? "done.earlier" : answer?.screening?.result === "unavailable" ? "done.unavailable" : null;
+  $("done-note").hidden = !note;
+  if (note) { $("done-note").dataset.i18n = note; $("done-note").textContent = t(note); } else delete $("done-note").dataset.i18n;
   app.doneFor = app.shown?.screeningId ?? null;
   if (app.doneFor) app.declared.add(app.doneFor);
   app.shown = null;
@@ -277,6 +291,7 @@ function showDone(shortCode) {
 function leaveDone() {
   clearTimer("done");
   $("short-code").textContent = "";
+  $("done-note").hidden = true;
   app.doneFor = null;
   app.mode = "follow";
   document.body.dataset.mode = "follow";
@@ -346,13 +361,15 @@ let keyboard, form;
 async function main() {
   await loadCatalogues();
   const units = await (await fetch("data/admin-units.json")).json();
+  let settings = {};
+  try { settings = await (await fetch("/v1/kiosk/settings", { cache: "no-store" })).json(); } catch (e) { /* stated generically */ }
   keyboard = new Keyboard($("keyboard"), t);
   form = new DeclarationForm({
     form: $("form"), stepsEl: $("steps"), title: $("step-title"), count: $("step-count"),
-    back: $("form-back"), next: $("form-next"), keyboard, notice, units,
+    back: $("form-back"), next: $("form-next"), keyboard, notice, units, settings,
     skipChecks: params.has("skip-client-checks"),
     submitTimeoutS: num("submit-timeout", 20),       // no answer within this → "try again"
-    onDone: (code) => showDone(code),
+    onDone: (code, answer) => showDone(code, answer),
     onQuit: (why) => quitForm(why),
   });
   setLang("vi");

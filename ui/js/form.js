@@ -53,7 +53,8 @@ export class DeclarationForm {
     this.errors = {};
     this.step = 0;
     this.view = "step";        // "step" | "errors"
-    this.pending = null;       // {json, key}: one submission, its Idempotency-Key reused on retry
+    this.pending = null;       // {json, key}: the submission being sent (again, on "try again")
+    this.key = null;           // one Idempotency-Key per form session, whatever the body: see submit()
     this.pickerState = {};
     this.steps = this.defineSteps();
     this.back.addEventListener("click", () => this.go(-1));
@@ -113,6 +114,7 @@ export class DeclarationForm {
     this.wipe();
     this.data = emptyData();
     this.screeningId = screeningId;
+    this.key = uuid();
     this.step = 0;
     this.render();
   }
@@ -127,6 +129,7 @@ export class DeclarationForm {
     this.screeningId = null;
     this.errors = {};
     this.pending = null;
+    this.key = null;
     this.pickerState = {};
     this.view = "step";
   }
@@ -392,7 +395,10 @@ export class DeclarationForm {
 
   consent(c) {
     const box = el("div", "consent-text");
-    for (const k of ["what", "why", "who", "keep", "rights"]) box.append(el("p", "", t("consent." + k)));
+    // The face photo's retention is the daemon's [queue] face_retention_hours (GET /v1/kiosk/settings).
+    const h = this.settings?.faceRetentionHours;
+    const period = !(h > 0) ? t("period.configured") : h % 24 === 0 ? t("period.days", { n: h / 24 }) : t("period.hours", { n: h });
+    for (const k of ["what", "why", "who", "keep", "rights"]) box.append(el("p", "", t("consent." + k, { period })));
     box.append(el("p", "consent-law", t("consent.law")));
     c.append(box);
     const f = el("div", "field");
@@ -474,12 +480,15 @@ export class DeclarationForm {
         return;
       }
     }
-    const json = JSON.stringify(this.body());
-    if (!this.pending || this.pending.json !== json) this.pending = { json, key: uuid() };
+    // The same key for every send of this form session, even when a field changed after a lost answer: if an
+    // earlier send was saved after all, the daemon answers 422 idempotency-key-reused with that record's code
+    // (the first version stands) instead of storing this person twice.
+    this.pending = { json: JSON.stringify(this.body()), key: this.key };
     await this.send();
   }
 
   async send() {
+    if (!this.pending) return;
     const { json, key } = this.pending;
     this.notice.show("sending");
     let r;
@@ -490,7 +499,7 @@ export class DeclarationForm {
         method: "POST", headers: { "Content-Type": "application/json", "Idempotency-Key": key }, body: json, signal: ac.signal,
       });
     } catch (e) {
-      this.notice.show("network", () => this.send());
+      if (this.data) this.notice.show("network", () => this.send());
       return;
     } finally { clearTimeout(timer); }
     let o = {};
@@ -503,13 +512,14 @@ export class DeclarationForm {
       this.onDone(code, o);
       return;
     }
-    if (r.status === 422 && o.code === "idempotency-key-reused" && !this.rekeyed) {
-      // The key went with another body before (should not happen: a changed body gets a new key): new key, once.
-      this.rekeyed = true;
-      this.pending = { json, key: uuid() };
-      return this.send();
+    if (r.status === 422 && o.code === "idempotency-key-reused") {
+      // An earlier send of this form was saved (its answer was lost), before the last change: that one stands.
+      this.notice.hide();
+      const code = o.shortCode || (o.id ? String(o.id).slice(0, 8).toUpperCase() : "");
+      this.wipe();
+      this.onDone(code, { alreadySaved: true });
+      return;
     }
-    this.rekeyed = false;
     if (r.status === 422) {
       this.notice.hide();
       this.errors = {};

@@ -63,9 +63,12 @@ public struct UIConfiguration: Sendable {
     public var directory: String
     /// Serve /v1/camera/preview.{mjpeg,jpg}.
     public var preview: Bool
-    public init(directory: String, preview: Bool = true) {
+    /// `[queue] face_retention_hours`, for the consent notice (GET /v1/kiosk/settings).
+    public var faceRetentionHours: Int?
+    public init(directory: String, preview: Bool = true, faceRetentionHours: Int? = nil) {
         self.directory = directory
         self.preview = preview
+        self.faceRetentionHours = faceRetentionHours
     }
 }
 
@@ -91,6 +94,8 @@ public final class DeclarationAPI: Sendable {
     let declarationsInFlight = Mutex(0)
     /// The record clock's fixed part (boot id), read once at start.
     let recordClock: SystemRecordClock
+    /// Idempotency-Keys whose declaration is being handled now: a retry with the same key waits for it.
+    let keysInFlight = InFlightKeys()
 
     public init(configuration: APIConfiguration, store: QueueStore, screening: any ScreeningProvider, uploader: UploadService?,
                 metrics: UplinkMetrics = UplinkMetrics(), logger: Logger = Logger(label: "checkpointd.api"),
@@ -118,6 +123,16 @@ public final class DeclarationAPI: Sendable {
         let screening: ScreeningSummary
     }
 
+    /// GET /v1/kiosk/settings (TCP, with the screen).
+    struct KioskSettings: Encodable, Sendable {
+        let faceRetentionHours: Int?
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(faceRetentionHours, forKey: .faceRetentionHours)
+        }
+        private enum CodingKeys: String, CodingKey { case faceRetentionHours }
+    }
+
     struct FieldProblem: Encodable {
         let field: String
         let code: String
@@ -130,6 +145,9 @@ public final class DeclarationAPI: Sendable {
         var field: String?
         var code: String?
         var errors: [FieldProblem]?
+        /// `idempotency-key-reused`: the record stored under that key (only its sender knows the key).
+        var id: String?
+        var shortCode: String?
     }
 
     /// The routes both listeners serve. On TCP (`requireJSON`) a declaration must say `Content-Type: application/json`:
@@ -192,6 +210,9 @@ public final class DeclarationAPI: Sendable {
             router.get("/ui/**") { _, context -> Response in
                 await files.response(for: context.parameters.getCatchAll().joined(separator: "/"))
             }
+            // What the screen states from the daemon's configuration (the consent notice's retention period).
+            let settings = KioskSettings(faceRetentionHours: configuration.ui?.faceRetentionHours)
+            router.get("/v1/kiosk/settings") { _, _ -> Response in Self.json(.ok, settings) }
         }
         router.get("/v1/camera/preview.mjpeg") { [self] _, _ -> Response in
             guard let preview = self.preview else { return Self.problem(.notFound, "the camera preview is off", field: nil) }
@@ -256,7 +277,17 @@ public final class DeclarationAPI: Sendable {
             idempotencyKey = key
         }
         let bodyHash = SHA256.hex(SHA256.hash(bodyData))
-        if let key = idempotencyKey, let answer = await replay(key: key, bodyHash: bodyHash) { return answer }
+        guard let key = idempotencyKey else { return await handleDeclaration(bodyData, bodyHash: bodyHash, idempotencyKey: nil) }
+        // One request per key at a time: a retry waits for its first attempt (however slow the disk), then gets
+        // that attempt's stored answer, so it never meets its own claim as a 409.
+        await keysInFlight.acquire(key)
+        defer { keysInFlight.release(key) }
+        if let answer = await replay(key: key, bodyHash: bodyHash) { return answer }
+        return await handleDeclaration(bodyData, bodyHash: bodyHash, idempotencyKey: key)
+    }
+
+    /// Validates, binds the screening and stores; with a key, the caller holds it in `keysInFlight`.
+    private func handleDeclaration(_ bodyData: Data, bodyHash: String, idempotencyKey: String?) async -> Response {
 
         let submission: DeclarationSubmission
         do {
@@ -292,13 +323,8 @@ public final class DeclarationAPI: Sendable {
                 claimedID = id
                 summary = c.summary
             case .alreadyUsed:
-                // A retry racing its own first attempt (same key) finds the claim taken: answer as the first one did.
-                if let key = idempotencyKey {
-                    for _ in 0..<40 {
-                        if let answer = await replay(key: key, bodyHash: bodyHash) { return answer }
-                        try? await Task.sleep(for: .milliseconds(50))
-                    }
-                }
+                // Not this request's own first attempt: with a key, that one has finished (keysInFlight) and stored
+                // nothing under the key (replay), so another declaration holds the screening.
                 metrics.declarationsRejected.increment()
                 logger.notice("declaration refused: its screening is already used by another declaration")
                 return Self.problem(.conflict, "this screening already belongs to another declaration; please be screened again",
@@ -379,9 +405,12 @@ public final class DeclarationAPI: Sendable {
     private func replay(key: String, bodyHash: String) async -> Response? {
         guard let stored = try? await store.io({ try $0.idempotentResponse(key: key) }) else { return nil }
         guard stored.bodySHA256 == bodyHash else {
+            // The key's first declaration is stored, with another body (the kiosk changed a field after a lost answer):
+            // that first one stands. Its id and short code go back, so the page can say it was saved.
             metrics.declarationsRejected.increment()
-            return Self.problem(HTTPResponse.Status(code: 422), "this Idempotency-Key was used for a different declaration", field: nil,
-                                code: "idempotency-key-reused")
+            return Self.json(HTTPResponse.Status(code: 422), Problem(
+                error: "this Idempotency-Key was used for a different declaration, which is stored", field: nil,
+                code: "idempotency-key-reused", id: stored.recordId.uuidString.lowercased(), shortCode: Self.shortCode(stored.recordId)))
         }
         logger.info("declaration retried; answered from the first attempt", metadata: ["id": "\(stored.recordId)"])
         return Self.rawJSON(.created, stored.response)
@@ -487,4 +516,44 @@ public final class DeclarationAPI: Sendable {
             Task { await group.triggerGracefulShutdown() }
         }
     }
+}
+
+/// Idempotency-Keys being handled now. `acquire` waits while another request holds the key; `release` hands it to
+/// the next waiter. No timeout: the holder's request is bounded by the body timeout and the store's own time.
+final class InFlightKeys: Sendable {
+    private struct Entry {
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex<[String: Entry]>([:])
+
+    func acquire(_ key: String) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { keys -> Bool in
+                if keys[key] == nil {
+                    keys[key] = Entry()
+                    return true
+                }
+                keys[key]!.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    func release(_ key: String) {
+        let next = state.withLock { keys -> CheckedContinuation<Void, Never>? in
+            guard var entry = keys[key] else { return nil }
+            if entry.waiters.isEmpty {
+                keys[key] = nil
+                return nil
+            }
+            let first = entry.waiters.removeFirst()
+            keys[key] = entry
+            return first
+        }
+        next?.resume()   // the key passes to the next request directly
+    }
+
+    /// Keys held now (tests).
+    var count: Int { state.withLock { $0.count } }
 }

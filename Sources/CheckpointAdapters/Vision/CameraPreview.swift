@@ -29,6 +29,9 @@ public final class CameraPreview: Sendable {
         /// Bumped for every frame handed over.
         var generation: UInt64 = 0
         var encoded: (generation: UInt64, jpeg: Data)?
+        /// When the latest encode started: none starts sooner than 1/maxFPS after it, however often clients ask.
+        var lastEncodeAt: ContinuousClock.Instant?
+        var encoding = false
         var streams = 0
         var stills = 0
     }
@@ -65,10 +68,19 @@ public final class CameraPreview: Sendable {
     }
 
     /// The newest frame as a JPEG (encoded once per frame, shared by all viewers), with its generation.
+    /// At most `maxFPS` encodes per second, whoever asks (streams or a client polling preview.jpg): within
+    /// 1/maxFPS of the last encode, or while one is running, the last JPEG (if still kept) is the answer.
     func currentJPEG() async -> (generation: UInt64, jpeg: Data)? {
+        let period = Duration.nanoseconds(1_000_000_000 / Int64(options.maxFPS))
         let job: (generation: UInt64, frame: Frame, boxes: [PreviewBox])? = state.withLock { s in
             if let e = s.encoded, e.generation == s.generation { return nil }
             guard let latest = s.latest else { return nil }
+            // Also when the last JPEG was dropped (nobody watched for a moment): a client polling preview.jpg makes
+            // its viewer count drop to zero between requests, and must not get an encode per request for it.
+            let now = ContinuousClock.now
+            if s.encoding || s.lastEncodeAt.map({ now - $0 < period }) == true { return nil }
+            s.encoding = true
+            s.lastEncodeAt = now
             return (s.generation, latest.frame, latest.boxes)
         }
         if let job {
@@ -79,11 +91,10 @@ public final class CameraPreview: Sendable {
                                                   channels: preview.layout.bytesPerPixel, quality: options.jpegQuality)
                 return Data(bytes)
             }
-            if let jpeg {
-                encodeCounter.add(1, ordering: .relaxed)
-                state.withLock { s in
-                    if (s.encoded?.generation ?? 0) < job.generation { s.encoded = (job.generation, jpeg) }
-                }
+            if let jpeg { encodeCounter.add(1, ordering: .relaxed) }
+            state.withLock { s in
+                s.encoding = false
+                if let jpeg, (s.encoded?.generation ?? 0) < job.generation { s.encoded = (job.generation, jpeg) }
             }
         }
         return state.withLock { $0.encoded }

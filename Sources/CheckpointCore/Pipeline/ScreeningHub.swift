@@ -20,7 +20,8 @@ public actor ScreeningHub: ScreeningProvider {
     public typealias TimingObserver = @Sendable (ScreeningTiming) -> Void
 
     public struct Options: Sendable {
-        /// How long a result stays on screen after the person leaves the camera.
+        /// How long after its decision a result stays on screen once its person has left the camera (while they stay,
+        /// it stays; the view's `personInView` is false during this hold).
         public var resultHoldSeconds: Double = 20
         /// How long a decided screening can be claimed by a declaration (`[screening] declaration_hold_seconds`).
         public var declarationHoldSeconds: Double = 300
@@ -228,10 +229,10 @@ public actor ScreeningHub: ScreeningProvider {
     // MARK: Internals
 
     /// The result on screen: the person in view's, or the one who just left within the on-screen hold.
-    private func shownResult(now: UInt64) -> (id: UUID, capture: ScreeningCapture)? {
+    private func shownResult(now: UInt64) -> (id: UUID, capture: ScreeningCapture, personInView: Bool)? {
         guard let latest else { return nil }
-        if let inView, inView == latest.session { return (latest.id, latest.capture) }
-        if inView == nil, now >= latest.at, now - latest.at <= UInt64(options.resultHoldSeconds * 1e9) { return (latest.id, latest.capture) }
+        if let inView, inView == latest.session { return (latest.id, latest.capture, true) }
+        if inView == nil, now >= latest.at, now - latest.at <= UInt64(options.resultHoldSeconds * 1e9) { return (latest.id, latest.capture, false) }
         return nil
     }
 
@@ -292,6 +293,7 @@ public actor ScreeningHub: ScreeningProvider {
             next.state = .result
             next.screeningId = shown.id.uuidString.lowercased()
             next.screening = shown.capture.summary
+            next.personInView = shown.personInView
         } else if let a = lastAssessment, inView != nil, a.ready {
             next.state = .measuring
             next.progress = engine.progress
@@ -306,6 +308,7 @@ public actor ScreeningHub: ScreeningProvider {
         }
         if next.differs(from: view) {
             next.seq = view.seq + 1
+            next.publishedAtMs = (wallClock().timeIntervalSince1970 * 10_000).rounded() / 10
             view = next
             broadcaster.publish(view)
         }

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// JSON (every key always present, `null` when it does not apply):
 /// `{"seq", "state", "sensor": {"available", "warmUpRemainingSeconds"}, "faces", "reasons", "distanceM",
-///   "progress": {"frames", "needed"}, "screeningId", "screening"}`.
+///   "progress": {"frames", "needed"}, "screeningId", "screening", "personInView", "publishedAtMs"}`.
 /// No personal data: counts, codes, distances and the screening result only.
 public struct ScreeningView: Sendable, Equatable, Codable {
     public enum State: String, Sendable, Codable, CaseIterable {
@@ -61,10 +61,17 @@ public struct ScreeningView: Sendable, Equatable, Codable {
     /// Lowercase UUID of the shown result (state `result`).
     public var screeningId: String?
     public var screening: ScreeningSummary?
+    /// State `result`: whether the person the result belongs to is still in front of the camera (false while the
+    /// result is only held on screen after they left). The screen offers the declaration only while true, so nobody
+    /// else can bind to a result whose person has gone. nil in other states.
+    public var personInView: Bool?
+    /// Wall-clock time (milliseconds since 1970) at which the hub published this view: the start of the
+    /// "state change → browser" latency the UI benchmark measures. Not a change in itself (`differs` ignores it).
+    public var publishedAtMs: Double?
 
     public init(seq: UInt64 = 0, state: State = .idle, sensor: Sensor = Sensor(available: false), faces: Int = 0,
                 reasons: [String] = [], distanceM: Double? = nil, progress: Progress? = nil, screeningId: String? = nil,
-                screening: ScreeningSummary? = nil) {
+                screening: ScreeningSummary? = nil, personInView: Bool? = nil, publishedAtMs: Double? = nil) {
         self.seq = seq
         self.state = state
         self.sensor = sensor
@@ -74,15 +81,19 @@ public struct ScreeningView: Sendable, Equatable, Codable {
         self.progress = progress
         self.screeningId = screeningId
         self.screening = screening
+        self.personInView = personInView
+        self.publishedAtMs = publishedAtMs
     }
 
     /// Distance changes smaller than this are not a change worth publishing.
     public static let distanceStepM = 0.05
 
-    /// Whether `self` differs from `other` in anything the screen shows (`seq` aside; distance in 5 cm steps).
+    /// Whether `self` differs from `other` in anything the screen shows (`seq` and `publishedAtMs` aside; distance in
+    /// 5 cm steps).
     public func differs(from other: ScreeningView) -> Bool {
         var a = self, b = other
         a.seq = 0; b.seq = 0
+        a.publishedAtMs = nil; b.publishedAtMs = nil
         let da = a.distanceM, db = b.distanceM
         a.distanceM = nil; b.distanceM = nil
         if a != b { return true }
@@ -94,7 +105,7 @@ public struct ScreeningView: Sendable, Equatable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case seq, state, sensor, faces, reasons, distanceM, progress, screeningId, screening
+        case seq, state, sensor, faces, reasons, distanceM, progress, screeningId, screening, personInView, publishedAtMs
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -108,5 +119,7 @@ public struct ScreeningView: Sendable, Equatable, Codable {
         try c.encode(progress, forKey: .progress)
         try c.encode(screeningId, forKey: .screeningId)
         try c.encode(screening, forKey: .screening)
+        try c.encode(personInView, forKey: .personInView)
+        try c.encode(publishedAtMs, forKey: .publishedAtMs)
     }
 }
