@@ -153,11 +153,14 @@ struct CalibrateCommand: AsyncParsableCommand {
                         means.append(stats.mean)
                         sds.append(stats.sd)
                         ambients.append(frame.ambientC)
-                        let done = means.count * 30 / frames
-                        FileHandle.standardError.write(Data("\r    [\(String(repeating: "#", count: done))\(String(repeating: "-", count: 30 - done))] \(means.count)/\(frames)".utf8))
+                        // A bar redrawn in place on a terminal; piped, one line when the set point is done.
+                        if isatty(STDERR_FILENO) == 1 {
+                            let done = means.count * 30 / frames
+                            FileHandle.standardError.write(Data("\r    [\(String(repeating: "#", count: done))\(String(repeating: "-", count: 30 - done))] \(means.count)/\(frames)".utf8))
+                        }
                     }
                 }
-                FileHandle.standardError.write(Data("\n".utf8))
+                if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
                 let raw = means.reduce(0, +) / Double(means.count)
                 let temporal = (means.reduce(0) { $0 + ($1 - raw) * ($1 - raw) } / Double(means.count - 1)).squareRoot()
                 let spatial = sds.reduce(0, +) / Double(sds.count)
