@@ -234,3 +234,24 @@ import Testing
         #expect(lines.joined().filter { $0 == "Y" }.count == 30)
     }
 }
+
+@Suite struct CalibrationReportTests {
+    @Test func onePageWithEverySection() throws {
+        let text = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/CheckpointCoreTests/TechnicianCalibrationTests.swift",
+                                                                             with: "calibration/gy-mcu90640.toml"), encoding: .utf8)
+        var file = try CalibrationFile.parse(text, file: "example.toml")
+        let plain = CalibrationReport.render(file)
+        #expect(plain.width == 1240 && plain.height == 1754)
+        file.history = (1...5).map { "2026-12-07T0\($0):00:00Z validate by tech-0\($0): bias +0.01 °C" }
+        let withHistory = CalibrationReport.render(file)
+        func ink(_ f: Frame, rows: Range<Int>) -> Int {
+            rows.reduce(0) { acc, y in acc + (0..<f.width).filter { x in let o = (y * f.width + x) * 3; return f.pixels[o] < 60 && f.pixels[o + 1] < 60 }.count }
+        }
+        // The history section grows by five lines of text; the rest of the page is the same.
+        #expect(ink(withHistory, rows: 1300..<1754) > ink(plain, rows: 1300..<1754) + 500)
+        #expect(Array(withHistory.pixels.prefix(1240 * 3 * 1200)) == Array(plain.pixels.prefix(1240 * 3 * 1200)))
+        // The fit's two points are plotted in red.
+        let red = stride(from: 0, to: plain.pixels.count, by: 3).filter { plain.pixels[$0 + 2] == 220 && plain.pixels[$0] == 0 }.count
+        #expect(red >= 2 * 100)
+    }
+}

@@ -239,6 +239,18 @@ PY
 "$BIN/checkpointd" --check-config "$D/kiosk.toml" > /dev/null 2>&1 || true
 sed "s#^calibration = .*#calibration = \"$D/new-cal.toml\"#" "$D/kiosk.toml" > "$D/kiosk-new.toml"
 "$BIN/checkpointd" --check-config "$D/kiosk-new.toml" > "$D/chk.out" 2>&1 && ok "the written calibration passes checkpointd --check-config" || bad "written calibration is valid" "$(cat "$D/chk.out")"
+"$CTL" calibrate report --config "$D/kiosk-new.toml" --out "$D/report.png" > "$D/report.out" 2>&1; rc=$?
+$PY - "$D/report.png" <<'PY' && [ "$rc" = 0 ] && grep -q "3 history line" "$D/report.out" \
+  && ok "calibrate report: one A4 page of the configured calibration (fit, distance, registration, history)" || bad "calibrate report" "exit $rc: $(cat "$D/report.out")"
+import sys, cv2
+img = cv2.imread(sys.argv[1])
+assert img is not None and img.shape[:2] == (1754, 1240), None if img is None else img.shape
+ink = (img.sum(axis=2) < 100)
+assert ink[:200].sum() > 2000, "no title"
+assert ink[1300:].sum() > 500, "no history lines"
+red = (img[..., 2] > 200) & (img[..., 1] < 60) & (img[..., 0] < 60)
+assert red.sum() > 300, "no plotted points"
+PY
 "$CTL" calibrate skin-to-body --config "$D/kiosk.toml" --calibration "$D/new-cal.toml" --reading 0.5,37,36.9 --by tech-01 > /dev/null 2> "$D/few.err"; rc=$?
 [ "$rc" = 1 ] && one_line "$D/few.err" && grep -q "at least 5" "$D/few.err" && ok "too few volunteers: exit 1, says how many are needed" || bad "too few volunteers" "exit $rc: $(cat "$D/few.err")"
 

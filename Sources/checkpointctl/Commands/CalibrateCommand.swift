@@ -7,7 +7,7 @@ import Foundation
 struct CalibrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate", abstract: "Calibrate the thermal sensor and the camera-to-thermal registration.",
-        subcommands: [Thermal.self, RegistrationCommand.self, Distance.self, SkinToBody.self])
+        subcommands: [Thermal.self, RegistrationCommand.self, Distance.self, SkinToBody.self, Report.self])
 
     static func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
     static func f2(_ v: Double) -> String { String(format: "%.2f", v) }
@@ -153,11 +153,14 @@ struct CalibrateCommand: AsyncParsableCommand {
                         means.append(stats.mean)
                         sds.append(stats.sd)
                         ambients.append(frame.ambientC)
-                        let done = means.count * 30 / frames
-                        FileHandle.standardError.write(Data("\r    [\(String(repeating: "#", count: done))\(String(repeating: "-", count: 30 - done))] \(means.count)/\(frames)".utf8))
+                        // A bar redrawn in place on a terminal; piped, one line when the set point is done.
+                        if isatty(STDERR_FILENO) == 1 {
+                            let done = means.count * 30 / frames
+                            FileHandle.standardError.write(Data("\r    [\(String(repeating: "#", count: done))\(String(repeating: "-", count: 30 - done))] \(means.count)/\(frames)".utf8))
+                        }
                     }
                 }
-                FileHandle.standardError.write(Data("\n".utf8))
+                if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
                 let raw = means.reduce(0, +) / Double(means.count)
                 let temporal = (means.reduce(0) { $0 + ($1 - raw) * ($1 - raw) } / Double(means.count - 1)).squareRoot()
                 let spatial = sds.reduce(0, +) / Double(sds.count)
@@ -406,6 +409,35 @@ struct CalibrateCommand: AsyncParsableCommand {
                                 + fit.groups.map { "\(f2($0.distanceM)) m \(f2($0.previousOffsetC)) → \(f2($0.offset.value)) ± \(f2($0.offset.ci95C)) (n = \($0.offset.count))" }
                                     .joined(separator: "; "))
             try options.save(file, from: path)
+        }
+    }
+
+    // MARK: report
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "report",
+            abstract: "Render the calibration as one A4 page (PNG): sensor, who and when, the fit with its residuals, the distance table, the registration and the audit history.")
+        @OptionGroup var daemon: DaemonConfigOption
+        @Option(help: "The calibration file (default: the configuration's thermal.calibration).") var calibration: String?
+        @Option(name: .long, help: "Output file (.png).") var out: String
+
+        func validate() throws {
+            guard out.lowercased().hasSuffix(".png") else { throw ValidationError("--out must end in .png, got '\(out)'") }
+        }
+
+        func run() async throws {
+            let path = try calibration ?? daemon.load(forDefaultsOf: ["--calibration"]).thermal.calibrationPath
+            let file = try loadCalibration(path)
+            let page = CalibrationReport.render(file)
+            let png: [UInt8]
+            do {
+                png = try ImageCodec.encode(page.pixels, width: page.width, height: page.height, channels: 3, png: true, quality: 90)
+            } catch {
+                throw CtlError.runtime("cannot encode the report: \(error)")
+            }
+            do { try AtomicFileWriter.write(bytes: png, to: out, mode: 0o644) } catch { throw CtlError.runtime("cannot write \(out): \(error)") }
+            print("wrote \(out): calibration \(file.record.id) of sensor \(file.sensor.serial), \(file.history.count) history line(s)")
         }
     }
 

@@ -306,8 +306,7 @@ struct CameraLiveCommand: AsyncParsableCommand {
         abstract: "The running kiosk's camera as PNG: every face with its box, landmarks and score, the registered thermal overlay, and the readiness reasons; the service keeps running.",
         discussion: "The file shows a person: it is written mode 0600; delete it when done.")
 
-    @OptionGroup var daemon: DaemonConfigOption
-    @Option(help: "The daemon's API socket (default: the configuration's [api] socket).") var socket: String?
+    @OptionGroup var daemon: DaemonAPIOption
     @Option(name: .long, help: "Output file (.png).") var out: String
 
     func validate() throws {
@@ -315,7 +314,7 @@ struct CameraLiveCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let link = DaemonLink(socket: socket ?? daemon.socketPath())
+        let link = daemon.link()
         let response = try await link.get("/v1/camera/snapshot.png", timeout: .seconds(20))
         guard response.status == 200, response.body.starts(with: [0x89, 0x50, 0x4E, 0x47]) else {
             let code = (try? JSONDecoder().decode([String: String?].self, from: response.body))?["code"] ?? nil

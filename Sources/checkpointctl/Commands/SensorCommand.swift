@@ -160,8 +160,7 @@ struct SensorCommand: AsyncParsableCommand {
             commandName: "live",
             abstract: "The running daemon's newest thermal frame (raw and calibrated) with the face's eye band on it; the service keeps running.")
 
-        @OptionGroup var daemon: DaemonConfigOption
-        @Option(help: "The daemon's API socket (default: the configuration's [api] socket).") var socket: String?
+        @OptionGroup var daemon: DaemonAPIOption
         @Option(help: "Frames to show (default 1).") var count = 1
         @Option(help: "Seconds between frames.") var interval = 0.5
         @Flag(help: "One JSON object per frame (every pixel raw and calibrated, the face's figures).") var json = false
@@ -172,7 +171,7 @@ struct SensorCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let link = DaemonLink(socket: socket ?? daemon.socketPath())
+            let link = daemon.link()
             var shown = 0
             var lastSequence: UInt64?
             let deadline = ContinuousClock.now + .seconds(30 + Double(count) * interval * 4)

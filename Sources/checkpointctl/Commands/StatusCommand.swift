@@ -8,12 +8,11 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show the running daemon's health (exit 1 when it is not running or not healthy).")
 
-    @OptionGroup var daemon: DaemonConfigOption
-    @Option(help: "The daemon's API socket (default: the configuration's [api] socket).") var socket: String?
+    @OptionGroup var daemon: DaemonAPIOption
     @Flag(help: "One JSON object: the daemon's health fields.") var json = false
 
     func run() async throws {
-        let health = try await DaemonLink(socket: socket ?? daemon.socketPath()).health()
+        let health = try await daemon.link().health()
         if json {
             print(try JSONOutput.line(health))
         } else {

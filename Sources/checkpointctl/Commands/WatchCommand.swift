@@ -18,8 +18,7 @@ struct WatchCommand: AsyncParsableCommand {
             place; piped, or with --json, one line per change. No personal data is shown (results carry no declaration).
             """)
 
-    @OptionGroup var daemon: DaemonConfigOption
-    @Option(help: "The daemon's API socket (default: the configuration's [api] socket).") var socket: String?
+    @OptionGroup var daemon: DaemonAPIOption
     @Flag(help: "One JSON object per change, one per line.") var json = false
     @Option(help: "Seconds between looks.") var interval = 0.5
     @Option(help: "Stop after this many updates (default: until interrupted).") var count: Int?
@@ -55,7 +54,7 @@ struct WatchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let link = DaemonLink(socket: socket ?? daemon.socketPath())
+        let link = daemon.link()
         let terminal = !json && isatty(STDOUT_FILENO) == 1
         let style = TerminalStyle(enabled: terminal)
         let deadline = seconds.map { ContinuousClock.now + .milliseconds(Int($0 * 1000)) }

@@ -47,3 +47,11 @@ struct DaemonConfigOption: ParsableArguments {
         return "/run/checkpointd/api.sock"
     }
 }
+
+/// `--config` and `--socket`: how the live commands (status, watch, sensor live, camera live) reach the running daemon.
+struct DaemonAPIOption: ParsableArguments {
+    @OptionGroup var daemon: DaemonConfigOption
+    @Option(help: "The daemon's API socket (default: the configuration's [api] socket).") var socket: String?
+
+    func link() -> DaemonLink { DaemonLink(socket: socket ?? daemon.socketPath()) }
+}
