@@ -55,6 +55,8 @@ enum Daemon {
         // The kiosk screen's live mirror (TCP listener only); nothing is encoded while nobody watches.
         let preview: CameraPreview? = initial.ui.enabled && initial.ui.preview && initial.api.tcpPort > 0
             ? CameraPreview(options: .init(maxFPS: initial.ui.previewFPS, maxWidth: initial.ui.previewWidth)) : nil
+        // Health QR codes for the declaration step; frames are decoded only while the screen scans.
+        let qrScanner: QRScanner? = initial.ui.enabled && initial.ui.qrScan && initial.api.tcpPort > 0 ? QRScanner() : nil
 
         // Camera and detector. A detector that cannot load leaves the kiosk taking declarations
         // (without a screening) and reports the failure; it never stops the daemon.
@@ -67,7 +69,7 @@ enum Daemon {
             await health.register("detector", stallLimitSeconds: 30)
             if detector.health != "ok" { await health.report("detector", .degraded(detector.health.replacingOccurrences(of: "degraded: ", with: ""))) }
             services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking), tracker: FaceTracker(initial.tracking),
-                                          hub: hub, health: health, metrics: metrics, preview: preview, logger: Logger(label: "checkpointd.vision")))
+                                          hub: hub, health: health, metrics: metrics, preview: preview, qr: qrScanner, logger: Logger(label: "checkpointd.vision")))
         } catch {
             logger.critical("face detector unavailable; declarations are taken without screening", metadata: ["error": "\(error)"])
             // No vision stage runs, so the camera is not watched; the failure shows in health and STATUS.
@@ -92,7 +94,7 @@ enum Daemon {
         }
         let api = DeclarationAPI(
             configuration: apiConfiguration(initial), store: store, screening: hub, uploader: uploader, metrics: uplinkMetrics,
-            logger: Logger(label: "checkpointd.api"), preview: preview,
+            logger: Logger(label: "checkpointd.api"), preview: preview, qrScanner: qrScanner,
             extraHealth: {
                 var fields: [String: String] = ["overall": "\(await health.overall)"]
                 for stage in await health.stages { fields["stage.\(stage.name)"] = "\(stage.state)" }
@@ -186,7 +188,7 @@ enum Daemon {
         APIConfiguration(socketPath: c.api.socketPath, socketMode: c.api.socketMode, socketGroup: c.api.socketGroup,
                          tcpPort: c.api.tcpPort == 0 ? nil : c.api.tcpPort,
                          maxDeclarationBytes: c.api.maxBodyBytes, checkpointId: c.kiosk.checkpointID, deviceId: c.kiosk.deviceID,
-                         ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview) : nil,
+                         ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview, qrScan: c.ui.qrScan) : nil,
                          idleTimeout: .seconds(c.api.idleTimeoutSeconds), maxConnections: c.api.maxConnections,
                          maxConcurrentDeclarations: c.api.maxConcurrentDeclarations)
     }
