@@ -66,7 +66,8 @@ def metrics(url):
     def val(name):
         m = re.search(r"(?m)^" + re.escape(name) + r"(?:\{[^}]*\})? ([0-9.e+-]+)$", text)
         return float(m.group(1)) if m else 0.0
-    return {"detections": val("checkpointd_detection_seconds_count"), "frames": val("checkpointd_camera_frames_total"),
+    return {"detections": val("checkpointd_detection_seconds_count"), "detect_s": val("checkpointd_detection_seconds_sum"),
+            "frames": val("checkpointd_camera_frames_total"),
             "qr": val("checkpointd_qr_frames_total"), "dropped": val("checkpointd_qr_frames_dropped_total")}
 
 
@@ -119,7 +120,9 @@ def window(url, seconds, scanning):
         scan.close()
         time.sleep(2)   # the daemon notices the closed stream at its next keepalive
     dt = t1 - t0
-    return {k: (b[k] - a[k]) / dt for k in a}
+    r = {k: (b[k] - a[k]) / dt for k in a}
+    r["detect_ms"] = 1000 * (b["detect_s"] - a["detect_s"]) / max(1, b["detections"] - a["detections"])
+    return r
 
 
 def fps(url, seconds, rounds):
@@ -129,10 +132,12 @@ def fps(url, seconds, rounds):
         on.append(window(url, seconds, True))
     med = lambda rs, k: statistics.median(r[k] for r in rs)
     for name, rs in (("no scan stream", off), ("scan stream open", on)):
-        note(f"qr bench: {name}: " + "; ".join(f"{r['detections']:.2f} det/s, {r['frames']:.2f} frames/s, {r['qr']:.2f} decoded/s" for r in rs))
+        note(f"qr bench: {name}: " + "; ".join(f"{r['detections']:.2f} det/s ({r['detect_ms']:.1f} ms each), {r['frames']:.2f} frames/s, "
+                                               f"{r['qr']:.2f} decoded/s" for r in rs))
     d_off, d_on = med(off, "detections"), med(on, "detections")
     print(f"| qr: face detections/s, no scan stream (median of {rounds} × {seconds:.0f} s) | {d_off:.2f} | 1/s |")
     print(f"| qr: face detections/s, scan stream open (median of {rounds} × {seconds:.0f} s, same run, alternated) | {d_on:.2f} | 1/s |")
+    print(f"| qr: face detection time per frame, mean, no stream / stream open | {med(off, 'detect_ms'):.1f} / {med(on, 'detect_ms'):.1f} | ms |")
     print(f"| qr: camera frames/s, no stream / stream open | {med(off, 'frames'):.2f} / {med(on, 'frames'):.2f} | 1/s |")
     print(f"| qr: frames QR-decoded/s while the stream is open (stale frames dropped: {med(on, 'dropped'):.2f}/s) | {med(on, 'qr'):.2f} | 1/s |")
     print(f"| qr: frames QR-decoded/s with no stream (target 0) | {med(off, 'qr'):.2f} | 1/s |")
