@@ -14,10 +14,12 @@ fps — from the daemon's own /metrics (checkpointd_detection_seconds_count, che
 
 latency — in headless Chromium: the page is fed a result (?no-events), "Scan your QR" is tapped (the page opens the
   real stream), then every file of the replay directory is rewritten with a phone showing a chip ID card's QR pasted
-  into the same frame; the time runs from the start of that rewrite (time.time()) to the page showing "check what
-  was read" (a MutationObserver stamps performance.timeOrigin + performance.now(): the same wall clock). So it
-  includes the replay picking the new file up (≤ one frame period after the rewrite reached it) and the rewrite
-  itself (reported separately); the original files are restored and the scan restarted before each of N runs.
+  into the same frame, starting at the file the replay plays about now (the daemon's camera frame count modulo the
+  number of files: the replay plays them in order and loops, so that file is at or just behind the playhead, and the
+  writer, ~1 ms a file, overtakes the playhead at once). The time runs from the start of that rewrite (time.time())
+  to the page showing "check what was read" (a MutationObserver stamps performance.timeOrigin + performance.now():
+  the same wall clock); it includes the replay reaching a rewritten file (≤ one frame period). The original files
+  are restored and the scan restarted before each of N runs.
 
 Prints markdown rows "| measure | value | unit |"; notes go to stderr.
 """
@@ -153,8 +155,8 @@ def latency(url, replay_dir, n, out_csv):
         ok, data = cv2.imencode(os.path.splitext(f)[1] or ".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
         with_qr[f] = data.tobytes()
 
-    def rewrite(files):
-        for f in names:
+    def rewrite(files, start=0):
+        for f in names[start:] + names[:start]:
             tmp = os.path.join(replay_dir, "." + f + ".part")
             with open(tmp, "wb") as h:
                 h.write(files[f])
@@ -177,8 +179,9 @@ def latency(url, replay_dir, n, out_csv):
             B.wait(d, "document.body.dataset.qrScan === 'open'", 20, "the scan stream")
             time.sleep(1.0)
             before = d.execute_script("return window.__qr.confirmAt.length")
+            start = int(metrics(url)["frames"]) % len(names)
             t0 = time.time()
-            rewrite(with_qr)
+            rewrite(with_qr, start)
             t1 = time.time()
             B.wait(d, f"window.__qr.confirmAt.length > {before}", 30, "the fields on screen")
             shown = d.execute_script("return window.__qr.confirmAt[window.__qr.confirmAt.length - 1]") / 1000
