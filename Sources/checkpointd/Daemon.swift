@@ -55,6 +55,8 @@ enum Daemon {
         // The kiosk screen's live mirror (TCP listener only); nothing is encoded while nobody watches.
         let preview: CameraPreview? = initial.ui.enabled && initial.ui.preview && initial.api.tcpPort > 0
             ? CameraPreview(options: .init(maxFPS: initial.ui.previewFPS, maxWidth: initial.ui.previewWidth)) : nil
+        // Health QR codes for the declaration step; frames are decoded only while the screen scans.
+        let qrScanner: QRScanner? = initial.ui.enabled && initial.ui.qrScan && initial.api.tcpPort > 0 ? QRScanner() : nil
 
         // A technician's snapshot of the running camera (API socket); nothing is handed over unless asked.
         let snapshot = LiveSnapshot()
@@ -70,7 +72,7 @@ enum Daemon {
             await health.register("detector", stallLimitSeconds: 30)
             if detector.health != "ok" { await health.report("detector", .degraded(detector.health.replacingOccurrences(of: "degraded: ", with: ""))) }
             services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking), tracker: FaceTracker(initial.tracking),
-                                          hub: hub, health: health, metrics: metrics, preview: preview, snapshot: snapshot,
+                                          hub: hub, health: health, metrics: metrics, preview: preview, snapshot: snapshot, qr: qrScanner,
                                           logger: Logger(label: "checkpointd.vision")))
         } catch {
             logger.critical("face detector unavailable; declarations are taken without screening", metadata: ["error": "\(error)"])
@@ -96,7 +98,7 @@ enum Daemon {
         }
         let api = DeclarationAPI(
             configuration: apiConfiguration(initial), store: store, screening: hub, uploader: uploader, metrics: uplinkMetrics,
-            logger: Logger(label: "checkpointd.api"), preview: preview, snapshot: snapshot,
+            logger: Logger(label: "checkpointd.api"), preview: preview, snapshot: snapshot, qrScanner: qrScanner,
             extraHealth: {
                 var fields: [String: String] = ["overall": "\(await health.overall)"]
                 for stage in await health.stages { fields["stage.\(stage.name)"] = "\(stage.state)" }
@@ -180,7 +182,7 @@ enum Daemon {
                          tcpPort: c.api.tcpPort == 0 ? nil : c.api.tcpPort,
                          maxDeclarationBytes: c.api.maxBodyBytes, checkpointId: c.kiosk.checkpointID, deviceId: c.kiosk.deviceID,
                          ui: c.ui.enabled ? UIConfiguration(directory: c.ui.dir, preview: c.ui.preview,
-                                                               faceRetentionHours: c.queue.faceRetentionHours) : nil,
+                                                               faceRetentionHours: c.queue.faceRetentionHours, qrScan: c.ui.qrScan) : nil,
                          idleTimeout: .seconds(c.api.idleTimeoutSeconds), maxConnections: c.api.maxConnections,
                          maxConcurrentDeclarations: c.api.maxConcurrentDeclarations)
     }

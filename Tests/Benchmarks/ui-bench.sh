@@ -7,7 +7,9 @@
 #      from the publish time the hub stamps on each view (publishedAtMs) to the page's arrival stamp (both the wall
 #      clock), split into the daemon's share (a bare SSE client) and the browser's (see ui/uibench.py);
 #   2. page load: navigation → first daemon state on screen and → loadEventEnd, median and max of $LOADS cold
-#      loads in fresh browser sessions; bytes transferred.
+#      loads in fresh browser sessions; bytes transferred;
+#   3. QR scanning (#16, ui/qrbench.py): face detections/s with and without a QR scan stream open (alternated,
+#      same run), and a readable QR in view → its fields on screen, over $QR_RUNS runs.
 # Prints markdown rows "| measure | value | unit |"; every figure is measured in this run.
 set -euo pipefail
 : "${BIN:?BIN must point at the built binaries}"
@@ -16,6 +18,7 @@ SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 PY=/usr/bin/python3
 HERE=$ROOT/Tests/Benchmarks/ui
 CAM_FPS=${CAM_FPS:-15} EVENTS=${EVENTS:-60} MAX_S=${MAX_S:-90} LOADS=${LOADS:-7}
+QR_WINDOW_S=${QR_WINDOW_S:-15} QR_ROUNDS=${QR_ROUNDS:-3} QR_RUNS=${QR_RUNS:-10}
 
 for f in /usr/bin/chromium /usr/bin/chromedriver; do
   [ -x "$f" ] || { echo "ui-bench: $f missing (make deps: chromium chromium-driver); skipped" >&2; exit 1; }
@@ -48,7 +51,10 @@ echo "ui bench: daemon ($detector) serving $URL/ui/, $CAM_FPS fps replay of visi
 
 $PY "$HERE/uibench.py" latency "$URL" "$EVENTS" "$MAX_S" "$D/latency.csv"
 $PY "$HERE/uibench.py" pageload "$URL" "$LOADS" "$D/pageload.csv"
+$PY "$HERE/qrbench.py" fps "$URL" "$QR_WINDOW_S" "$QR_ROUNDS"
+$PY "$HERE/qrbench.py" latency "$URL" "$D/visitors" "$QR_RUNS" "$D/qr-latency.csv"
 mkdir -p "$ROOT/.build/bench"
+cp "$D/qr-latency.csv" "$ROOT/.build/bench/qr-latency.csv"
 cp "$D/latency.csv" "$ROOT/.build/bench/ui-latency.csv"
 cp "$D/pageload.csv" "$ROOT/.build/bench/ui-pageload.csv"
 echo "ui bench: per-event and per-load figures in .build/bench/ui-latency.csv and ui-pageload.csv" >&2

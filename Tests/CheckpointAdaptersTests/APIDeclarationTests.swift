@@ -200,7 +200,7 @@ struct APIDeclarationTests {
 
     func start(capacity: QueueCapacity = QueueCapacity(maxBytes: 64 << 20, freeDiskFloor: 0), screening: any ScreeningProvider,
                dir existing: String? = nil, tcp: Bool = false, ui: UIConfiguration? = nil, preview: CameraPreview? = nil,
-               keepalive: Duration = .seconds(15), configure: (inout APIConfiguration) -> Void = { _ in }) async throws -> Running {
+               qrScanner: QRScanner? = nil, keepalive: Duration = .seconds(15), configure: (inout APIConfiguration) -> Void = { _ in }) async throws -> Running {
         let dir = existing ?? uplinkTempDir("api")
         // A restart on the same directory: the previous daemon's server tasks may still be winding down (and hold its
         // store, and so the queue's lock) for a moment on a busy machine. A real restart waits for the old process too.
@@ -222,7 +222,7 @@ struct APIDeclarationTests {
         let socket = configuration.socketPath ?? defaultSocket
         let api = DeclarationAPI(
             configuration: configuration,
-            store: store, screening: screening, uploader: nil, preview: preview)
+            store: store, screening: screening, uploader: nil, preview: preview, qrScanner: qrScanner)
         let task = Task { try await api.run() }
         let deadline = ContinuousClock.now + .seconds(60)  // generous: the socket is usually up within milliseconds
         while ContinuousClock.now < deadline {
@@ -681,6 +681,49 @@ struct APIDeclarationTests {
         for _ in 0..<30 where preview.streams > 0 { try await Task.sleep(for: .milliseconds(100)) }
         #expect(preview.streams == 0, "closed streams give their slot back")
         #expect(!preview.isWatched)
+        await api.stop()
+    }
+
+    @Test func qrEventsStreamWhileOpenAndTheScannerStopsWhenItCloses() async throws {
+        let scanner = QRScanner()
+        let dir = uplinkTempDir("qr")
+        let api = try await start(screening: ScreeningScript().hub, dir: dir, tcp: true, ui: UIConfiguration(directory: dir),
+                                  qrScanner: scanner)
+        let port = try #require(api.port)
+        #expect(try await RawHTTP.exchange(port: port, "/v1/qr/events", headers: ["Origin: http://evil.example"]).status == 403)
+        #expect(!scanner.isActive)
+        let s = try RawHTTP(port: port)
+        s.send("GET", "/v1/qr/events", host: "127.0.0.1:\(port)")
+        let head = await s.read { $0.contains("event: scanning") }
+        #expect(head.contains("text/event-stream") && head.lowercased().contains("content-security-policy"))
+        #expect(scanner.isActive)
+        let camera = Task {
+            while !Task.isCancelled {
+                scanner.offer(ScannerSymbols.frame(ScannerSymbols.cccd))
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        defer { camera.cancel() }
+        let text = await s.read { $0.contains("event: qr") && $0.contains("\"source\":\"qr-cccd\"") }
+        #expect(text.contains("\"kind\":\"qr-cccd\"") && text.contains("\"source\":\"qr-cccd\""), "\(text.suffix(300))")
+        #expect(!text.contains("026111222") && !text.contains("05072022"), "the parts the declaration has no field for are not sent")
+        s.close()
+        var stopped = false
+        for _ in 0..<300 where !stopped {
+            try await Task.sleep(for: .milliseconds(100))
+            stopped = !scanner.isActive
+        }
+        #expect(stopped, "the scanner stops when the last stream closes")
+        await api.stop()
+    }
+
+    @Test func qrEventsAreNotServedWhenQRScanIsOff() async throws {
+        let dir = uplinkTempDir("qr-off")
+        let api = try await start(screening: ScreeningScript().hub, dir: dir, tcp: true,
+                                  ui: UIConfiguration(directory: dir, qrScan: false), qrScanner: QRScanner())
+        let port = try #require(api.port)
+        let r = try await RawHTTP.exchange(port: port, "/v1/qr/events")
+        #expect(r.status == 404 && r.body.contains("qr-off"))
         await api.stop()
     }
 }

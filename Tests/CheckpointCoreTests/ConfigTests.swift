@@ -159,7 +159,7 @@ enum ConfigFixtures {
 
     @Test func uiAndDeclarationHoldDefaultsAndRanges() throws {
         let c = try ConfigLoader.load(path: F.installLayout(config: F.minimal).config)
-        #expect(c.ui == CheckpointConfig.UI(enabled: true, dir: "/usr/share/checkpointd/ui", preview: true, previewFPS: 5, previewWidth: 480))
+        #expect(c.ui == CheckpointConfig.UI(enabled: true, dir: "/usr/share/checkpointd/ui", preview: true, previewFPS: 5, previewWidth: 480, qrScan: true))
         #expect(c.screening.declarationHoldSeconds == 300)
         let custom = F.minimal + """
 
@@ -171,11 +171,12 @@ enum ConfigFixtures {
             preview = false
             preview_fps = 2
             preview_width = 320
+            qr_scan = false
             """
         let (dir, path) = F.installLayout(config: custom)
         let d = try ConfigLoader.load(path: path)
         #expect(d.ui.dir == dir + "/screen", "relative to the config file's directory")
-        #expect(!d.ui.preview && d.ui.previewFPS == 2 && d.ui.previewWidth == 320)
+        #expect(!d.ui.preview && d.ui.previewFPS == 2 && d.ui.previewWidth == 320 && !d.ui.qrScan)
         #expect(d.screening.declarationHoldSeconds == 900)
         let bad = F.minimal + """
 

@@ -225,13 +225,14 @@ function soundAlert() {
 }
 
 // ---------------------------------------------------------------- declaration, done, inactivity
-function startForm() {
+function startForm(scan) {
   if (!app.shown || app.view?.personInView === false || app.view?.screeningId !== app.shown.screeningId) return;
   app.mode = "form";
   document.body.dataset.mode = "form";
   setStatus("declare");
   showScreen("form");
   form.start(app.shown.screeningId);
+  if (scan === true) form.startScan(app.shown.screeningId);   // the daemon reads the camera only while this is open
   touched();
 }
 
@@ -376,7 +377,8 @@ async function main() {
   document.body.dataset.lang = "vi";
   document.querySelector('.lang-opt[data-lang="vi"]').classList.add("active");
   $("lang").addEventListener("click", switchLang);
-  $("declare").addEventListener("click", startForm);
+  $("declare").addEventListener("click", () => startForm(false));
+  $("declare-qr").addEventListener("click", () => startForm(true));
   $("form-cancel").addEventListener("click", () => quitForm("cancel"));
   $("still-continue").addEventListener("click", () => { clearTimer("still"); $("still").hidden = true; touched(); });
   $("still-quit").addEventListener("click", () => quitForm("inactive"));

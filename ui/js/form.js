@@ -2,9 +2,11 @@
 // Fields and rules: Sources/CheckpointCore/Queue/Declaration.swift (see validate.js). No districtId: since the 2025
 // reform Vietnam has provinces, then communes / wards / special zones.
 //
-// QR_HOOK: scanning a CCCD or PC-COVID QR code is a separate issue. When it lands, add a first step "Scan QR" that
-// decodes the code (in the daemon) and calls `form.prefill({fullName, birthYear, gender, passport, phone, …})`;
-// nothing else here needs to change. No "Scan QR" button is shown until then.
+// Scanning a health QR (PC-COVID or chip ID card): `startScan()` shows the camera mirror and listens to
+// GET /v1/qr/events; the daemon decodes the camera's frames only while that stream is open. A code read becomes a
+// "check what was read" view (`view = "confirm"`): confirmed, the fields go into the form (`prefill`) and the
+// declaration records `source` ("qr-pccovid" / "qr-cccd"); the person can still correct every field. A masked ID
+// number stays masked: shown, never submitted. A refusal shows its translated reason and scanning goes on.
 import { t, has } from "./i18n.js";
 import { checkField, SYMPTOMS } from "./validate.js";
 
@@ -38,6 +40,7 @@ function emptyData() {
     provinceId: null, wardId: null, address: "", phone: "", email: "",
     hasPatient: null, hasFromSickCountry: null, hasSick: null, countryPassing: "",
     symptoms: [], symptomsNote: "", consent: false,
+    source: "form", maskedIdNumber: "",      // set from a QR only; maskedIdNumber is shown, never sent
   };
 }
 
@@ -52,7 +55,7 @@ export class DeclarationForm {
     this.screeningId = null;
     this.errors = {};
     this.step = 0;
-    this.view = "step";        // "step" | "errors"
+    this.view = "step";        // "step" | "errors" | "scan" | "confirm"
     this.pending = null;       // {json, key}: the submission being sent (again, on "try again")
     this.key = null;           // one Idempotency-Key per form session, whatever the body: see submit()
     this.pickerState = {};
@@ -81,6 +84,7 @@ export class DeclarationForm {
       } },
       { id: "passport", title: "field.passport", optional: true, fields: ["passport"], render: (c) => {
         c.append(this.textField("passport", { telex: false, upper: true, max: 20, allowed: /[A-Za-z0-9]/, label: false }));
+        if (d().maskedIdNumber) c.append(el("p", "hint qr-masked", t("qr.masked-id", { id: d().maskedIdNumber })));
       } },
       { id: "province", title: "field.provinceId", fields: ["provinceId"], render: (c) => c.append(this.picker("provinceId")) },
       { id: "ward", title: "field.wardId", fields: ["wardId"], render: (c) => c.append(this.picker("wardId")) },
@@ -119,8 +123,10 @@ export class DeclarationForm {
     this.render();
   }
 
-  /** Drops everything the person entered: DOM values, JS state, pending submission. */
+  /** Drops everything the person entered: DOM values, JS state, pending submission, a scan in progress. */
   wipe() {
+    this.stopScan();
+    this.scanned = null;
     for (const i of this.form.querySelectorAll("input")) i.value = "";
     this.form.reset();
     this.stepsEl.replaceChildren();
@@ -134,13 +140,158 @@ export class DeclarationForm {
     this.view = "step";
   }
 
-  /** QR_HOOK: fills fields from a decoded identity QR code (not wired yet; see the top of this file). */
+  /** Fills fields from a health QR's declaration prefill (`fields` of a GET /v1/qr/events read). */
   prefill(fields) {
-    for (const [k, v] of Object.entries(fields)) if (this.data && k in this.data) this.data[k] = v;
+    for (const [k, v] of Object.entries(fields)) {
+      if (this.data && k in this.data) this.data[k] = k === "birthYear" && typeof v === "number" ? String(v) : v;
+    }
     this.render();
   }
 
-  relabel() { if (this.data) this.render(); }
+  // ---- scanning a health QR ----
+  startScan(screeningId) {
+    if (!this.data) { this.wipe(); this.data = emptyData(); this.screeningId = screeningId; this.step = 0; }
+    this.view = "scan";
+    this.scanNote = null;
+    this.scanned = null;
+    this.render();
+    this.stopScan();
+    const es = new EventSource("/v1/qr/events");
+    this.scan = es;
+    es.addEventListener("scanning", () => { document.body.dataset.qrScan = "open"; });
+    es.addEventListener("qr", (e) => {
+      let o;
+      try { o = JSON.parse(e.data); } catch (err) { return; }
+      if (this.scan !== es || this.view !== "scan") return;
+      if (o && (o.kind === "qr-pccovid" || o.kind === "qr-cccd") && o.fields && typeof o.fields === "object") {
+        this.stopScan();
+        this.scanned = { kind: o.kind, fields: o.fields, maskedIdNumber: typeof o.maskedIdNumber === "string" ? o.maskedIdNumber : "" };
+        this.view = "confirm";
+        this.render();
+      } else if (o && typeof o.refused === "string") {
+        this.scanNote = o.refused;
+        this.renderScanNote();
+      }
+    });
+    es.onerror = () => {
+      // 404 (scanning off) or the daemon went away: say so; the person can fill the form.
+      if (es.readyState === EventSource.CLOSED && this.scan === es) {
+        this.stopScan();
+        this.scanNote = "unavailable";
+        this.renderScanNote();
+      }
+    };
+  }
+
+  stopScan() {
+    if (this.scan) { this.scan.close(); this.scan = null; }
+    document.body.dataset.qrScan = "closed";
+  }
+
+  /** The refusal (or "scanning unavailable") under the camera mirror, in the page's language. */
+  renderScanNote() {
+    const p = this.stepsEl.querySelector("#qr-note");
+    if (!p) return;
+    const code = this.scanNote;
+    p.dataset.refused = code || "";
+    p.hidden = !code;
+    p.textContent = !code ? "" : code === "unavailable" ? t("qr.unavailable")
+      : has("qr.refused." + code) ? t("qr.refused." + code) : t("qr.refused.unknown");
+  }
+
+  renderScan(box) {
+    box.dataset.step = "qr-scan";
+    const mirror = el("div", "mirror qr-mirror");
+    const img = document.createElement("img");
+    img.id = "qr-preview";
+    img.className = "preview";
+    img.alt = "";
+    img.addEventListener("error", () => { img.classList.add("broken"); img.removeAttribute("src"); });
+    img.src = "/v1/camera/preview.mjpeg";
+    mirror.append(img, el("div", "qr-frame"));
+    const side = el("div", "qr-side");
+    const hint = el("p", "body strong", t("qr.hint"));
+    hint.dataset.i18n = "qr.hint";
+    const formats = el("p", "hint", t("qr.formats"));
+    formats.dataset.i18n = "qr.formats";
+    side.append(hint, formats);
+    const note = el("p", "error qr-note");
+    note.id = "qr-note";
+    note.setAttribute("role", "status");
+    note.hidden = true;
+    side.append(note);
+    const manual = el("button", "btn btn-secondary", t("qr.manual"));
+    manual.type = "button";
+    manual.id = "qr-manual";
+    manual.dataset.i18n = "qr.manual";
+    manual.addEventListener("click", () => { this.stopScan(); this.view = "step"; this.step = 0; this.render(); });
+    side.append(manual);
+    const wrap = el("div", "qr-scan");
+    wrap.append(mirror, side);
+    box.append(wrap);
+  }
+
+  renderConfirm(box) {
+    box.dataset.step = "qr-confirm";
+    const s = this.scanned;
+    const f = s.fields;
+    box.append(el("p", "body", t(s.kind === "qr-cccd" ? "qr.read-cccd" : "qr.read-pccovid")));
+    const list = el("dl", "qr-read");
+    const row = (key, value, field) => {
+      const dt = el("dt", null, t(key));
+      const dd = el("dd", null, value);
+      dd.dataset.field = field;
+      list.append(dt, dd);
+    };
+    if (f.fullName) row("field.fullName", f.fullName, "fullName");
+    if (f.birthYear) row("field.birthYear", String(f.birthYear), "birthYear");
+    if (f.gender) row("field.gender", t("gender." + f.gender), "gender");
+    if (f.passport) row("field.passport", f.passport, "passport");
+    else if (s.maskedIdNumber) row("field.passport", s.maskedIdNumber + " " + t("qr.masked"), "maskedIdNumber");
+    if (f.address) row("field.address", f.address, "address");
+    if (f.phone) row("field.phone", f.phone, "phone");
+    if (f.otherUser === true) row("field.otherUser", t("form.yes"), "otherUser");
+    box.append(list);
+    box.append(el("p", "hint", t("qr.check")));
+    const actions = el("div", "qr-actions");
+    const again = el("button", "btn btn-quiet", t("qr.again"));
+    again.type = "button";
+    again.id = "qr-again";
+    again.addEventListener("click", () => this.startScan(this.screeningId));
+    const edit = el("button", "btn btn-secondary", t("qr.edit"));
+    edit.type = "button";
+    edit.id = "qr-edit";
+    edit.addEventListener("click", () => this.acceptScan(false));
+    const ok = el("button", "btn btn-primary", t("qr.confirm"));
+    ok.type = "button";
+    ok.id = "qr-confirm";
+    ok.addEventListener("click", () => this.acceptScan(true));
+    actions.append(again, edit, ok);
+    box.append(actions);
+  }
+
+  /** Puts what was read into the form: to the first step still to fill (`confirmed`), or to the first step to correct. */
+  acceptScan(confirmed) {
+    const s = this.scanned;
+    if (!s || !this.data) return;
+    this.scanned = null;
+    this.data.maskedIdNumber = s.maskedIdNumber;
+    this.data.source = s.kind;
+    this.view = "step";
+    this.prefill(s.fields);
+    const b = this.body();
+    const todo = this.steps.findIndex((st) => !(st.skip && st.skip()) && st.fields.some((f) => checkField(f, b[f])));
+    this.step = confirmed && todo >= 0 ? todo : 0;
+    this.render();
+  }
+
+  relabel() {
+    if (!this.data) return;
+    if (this.view !== "scan") { this.render(); return; }
+    // Scanning: the texts carry data-i18n (relabelled by setLang); re-rendering would restart the camera mirror.
+    this.title.textContent = t("qr.title");
+    this.renderScanNote();
+  }
 
   visibleSteps() { return this.steps.filter((s) => !(s.skip && s.skip())); }
 
@@ -151,6 +302,16 @@ export class DeclarationForm {
     this.stepsEl.replaceChildren();
     const steps = this.visibleSteps();
     const idx = steps.indexOf(this.steps[this.step]);
+    this.back.parentElement.hidden = this.view === "scan" || this.view === "confirm";
+    if (this.view === "scan" || this.view === "confirm") {
+      this.title.textContent = t(this.view === "scan" ? "qr.title" : "qr.confirm-title");
+      this.count.textContent = "";
+      const box = el("div", "step");
+      if (this.view === "scan") this.renderScan(box); else this.renderConfirm(box);
+      this.stepsEl.append(box);
+      if (this.view === "scan") this.renderScanNote();
+      return;
+    }
     if (this.view === "errors") {
       this.title.textContent = t("submit.errors");
       this.count.textContent = "";
@@ -444,6 +605,7 @@ export class DeclarationForm {
     if (d.countryPassing.trim()) b.countryPassing = d.countryPassing.trim();
     if (d.symptoms.length) b.symptoms = [...d.symptoms];
     if (d.symptoms.length && d.symptomsNote.trim()) b.symptomsNote = d.symptomsNote.trim();
+    if (d.source === "qr-pccovid" || d.source === "qr-cccd") b.source = d.source;
     for (const k of Object.keys(b)) if (b[k] === null || b[k] === "") delete b[k];
     return b;
   }

@@ -65,15 +65,18 @@ public struct UIConfiguration: Sendable {
     public var preview: Bool
     /// `[queue] face_retention_hours`, for the consent notice (GET /v1/kiosk/settings).
     public var faceRetentionHours: Int?
-    public init(directory: String, preview: Bool = true, faceRetentionHours: Int? = nil) {
+    /// Serve GET /v1/qr/events (health QR codes read from the camera for the declaration step).
+    public var qrScan: Bool
+    public init(directory: String, preview: Bool = true, faceRetentionHours: Int? = nil, qrScan: Bool = true) {
         self.directory = directory
         self.preview = preview
         self.faceRetentionHours = faceRetentionHours
+        self.qrScan = qrScan
     }
 }
 
 /// The kiosk API: POST /v1/declarations, GET /v1/screening, GET /v1/screening/events, GET /healthz, GET /metrics;
-/// on the 127.0.0.1 TCP listener also the kiosk screen (GET /, /ui/…) and the camera preview.
+/// on the 127.0.0.1 TCP listener also the kiosk screen (GET /, /ui/…), the camera preview and the QR scan events.
 ///
 /// Run it with `run()` (until cancelled), or add `applications()` to a ServiceGroup.
 public final class DeclarationAPI: Sendable {
@@ -87,6 +90,7 @@ public final class DeclarationAPI: Sendable {
     let preview: CameraPreview?
     /// A technician's camera snapshot (API socket only).
     let snapshot: LiveSnapshot?
+    let qrScanner: QRScanner?
     let files: StaticFiles?
     /// Extra health fields from other parts of the daemon (camera, sensor…), merged into /healthz.
     let extraHealth: (@Sendable () async -> [String: String])?
@@ -99,7 +103,8 @@ public final class DeclarationAPI: Sendable {
 
     public init(configuration: APIConfiguration, store: QueueStore, screening: any ScreeningProvider, uploader: UploadService?,
                 metrics: UplinkMetrics = UplinkMetrics(), logger: Logger = Logger(label: "checkpointd.api"),
-                preview: CameraPreview? = nil, snapshot: LiveSnapshot? = nil, extraHealth: (@Sendable () async -> [String: String])? = nil) {
+                preview: CameraPreview? = nil, snapshot: LiveSnapshot? = nil, qrScanner: QRScanner? = nil,
+                extraHealth: (@Sendable () async -> [String: String])? = nil) {
         self.configuration = configuration
         self.store = store
         self.screening = screening
@@ -109,6 +114,7 @@ public final class DeclarationAPI: Sendable {
         self.validator = DeclarationValidator(maxBytes: configuration.maxDeclarationBytes)
         self.preview = configuration.ui?.preview == true ? preview : nil
         self.snapshot = snapshot
+        self.qrScanner = configuration.ui?.qrScan == true ? qrScanner : nil
         self.files = configuration.ui.map { StaticFiles(root: $0.directory) }
         self.extraHealth = extraHealth
         self.recordClock = SystemRecordClock()
@@ -221,6 +227,11 @@ public final class DeclarationAPI: Sendable {
         router.get("/v1/camera/preview.jpg") { [self] _, _ -> Response in
             guard let preview = self.preview else { return Self.problem(.notFound, "the camera preview is off", field: nil) }
             return await preview.jpegResponse() ?? Self.problem(.serviceUnavailable, "no camera frame yet", field: nil, code: "no-frame")
+        }
+        router.get("/v1/qr/events") { [self] _, _ -> Response in
+            guard let scanner = self.qrScanner else { return Self.problem(.notFound, "QR scanning is off", field: nil, code: "qr-off") }
+            return QREvents.response(scanner: scanner, keepalive: min(self.configuration.keepaliveInterval, .seconds(1)))
+                ?? Self.problem(.serviceUnavailable, "too many QR scan streams", field: nil, code: "qr-busy")
         }
         return router
     }

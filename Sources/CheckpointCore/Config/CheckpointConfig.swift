@@ -140,6 +140,8 @@ public struct CheckpointConfig: Sendable {
         public var preview: Bool
         public var previewFPS: Int
         public var previewWidth: Int
+        /// Read health QR codes from the camera while the screen's declaration step asks (`GET /v1/qr/events`).
+        public var qrScan: Bool
     }
 
     public struct Upload: Sendable, Equatable {
@@ -200,7 +202,8 @@ public struct CheckpointConfig: Sendable {
         lines.append(
             "api: \(api.socketPath) mode \(String(api.socketMode, radix: 8))" + (api.tcpPort > 0 ? ", 127.0.0.1:\(api.tcpPort)" : ""))
         if api.tcpPort > 0 && ui.enabled {
-            lines.append("ui: \(ui.dir) at http://127.0.0.1:\(api.tcpPort)/ui/" + (ui.preview ? ", preview \(ui.previewWidth) px @ \(ui.previewFPS) fps" : ", no preview"))
+            lines.append("ui: \(ui.dir) at http://127.0.0.1:\(api.tcpPort)/ui/" + (ui.preview ? ", preview \(ui.previewWidth) px @ \(ui.previewFPS) fps" : ", no preview")
+                         + (ui.qrScan ? ", QR scan" : ", no QR scan"))
         }
         lines.append("upload: \(upload.endpoint)" + (upload.caFile.map { " (CA \($0))" } ?? "") + (upload.clientCert != nil ? " with client certificate" : ""))
         lines.append(
@@ -264,7 +267,8 @@ extension CheckpointConfig {
             maxConnections: a.int("max_connections") ?? 64, maxConcurrentDeclarations: a.int("max_concurrent_declarations") ?? 8)
         self.ui = UI(
             enabled: ui.bool("enabled") ?? true, dir: ui.path("dir") ?? "/usr/share/checkpointd/ui",
-            preview: ui.bool("preview") ?? true, previewFPS: ui.int("preview_fps") ?? 5, previewWidth: ui.int("preview_width") ?? 480)
+            preview: ui.bool("preview") ?? true, previewFPS: ui.int("preview_fps") ?? 5, previewWidth: ui.int("preview_width") ?? 480,
+            qrScan: ui.bool("qr_scan") ?? true)
         upload = Upload(
             endpoint: u.string("endpoint") ?? "", allowInsecureHTTP: u.bool("allow_insecure_http") ?? false,
             caFile: u.path("ca_file"), pinnedPublicKey: u.string("pinned_public_key"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),

@@ -162,6 +162,9 @@ public enum CheckpointConfigSchema {
             Schema.bool("preview", true, "Serve the live, mirrored camera preview (never recorded or stored)."),
             Schema.int("preview_fps", 5, 1, 10, unit: "frames/s", "Highest frame rate of the camera preview."),
             Schema.int("preview_width", 480, 160, 640, unit: "px", "Largest width of the camera preview (aspect kept)."),
+            Schema.bool(
+                "qr_scan", true,
+                "Let the declaration step read a PC-COVID or chip ID card QR from the camera (GET /v1/qr/events); decoded only while the screen asks, never stored or logged."),
         ])
 
     static let upload = ConfigTable(

@@ -18,6 +18,8 @@ struct VisionService: Service {
     let preview: CameraPreview?
     /// A technician's snapshot request (the API socket); handed one frame only when asked.
     let snapshot: LiveSnapshot?
+    /// Health QR decoding for the declaration step; handed the newest frame only while a screen scans.
+    let qr: QRScanner?
     let logger: Logger
 
     func run() async throws {
@@ -27,6 +29,7 @@ struct VisionService: Service {
         for await frame in source.frames().cancelOnGracefulShutdown() {
             await health.frame()
             metrics.frames.increment()
+            if let qr, qr.isActive { qr.offer(frame) }   // decoded on its own thread, alongside this frame's detection
             do {
                 let detections = try await detector.detect(frame)
                 metrics.detectionSeconds.recordNanoseconds(Int64(detections.milliseconds * 1e6))

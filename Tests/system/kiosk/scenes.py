@@ -6,7 +6,8 @@ rewriting every file of the directory (atomically: write, then rename) changes t
     scenes.py DIR BOXES_JSON PHOTO...    writes the empty background (the daemon needs images at start)
 Scenes: background; visitor (one face ~210 px wide, about 0.5 m); far (the same face scaled down to ~60 px, beyond
 max_distance_m); close (~420 px, nearer than min_distance_m); blurry (the visitor out of focus); two (two faces
-side by side).
+side by side); qr (a phone held up to the camera showing a QR code with `Camera.qr_payload`, drawn with segno through
+Tests/system/qr/make_frames.py's `qr_modules`).
 """
 import json
 import os
@@ -14,6 +15,9 @@ import sys
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qr"))
+from make_frames import qr_modules  # noqa: E402
 
 W, H = 640, 480
 FRAMES = 10
@@ -49,6 +53,21 @@ def paste(frame, photo, box, face_w, cx, cy):
     frame[y0:y1, x0:x1] = img[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
 
 
+def paste_qr(frame, payload, cx, cy, module=5):
+    """A phone (dark body, white screen) held up with the QR code of `payload`, centred at (cx, cy)."""
+    modules, _ = qr_modules(payload)
+    n = modules.shape[0]
+    side, quiet, bezel = n * module, 4 * module, 14
+    w, h = side + 2 * quiet + 2 * bezel, side + 2 * quiet + 2 * bezel + 60
+    x0, y0 = int(cx - w / 2), int(cy - h / 2)
+    cv2.rectangle(frame, (x0, y0), (x0 + w, y0 + h), (30, 30, 30), -1)
+    cv2.rectangle(frame, (x0 + bezel, y0 + bezel), (x0 + w - bezel, y0 + h - bezel), (245, 245, 245), -1)
+    sym = cv2.resize(modules, (side, side), interpolation=cv2.INTER_NEAREST).astype(bool)
+    sx, sy = x0 + bezel + quiet, y0 + bezel + 30 + quiet
+    patch = frame[sy:sy + side, sx:sx + side]
+    patch[sym] = (35, 35, 35)
+
+
 class Camera:
     def __init__(self, directory, boxes_path, photos):
         self.dir = directory
@@ -57,6 +76,7 @@ class Camera:
         if len(self.photos) < 2:
             raise SystemExit(f"scenes: need two photos with a detected face, got {self.photos}")
         self.current = None
+        self.qr_payload = None
 
     def image(self, kind, k=0):
         frame = background()
@@ -73,6 +93,8 @@ class Camera:
             p = self.photos[k % len(self.photos)]
             paste(frame, p, self.boxes[p], 210, 320, 250)
             frame = cv2.GaussianBlur(frame, (0, 0), 4)
+        elif kind == "qr":
+            paste_qr(frame, self.qr_payload, 320, 240)
         elif kind == "two":
             a, b = self.photos[0], self.photos[1]
             frame[:] = background()

@@ -32,6 +32,8 @@ ERR_CODES = ["required", "type", "empty", "too-long", "out-of-range", "invalid-c
              "invalid-characters", "unknown-field", "consent-required", "unknown"]
 FIELDS = ["fullName", "otherUser", "birthYear", "gender", "nation", "passport", "provinceId", "districtId", "wardId", "address",
           "phone", "email", "countryPassing", "symptoms", "symptomsNote", "hasPatient", "hasFromSickCountry", "hasSick", "consent"]
+# HealthQRScanRefusal.codes, and "unknown" for a code the page does not know.
+QR_REFUSALS = ["not-health-declaration", "field-count", "invalid-field", "control-characters", "too-long", "empty", "not-text", "unknown"]
 STATUS = ["idle", "warming-up", "unavailable", "face-seen", "measuring", "normal", "elevated", "invalid", "declare", "done"]
 
 PERSON = dict(
@@ -177,7 +179,7 @@ def test_catalogues_have_the_same_keys_and_every_used_key():
     for f in os.listdir(os.path.join(UI, "js")):
         src = open(os.path.join(UI, "js", f), encoding="utf-8").read()
         used |= set(re.findall(r'\bt\("([a-z][\w.-]*[\w-])"', src))
-        used |= set(re.findall(r'"((?:status|prompt|flag|todo|err|field|gender|nation|symptom|kbd|consent|submit|form|ward|still|step|result|staff|done|q)\.[\w.-]*[\w-])"', src))
+        used |= set(re.findall(r'"((?:status|prompt|flag|todo|err|field|gender|nation|symptom|kbd|consent|submit|form|ward|still|step|result|staff|done|q|qr)\.[\w.-]*[\w-])"', src))
     used |= {f"prompt.{r}" for r in REASONS} | {f"flag.{f}" for f in FLAGS} | {f"todo.{f}" for f in FLAGS}
     used |= {f"err.{c}" for c in ERR_CODES} | {f"field.{f}" for f in FIELDS} | {f"status.{s}" for s in STATUS}
     used |= {f"gender.{g}" for g in ("Nam", "Nu", "Khac")} | {f"kbd.tone.{x}" for x in "sfrxj"}
@@ -185,6 +187,7 @@ def test_catalogues_have_the_same_keys_and_every_used_key():
     nations = re.search(r"NATIONS = \[([^\]]+)\]", open(os.path.join(UI, "js", "form.js"), encoding="utf-8").read()).group(1)
     used |= {f"nation.{n}" for n in re.findall(r'"(\w+)"', nations)}
     used |= {f"consent.{c}" for c in ("what", "why", "who", "keep", "rights")}
+    used |= {f"qr.refused.{c}" for c in QR_REFUSALS}
     missing = sorted(k for k in used if k not in vi)
     assert not missing, f"keys used but not in the catalogues: {missing}"
     # Vietnamese with its diacritics, and the polite forms used at checkpoints.
@@ -594,6 +597,7 @@ def test_422_shows_every_wrong_field(k):
     k.sim("face 36.0")
     k.camera.show("visitor", 1)
     v422 = wait_result(k, "normal", {k.declared_id, k.elevated_id, k.invalid_id, getattr(k, "left_id", None), getattr(k, "a_id", None), getattr(k, "b_id", None)})
+    k.v422_id = v422["screeningId"]
     # ?skip-client-checks: the page sends what was typed, so the daemon's 422 is what is shown.
     k.open("?skip-client-checks&submit-timeout=4")
     k.wait_screen("result", 10)
@@ -688,6 +692,141 @@ def test_422_shows_every_wrong_field(k):
     assert code.replace("-", "") == got[0]["id"].replace("-", "")[:8].upper(), (code, got[0]["id"])
     assert (got[0].get("screening") or {}).get("result") == "normal"
     assert (got[0].get("declaration") or {}).get("birthYear") == 1985
+
+
+# A chip ID card's QR (invented person): CCCD number, old CMND number, name, birth date, gender, address, issue date.
+QR_CCCD = "079190004321|026111222|Lê Thị Thu Hằng|24061990|Nữ|Tổ 7, Phường Quang Trung, Thái Nguyên|05072022"
+QR_URL = "https://example.org/checkin/kiosk-7731"
+
+
+def metrics():
+    out = subprocess.run(["curl", "-s", "--max-time", "3", "--unix-socket", os.path.join(D, "api.sock"), "http://kiosk/metrics"],
+                         capture_output=True, text=True)
+    return out.stdout
+
+
+def test_declaration_from_a_health_qr_reaches_the_receiver_with_its_source(k):
+    """Issue #16: the person taps "Scan your QR", holds up a web-address QR (refused, translated), then a chip ID card's
+    QR: the page shows what was read, the person confirms, completes the rest and submits. The receiver gets the
+    declaration with source "qr-cccd"; the raw QR text is nowhere: queue database, daemon log, receiver's store."""
+    k.camera.show("background")
+    time.sleep(1.5)
+    k.sim("face 36.1")
+    k.camera.show("visitor", 0)
+    v = wait_result(k, "normal", {k.declared_id, k.elevated_id, k.invalid_id, getattr(k, "v422_id", None), getattr(k, "left_id", None), getattr(k, "a_id", None), getattr(k, "b_id", None)})
+    k.open()
+    k.wait_screen("result", 10)
+    k.capture("qr-0-result", lambda l: (k.text("#declare-qr") == t(l, "qr.scan") and k.text("#declare") == t(l, "result.declare"))
+              or pytest.fail(k.text("#declare-qr")))
+    assert 'checkpointd_qr_reads_total{kind="qr-cccd"}' not in metrics()
+    P.tap(k.d, "#declare-qr")
+    k.wait_screen("form", 5)
+    B.wait(k.d, "document.body.dataset.qrScan === 'open' && document.querySelector('#steps .step[data-step=\"qr-scan\"]')", 10, "the scan view")
+    assert k.visible("#qr-preview") or k.js("return document.getElementById('qr-preview').classList.contains('broken')")
+    assert not k.visible("#form-next"), "no form navigation while scanning"
+    # The person shows the wrong code first: a web address. Refused, in the page's language; scanning goes on.
+    k.camera.qr_payload = QR_URL
+    k.camera.show("qr")
+    B.wait(k.d, "document.getElementById('qr-note') && document.getElementById('qr-note').dataset.refused === 'not-health-declaration'",
+           30, "the refusal of a web-address QR")
+    def refused(l):
+        assert k.text("#qr-note") == t(l, "qr.refused.not-health-declaration"), k.text("#qr-note")
+        assert k.text("#step-title") == t(l, "qr.title")
+    k.capture("qr-1-scan-refused", refused)
+    assert k.js("return document.body.dataset.qrScan") == "open"
+    # Then the chip ID card: what was read is shown to be checked.
+    k.camera.qr_payload = QR_CCCD
+    k.camera.show("qr")
+    B.wait(k.d, "document.querySelector('#steps .step[data-step=\"qr-confirm\"]')", 30, "the 'check what was read' view")
+    assert k.js("return document.body.dataset.qrScan") == "closed", "scanning stops once a code is read"
+    read = lambda f: k.text(f'.qr-read dd[data-field="{f}"]')
+    def confirm(l):
+        assert k.text("#step-title") == t(l, "qr.confirm-title")
+        assert read("fullName") == "Lê Thị Thu Hằng" and read("birthYear") == "1990" and read("gender") == t(l, "gender.Nu")
+        assert read("passport") == "079190004321" and read("address") == "Tổ 7, Phường Quang Trung, Thái Nguyên"
+        assert k.text("#qr-confirm") == t(l, "qr.confirm") and k.text("#qr-edit") == t(l, "qr.edit")
+    k.capture("qr-2-confirm", confirm)
+    # Metrics count kinds and refusals, never content; once the page closed its stream, the daemon stops decoding
+    # (the frame counter stands still).
+    k.camera.show("background")
+    m = metrics()
+    assert 'checkpointd_qr_reads_total{kind="qr-cccd"}' in m and 'checkpointd_qr_refusals_total{reason="not-health-declaration"}' in m, m[-3000:]
+    assert QR_URL not in m and "Hằng" not in m and "079190004321" not in m
+    frames = lambda: int((re.search(r"(?m)^checkpointd_qr_frames_total (\d+)", metrics()) or [0, "-1"])[1])
+    assert frames() > 0
+    end, still = time.monotonic() + 30, False
+    while time.monotonic() < end and not still:
+        a = frames()
+        time.sleep(2)
+        still = frames() == a
+    assert still, "the daemon kept decoding after the page stopped scanning"
+    P.tap(k.d, "#qr-confirm")
+    # Confirmed: the form continues at the first step still to fill (the province); the rest is prefilled.
+    B.wait(k.d, "document.querySelector('#steps .step') && document.querySelector('#steps .step').dataset.step === 'province'", 5, "the province step")
+    k.capture("qr-3-form-prefilled")
+    P.pick_unit(k.d, "provinceId", PERSON["province_filter"], PERSON["provinceId"])
+    P.next_step(k.d, "ward")
+    P.pick_unit(k.d, "wardId", PERSON["ward_filter"], PERSON["wardId"])
+    P.next_step(k.d, "address")
+    assert P.field_value(k.d, "address") == "Tổ 7, Phường Quang Trung, Thái Nguyên"
+    P.next_step(k.d, "phone")
+    P.type_keys(k.d, "0933222111")
+    for step in ("email", "contacts"):
+        P.next_step(k.d, step)
+    for q in ["hasPatient", "hasFromSickCountry", "hasSick"]:
+        P.tap(k.d, f'.yesno .choice[data-field="{q}"][data-value="2"]')
+    for step in ("travel", "symptoms", "consent"):
+        P.next_step(k.d, step)
+    # The person goes back to check the name read from the card: it is there, correctable like any typed field.
+    for _ in range(12):
+        if P.step_id(k.d) == "name":
+            break
+        P.tap(k.d, "#form-back")
+    assert P.field_value(k.d, "fullName") == "Lê Thị Thu Hằng"
+    for step in ("birth", "nation", "passport", "province", "ward", "address", "phone", "email", "contacts", "travel", "symptoms", "consent"):
+        P.next_step(k.d, step)
+    P.tap(k.d, '.toggle[data-field="consent"]')
+    P.tap(k.d, "#form-next")
+    k.wait_screen("done", 20)
+    html = k.js("return document.body.innerHTML")
+    for s in ("Lê Thị Thu Hằng", "079190004321", "Quang Trung", "0933222111"):
+        assert s not in html, f"{s!r} still in the page"
+    k.drain()
+    post = [r for r in k.reqs if r["method"] == "POST" and r["url"].endswith("/v1/declarations")][-1]
+    if post.get("postData"):
+        body = json.loads(post["postData"])
+        assert body["source"] == "qr-cccd" and body["screeningId"] == v["screeningId"], body
+        assert "maskedIdNumber" not in body and "026111222" not in post["postData"], body
+    end = time.monotonic() + 90
+    rec = None
+    while time.monotonic() < end and rec is None:
+        rec = next((r for r in receiver_records() if (r.get("declaration") or {}).get("fullName") == "Lê Thị Thu Hằng"), None)
+        time.sleep(0.5 if rec is None else 0)
+    assert rec, "the QR declaration did not reach the receiver"
+    decl = rec["declaration"]
+    assert decl.get("source") == "qr-cccd" and decl.get("birthYear") == 1990 and decl.get("gender") == "Nu", decl
+    assert decl.get("passport") == "079190004321" and decl.get("phone") == "0933222111", decl
+    assert (rec.get("screening") or {}).get("result") == "normal", rec.get("screening")
+    # The raw code is nowhere: not the whole text, not the parts the declaration has no field for (old CMND number,
+    # issue date), not the refused web address. Checked in the bytes of the queue database (with its WAL), the
+    # daemon's log and the receiver's store.
+    conf = open(os.path.join(D, "checkpointd.toml")).read()
+    queue = re.search(r'(?m)^database = "(.*)"', conf).group(1)
+    places = [queue, queue + "-wal", os.path.join(D, "daemon.log"), os.path.join(D, "receiver.sqlite"),
+              os.path.join(D, "receiver.sqlite-wal"), os.path.join(D, "receiver.log")]
+    checked = 0
+    for path in places:
+        if not os.path.exists(path):
+            continue
+        data = open(path, "rb").read()
+        checked += 1
+        for raw in (QR_CCCD, QR_URL, "026111222", "05072022", "24061990", "example.org/checkin"):
+            assert raw.encode() not in data, f"{raw!r} found in {path}"
+    assert checked >= 3, places
+    log = open(os.path.join(D, "daemon.log"), encoding="utf-8", errors="replace").read()
+    assert "QR scan started" in log and "QR qr-cccd" in log, "the scan and its outcome are logged (kind only)"
+    assert "Hằng" not in log and "079190004321" not in log
+    k.camera.show("background")
 
 
 def test_sensor_unavailable_asks_for_staff(k):
