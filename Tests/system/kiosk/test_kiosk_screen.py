@@ -968,6 +968,49 @@ def test_storage_full_507_keeps_the_data_for_a_retry(k):
     k.assert_layout("error-507")
 
 
+QR_PCCOVID_MASKED = "******029317|NGUYEN LE KHA HAN|1987-01-18|0|162979388586171100|<1<HS4010120878821<0944713700"
+
+
+def test_a_masked_pccovid_id_is_shown_masked_and_never_sent_and_cancel_wipes_it(k):
+    """A PC-COVID QR whose ID number is masked: the confirm view shows it masked ("partly hidden"), the passport step
+    says so and stays empty; cancelling wipes what was read. The result on screen is fed (?no-events); the QR comes
+    from the real daemon's camera."""
+    k.open("?no-events")
+    sid = "00000000-0000-4000-8000-0000000000fe"
+    k.js("window.kiosk.feed(arguments[0])", {"seq": 1, "state": "result", "sensor": {"available": True, "warmUpRemainingSeconds": None},
+         "faces": 1, "reasons": [], "distanceM": 0.5, "progress": None, "screeningId": sid,
+         "screening": {"result": "normal", "correctedTemperatureC": 36.6, "flags": [], "thresholdC": 37.5}})
+    k.wait_screen("result", 5)
+    k.camera.show("background")
+    P.tap(k.d, "#declare-qr")
+    B.wait(k.d, "document.body.dataset.qrScan === 'open'", 10, "the scan stream")
+    k.camera.qr_payload = QR_PCCOVID_MASKED
+    k.camera.show("qr")
+    B.wait(k.d, "document.querySelector('#steps .step[data-step=\"qr-confirm\"]')", 30, "the 'check what was read' view")
+    def confirm(l):
+        assert k.text('.qr-read dd[data-field="maskedIdNumber"]') == "******029317 " + t(l, "qr.masked")
+        assert k.text('.qr-read dd[data-field="fullName"]') == "NGUYEN LE KHA HAN" and k.text('.qr-read dd[data-field="birthYear"]') == "1987"
+        assert k.text('.qr-read dd[data-field="phone"]') == "0944713700"
+        assert k.text("#steps .step p") == t(l, "qr.read-pccovid")
+    k.capture("qr-4-confirm-masked-pccovid", confirm)
+    k.camera.show("background")
+    P.tap(k.d, "#qr-edit")
+    B.wait(k.d, "document.querySelector('#steps .step') && document.querySelector('#steps .step').dataset.step === 'name'", 5, "the name step")
+    assert P.field_value(k.d, "fullName") == "NGUYEN LE KHA HAN"
+    for step in ("birth", "nation", "passport"):
+        P.next_step(k.d, step)
+    assert P.field_value(k.d, "passport") == "", "a masked number is never filled in"
+    assert k.text(".qr-masked") == t("vi", "qr.masked-id").replace("{id}", "******029317")
+    k.capture("qr-5-passport-masked")
+    P.tap(k.d, "#form-cancel")
+    B.wait(k.d, "document.body.dataset.mode === 'follow'", 5)
+    html = k.js("return document.body.innerHTML")
+    for s in ("NGUYEN LE KHA HAN", "029317", "0944713700"):
+        assert s not in html, f"{s!r} still in the page"
+    assert k.js("return document.body.dataset.qrScan") == "closed"
+    k.assert_layout("qr-")
+
+
 def test_every_request_stays_on_the_origin_no_csp_violation_no_missing_key(k):
     k.drain()
     assert k.urls, "no request seen in the performance log"
