@@ -148,7 +148,8 @@ struct DetectCommand: AsyncParsableCommand {
     private func jsonLine(_ path: String, _ image: ImageCodec.Image, _ faces: [DetectedFace], _ ms: Double) -> String {
         func item(_ f: DetectedFace) -> String {
             let lm = (f.landmarks?.points ?? []).map { "[\(fmt($0.x, 2)),\(fmt($0.y, 2))]" }.joined(separator: ",")
-            let stage = f.proposalScore.map { ",\"proposal_score\":\(fmt($0, 4))" } ?? ""
+            // The default shape stays exactly x, y, w, h, score, landmarks; --stages adds proposal_score.
+            let stage = stages ? (f.proposalScore.map { ",\"proposal_score\":\(fmt($0, 4))" } ?? "") : ""
             return "{\"x\":\(fmt(f.box.x, 2)),\"y\":\(fmt(f.box.y, 2)),\"w\":\(fmt(f.box.width, 2)),\"h\":\(fmt(f.box.height, 2)),\"score\":\(fmt(f.score, 4))\(stage),\"landmarks\":[\(lm)]}"
         }
         // "rejected" (proposals that failed verification) only with --stages.
