@@ -243,8 +243,8 @@ extension CheckpointConfig {
             modelPath: d.path("model") ?? "", modelSHA256: d.string("model_sha256")?.lowercased(),
             fallbackCascadePath: d.path("fallback_cascade") ?? "",
             detectionWidth: d.int("detection_width") ?? 320, detectionHeight: d.int("detection_height") ?? 240,
-            scoreThreshold: d.double("score_threshold") ?? 0.8, nmsThreshold: d.double("nms_threshold") ?? 0.3,
-            threads: d.int("threads") ?? 1, verifySize: d.int("verify_size") ?? 160,
+            scoreThreshold: d.double("score_threshold") ?? 0.75, nmsThreshold: d.double("nms_threshold") ?? 0.3,
+            threads: d.int("threads") ?? 1, verifySize: d.int("verify_size") ?? 0,
             proposalScoreThreshold: d.double("proposal_score_threshold") ?? 0.3, verifyMargin: d.double("verify_margin") ?? 0.6,
             maxProposals: d.int("max_proposals") ?? 4)
         tracking = Tracking(

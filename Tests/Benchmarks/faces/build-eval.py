@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Builds the local face-detection evaluation set (never committed: it holds third-party photos).
 
-usage: build-eval.py SRC_DIR MODEL OUT_DIR [NEG_IMAGE...]
+usage: build-eval.py [--context] SRC_DIR MODEL OUT_DIR [NEG_IMAGE...]
+
+--context keeps only photos that show the head in its surroundings, as a kiosk camera does: at least a
+quarter of the face width of photo left, right and above the face box and half of it below. Without it,
+tight face crops (the photo ends at the forehead or the chin) are kept too, pasted as an isolated patch.
 
 SRC_DIR holds real photographs of people wearing real masks (e.g. the `dataset/with_mask` folder of
 a public face-mask dataset, extracted outside the repository). For each photo, YuNet 2022mar runs at
@@ -52,8 +56,11 @@ def poster(img, rng):
 
 
 def main():
-    src, model, out = sys.argv[1], sys.argv[2], sys.argv[3]
-    negs = sys.argv[4:]
+    args = sys.argv[1:]
+    context = "--context" in args
+    args = [a for a in args if a != "--context"]
+    src, model, out = args[0], args[1], args[2]
+    negs = args[3:]
     os.makedirs(os.path.join(out, "frames"), exist_ok=True)
     rng = np.random.default_rng(17)
     det = cv2.FaceDetectorYN.create(model, "", (320, 320), 0.5, 0.3, 50)
@@ -78,6 +85,8 @@ def main():
         if faces is None or len(faces) != 1 or faces[0][14] < 0.9 or faces[0][2] < 60:
             continue
         fx, fy, fw, fh = (float(v) for v in faces[0][:4])
+        if context and (fx < 0.25 * fw or w - (fx + fw) < 0.25 * fw or fy < 0.25 * fw or h - (fy + fh) < 0.5 * fw):
+            continue
         kept += 1
         base = os.path.splitext(name)[0].replace(" ", "_")
         for width in WIDTHS:
