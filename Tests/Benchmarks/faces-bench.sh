@@ -96,7 +96,7 @@ fi
 EVAL_FRAMES=("$EVAL"/frames/*.png)
 SCHEMES=("default-320x240-one-pass|--verify-size 0 --detect-size 320x240 --score 0.75"
          "480x360-one-pass-0.8|--verify-size 0 --detect-size 480x360 --score 0.8"
-         "two-pass|")
+         "two-pass-160-0.8|--verify-size 160 --score 0.8")
 echo "| evaluation set: ${#EVAL_FRAMES[@]} frames 640x480 (real masked photos at face widths 90/120/180 px + no-face frames), 1 OpenCV thread | | |"
 for s in "${SCHEMES[@]}"; do
     name=${s%%|*}; opts=${s#*|}
