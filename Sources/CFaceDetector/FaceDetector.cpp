@@ -62,7 +62,56 @@ bool valid_options(const cfd_options *o, char *err, size_t err_len) {
         set_error(err, err_len, "top_k must be positive");
         return false;
     }
+    if (o->verify_size != 0) {
+        if (o->verify_size < 32 || o->verify_size > 640) {
+            set_error(err, err_len, "verification size must be 0 (off) or 32…640 pixels");
+            return false;
+        }
+        if (!(o->verify_score_threshold > 0.0f && o->verify_score_threshold < 1.0f)) {
+            set_error(err, err_len, "verification score threshold must lie strictly between 0 and 1");
+            return false;
+        }
+        if (!(o->verify_margin >= 0.0f && o->verify_margin <= 2.0f)) {
+            set_error(err, err_len, "verification margin must lie in 0…2");
+            return false;
+        }
+        if (o->max_proposals <= 0) {
+            set_error(err, err_len, "max_proposals must be positive when verification is on");
+            return false;
+        }
+    }
     return true;
+}
+
+float iou(const cfd_face &a, const cfd_face &b) {
+    const float ix = std::max(0.0f, std::min(a.x + a.width, b.x + b.width) - std::max(a.x, b.x));
+    const float iy = std::max(0.0f, std::min(a.y + a.height, b.y + b.height) - std::max(a.y, b.y));
+    const float inter = ix * iy, uni = a.width * a.height + b.width * b.height - inter;
+    return uni > 0 ? inter / uni : 0.0f;
+}
+
+// Reads YuNet's output rows (box, five landmarks, score) into faces mapped by x' = x / sx + ox.
+void read_yunet(const cv::Mat &out, double sx, double sy, double ox, double oy, std::vector<cfd_face> &faces) {
+    // With no faces, 4.6 returns an empty Mat that is not CV_32F: check before reading. Each row is
+    // box (4), five landmarks (10) and the score: fewer than 15 columns (another model's output) is not read.
+    if (out.empty() || out.type() != CV_32F || out.cols < 15) return;
+    for (int r = 0; r < out.rows; ++r) {
+        const float *row = out.ptr<float>(r);
+        cfd_face f{};
+        f.x = static_cast<float>(row[0] / sx + ox);
+        f.y = static_cast<float>(row[1] / sy + oy);
+        f.width = static_cast<float>(row[2] / sx);
+        f.height = static_cast<float>(row[3] / sy);
+        for (int i = 0; i < 10; i += 2) {
+            f.landmarks[i] = static_cast<float>(row[4 + i] / sx + ox);
+            f.landmarks[i + 1] = static_cast<float>(row[5 + i] / sy + oy);
+        }
+        f.score = row[14];
+        f.proposal_score = row[14];
+        f.has_landmarks = 1;
+        f.verified = 1;
+        faces.push_back(f);
+    }
 }
 
 } // namespace
@@ -71,6 +120,9 @@ struct cfd_detector {
     cfd_kind kind;
     cfd_options options;
     cv::Ptr<cv::FaceDetectorYN> yunet;
+    // The verification pass: a second YuNet with its input fixed at verify_size² (setInputSize is not free).
+    cv::Ptr<cv::FaceDetectorYN> verifier;
+    cv::Mat crop, verify_out;
     cv::CascadeClassifier haar;
     cv::Size input_size; // the size YuNet was last told (setInputSize is not free: set only on change)
     cv::Mat resized, bgr, gray, out;
@@ -83,24 +135,7 @@ struct cfd_detector {
                 input_size = img.size();
             }
             yunet->detect(img, out);
-            // With no faces, 4.6 returns an empty Mat that is not CV_32F: check before reading. Each row is
-            // box (4), five landmarks (10) and the score: fewer than 15 columns (another model's output) is not read.
-            if (out.empty() || out.type() != CV_32F || out.cols < 15) return;
-            for (int r = 0; r < out.rows; ++r) {
-                const float *row = out.ptr<float>(r);
-                cfd_face f{};
-                f.x = static_cast<float>(row[0] / sx);
-                f.y = static_cast<float>(row[1] / sy);
-                f.width = static_cast<float>(row[2] / sx);
-                f.height = static_cast<float>(row[3] / sy);
-                for (int i = 0; i < 10; i += 2) {
-                    f.landmarks[i] = static_cast<float>(row[4 + i] / sx);
-                    f.landmarks[i + 1] = static_cast<float>(row[5 + i] / sy);
-                }
-                f.score = row[14];
-                f.has_landmarks = 1;
-                faces.push_back(f);
-            }
+            read_yunet(out, sx, sy, 0, 0, faces);
         } else {
             std::vector<cv::Rect> rects;
             const int min_size = std::max(8, options.min_face_size);
@@ -112,12 +147,84 @@ struct cfd_detector {
                 f.width = static_cast<float>(r.width / sx);
                 f.height = static_cast<float>(r.height / sy);
                 f.score = 1.0f;
+                f.proposal_score = 1.0f;
                 f.has_landmarks = 0;
+                f.verified = 1;
                 faces.push_back(f);
             }
         }
     }
 };
+
+// Verifies each proposal (boxes in `full`'s pixels) on a square crop of `full` around it; returns the
+// verified faces, and the rejected proposals too when keep_rejected is set. Best proposals first, at most max_proposals.
+std::vector<cfd_face> verify(cfd_detector &d, const cv::Mat &full, std::vector<cfd_face> proposals) {
+    const cfd_options &o = d.options;
+    std::sort(proposals.begin(), proposals.end(), [](const cfd_face &a, const cfd_face &b) { return a.score > b.score; });
+    if (static_cast<int>(proposals.size()) > o.max_proposals) proposals.resize(static_cast<size_t>(o.max_proposals));
+    const int vs = o.verify_size;
+    std::vector<cfd_face> result, found;
+    for (const cfd_face &p : proposals) {
+        const double side = std::max(p.width, p.height) * (1.0 + 2.0 * o.verify_margin);
+        if (!(side >= 2.0)) continue;
+        const double cx = p.x + p.width / 2.0, cy = p.y + p.height / 2.0;
+        const double x0 = cx - side / 2.0, y0 = cy - side / 2.0, k = vs / side;
+        // The part of the crop inside the image, scaled into its place on a grey square (the rest stays grey).
+        const int ix0 = std::max(0, static_cast<int>(std::floor(x0))), iy0 = std::max(0, static_cast<int>(std::floor(y0)));
+        const int ix1 = std::min(full.cols, static_cast<int>(std::ceil(x0 + side))), iy1 = std::min(full.rows, static_cast<int>(std::ceil(y0 + side)));
+        d.crop.create(vs, vs, CV_8UC3);
+        d.crop.setTo(cv::Scalar(118, 118, 118));
+        if (ix1 <= ix0 || iy1 <= iy0) continue;
+        const int dx0 = std::max(0, static_cast<int>(std::lround((ix0 - x0) * k))), dy0 = std::max(0, static_cast<int>(std::lround((iy0 - y0) * k)));
+        const int dx1 = std::min(vs, static_cast<int>(std::lround((ix1 - x0) * k))), dy1 = std::min(vs, static_cast<int>(std::lround((iy1 - y0) * k)));
+        if (dx1 <= dx0 || dy1 <= dy0) continue;
+        cv::Mat dst = d.crop(cv::Rect(dx0, dy0, dx1 - dx0, dy1 - dy0));
+        cv::resize(full(cv::Rect(ix0, iy0, ix1 - ix0, iy1 - iy0)), dst, dst.size(), 0, 0, k < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+        d.verifier->detect(d.crop, d.verify_out);
+        // Map back with the per-axis factors actually used for the placed part.
+        const double kx = static_cast<double>(dx1 - dx0) / (ix1 - ix0), ky = static_cast<double>(dy1 - dy0) / (iy1 - iy0);
+        found.clear();
+        read_yunet(d.verify_out, kx, ky, ix0 - dx0 / kx, iy0 - dy0 / ky, found);
+        // The verifying face must be the proposal's face, at the proposal's place and size (IoU >= 0.3): a loose
+        // proposal around a whole head must not be confirmed by the smaller real face inside its crop.
+        const cfd_face *best = nullptr;
+        for (const cfd_face &f : found)
+            if (iou(f, p) >= 0.3f && (best == nullptr || f.score > best->score)) best = &f;
+        if (best != nullptr && best->score >= o.verify_score_threshold) {
+            // The verification pass decides whether; the proposal keeps where (box and landmarks as the one-pass
+            // detector gives them: the crop's landmarks read head roll differently on small crops).
+            cfd_face v = p;
+            v.score = best->score;
+            v.proposal_score = p.score;
+            v.verified = 1;
+            result.push_back(v);
+        } else if (o.keep_rejected) {
+            cfd_face r = p;
+            r.proposal_score = p.score;
+            r.score = best != nullptr ? best->score : 0.0f;
+            r.verified = 0;
+            result.push_back(r);
+        }
+    }
+    // Two proposals of one face verify to the same face: keep the better one.
+    std::sort(result.begin(), result.end(), [](const cfd_face &a, const cfd_face &b) {
+        return a.verified != b.verified ? a.verified > b.verified : a.score > b.score;
+    });
+    // A face mostly inside a better one (a mask, a mouth) is part of it, not a second face.
+    std::vector<cfd_face> kept;
+    for (const cfd_face &f : result) {
+        bool dup = false;
+        for (const cfd_face &k2 : kept) {
+            if (!f.verified || !k2.verified) continue;
+            const float ix = std::max(0.0f, std::min(f.x + f.width, k2.x + k2.width) - std::max(f.x, k2.x));
+            const float iy = std::max(0.0f, std::min(f.y + f.height, k2.y + k2.height) - std::max(f.y, k2.y));
+            const float area = f.width * f.height;
+            if (iou(f, k2) > o.nms_threshold || (area > 0 && ix * iy / area >= 0.6f)) dup = true;
+        }
+        if (!dup) kept.push_back(f);
+    }
+    return kept;
+}
 
 extern "C" const char *cfd_opencv_version(void) { return CV_VERSION; }
 
@@ -145,6 +252,18 @@ extern "C" cfd_status cfd_create_yunet(const char *model_path, const cfd_options
         // Warm-up: a wrong model (e.g. 2023mar on OpenCV 4.6) loads fine and only fails here.
         cv::Mat blank(warm, CV_8UC3, cv::Scalar(0, 0, 0));
         d->yunet->detect(blank, d->out);
+        if (options->verify_size > 0) {
+            const cv::Size vs(options->verify_size, options->verify_size);
+            // Its own threshold is low so that a rejected proposal can report how close it came.
+            d->verifier = cv::FaceDetectorYN::create(model_path, "", vs, std::min(0.3f, options->verify_score_threshold),
+                                                     options->nms_threshold, options->top_k);
+            if (d->verifier.empty()) {
+                set_error(err, err_len, "cv::FaceDetectorYN::create returned nothing (verifier)");
+                return CFD_ERR_MODEL;
+            }
+            cv::Mat vblank(vs, CV_8UC3, cv::Scalar(0, 0, 0));
+            d->verifier->detect(vblank, d->verify_out);
+        }
         *out = d.release();
         return CFD_OK;
     } catch (...) {
@@ -230,6 +349,7 @@ extern "C" cfd_status cfd_detect(cfd_detector *detector, const uint8_t *pixels, 
         }
         std::vector<cfd_face> found;
         detector->run(*input, sx, sy, found);
+        if (detector->kind == CFD_KIND_YUNET && detector->verifier) found = verify(*detector, *img, std::move(found));
         std::sort(found.begin(), found.end(), [](const cfd_face &a, const cfd_face &b) {
             return a.score != b.score ? a.score > b.score : (a.x != b.x ? a.x < b.x : a.y < b.y);
         });

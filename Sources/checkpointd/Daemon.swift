@@ -174,6 +174,10 @@ enum Daemon {
         f.detectionHeight = d.detectionHeight
         f.scoreThreshold = d.scoreThreshold
         f.nmsThreshold = d.nmsThreshold
+        f.verifySize = d.verifySize
+        f.proposalScoreThreshold = d.proposalScoreThreshold
+        f.verifyMargin = d.verifyMargin
+        f.maxProposals = d.maxProposals
         return f
     }
 

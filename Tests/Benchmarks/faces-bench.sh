@@ -4,7 +4,11 @@
 # OpenCV directly (resize, then detect), (c) Python OpenCV. Same frames, same sizes, same run; the
 # three are interleaved over ROUNDS rounds and the best round of each is kept, so machine-load drift
 # hits them alike. Also: faces found per size (every fixture face must be found) and peak RSS.
-# Env: BIN, SHARED. Prints `| measure | value | unit |` rows.
+# The loops compare one pass at each size (checkpointctl detect --verify-size 0), like for like.
+# Then, when FACES_EVAL names a local evaluation set built by faces/build-eval.py (real masked photos, never
+# committed), the accuracy and cost of today's default (320x240 one pass, 0.75), 480x360 one pass at 0.8 and
+# the two-pass scheme (the daemon's default) on it, cost measured side by side in interleaved rounds.
+# Env: BIN, SHARED, optional FACES_EVAL. Prints `| measure | value | unit |` rows.
 set -euo pipefail
 BIN=${BIN:?BIN not set}
 SHARED=${SHARED:?SHARED not set}
@@ -32,7 +36,7 @@ g++ -O2 -o "$TMP/loop" "$HERE/faces/loop.cpp" $(pkg-config --cflags --libs openc
 
 # ours SIZE THREADS -> "mean-of-per-frame-fastest-ms faces"
 ours() {
-    "$BIN/checkpointctl" detect --json --model "$MODEL" --detect-size "$1" --threads "$2" --repeat "$REPEAT" "${FRAMES[@]}" 2>/dev/null |
+    "$BIN/checkpointctl" detect --json --model "$MODEL" --verify-size 0 --score 0.75 --detect-size "$1" --threads "$2" --repeat "$REPEAT" "${FRAMES[@]}" 2>/dev/null |
         "$PY" -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
@@ -82,3 +86,40 @@ rss=$( env -u GLIBC_TUNABLES /usr/bin/time -f '%M' -o "$TMP/rss" "$BIN/checkpoin
 echo "| peak RSS, checkpointctl detect 320x240 ($NFACES frames x 20) | $("$PY" -c "print(f'{$rss / 1024:.1f}')") | MiB |"
 cpprss=$( env -u GLIBC_TUNABLES /usr/bin/time -f '%M' -o "$TMP/rss2" "$TMP/loop" "$MODEL" 320x240 1 20 "${FRAMES[@]}" >/dev/null 2>&1; cat "$TMP/rss2")
 echo "| peak RSS, plain C++ loop 320x240 | $("$PY" -c "print(f'{$cpprss / 1024:.1f}')") | MiB |"
+
+# Accuracy and cost on the local evaluation set (issue #17).
+EVAL=${FACES_EVAL:-}
+if [[ -z "$EVAL" || ! -f "$EVAL/truth.jsonl" ]]; then
+    echo "| evaluation set (FACES_EVAL, built by Tests/Benchmarks/faces/build-eval.py) | not present: skipped | |"
+    exit 0
+fi
+EVAL_FRAMES=("$EVAL"/frames/*.png)
+SCHEMES=("default-320x240-one-pass|--verify-size 0 --detect-size 320x240 --score 0.75"
+         "480x360-one-pass-0.8|--verify-size 0 --detect-size 480x360 --score 0.8"
+         "two-pass-160-0.8|--verify-size 160 --score 0.8")
+echo "| evaluation set: ${#EVAL_FRAMES[@]} frames 640x480 (real masked photos at face widths 90/120/180 px + no-face frames), 1 OpenCV thread | | |"
+for s in "${SCHEMES[@]}"; do
+    name=${s%%|*}; opts=${s#*|}
+    # shellcheck disable=SC2086
+    "$BIN/checkpointctl" detect --json --model "$MODEL" --threads 1 $opts "${EVAL_FRAMES[@]}" >"$TMP/eval-$name.jsonl" 2>/dev/null || true
+    "$PY" "$HERE/faces/eval.py" "$EVAL/truth.jsonl" "$TMP/eval-$name.jsonl" "$name" | grep -v "mean detection time"
+done
+# Cost per frame, side by side: every EVAL_STEP-th frame, fastest of EVAL_REPEAT runs, interleaved rounds, best round kept.
+STEP=${FACES_EVAL_STEP:-8}
+COST_FRAMES=(); for ((i = 0; i < ${#EVAL_FRAMES[@]}; i += STEP)); do COST_FRAMES+=("${EVAL_FRAMES[$i]}"); done
+declare -A best
+for ((r = 0; r < ROUNDS; r++)); do
+    for s in "${SCHEMES[@]}"; do
+        name=${s%%|*}; opts=${s#*|}
+        # shellcheck disable=SC2086
+        ms=$("$BIN/checkpointctl" detect --json --model "$MODEL" --threads 1 $opts --repeat "${FACES_EVAL_REPEAT:-5}" "${COST_FRAMES[@]}" 2>/dev/null |
+            "$PY" -c 'import json,sys; r=[json.loads(l)["ms"] for l in sys.stdin]; print("%.4f" % (sum(r)/len(r)))')
+        best[$name]=$("$PY" -c "print(min(float('$ms'), float('${best[$name]:-1e9}')))")
+    done
+done
+base=${best[default-320x240-one-pass]}
+for s in "${SCHEMES[@]}"; do
+    name=${s%%|*}
+    echo "| $name: cost per frame (${#COST_FRAMES[@]} evaluation frames, 1 thread) | ${best[$name]} | ms/frame |"
+    echo "| $name: cost / today's default (two-pass target <= 1.3) | $("$PY" -c "print(f'{${best[$name]} / $base:.3f}')") | x |"
+done

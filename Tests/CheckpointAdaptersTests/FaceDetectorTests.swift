@@ -188,3 +188,66 @@ extension Array {
         return out
     }
 }
+
+/// Issue #17: the two-pass scheme (proposals at the detection size, verified on full-resolution crops).
+@Suite(.enabled(if: FaceFixtures.available, "needs ../shared/models and ../shared/fixtures/faces"))
+struct FaceTwoPassDetectorTests {
+    func twoPass(keepRejected: Bool = false) -> FaceDetectorConfig {
+        var c = FaceFixtures.config()
+        c.verifySize = 160
+        c.verifyMargin = 0.6
+        c.proposalScoreThreshold = 0.3
+        c.scoreThreshold = 0.8
+        c.keepRejected = keepRejected
+        return c
+    }
+
+    @Test func everyFixtureFaceIsFoundOnceAndVerified() throws {
+        let detector = try FaceDetector(config: twoPass())
+        for folder in ["with-face", "masked"] {
+            for url in try FaceFixtures.images(folder) {
+                let faces = try detector.detect(try FaceFixtures.frame(url))
+                #expect(faces.count == 1, "\(url.lastPathComponent): \(faces.count) faces")
+                guard let f = faces.first else { continue }
+                #expect(f.verified && f.score >= 0.8, "\(url.lastPathComponent): score \(f.score)")
+                #expect(f.proposalScore.map { $0 >= 0.3 } == true)
+            }
+        }
+    }
+
+    @Test func noFaceImagesGiveNoFaceAndRejectedProposalsAreOnlyReportedOnRequest() throws {
+        let strict = try FaceDetector(config: twoPass())
+        let diagnostic = try FaceDetector(config: twoPass(keepRejected: true))
+        for url in try FaceFixtures.images("no-face") {
+            let frame = try FaceFixtures.frame(url)
+            #expect(try strict.detect(frame).isEmpty, "\(url.lastPathComponent)")
+            #expect(try diagnostic.detect(frame).allSatisfy { !$0.verified }, "\(url.lastPathComponent)")
+        }
+        // The same face, found by both; with keepRejected any extra proposal is marked, never a second face.
+        let frame = try FaceFixtures.frame(named: "astronaut.png", in: "with-face")
+        let all = try diagnostic.detect(frame)
+        #expect(all.filter(\.verified).count == 1)
+        #expect(try strict.detect(frame).count == 1)
+    }
+
+    @Test func aLooseProposalAroundAWalkingPersonIsNotASecondFace() throws {
+        // A person entering from the left edge: once a large low-score proposal around the whole head was
+        // confirmed by the real (smaller) face inside its crop. Verification must match place and size.
+        let detector = try FaceDetector(config: twoPass())
+        let photo = try FaceFixtures.frame(named: "astronaut.png", in: "with-face")
+        for x in stride(from: -65, through: 115, by: 30) {
+            let frame = FaceFixtures.compose([(photo, 0.8, x, 40)])
+            #expect(try detector.detect(frame).count == 1, "x \(x)")
+        }
+    }
+
+    @Test func oneOrTwoPassesIsTheConfigsChoice() throws {
+        #expect(FaceDetectorConfig().verifySize == 0, "one pass by default: two passes measured no better (README)")
+        var bad = twoPass()
+        bad.maxProposals = 0
+        #expect(throws: AdapterError.self) { try FaceDetector(config: bad) }
+        bad = twoPass()
+        bad.verifySize = 8
+        #expect(throws: AdapterError.self) { try FaceDetector(config: bad) }
+    }
+}

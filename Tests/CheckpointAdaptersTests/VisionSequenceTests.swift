@@ -28,6 +28,7 @@ struct VisionSequenceTests {
         let d = try #require(config.distanceMeters(of: face, frameWidth: 640))
         config.minDistanceMeters = d * 0.7
         config.maxDistanceMeters = d * 1.4
+        config.personRangeMeters = d * 2.5  // relative too: the people placed beside each other stay within it
         return config
     }
 

@@ -107,3 +107,84 @@ private func tracked(_ f: DetectedFace, id: UInt64 = 1, stable: Int = 10) -> Tra
         #expect(s2 < 1e-6, "a linear ramp has no second derivative")
     }
 }
+
+/// Issue #17: only faces that can be people at the kiosk count towards "one person at a time".
+@Suite struct FacePersonRangeTests {
+    let config = FaceReadinessConfig()  // working range 0.5…1.0 m, person range 1.5 m
+    var evaluator: FaceReadinessEvaluator { FaceReadinessEvaluator(config: config) }
+    func eyes(at meters: Double) -> Double { config.focalLengthPixels(frameWidth: 640) * config.interEyeMeters / meters }
+    func face(at meters: Double, cx: Double = 320, verified: Bool = true) -> DetectedFace {
+        var f = landmarkFace(cx: cx, cy: 240, eyes: eyes(at: meters))
+        f.verified = verified
+        return f
+    }
+
+    @Test func aSmallBoxBesideARealFaceIsNotASecondPerson() {
+        // A box the size of a face 3 m away (a mask valve, a patch of hair, someone far behind) next to a person at 0.7 m.
+        let a = evaluator.assess([tracked(face(at: 0.7, cx: 300)), tracked(face(at: 3.0, cx: 520), id: 2)], frameWidth: 640, sharpness: 100)
+        #expect(a.isReady)
+        #expect(a.face?.id == 1)
+        #expect(!a.reasons.contains(.multipleFaces(count: 2)))
+    }
+
+    @Test func aSecondPersonWithinThePersonRangeStillCounts() {
+        // 1.3 m is beyond the measuring range (1.0 m) but close enough to be someone queueing at the kiosk.
+        let a = evaluator.assess([tracked(face(at: 0.7, cx: 200)), tracked(face(at: 1.3, cx: 480), id: 2)], frameWidth: 640, sharpness: 100)
+        #expect(a.reason == .multipleFaces(count: 2))
+        #expect(a.reason?.prompt == "One person at a time, please")
+        // Just inside and just outside the 1.5 m person range.
+        #expect(evaluator.assess([tracked(face(at: 0.7, cx: 200)), tracked(face(at: 1.49, cx: 480), id: 2)], frameWidth: 640, sharpness: 100).reason
+            == .multipleFaces(count: 2))
+        #expect(evaluator.assess([tracked(face(at: 0.7, cx: 200)), tracked(face(at: 1.51, cx: 480), id: 2)], frameWidth: 640, sharpness: 100).isReady)
+    }
+
+    @Test func aFaceThatFailedVerificationNeverCounts() {
+        // Even right in front of the camera and larger than the real face.
+        let a = evaluator.assess([tracked(face(at: 0.8, cx: 200)), tracked(face(at: 0.6, cx: 480, verified: false), id: 2)], frameWidth: 640, sharpness: 100)
+        #expect(a.isReady)
+        #expect(a.face?.id == 1)
+        // Alone, it is no face at all.
+        let alone = evaluator.assess([tracked(face(at: 0.7, verified: false))], frameWidth: 640, sharpness: 100)
+        #expect(alone.reason == .noFace)
+        #expect(alone.face == nil)
+        #expect(!config.isPerson(face(at: 0.7, verified: false), frameWidth: 640))
+    }
+
+    @Test func someoneAloneBeyondThePersonRangeIsAskedToComeCloser() {
+        let a = evaluator.assess([tracked(face(at: 2.5))], frameWidth: 640, sharpness: 100)
+        #expect(a.reason?.code == "too-far")
+        #expect(a.reason?.prompt == "Please come closer")
+        // Two faces far back: nobody is at the kiosk yet, so not "one person at a time" either.
+        let two = evaluator.assess([tracked(face(at: 2.5, cx: 200)), tracked(face(at: 3.0, cx: 480), id: 2)], frameWidth: 640, sharpness: 100)
+        #expect(two.reason?.code == "too-far")
+        #expect(!two.reasons.contains { $0.code == "multiple-faces" })
+    }
+
+    @Test func thePersonRangeIsNeverShorterThanTheMeasuringRange() {
+        var c = FaceReadinessConfig()
+        c.personRangeMeters = 0.6  // below max_distance_m 1.0: the working range still counts
+        let e = FaceReadinessEvaluator(config: c)
+        #expect(c.isPerson(face(at: 0.95), frameWidth: 640))
+        #expect(e.assess([tracked(face(at: 0.7, cx: 200)), tracked(face(at: 0.95, cx: 480), id: 2)], frameWidth: 640, sharpness: 100).reason
+            == .multipleFaces(count: 2))
+        #expect(!c.isPerson(face(at: 1.05), frameWidth: 640))
+        c.personRangeMeters = 0
+        do { try c.validate(); Issue.record("person_range_m 0 accepted") } catch { #expect(error.message.contains("person_range_m")) }
+    }
+
+    @Test func aFaceWithoutAnyDistanceCueCounts() {
+        // A Haar box has no landmarks; a degenerate 1-px box gives no distance: it is not silently dropped.
+        let tiny = DetectedFace(box: FaceBox(x: 10, y: 10, width: 1, height: 1), score: 1)
+        #expect(config.isPerson(tiny, frameWidth: 640))
+    }
+
+    @Test func theSnapshotIsTakenWhenTheOnlyPersonHasAFarBoxBesideThem() throws {
+        var pipeline = FacePipeline(readiness: config)
+        var pixels = [UInt8](repeating: 0, count: 640 * 480)
+        for i in pixels.indices { pixels[i] = UInt8(truncatingIfNeeded: i &* 37 &+ (i / 640) &* 11) }
+        let frame = Frame(width: 640, height: 480, layout: .gray8, pixels: pixels, sequence: 1, monotonicNanos: 0)
+        _ = pipeline.process(frame, faces: [face(at: 0.7, cx: 300), face(at: 3.0, cx: 540)])
+        let id = try #require(pipeline.tracker.tracks.first { $0.face.box.width > 100 }?.id)
+        #expect(pipeline.bestFrame(for: id) != nil)
+    }
+}

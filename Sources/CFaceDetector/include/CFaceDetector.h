@@ -42,6 +42,12 @@ typedef struct {
     /// ("right" is the person's right, which is on the image's left). Valid only if has_landmarks.
     float landmarks[10];
     int has_landmarks;
+    /// The score in the proposal pass at the detection size (equal to `score` when verification is off).
+    float proposal_score;
+    /// 1: a face (verification passed, or verification is off). 0: a proposal that failed verification;
+    /// only returned when cfd_options.keep_rejected is set, with the proposal's box and the best
+    /// verification score found for it (0 when the crop held no face at all) in `score`.
+    int verified;
 } cfd_face;
 
 /// Detector settings.
@@ -58,6 +64,20 @@ typedef struct {
     int top_k;
     /// Haar: smallest face, in detection-size pixels.
     int min_face_size;
+    /// YuNet two-pass detection. 0: off (one pass at the detection size; score_threshold decides).
+    /// > 0: the pass at the detection size only proposes candidates (keep score_threshold low); each
+    /// proposal is then verified on a square crop of the FULL-resolution image around it (the box's
+    /// larger side plus verify_margin of it on every side), scaled to verify_size × verify_size, and is a
+    /// face only if YuNet finds a face there, centred on the proposal, scoring at least
+    /// verify_score_threshold. A verified face keeps the proposal's box and landmarks; its score is the verification score.
+    int verify_size;
+    float verify_score_threshold;
+    /// Margin around the proposal box on each side, as a fraction of its larger side (e.g. 0.4).
+    float verify_margin;
+    /// Most proposals verified per image, best proposal score first (the cost bound).
+    int max_proposals;
+    /// 1: also return the proposals that failed verification (verified = 0), for diagnostics.
+    int keep_rejected;
 } cfd_options;
 
 typedef struct cfd_detector cfd_detector;

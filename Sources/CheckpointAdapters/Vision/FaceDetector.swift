@@ -16,7 +16,19 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     /// Frames are downscaled (aspect kept) to fit this size before detection; boxes are mapped back.
     public var detectionWidth: Int = 320
     public var detectionHeight: Int = 240
+    /// The score a face must reach: on the verification crop when verification is on, else at the detection size.
     public var scoreThreshold: Double = 0.75
+    /// Two-pass detection: the pass at the detection size only proposes candidates (at
+    /// `proposalScoreThreshold`), each verified on a `verifySize`² crop of the full-resolution frame
+    /// around it (`verifyMargin` of the box added on every side). 0 (the default) is one pass: on real masked
+    /// photos the two passes measured no better than one (README, "Faces"); 160 is the measured setting.
+    public var verifySize: Int = 0
+    public var proposalScoreThreshold: Double = 0.3
+    public var verifyMargin: Double = 0.6
+    /// Most proposals verified per frame (the cost bound), best first.
+    public var maxProposals: Int = 4
+    /// Also return proposals that failed verification (`DetectedFace.verified == false`): diagnostics only.
+    public var keepRejected: Bool = false
     public var nmsThreshold: Double = 0.3
     public var topK: Int = 50
     /// Smallest face for the cascade, in detection-size pixels.
@@ -32,10 +44,20 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     public init(modelPath: String = FaceDetectorConfig.defaultModelPath) { self.modelPath = modelPath }
 
     var cOptions: cfd_options {
-        cfd_options(
+        let twoPass = verifySize > 0
+        return cfd_options(
             detect_width: Int32(detectionWidth), detect_height: Int32(detectionHeight),
-            score_threshold: Float(scoreThreshold), nms_threshold: Float(nmsThreshold),
-            top_k: Int32(topK), min_face_size: Int32(cascadeMinFace))
+            score_threshold: Float(twoPass ? proposalScoreThreshold : scoreThreshold), nms_threshold: Float(nmsThreshold),
+            top_k: Int32(topK), min_face_size: Int32(cascadeMinFace),
+            verify_size: Int32(verifySize), verify_score_threshold: Float(scoreThreshold), verify_margin: Float(verifyMargin),
+            max_proposals: Int32(maxProposals), keep_rejected: keepRejected ? 1 : 0)
+    }
+
+    /// One line for logs and the CLI: "320×240 proposals ≥ 0.4, verified on 128² crops ≥ 0.8" or "320×240 ≥ 0.75".
+    public var schemeDescription: String {
+        verifySize > 0
+            ? "\(detectionWidth)×\(detectionHeight) proposals ≥ \(proposalScoreThreshold) (at most \(maxProposals)), verified on \(verifySize)×\(verifySize) crops (margin \(verifyMargin)) ≥ \(scoreThreshold)"
+            : "\(detectionWidth)×\(detectionHeight) ≥ \(scoreThreshold), one pass"
     }
 }
 
@@ -66,6 +88,9 @@ public final class FaceDetector {
             throw AdapterError(.detector, "detection size must be positive, got \(config.detectionWidth)×\(config.detectionHeight)")
         }
         guard config.maxFaces > 0 else { throw AdapterError(.detector, "maxFaces must be positive, got \(config.maxFaces)") }
+        guard config.verifySize == 0 || config.maxProposals > 0 else {
+            throw AdapterError(.detector, "maxProposals must be positive when verification is on, got \(config.maxProposals)")
+        }
         self.config = config
         self.faces = [cfd_face](repeating: cfd_face(), count: config.maxFaces)
         do {
@@ -159,19 +184,21 @@ public final class FaceDetector {
         guard status == CFD_OK else {
             throw AdapterError(.detector, "face detection failed on a \(width)×\(height) image", cause: .opencv(String(cBuffer: err)))
         }
-        return faces.prefix(Int(count)).map(Self.convert)
+        let twoPass = kind == .yunet && config.verifySize > 0
+        return faces.prefix(Int(count)).map { Self.convert($0, twoPass: twoPass) }
     }
 
-    static func convert(_ f: cfd_face) -> DetectedFace {
+    static func convert(_ f: cfd_face, twoPass: Bool) -> DetectedFace {
         let box = FaceBox(x: Double(f.x), y: Double(f.y), width: Double(f.width), height: Double(f.height))
-        guard f.has_landmarks != 0 else { return DetectedFace(box: box, score: Double(f.score)) }
+        guard f.has_landmarks != 0 else { return DetectedFace(box: box, score: Double(f.score), verified: f.verified != 0) }
         let l = f.landmarks
         func p(_ i: Int) -> FacePoint {
             let xy = withUnsafeBytes(of: l) { raw in raw.bindMemory(to: Float.self) }
             return FacePoint(x: Double(xy[2 * i]), y: Double(xy[2 * i + 1]))
         }
         return DetectedFace(box: box, score: Double(f.score),
-                            landmarks: FaceLandmarks(rightEye: p(0), leftEye: p(1), nose: p(2), rightMouth: p(3), leftMouth: p(4)))
+                            landmarks: FaceLandmarks(rightEye: p(0), leftEye: p(1), nose: p(2), rightMouth: p(3), leftMouth: p(4)),
+                            proposalScore: twoPass ? Double(f.proposal_score) : nil, verified: f.verified != 0)
     }
 
     /// OpenCV's process-wide worker-thread count (≤ 0 lets OpenCV choose).

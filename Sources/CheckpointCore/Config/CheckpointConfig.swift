@@ -71,6 +71,10 @@ public struct CheckpointConfig: Sendable {
         public var scoreThreshold: Double
         public var nmsThreshold: Double
         public var threads: Int
+        public var verifySize: Int
+        public var proposalScoreThreshold: Double
+        public var verifyMargin: Double
+        public var maxProposals: Int
     }
 
     public struct Tracking: Sendable, Equatable {
@@ -81,6 +85,7 @@ public struct CheckpointConfig: Sendable {
         public var focalLengthPixels: Double
         public var minSharpness: Double
         public var maxAsymmetry: Double
+        public var personRangeMeters: Double
     }
 
     public struct Snapshot: Sendable, Equatable {
@@ -185,7 +190,7 @@ public struct CheckpointConfig: Sendable {
             lines.append("camera: replay \(camera.replayPath ?? "-") @ \(camera.replayFPS) fps")
         }
         lines.append(
-            "detector: \(detector.modelPath) at \(detector.detectionWidth)x\(detector.detectionHeight), score >= \(detector.scoreThreshold), fallback \(detector.fallbackCascadePath)")
+            "detector: \(detector.modelPath) at \(detector.detectionWidth)x\(detector.detectionHeight)\(detector.verifySize > 0 ? ", proposals >= \(detector.proposalScoreThreshold) verified on \(detector.verifySize)x\(detector.verifySize) crops" : ""), score >= \(detector.scoreThreshold), fallback \(detector.fallbackCascadePath)")
         lines.append(
             "tracking: \(tracking.stableFrames) stable frames, distance \(tracking.minDistanceMeters)..\(tracking.maxDistanceMeters) m")
         let baud: String
@@ -242,12 +247,14 @@ extension CheckpointConfig {
             fallbackCascadePath: d.path("fallback_cascade") ?? "",
             detectionWidth: d.int("detection_width") ?? 320, detectionHeight: d.int("detection_height") ?? 240,
             scoreThreshold: d.double("score_threshold") ?? 0.75, nmsThreshold: d.double("nms_threshold") ?? 0.3,
-            threads: d.int("threads") ?? 1)
+            threads: d.int("threads") ?? 1, verifySize: d.int("verify_size") ?? 0,
+            proposalScoreThreshold: d.double("proposal_score_threshold") ?? 0.3, verifyMargin: d.double("verify_margin") ?? 0.6,
+            maxProposals: d.int("max_proposals") ?? 4)
         tracking = Tracking(
             iouThreshold: t.double("iou_threshold") ?? 0.5, stableFrames: t.int("stable_frames") ?? 5,
             minDistanceMeters: t.double("min_distance_m") ?? 0.3, maxDistanceMeters: t.double("max_distance_m") ?? 1.0,
             focalLengthPixels: t.double("focal_length_px") ?? 600, minSharpness: t.double("min_sharpness") ?? 50,
-            maxAsymmetry: t.double("max_asymmetry") ?? 0.35)
+            maxAsymmetry: t.double("max_asymmetry") ?? 0.35, personRangeMeters: t.double("person_range_m") ?? 1.5)
         snapshot = Snapshot(
             jpegQuality: s.int("jpeg_quality") ?? 85, maxBytes: s.int("max_bytes") ?? 150_000,
             margin: s.double("margin") ?? 0.25)

@@ -67,7 +67,17 @@ public enum CheckpointConfigSchema {
                 "Haar cascade used when the YuNet model cannot be loaded (does not find masked faces)."),
             Schema.int("detection_width", 320, 160, 1280, unit: "px", "Width frames are scaled to before detection."),
             Schema.int("detection_height", 240, 120, 960, unit: "px", "Height frames are scaled to before detection."),
-            Schema.num("score_threshold", 0.75, 0.1, 0.99, unit: "score", "Minimum YuNet face score; 0.9 misses masked faces, 0.7–0.8 keeps a margin."),
+            Schema.num(
+                "score_threshold", 0.75, 0.1, 0.99, unit: "score",
+                "Minimum YuNet score of a face: on its verification crop when verify_size > 0, else at the detection size. 0.9 misses masked faces."),
+            Schema.int(
+                "verify_size", 0, 0, 640, unit: "px",
+                "Two-pass detection: each proposal from the detection size is verified on a square crop of the full-resolution frame scaled to this size (32..640; 160 measured best); 0 = one pass (measured no worse, see README)."),
+            Schema.num(
+                "proposal_score_threshold", 0.3, 0.05, 0.99, unit: "score",
+                "Minimum YuNet score of a proposal at the detection size (two-pass only); low, since verification decides."),
+            Schema.num("verify_margin", 0.6, 0, 2, unit: "fraction of box size", "Margin around a proposal, on each side, in its verification crop."),
+            Schema.int("max_proposals", 4, 1, 16, unit: "proposals", "Most proposals verified per frame, best first (bounds the cost)."),
             Schema.num("nms_threshold", 0.3, 0.05, 0.95, unit: "IoU", "Non-maximum suppression overlap threshold."),
             Schema.int("threads", 1, 1, 4, unit: "threads", "OpenCV threads used by detection."),
         ])
@@ -79,6 +89,9 @@ public enum CheckpointConfigSchema {
             Schema.int("stable_frames", 5, 1, 60, unit: "frames", "Consecutive steady frames before a measurement starts."),
             Schema.num("min_distance_m", 0.3, 0.1, 3.0, unit: "m", "Closest accepted face distance (estimated from face width)."),
             Schema.num("max_distance_m", 1.0, 0.2, 5.0, unit: "m", "Farthest accepted face distance."),
+            Schema.num(
+                "person_range_m", 1.5, 0.2, 10.0, unit: "m",
+                "Faces estimated farther than this are not people at the kiosk: they never cause 'one person at a time'. At least max_distance_m."),
             Schema.num("focal_length_px", 600, 100, 5000, unit: "px", "Camera focal length at the capture size, used to estimate distance from face width."),
             Schema.num("min_sharpness", 50, 0, 10000, unit: "Laplacian variance", "Minimum sharpness of the face crop."),
             Schema.num("max_asymmetry", 0.35, 0, 1, unit: "fraction", "Maximum left/right landmark asymmetry (0 = frontal); rejects turned heads."),

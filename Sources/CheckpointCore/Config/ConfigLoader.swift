@@ -61,6 +61,12 @@ public enum ConfigLoader {
         if let lo = tracking.double("min_distance_m"), let hi = tracking.double("max_distance_m"), lo >= hi {
             v.report(["tracking", "max_distance_m"], "\(ConfigValue.formatFloat(hi)) is not greater than min_distance_m \(ConfigValue.formatFloat(lo))", allowed: "greater than min_distance_m")
         }
+        if let hi = tracking.double("max_distance_m"), let range = tracking.double("person_range_m"), range < hi {
+            v.report(["tracking", "person_range_m"], "\(ConfigValue.formatFloat(range)) is less than max_distance_m \(ConfigValue.formatFloat(hi))", allowed: "at least max_distance_m")
+        }
+        if let size = r[table: "detector"].int("verify_size"), size > 0, size < 32 {
+            v.report(["detector", "verify_size"], "\(size) is too small for a face crop", allowed: "0 (one pass) or 32..640")
+        }
 
         let thermal = r[table: "thermal"]
         if let model = thermal.string("model") {

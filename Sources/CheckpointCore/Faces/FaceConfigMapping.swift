@@ -8,6 +8,7 @@ extension FaceReadinessConfig {
         focalLengthPixels = tracking.focalLengthPixels
         minSharpness = tracking.minSharpness
         maxAsymmetry = tracking.maxAsymmetry
+        personRangeMeters = tracking.personRangeMeters
     }
 }
 

@@ -87,11 +87,17 @@ public struct DetectedFace: Sendable, Equatable, Hashable {
     public var score: Double
     /// Nil when the detector gives none (the Haar fallback).
     public var landmarks: FaceLandmarks?
+    /// The score in the proposal pass of two-pass detection (nil: one pass, or the Haar fallback).
+    public var proposalScore: Double?
+    /// False for a proposal that failed verification (reported only for diagnostics): never a person.
+    public var verified: Bool
 
-    public init(box: FaceBox, score: Double, landmarks: FaceLandmarks? = nil) {
+    public init(box: FaceBox, score: Double, landmarks: FaceLandmarks? = nil, proposalScore: Double? = nil, verified: Bool = true) {
         self.box = box
         self.score = score
         self.landmarks = landmarks
+        self.proposalScore = proposalScore
+        self.verified = verified
     }
 }
 

@@ -5,6 +5,9 @@ public struct FaceReadinessConfig: Sendable, Equatable {
     /// Working range of the thermal sensor, metres from the camera.
     public var minDistanceMeters: Double = 0.5
     public var maxDistanceMeters: Double = 1.0
+    /// Faces estimated farther than this (or than `maxDistanceMeters`, whichever is larger) are not
+    /// people at the kiosk: a face in the background, a small spurious box. They never make a second person.
+    public var personRangeMeters: Double = 1.5
     /// The camera's horizontal field of view; with the frame width it gives the focal length in pixels.
     public var horizontalFieldOfViewDegrees: Double = 60
     /// The focal length in pixels when known from calibration; overrides the field of view.
@@ -34,6 +37,7 @@ public struct FaceReadinessConfig: Sendable, Equatable {
         guard horizontalFieldOfViewDegrees > 1, horizontalFieldOfViewDegrees < 179 else {
             throw bad("horizontal_fov_deg", "must be between 1 and 179, got \(horizontalFieldOfViewDegrees)")
         }
+        guard personRangeMeters > 0 else { throw bad("person_range_m", "must be positive, got \(personRangeMeters)") }
         if let f = focalLengthPixels, !(f > 0) { throw bad("focal_length_px", "must be positive, got \(f)") }
         guard faceWidthMeters > 0, interEyeMeters > 0 else { throw bad("face_width_m/inter_eye_m", "must be positive") }
         guard maxAsymmetry > 0, maxRollDegrees > 0 else { throw bad("max_asymmetry/max_roll_deg", "must be positive") }
@@ -45,6 +49,14 @@ public struct FaceReadinessConfig: Sendable, Equatable {
     public func focalLengthPixels(frameWidth: Int) -> Double {
         if let focalLengthPixels { return focalLengthPixels }
         return Double(frameWidth) / 2 / tan(horizontalFieldOfViewDegrees * .pi / 360)
+    }
+
+    /// Whether `face` can be a person at the kiosk: it passed verification and is estimated no farther
+    /// than `personRangeMeters` (never less than `maxDistanceMeters`). A face of unknown distance counts.
+    public func isPerson(_ face: DetectedFace, frameWidth: Int) -> Bool {
+        guard face.verified else { return false }
+        guard let d = distanceMeters(of: face, frameWidth: frameWidth) else { return true }
+        return d <= max(personRangeMeters, maxDistanceMeters)
     }
 
     /// Distance estimate in metres: from the eye distance when landmarks exist, else from the box width.
@@ -132,17 +144,30 @@ public struct FaceReadinessEvaluator: Sendable {
 
     /// Judges the tracked faces of `frame`; sharpness is measured on the frame's pixels.
     public func assess(_ visible: [TrackedFace], in frame: Frame) -> FaceAssessment {
-        guard let main = visible.max(by: { $0.face.box.area < $1.face.box.area }) else { return assess(visible, frameWidth: frame.width, sharpness: nil) }
+        guard let main = candidates(visible, frameWidth: frame.width).max(by: { $0.face.box.area < $1.face.box.area }) else {
+            return assess(visible, frameWidth: frame.width, sharpness: nil)
+        }
         return assess(visible, frameWidth: frame.width, sharpness: Sharpness.laplacianVariance(of: frame, in: main.face.box))
     }
 
+    /// The faces that are judged: those that can be people (`isPerson`); when none can, the verified
+    /// faces beyond the person range, so that someone standing too far back is asked to come closer.
+    public func candidates(_ visible: [TrackedFace], frameWidth: Int) -> [TrackedFace] {
+        let verified = visible.filter(\.face.verified)
+        let people = verified.filter { config.isPerson($0.face, frameWidth: frameWidth) }
+        return people.isEmpty ? verified : people
+    }
+
     /// Judges the tracked faces given an already measured sharpness of the largest face.
+    /// Only faces within the person range count towards "one person at a time"; failed proposals never count.
     public func assess(_ visible: [TrackedFace], frameWidth: Int, sharpness: Double?) -> FaceAssessment {
+        let visible = candidates(visible, frameWidth: frameWidth)
         guard let main = visible.max(by: { $0.face.box.area < $1.face.box.area }) else {
             return FaceAssessment(face: nil, distanceMeters: nil, pose: nil, sharpness: nil, reasons: [.noFace])
         }
         var reasons: [FaceNotReadyReason] = []
-        if visible.count > 1 { reasons.append(.multipleFaces(count: visible.count)) }
+        let people = visible.filter { config.isPerson($0.face, frameWidth: frameWidth) }
+        if people.count > 1 { reasons.append(.multipleFaces(count: people.count)) }
         let distance = config.distanceMeters(of: main.face, frameWidth: frameWidth)
         if let distance {
             if distance > config.maxDistanceMeters { reasons.append(.tooFar(meters: distance)) }

@@ -118,7 +118,7 @@ public struct FacePipeline: Sendable {
     public mutating func process(_ frame: Frame, faces: [DetectedFace]) -> FaceAssessment {
         let visible = tracker.update(faces)
         let assessment = evaluator.assess(visible, in: frame)
-        if let face = assessment.face, visible.count == 1, let sharpness = assessment.sharpness {
+        if let face = assessment.face, evaluator.candidates(visible, frameWidth: frame.width).count == 1, let sharpness = assessment.sharpness {
             selector.offer(face, frame: frame, sharpness: sharpness)
         }
         selector.retain(ids: Set(tracker.tracks.map(\.id)))

@@ -12,6 +12,10 @@ struct DetectCommand: AsyncParsableCommand {
             Boxes and landmarks are in each image's own pixels. Landmarks are, in order: right eye, left eye,
             nose tip, right and left mouth corner (the person's right). The Haar cascade reports no landmarks.
             With --json, prints one JSON object per image, one per line.
+            By default this is the daemon's scheme: proposals at the detection size (score ≥ --proposal-score),
+            each verified on a --verify-size² crop of the full-resolution image (score ≥ --score).
+            --verify-size 0 detects in one pass at --detect-size with --score. --stages also lists the
+            proposals that failed verification (marked rejected) and every face's proposal score.
             """
     )
 
@@ -31,10 +35,25 @@ struct DetectCommand: AsyncParsableCommand {
     var cascade: String = FaceDetectorConfig.defaultCascadePath
 
     @Option(name: .long, help: "Detection size WxH: images are downscaled to fit inside it.")
-    var detectSize: String = "320x240"
+    var detectSize: String = "\(FaceDetectorConfig().detectionWidth)x\(FaceDetectorConfig().detectionHeight)"
 
-    @Option(name: .long, help: "Minimum YuNet score, 0–1.")
-    var score: Double = 0.75
+    @Option(name: .long, help: "Minimum YuNet score of a face, 0–1 (on the verification crop; at the detection size with --verify-size 0).")
+    var score: Double = FaceDetectorConfig().scoreThreshold
+
+    @Option(name: .long, help: "Side of the square verification crop in pixels; 0 = one pass, no verification.")
+    var verifySize: Int = FaceDetectorConfig().verifySize
+
+    @Option(name: .long, help: "Minimum YuNet score of a proposal at the detection size, 0–1 (two-pass only).")
+    var proposalScore: Double = FaceDetectorConfig().proposalScoreThreshold
+
+    @Option(name: .long, help: "Margin around a proposal in its verification crop, fraction of the box on each side.")
+    var verifyMargin: Double = FaceDetectorConfig().verifyMargin
+
+    @Option(name: .long, help: "Most proposals verified per image.")
+    var maxProposals: Int = FaceDetectorConfig().maxProposals
+
+    @Flag(name: .long, help: "Show each stage: every proposal with its proposal score and verification score, rejected ones included.")
+    var stages = false
 
     @Option(name: .long, help: "OpenCV worker threads (0 = OpenCV's choice).")
     var threads: Int = 0
@@ -49,6 +68,10 @@ struct DetectCommand: AsyncParsableCommand {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
         guard parseSize(detectSize) != nil else { throw ValidationError("--detect-size must look like 320x240, got '\(detectSize)'") }
         guard score > 0, score < 1 else { throw ValidationError("--score must lie strictly between 0 and 1, got \(score)") }
+        guard proposalScore > 0, proposalScore < 1 else { throw ValidationError("--proposal-score must lie strictly between 0 and 1, got \(proposalScore)") }
+        guard verifySize == 0 || (32...640).contains(verifySize) else { throw ValidationError("--verify-size must be 0 or 32…640, got \(verifySize)") }
+        guard verifyMargin >= 0, verifyMargin <= 2 else { throw ValidationError("--verify-margin must lie in 0…2, got \(verifyMargin)") }
+        guard maxProposals >= 1 else { throw ValidationError("--max-proposals must be at least 1") }
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
         guard threads >= 0 else { throw ValidationError("--threads must not be negative") }
     }
@@ -61,6 +84,11 @@ struct DetectCommand: AsyncParsableCommand {
         config.detectionWidth = size.0
         config.detectionHeight = size.1
         config.scoreThreshold = score
+        config.verifySize = verifySize
+        config.proposalScoreThreshold = proposalScore
+        config.verifyMargin = verifyMargin
+        config.maxProposals = maxProposals
+        config.keepRejected = stages
         if threads > 0 { FaceDetector.setThreads(threads) }
 
         let detector: FaceDetector
@@ -71,6 +99,7 @@ struct DetectCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if detector.kind == .haar && !haar { FileHandle.standardError.write(Data("warning: \(detector.health)\n".utf8)) }
+        if stages && !json { print("scheme: \(detector.kind == .haar ? "Haar cascade, one pass" : config.schemeDescription)") }
 
         var failures = 0
         for path in images {
@@ -101,9 +130,13 @@ struct DetectCommand: AsyncParsableCommand {
     }
 
     private func textBlock(_ path: String, _ image: ImageCodec.Image, _ faces: [DetectedFace], _ ms: Double) -> String {
-        var out = "\(path): \(image.width)×\(image.height), \(faces.count) face\(faces.count == 1 ? "" : "s"), \(fmt(ms, 2)) ms"
-        for (i, f) in faces.enumerated() {
-            out += "\n  face \(i + 1): x=\(fmt(f.box.x, 1)) y=\(fmt(f.box.y, 1)) w=\(fmt(f.box.width, 1)) h=\(fmt(f.box.height, 1)) score=\(fmt(f.score, 3))"
+        let accepted = faces.filter(\.verified), rejected = faces.filter { !$0.verified }
+        var out = "\(path): \(image.width)×\(image.height), \(accepted.count) face\(accepted.count == 1 ? "" : "s"), \(fmt(ms, 2)) ms"
+        if stages { out += ", \(faces.count) proposal\(faces.count == 1 ? "" : "s") verified" }
+        for (i, f) in (accepted + rejected).enumerated() {
+            let label = f.verified ? "face \(i + 1)" : "rejected proposal"
+            let stage = stages ? (f.proposalScore.map { " proposal=\(fmt($0, 3)) verification=\(fmt(f.score, 3))" } ?? "") : ""
+            out += "\n  \(label): x=\(fmt(f.box.x, 1)) y=\(fmt(f.box.y, 1)) w=\(fmt(f.box.width, 1)) h=\(fmt(f.box.height, 1)) score=\(fmt(f.score, 3))\(stage)"
             if let lm = f.landmarks {
                 out += " landmarks=" + lm.points.map { "(\(fmt($0.x, 1)),\(fmt($0.y, 1)))" }.joined(separator: " ")
             }
@@ -113,11 +146,15 @@ struct DetectCommand: AsyncParsableCommand {
 
     /// The issue's exact shape, keys in order: image, width, height, ms, faces[x, y, w, h, score, landmarks].
     private func jsonLine(_ path: String, _ image: ImageCodec.Image, _ faces: [DetectedFace], _ ms: Double) -> String {
-        let list = faces.map { f -> String in
+        func item(_ f: DetectedFace) -> String {
             let lm = (f.landmarks?.points ?? []).map { "[\(fmt($0.x, 2)),\(fmt($0.y, 2))]" }.joined(separator: ",")
-            return "{\"x\":\(fmt(f.box.x, 2)),\"y\":\(fmt(f.box.y, 2)),\"w\":\(fmt(f.box.width, 2)),\"h\":\(fmt(f.box.height, 2)),\"score\":\(fmt(f.score, 4)),\"landmarks\":[\(lm)]}"
+            // The default shape stays exactly x, y, w, h, score, landmarks; --stages adds proposal_score.
+            let stage = stages ? (f.proposalScore.map { ",\"proposal_score\":\(fmt($0, 4))" } ?? "") : ""
+            return "{\"x\":\(fmt(f.box.x, 2)),\"y\":\(fmt(f.box.y, 2)),\"w\":\(fmt(f.box.width, 2)),\"h\":\(fmt(f.box.height, 2)),\"score\":\(fmt(f.score, 4))\(stage),\"landmarks\":[\(lm)]}"
         }
-        return "{\"image\":\(jsonString(path)),\"width\":\(image.width),\"height\":\(image.height),\"ms\":\(fmt(ms, 3)),\"faces\":[\(list.joined(separator: ","))]}"
+        // "rejected" (proposals that failed verification) only with --stages.
+        let rejected = stages ? ",\"rejected\":[\(faces.filter { !$0.verified }.map(item).joined(separator: ","))]" : ""
+        return "{\"image\":\(jsonString(path)),\"width\":\(image.width),\"height\":\(image.height),\"ms\":\(fmt(ms, 3)),\"faces\":[\(faces.filter(\.verified).map(item).joined(separator: ","))]\(rejected)}"
     }
 }
 
