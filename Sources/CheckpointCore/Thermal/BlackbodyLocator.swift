@@ -96,15 +96,9 @@ public struct BlackbodyLocator: Sendable, Equatable {
     /// The frame as text, one character per pixel from cold (`.`) to hot (`@`), the found block as `#`: for a technician's
     /// terminal, to see that the tool found what they aimed at.
     public static func map(_ frame: ThermalFrame, marking found: Found?) -> [String] {
-        let ramp = Array(".:-=+*%@")
-        let lo = frame.minC, hi = frame.maxC
-        let span = max(hi - lo, 1e-6)
-        return (0..<frame.height).map { y in
-            String((0..<frame.width).map { x -> Character in
-                if let f = found, x >= f.x, x < f.x + f.width, y >= f.y, y < f.y + f.height { return "#" }
-                let i = Int((Double(frame[x, y]) - lo) / span * Double(ramp.count - 1) + 0.5)
-                return ramp[min(max(i, 0), ramp.count - 1)]
-            })
+        ThermalMap.lines(frame.pixels.map(Double.init), width: frame.width, height: frame.height) { x, y in
+            guard let f = found, x >= f.x, x < f.x + f.width, y >= f.y, y < f.y + f.height else { return nil }
+            return "#"
         }
     }
 }

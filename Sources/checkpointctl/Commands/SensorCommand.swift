@@ -195,25 +195,16 @@ struct SensorCommand: AsyncParsableCommand {
             let f2 = Read.f2
             let values = v.calibratedC
             let lo = values.min() ?? 0, hi = values.max() ?? 1
-            let ramp = Array(".:-=+*%@")
             var lines = ["frame \(v.sequence)  \(v.width)×\(v.height)  ambient \(f2(v.ambientC)) °C  min \(f2(lo))  max \(f2(hi)) °C "
                          + "(calibrated, \(v.calibrationId))  age \(f2(v.ageSeconds)) s"]
             // The face box's first and last thermal columns and rows (pixel centres inside it).
             let cols = v.face.map { b in (Int((b.thermalBox[0] - 0.5).rounded(.up)), Int((b.thermalBox[0] + b.thermalBox[2] - 0.5).rounded(.up)) - 1) }
             let rows = v.face.map { b in (Int((b.thermalBox[1] - 0.5).rounded(.up)), Int((b.thermalBox[1] + b.thermalBox[3] - 0.5).rounded(.up)) - 1) }
             if v.width > 1 {
-                for y in 0..<v.height {
-                    var row = ""
-                    for x in 0..<v.width {
-                        let i = Int((values[y * v.width + x] - lo) / max(hi - lo, 1e-6) * Double(ramp.count - 1) + 0.5)
-                        var c = ramp[min(max(i, 0), ramp.count - 1)]
-                        if let cols, let rows, y >= rows.0, y <= rows.1 {
-                            if x == cols.0 { c = "[" } else if x == cols.1 { c = "]" }
-                        }
-                        row.append(c)
-                    }
-                    lines.append("  " + row)
-                }
+                lines += ThermalMap.lines(values, width: v.width, height: v.height) { x, y -> Character? in
+                    guard let cols, let rows, y >= rows.0, y <= rows.1 else { return nil }
+                    return x == cols.0 ? "[" : x == cols.1 ? "]" : nil
+                }.map { "  " + $0 }
             }
             if let f = v.face {
                 var line = "face at \(f2(f.distanceM)) m: \(f.facePixels) thermal px, eye band \(f.bandPixels) px"
