@@ -116,7 +116,7 @@ for p in "40,40" "600,50" "320,240" "60,440" "620,430"; do
   pairs+=(--pair "$cx,$cy,$($PY -c "print(0.05*$cx+0.5)"),$($PY -c "print(0.05*$cy-0.3)")")
 done
 pairs+=(--pair "320,240,$($PY -c "print(0.05*320+0.5+0.8*(1/0.25-1/0.5))"),$($PY -c "print(0.05*240-0.3)"),0.25")
-"$CTL" calibrate registration --calibration "$tmp/cal.toml" "${pairs[@]}" --nominal-distance-m 0.5 --overlay "$tmp/overlay.png" \
+"$CTL" calibrate registration --by tech-01 --calibration "$tmp/cal.toml" "${pairs[@]}" --nominal-distance-m 0.5 --overlay "$tmp/overlay.png" \
   --port "$SIM_PATH" --model gy-mcu90640 --baud 115200 >"$tmp/reg.out" 2>&1; rc=$?
 if [ $rc -eq 0 ] && $PY - "$tmp/cal.toml" "$tmp/overlay.png" <<'PY'
 import sys, tomllib, cv2
@@ -132,7 +132,7 @@ assert img is not None and img.shape == (480, 640, 3), None if img is None else 
 assert int(img[250, 320, 2]) > int(img[20, 20, 2]) + 40, (img[250, 320], img[20, 20])
 PY
 then ok "calibrate registration fits H and parallax, writes them and an overlay PNG"; else bad "calibrate registration" "rc=$rc $(tail -5 "$tmp/reg.out")"; fi
-out=$("$CTL" calibrate registration --calibration "$tmp/cal.toml" --pair 1,1,1,1 --pair 2,2,2,2 --pair 3,3,3,3 2>&1); rc=$?
+out=$("$CTL" calibrate registration --by tech-01 --calibration "$tmp/cal.toml" --pair 1,1,1,1 --pair 2,2,2,2 --pair 3,3,3,3 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "at least 4" && ok "registration with 3 pairs is refused" || bad "registration 3 pairs" "rc=$rc $out"
 
 [ $fails -eq 0 ]

@@ -20,8 +20,10 @@ extension DeclarationAPI {
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         }
         // The next camera frame with every face, its landmarks, the registered thermal overlay and the readiness
-        // reasons drawn on it, as PNG. It shows a person: served only here, to the technicians' group, never kept.
-        router.get("/v1/camera/snapshot.png") { [self] _, _ -> Response in
+        // reasons drawn on it, as PNG; with `?raw=1` the frame as the camera gave it (what `calibrate registration --auto`
+        // compares). It shows a person: served only here, to the technicians' group, never kept.
+        router.get("/v1/camera/snapshot.png") { [self] request, _ -> Response in
+            let raw = request.uri.queryParameters.get("raw") == "1"
             guard let snapshot = self.snapshot else {
                 return Self.problem(.serviceUnavailable, "no camera stage is running", field: nil, code: "no-camera")
             }
@@ -36,7 +38,7 @@ extension DeclarationAPI {
             let thread = DedicatedThread(name: "ckpt.snapshot")
             defer { thread.stop() }
             let png = try? await thread.run { () -> [UInt8] in
-                let drawn = TechnicianSnapshot.render(capture.frame, faces: faces, thermal: context.thermal, lines: context.lines)
+                let drawn = raw ? capture.frame : TechnicianSnapshot.render(capture.frame, faces: faces, thermal: context.thermal, lines: context.lines)
                 return try ImageCodec.encode(drawn.pixels, width: drawn.width, height: drawn.height,
                                              channels: drawn.layout.bytesPerPixel, png: true, quality: 90)
             }

@@ -32,6 +32,9 @@ public struct SimulatorConfig: Sendable {
     /// An in-scene blackbody at this temperature in `blackbodyRegion`, or none.
     public var blackbodyC: Double?
     public var blackbodyRegion = (x: 27, y: 19, width: 3, height: 3)
+    /// A movable heated registration target: a disc at a continuous thermal position (pixel i spans [i, i+1)),
+    /// drawn with its true pixel coverage so its centroid is sub-pixel, as a real optic's blur would make it.
+    public var target: SimulatedHeatedTarget?
     /// The simulated sensor's own error: raw = errorGain·true + errorOffset + noise.
     public var errorGain: Double = 1
     public var errorOffset: Double = 0
@@ -44,6 +47,30 @@ public struct SimulatorConfig: Sendable {
 }
 
 /// Deterministic PRNG (SplitMix64) so simulated noise and faults are reproducible.
+/// A heated disc in the simulated scene (`calibrate registration --auto` finds it).
+public struct SimulatedHeatedTarget: Sendable, Equatable {
+    public var x: Double, y: Double, radius: Double, c: Double
+    public init(x: Double, y: Double, radius: Double = 1.3, c: Double) {
+        self.x = x
+        self.y = y
+        self.radius = radius
+        self.c = c
+    }
+
+    /// The share of thermal pixel (px, py) the disc covers (8×8 supersampling).
+    func coverage(_ px: Int, _ py: Int) -> Double {
+        guard abs(Double(px) + 0.5 - x) < radius + 1, abs(Double(py) + 0.5 - y) < radius + 1 else { return 0 }
+        var n = 0
+        for sy in 0..<8 {
+            for sx in 0..<8 {
+                let dx = Double(px) + (Double(sx) + 0.5) / 8 - x, dy = Double(py) + (Double(sy) + 0.5) / 8 - y
+                if dx * dx + dy * dy <= radius * radius { n += 1 }
+            }
+        }
+        return Double(n) / 64
+    }
+}
+
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
@@ -108,6 +135,7 @@ public final class ThermalSensorSimulator: @unchecked Sendable {
     public func set(ambientC: Double) { lock.withLock { config.ambientC = ambientC } }
     public func set(blackbodyC: Double?) { lock.withLock { config.blackbodyC = blackbodyC } }
     public func set(facePresent: Bool) { lock.withLock { config.facePresent = facePresent } }
+    public func set(target: SimulatedHeatedTarget?) { lock.withLock { config.target = target } }
     /// Stops or resumes the stream (a stalled sensor).
     public func setStalled(_ value: Bool) { lock.withLock { stalled = value } }
     /// Simulates an unplug/replug: the PTY disappears and a new one (behind the same link) replaces it.
@@ -294,6 +322,10 @@ public final class ThermalSensorSimulator: @unchecked Sendable {
                 if let bb = cfg.blackbodyC, x >= cfg.blackbodyRegion.x, x < cfg.blackbodyRegion.x + cfg.blackbodyRegion.width,
                    y >= cfg.blackbodyRegion.y, y < cfg.blackbodyRegion.y + cfg.blackbodyRegion.height {
                     t = bb
+                }
+                if let target = cfg.target {
+                    let cover = target.coverage(x, y)
+                    t = t * (1 - cover) + target.c * cover
                 }
                 out[y * w + x] = Float(cfg.errorGain * t + cfg.errorOffset + gaussian(cfg.noiseC))
             }

@@ -446,16 +446,23 @@ struct CalibrateCommand: AsyncParsableCommand {
     struct RegistrationCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "registration",
-            abstract: "Fit the camera→thermal homography (+ parallax) from point pairs of a heated target, write it, and draw an overlay PNG.",
+            abstract: "Fit the camera→thermal homography (+ parallax) from a heated target, write it, and draw an overlay PNG.",
             discussion: """
-                Each --pair is camera_x,camera_y,thermal_x,thermal_y[,distance_m]: where the heated target appears in the camera
-                image and in the thermal frame. Pairs at the nominal distance (or without a distance) fit the homography (≥ 4,
-                not on one line); pairs at other distances fit the parallax term.
+                --auto, beside the running daemon: capture the empty view, then put a heated target (a disc at 40–60 °C on a
+                thin stand) at several positions spread over the view; at each the target is found in the camera image and in
+                the thermal frame (what changed since the empty view), giving one point pair. Type a distance in m at a
+                position taken at another distance than --nominal-distance-m (those fit the parallax term).
+                Or give the pairs: each --pair is camera_x,camera_y,thermal_x,thermal_y[,distance_m]: where the heated target
+                appears in the camera image and in the thermal frame. Pairs at the nominal distance (or without a distance) fit
+                the homography (≥ 4, not on one line); pairs at other distances fit the parallax term.
                 """)
 
+        @OptionGroup var daemon: DaemonAPIOption
+        @Flag(help: "Find the target in the running daemon's camera and thermal images at each position (no pairs typed).") var auto = false
+        @Option(help: "With --auto: target positions to take (at least 4; spread them over the view).") var positions = 6
         @Option(name: .customLong("pair"), help: "camera_x,camera_y,thermal_x,thermal_y[,distance_m] (repeat).") var pairs: [String] = []
         @Option(name: .customLong("pairs-file"), help: "A file of pairs, one per line, same format; # starts a comment.") var pairsFile: String?
-        @Option(help: "The calibration file to update (its registration section).") var calibration: String
+        @Option(help: "The calibration file to update, its registration section (default: the configuration's thermal.calibration).") var calibration: String?
         @Option(help: "Write the updated calibration here instead of replacing --calibration.") var output: String?
         @Option(name: .customLong("nominal-distance-m"), help: "Distance the homography pairs were taken at, m.") var nominal = 0.5
         @Option(name: .customLong("baseline-m"), help: "Camera–sensor baseline, m.") var baseline = 0.025
@@ -465,6 +472,18 @@ struct CalibrateCommand: AsyncParsableCommand {
         @Option(help: "Serial port to grab one thermal frame for the overlay.") var port: String?
         @Option(help: "Sensor model for --port.") var model = "gy-mcu90640"
         @Option(help: "Baud for --port (or auto).") var baud = "auto"
+        @Option(name: .customLong("by"), help: "Technician name or ID, recorded in the file's audit history.") var technician: String
+
+        func validate() throws {
+            guard !technician.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--by must name the technician") }
+            if auto {
+                guard pairs.isEmpty, pairsFile == nil else { throw ValidationError("--auto finds the pairs itself: give --auto or --pair/--pairs-file, not both") }
+                guard positions >= 4 else { throw ValidationError("--positions must be at least 4 (a homography needs 4 points), not \(positions)") }
+                guard port == nil, cameraImage == nil else { throw ValidationError("--auto draws the overlay from the daemon's images: drop --port and --camera-image") }
+            } else if pairs.isEmpty && pairsFile == nil {
+                throw ValidationError("give --auto (beside the running daemon), or the point pairs with --pair / --pairs-file")
+            }
+        }
 
         func parsePairs() throws -> [(Homography.Pair, Double?)] {
             var lines = pairs
@@ -483,7 +502,12 @@ struct CalibrateCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let all = try parsePairs()
+            // The file first: a missing or broken calibration is found before the technician moves a target about.
+            let path: String
+            if let calibration { path = calibration } else { path = try daemon.daemon.load(forDefaultsOf: ["--calibration"]).thermal.calibrationPath }
+            var file = try loadCalibration(path)
+            let auto = self.auto ? try await AutoRegistration(link: daemon.link(), positions: positions, nominal: nominal).run() : nil
+            let all = try auto?.pairs ?? parsePairs()
             let atNominal = all.filter { $0.1 == nil || abs($0.1! - nominal) < 1e-6 }.map(\.0)
             let others = all.compactMap { p, d -> (pair: Homography.Pair, distanceM: Double)? in
                 guard let d, abs(d - nominal) >= 1e-6 else { return nil }
@@ -506,19 +530,22 @@ struct CalibrateCommand: AsyncParsableCommand {
             let rms = (residuals.reduce(0) { $0 + $1 * $1 } / Double(residuals.count)).squareRoot()
             print("residual rms \(String(format: "%.3f", rms)) thermal px")
 
-            var file = try loadCalibration(calibration)
             file.registration = .init(homography: h.m, nominalDistanceM: nominal, baselineM: baseline, parallaxPxM: k)
-            let target = output ?? calibration
+            file.history.append("\(nowStamp().0) registration \(auto == nil ? "from pairs" : "auto") by \(technician): \(atNominal.count) pair(s) at "
+                                + "\(nominal) m, \(others.count) at other distances, residual rms \(String(format: "%.3f", rms)) thermal px")
+            let target = output ?? path
             try write(file, to: target)
             print("wrote registration to \(target)")
 
             if let overlay {
-                let canvas = try loadCanvas()
-                let thermal = try await grabFrame()
+                let canvas = try auto.map { $0.canvas } ?? loadCanvas()
+                let thermal: ThermalFrame?
+                if let auto { thermal = auto.thermal } else { thermal = try await grabFrame() }
                 let png = try OverlayRenderer.render(canvas: canvas, registration: registration, thermal: thermal, pairs: all.map(\.0))
                 try AtomicFileWriter.write(bytes: png, to: overlay)
                 print("wrote overlay \(overlay) (\(canvas.width)×\(canvas.height)\(thermal == nil ? ", no thermal frame: markers only" : ""))")
             }
+            CalibrateCommand.applyHint(target, daemon: daemon.daemon)
         }
 
         func loadCanvas() throws -> OverlayRenderer.Canvas {

@@ -16,7 +16,9 @@ struct SimulateCommand: AsyncParsableCommand {
             abstract: "Serve a simulated thermal sensor on a PTY; prints the path on the first line of stdout, runs until killed.",
             discussion: """
                 Lines on stdin change the scene while it runs: `face 37.8`, `ambient 26`, `blackbody 40`, `blackbody off`,
-                `noface`, `stall`, `resume`, `hangup` (unplug and replug: a new PTY behind the same --link).
+                `noface`, `stall`, `resume`, `hangup` (unplug and replug: a new PTY behind the same --link), `target X Y C [R]`
+                (a heated disc of R thermal pixels, default 1.3, centred at continuous thermal position X,Y, at C °C: the
+                registration target) and `target off`.
                 """)
 
         @Option(help: "Sensor model: gy-mcu90640 or single-point-5a5a.") var model = "gy-mcu90640"
@@ -69,6 +71,10 @@ struct SimulateCommand: AsyncParsableCommand {
                     case ("blackbody", let v?): sim.set(blackbodyC: v)
                     case ("blackbody", nil) where words.count > 1 && words[1] == "off": sim.set(blackbodyC: nil)
                     case ("noface", _): sim.set(facePresent: false)
+                    case ("target", _) where words.count == 2 && words[1] == "off": sim.set(target: nil)
+                    case ("target", _) where (4...5).contains(words.count) && words.dropFirst().allSatisfy({ Double($0)?.isFinite == true }):
+                        let v = words.dropFirst().map { Double($0)! }
+                        sim.set(target: SimulatedHeatedTarget(x: v[0], y: v[1], radius: v.count == 4 ? v[3] : 1.3, c: v[2]))
                     case ("stall", _): sim.setStalled(true)
                     case ("resume", _): sim.setStalled(false)
                     case ("hangup", _): sim.hangUp()
