@@ -150,6 +150,26 @@ private func tracked(_ f: DetectedFace, id: UInt64 = 1, stable: Int = 10) -> Tra
         #expect(!config.isPerson(face(at: 0.7, verified: false), frameWidth: 640))
     }
 
+    @Test func aFaceAtRoomTemperatureIsNotASecondPerson() {
+        // A poster beside the person, as close and as large: its thermal region is cold.
+        var poster = face(at: 0.6, cx: 500)
+        poster.warmSkin = false
+        var person = face(at: 0.7, cx: 200)
+        person.warmSkin = true
+        let a = evaluator.assess([tracked(person), tracked(poster, id: 2)], frameWidth: 640, sharpness: 100)
+        #expect(a.isReady)
+        #expect(a.face?.id == 1)
+        #expect(!config.isPerson(poster, frameWidth: 640))
+        // Unknown warmth (no fresh thermal frame) counts, as a second warm face does.
+        poster.warmSkin = nil
+        #expect(evaluator.assess([tracked(person), tracked(poster, id: 2)], frameWidth: 640, sharpness: 100).reason == .multipleFaces(count: 2))
+        poster.warmSkin = true
+        #expect(evaluator.assess([tracked(person), tracked(poster, id: 2)], frameWidth: 640, sharpness: 100).reason == .multipleFaces(count: 2))
+        // A poster alone is still judged (and measured: its cold reading is invalid, never normal).
+        poster.warmSkin = false
+        #expect(evaluator.assess([tracked(poster, id: 2)], frameWidth: 640, sharpness: 100).face?.id == 2)
+    }
+
     @Test func someoneAloneBeyondThePersonRangeIsAskedToComeCloser() {
         let a = evaluator.assess([tracked(face(at: 2.5))], frameWidth: 640, sharpness: 100)
         #expect(a.reason?.code == "too-far")

@@ -91,13 +91,18 @@ public struct DetectedFace: Sendable, Equatable, Hashable {
     public var proposalScore: Double?
     /// False for a proposal that failed verification (reported only for diagnostics): never a person.
     public var verified: Bool
+    /// False when the face's registered thermal region is at room temperature (a poster, a phone photo): never a
+    /// person. Nil when not known (no fresh thermal frame, a single-point sensor): the face counts.
+    public var warmSkin: Bool?
 
-    public init(box: FaceBox, score: Double, landmarks: FaceLandmarks? = nil, proposalScore: Double? = nil, verified: Bool = true) {
+    public init(box: FaceBox, score: Double, landmarks: FaceLandmarks? = nil, proposalScore: Double? = nil, verified: Bool = true,
+                warmSkin: Bool? = nil) {
         self.box = box
         self.score = score
         self.landmarks = landmarks
         self.proposalScore = proposalScore
         self.verified = verified
+        self.warmSkin = warmSkin
     }
 }
 

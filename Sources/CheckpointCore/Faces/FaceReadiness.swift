@@ -51,10 +51,11 @@ public struct FaceReadinessConfig: Sendable, Equatable {
         return Double(frameWidth) / 2 / tan(horizontalFieldOfViewDegrees * .pi / 360)
     }
 
-    /// Whether `face` can be a person at the kiosk: it passed verification and is estimated no farther
-    /// than `personRangeMeters` (never less than `maxDistanceMeters`). A face of unknown distance counts.
+    /// Whether `face` can be a person at the kiosk: it passed verification, its thermal region is not at room
+    /// temperature (`warmSkin`, a poster or a phone photo), and it is estimated no farther than `personRangeMeters`
+    /// (never less than `maxDistanceMeters`). A face of unknown distance or unknown warmth counts.
     public func isPerson(_ face: DetectedFace, frameWidth: Int) -> Bool {
-        guard face.verified else { return false }
+        guard face.verified, face.warmSkin != false else { return false }
         guard let d = distanceMeters(of: face, frameWidth: frameWidth) else { return true }
         return d <= max(personRangeMeters, maxDistanceMeters)
     }

@@ -161,6 +161,24 @@ public actor ScreeningHub: ScreeningProvider {
         refreshView(now: clock())
     }
 
+    /// Marks each face whose registered region in the newest thermal frame is at room temperature (`warmSkin`
+    /// false: a poster, a phone photo), so readiness does not count it as a second person. `distances` are the
+    /// faces' estimated distances (nil: the registration's nominal distance).
+    public func markWarmSkin(_ faces: [DetectedFace], distances: [Double?]) -> [DetectedFace] {
+        guard let frame = liveThermal, faces.count == distances.count else { return faces }
+        let registration = engine.measurer.registration, now = clock()
+        return zip(faces, distances).map { face, distance in
+            var face = face
+            let b = face.box
+            face.warmSkin = warmSkinCheck.warmSkin(face: PixelRect(x: b.x, y: b.y, width: b.width, height: b.height),
+                                                   distanceM: distance ?? registration.nominalDistanceM, frame: frame,
+                                                   registration: registration, calibration: engine.calibration, nowNanos: now)
+            return face
+        }
+    }
+
+    private let warmSkinCheck = WarmSkinCheck()
+
     // MARK: Technician
 
     /// The newest thermal frame and the face in view (ready or not), for `thermalLive()`.

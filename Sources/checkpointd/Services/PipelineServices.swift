@@ -33,7 +33,10 @@ struct VisionService: Service {
             do {
                 let detections = try await detector.detect(frame)
                 metrics.detectionSeconds.recordNanoseconds(Int64(detections.milliseconds * 1e6))
-                let assessment = pipeline.process(frame, faces: detections.faces)
+                // A face at room temperature in the thermal frame (a poster, a phone photo) is not a second person.
+                let faces = detections.faces.isEmpty ? [] : await hub.markWarmSkin(
+                    detections.faces, distances: detections.faces.map { readiness.distanceMeters(of: $0, frameWidth: frame.width) })
+                let assessment = pipeline.process(frame, faces: faces)
                 let candidate = assessment.face.flatMap { pipeline.bestFrame(for: $0.id) }
                 if let preview, preview.isWatched {
                     let ready = assessment.isReady ? assessment.face?.face.box : nil
