@@ -39,6 +39,8 @@ DAEMON=$!; pids+=($DAEMON)
 scrape() { curl -s --max-time 10 --unix-socket "$D/api.sock" http://k/metrics > "$D/metrics.txt"; }
 # value SERIES: the sample's value ("name" or 'name{label="v"}') in the last scrape.
 value() { awk -v s="$1" '$1 == s { print $2 }' "$D/metrics.txt"; }
+# is SERIES N: the sample's value equals N numerically (the text says 1.0 for 1).
+is() { local v; v=$(value "$1"); [ -n "$v" ] && awk -v v="$v" -v n="$2" 'BEGIN { exit !(v + 0 == n + 0) }'; }
 # wait_value SERIES EXPR: scrape until the value satisfies the awk expression on v (60 s).
 wait_value() { local i v; for ((i = 0; i < 120; i++)); do scrape; v=$(value "$1"); [ -n "$v" ] && awk -v v="$v" "BEGIN { exit !($2) }" && return 0; sleep 0.5; done; return 1; }
 
@@ -53,14 +55,14 @@ c=$(awk '$1 == "#" && $2 == "TYPE" && $4 == "counter" && $3 !~ /_total$/ { print
 [ -z "$c" ] && ok "every counter ends in _total" || bad "every counter ends in _total" "$c"
 
 version=$("$BIN/checkpointd" --version)
-[ "$(value "checkpointd_build_info{version=\"$version\"}")" = 1 ] && ok "build_info's version is checkpointd --version ($version)" \
+is "checkpointd_build_info{version=\"$version\"}" 1 && ok "build_info's version is checkpointd --version ($version)" \
   || bad "build_info version" "$(grep build_info "$D/metrics.txt")"
 amb=$(value checkpointd_sensor_ambient_celsius)
 awk -v v="$amb" 'BEGIN { exit !(v > 0 && v < 60) }' && ok "sensor ambient in celsius ($amb)" || bad "sensor ambient in celsius" "'$amb'"
-[ "$(value checkpointd_sensor_warmup_remaining_seconds)" = 0 ] && ok "warm-up remaining is 0 (warmup_minutes = 0)" \
+is checkpointd_sensor_warmup_remaining_seconds 0 && ok "warm-up remaining is 0 (warmup_minutes = 0)" \
   || bad "warm-up remaining" "$(grep warmup "$D/metrics.txt")"
 calid=$(awk -F'"' '/^id = /{ print $2; exit }' "$ROOT/calibration/gy-mcu90640.toml")
-[ "$(value "checkpointd_calibration_info{id=\"$calid\"}")" = 1 ] && ok "calibration_info names the calibration ($calid)" \
+is "checkpointd_calibration_info{id=\"$calid\"}" 1 && ok "calibration_info names the calibration ($calid)" \
   || bad "calibration_info" "$(grep calibration "$D/metrics.txt")"
 calat=$(date -d "$(awk '/^calibrated_at = /{ print $3; exit }' "$ROOT/calibration/gy-mcu90640.toml")" +%s)
 age=$(value checkpointd_calibration_age_seconds)
