@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/uio.h>
+// The entry carries the Swift caller's CODE_FILE/CODE_LINE; without this, sd-journal.h's macro would add this file's too.
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 int cpd_journal_send(const char *const *fields, const size_t *lengths, int count) {

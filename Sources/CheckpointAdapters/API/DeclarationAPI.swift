@@ -380,7 +380,7 @@ public final class DeclarationAPI: Sendable {
         metrics.enqueueSeconds.record(ContinuousClock.now - start)
         metrics.declarationsAccepted.increment()
         uploader?.wake()
-        logger.info("declaration stored", metadata: ["record_id": "\(record.id)", "screening": "\(summary.result.rawValue)",
+        logger.info("declaration stored", metadata: ["record_id": "\(record.id.uuidString.lowercased())", "screening": "\(summary.result.rawValue)",
                                                       "bound": "\(claimedID != nil)"])
         return Self.rawJSON(.created, createdJSON)
     }
@@ -424,7 +424,7 @@ public final class DeclarationAPI: Sendable {
                 error: "this Idempotency-Key was used for a different declaration, which is stored", field: nil,
                 code: "idempotency-key-reused", id: stored.recordId.uuidString.lowercased(), shortCode: Self.shortCode(stored.recordId)))
         }
-        logger.info("declaration retried; answered from the first attempt", metadata: ["record_id": "\(stored.recordId)"])
+        logger.info("declaration retried; answered from the first attempt", metadata: ["record_id": "\(stored.recordId.uuidString.lowercased())"])
         return Self.rawJSON(.created, stored.response)
     }
 
