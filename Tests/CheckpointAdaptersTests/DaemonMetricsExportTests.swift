@@ -62,6 +62,7 @@ import Testing
         state.calibration(id: "cal-old", calibratedAt: ConfigDateTime(kind: .localDateTime, year: 2026, month: 1, day: 1))
         state.update(warmUpRemainingSeconds: nil)
         #expect(!metrics.render().contains("checkpointd_calibration_age_seconds"))   // a local date-time has no instant
+        #expect(!metrics.render().contains("checkpointd_sensor_warmup_remaining_seconds "))   // the sensor is not running
         state.calibration(id: "cal-new", calibratedAt: ConfigDateTime(utc: Date()))
         state.update(warmUpRemainingSeconds: nil)
         let text = metrics.render()

@@ -37,10 +37,10 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     @Test func warmUpIsWholeSecondsAndNeverNegative() {
-        func w(_ s: Double?) -> Double {
+        func w(_ s: Double?) -> Double? {
             DaemonMetricValues(warmUpRemainingSeconds: s, calibratedAt: nil, clientCertificateNotAfter: nil, now: now).warmUpRemainingSeconds
         }
-        #expect(w(nil) == 0)
+        #expect(w(nil) == nil)   // the sensor is not running: no number
         #expect(w(0) == 0)
         #expect(w(-3) == 0)
         #expect(w(12.2) == 13)

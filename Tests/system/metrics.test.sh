@@ -91,6 +91,9 @@ missing=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$D/metrics.txt" | while 
 kill "$SIM"
 wait_value checkpointd_sensor_up "v == 0" && ok "sensor up is 0 after the simulator stops" \
   || bad "sensor up is 0 after the simulator stops" "$(grep sensor_up "$D/metrics.txt")"
+wait_for_absent() { local i; for ((i = 0; i < 120; i++)); do scrape; [ -z "$(value "$1")" ] && return 0; sleep 0.5; done; return 1; }
+wait_for_absent checkpointd_sensor_warmup_remaining_seconds && ok "no warm-up figure while the sensor is down" \
+  || bad "no warm-up figure while the sensor is down" "$(grep warmup "$D/metrics.txt")"
 if out=$(promtool check metrics < "$D/metrics.txt" 2>&1); then ok "promtool check metrics passes with the sensor down"
 else bad "promtool check metrics with the sensor down" "$out"; fi
 kill -TERM "$DAEMON"; wait "$DAEMON"

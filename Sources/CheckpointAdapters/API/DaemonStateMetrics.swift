@@ -8,20 +8,19 @@ import Synchronization
 /// set by the thermal stage as frames and link changes arrive (`PipelineMetrics`).
 public final class DaemonStateMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
-    private let warmUp: Gauge
     private struct State {
         var calibrationInfo: Gauge?
         var calibratedAt: ConfigDateTime?
         var calibrationAge: Gauge?
         var clientCertificateNotAfter: Date?
         var certificateExpiry: Gauge?
+        var warmUp: Gauge?
     }
     private let state = Mutex(State())
 
     public init(registry: PrometheusCollectorRegistry, version: String = CheckpointVersion.string) {
         self.registry = registry
         registry.gauge(MetricCatalog.buildInfo, [("version", version)]).set(1.0)
-        warmUp = registry.gauge(MetricCatalog.warmUpRemaining)
     }
 
     /// The calibration in use (at start and after a reload that changed it): the info series for the old id goes.
@@ -47,7 +46,7 @@ public final class DaemonStateMetrics: Sendable {
         state.withLock { s in
             let values = DaemonMetricValues(warmUpRemainingSeconds: warmUpRemainingSeconds, calibratedAt: s.calibratedAt,
                                             clientCertificateNotAfter: s.clientCertificateNotAfter, now: now)
-            warmUp.set(values.warmUpRemainingSeconds)
+            s.warmUp = present(MetricCatalog.warmUpRemaining, values.warmUpRemainingSeconds, s.warmUp)
             s.calibrationAge = present(MetricCatalog.calibrationAge, values.calibrationAgeSeconds, s.calibrationAge)
             s.certificateExpiry = present(MetricCatalog.clientCertificateExpiry, values.clientCertificateExpiryTimestamp, s.certificateExpiry)
         }

@@ -33,7 +33,7 @@ public enum MetricCatalog {
     public static let sensorFrames = MetricDefinition("checkpointd_sensor_frames_total", .counter, "Valid thermal frames received.")
     public static let sensorErrors = MetricDefinition("checkpointd_sensor_errors_total", .counter, "Thermal frames lost to bad checksums or timeouts.")
     public static let sensorAmbient = MetricDefinition("checkpointd_sensor_ambient_celsius", .gauge, "The thermal sensor's own ambient temperature in the last frame.")
-    public static let warmUpRemaining = MetricDefinition("checkpointd_sensor_warmup_remaining_seconds", .gauge, "Seconds until the sensor has warmed up and screening starts (0 when warm).")
+    public static let warmUpRemaining = MetricDefinition("checkpointd_sensor_warmup_remaining_seconds", .gauge, "Seconds until the sensor has warmed up and screening starts (0 when warm; absent while the sensor is down).")
     public static let calibrationInfo = MetricDefinition("checkpointd_calibration_info", .gauge, "The calibration in use (always 1; the id is in the label).", labels: ["id"])
     public static let calibrationAge = MetricDefinition("checkpointd_calibration_age_seconds", .gauge, "Seconds since the calibration in use was made (calibrated_at).")
     // Screening.
@@ -106,16 +106,16 @@ public enum MetricCatalog {
 /// The daemon's state as metric values, from plain facts, so the rules are tested without a daemon: seconds and Unix
 /// timestamps, and nil (the series is absent) rather than a made-up number when a fact is unknown.
 public struct DaemonMetricValues: Sendable, Equatable {
-    /// Whole seconds, rounded up (0 when warm or when there is no warm-up).
-    public var warmUpRemainingSeconds: Double
+    /// Whole seconds, rounded up (0 when warm); nil while the sensor is not running (the warm-up starts again from the
+    /// beginning when it comes back, and `checkpointd_sensor_up` says it is down).
+    public var warmUpRemainingSeconds: Double?
     /// nil when `calibrated_at` has no instant (a local date-time without an offset) or lies in the future.
     public var calibrationAgeSeconds: Double?
     /// nil when no client certificate is configured (or it could not be read).
     public var clientCertificateExpiryTimestamp: Double?
 
     public init(warmUpRemainingSeconds: Double?, calibratedAt: ConfigDateTime?, clientCertificateNotAfter: Date?, now: Date) {
-        let warmUp = warmUpRemainingSeconds ?? 0
-        self.warmUpRemainingSeconds = warmUp.isFinite ? max(0, warmUp.rounded(.up)) : 0
+        self.warmUpRemainingSeconds = warmUpRemainingSeconds.map { $0.isFinite ? max(0, $0.rounded(.up)) : 0 }
         calibrationAgeSeconds = calibratedAt?.date.flatMap { at in
             let age = now.timeIntervalSince(at)
             return age >= 0 ? age.rounded(.down) : nil
