@@ -4,7 +4,7 @@
 // The pipeline at a glance (one target per layer):
 //   C shims:     CV4L2 (V4L2 ioctls) · CCurl (libcurl) · CFaceDetector (OpenCV face detection, C++ behind a
 //                pure-C header) · CImageCodec (JPEG via libturbojpeg, PNG via libpng) · CQRDecoder (QR codes via
-//                ZXing-C++, C++ behind a pure-C header)
+//                ZXing-C++, C++ behind a pure-C header) · CSystemdJournal (structured journal entries via libsystemd)
 //   Core:        CheckpointCore      — pure Swift domain logic, imports no C
 //   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, QR decoder,
 //                uploader, store)
@@ -25,8 +25,8 @@ let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let hummingbirdTLS = Target.Dependency.product(name: "HummingbirdTLS", package: "hummingbird")
 let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
-let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let asn1 = Target.Dependency.product(name: "SwiftASN1", package: "swift-asn1")
 
 let package = Package(
     name: "checkpointd",
@@ -42,8 +42,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),   // the client certificate's expiry
     ],
     targets: [
         // MARK: C shims — each declares only what Swift cannot import by itself.
@@ -63,6 +63,11 @@ let package = Package(
         ),
 
         .target(
+            name: "CSystemdJournal",
+            linkerSettings: [.linkedLibrary("systemd")]   // Debian libsystemd-dev: sd_journal_sendv only
+        ),
+
+        .target(
             name: "CImageCodec",
             linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]
         ),
@@ -73,14 +78,14 @@ let package = Package(
         // MARK: Adapters — hardware, network and storage boundaries.
         .target(
             name: "CheckpointAdapters",
-            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", grdb, hummingbird, logging, metrics, prometheus],
+            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", "CSystemdJournal", grdb, hummingbird, logging, prometheus, asn1],
             swiftSettings: swiftSettings
         ),
 
         // MARK: Executables — wiring only.
         .executableTarget(
             name: "checkpointd",
-            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, lifecycle, unixSignals, logging, metrics, prometheus],
+            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, lifecycle, unixSignals, logging, prometheus],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -80,7 +80,8 @@ struct Checkpointd: AsyncParsableCommand {
             return
         }
         let level = config.logging.level
-        LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level) }
+        let sink = JournalSink.forProcess()   // structured journal fields under systemd, else stderr lines
+        LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level, sink: sink) }
         let logger = Logger(label: "checkpointd")
         logger.notice("checkpointd \(CheckpointVersion.string) (OpenCV \(OpenCVInfo.version)) starting with \(path)")
         do {

@@ -2,7 +2,6 @@ import CheckpointAdapters
 import CheckpointCore
 import Foundation
 import Logging
-import Metrics
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -18,8 +17,10 @@ enum Daemon {
     static func run(config initial: CheckpointConfig, logger: Logger) async throws {
         let clock: @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
         let uplinkMetrics = UplinkMetrics()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: uplinkMetrics.registry))
-        let metrics = PipelineMetrics()
+        let metrics = PipelineMetrics(registry: uplinkMetrics.registry)
+        let stateMetrics = DaemonStateMetrics(registry: uplinkMetrics.registry)
+        stateMetrics.calibration(id: initial.calibration.record.id, calibratedAt: initial.calibration.record.calibratedAt)
+        stateMetrics.clientCertificate(path: initial.upload.clientCert)
         _ = CurlGlobal.initialize()
 
         // The queue first: nothing is confirmed to a person unless it can be stored.
@@ -56,7 +57,7 @@ enum Daemon {
         let preview: CameraPreview? = initial.ui.enabled && initial.ui.preview && initial.api.tcpPort > 0
             ? CameraPreview(options: .init(maxFPS: initial.ui.previewFPS, maxWidth: initial.ui.previewWidth)) : nil
         // Health QR codes for the declaration step; frames are decoded only while the screen scans.
-        let qrScanner: QRScanner? = initial.ui.enabled && initial.ui.qrScan && initial.api.tcpPort > 0 ? QRScanner() : nil
+        let qrScanner: QRScanner? = initial.ui.enabled && initial.ui.qrScan && initial.api.tcpPort > 0 ? QRScanner(metrics: uplinkMetrics.registry) : nil
 
         // A technician's snapshot of the running camera (API socket); nothing is handed over unless asked.
         let snapshot = LiveSnapshot()
@@ -107,6 +108,7 @@ enum Daemon {
                 if let w = s.warmUpRemainingSeconds, w > 0 { fields["sensor.warmup_remaining_s"] = "\(Int(w))" }
                 return fields
             })
+        uplinkMetrics.setRefresh { stateMetrics.update(warmUpRemainingSeconds: await hub.engineStatus().warmUpRemainingSeconds) }
         services.append(contentsOf: api.applications().map { $0 as any Service })
         services.append(UploaderService(uploader: uploader))
 
@@ -130,6 +132,8 @@ enum Daemon {
                 await hub.setDeclarationHold(seconds: Double(next.screening.declarationHoldSeconds))
                 snapshotConfig.withLock { $0 = FaceSnapshotConfig(next.snapshot) }
                 await uploader.reconfigured(policy: uploadPolicy(next.upload), transportChanged: transportChanged)
+                stateMetrics.calibration(id: next.calibration.record.id, calibratedAt: next.calibration.record.calibratedAt)
+                stateMetrics.clientCertificate(path: next.upload.clientCert)
                 let previous = await running.swap(next)
                 for setting in ConfigReload.restartRequired(from: previous, to: next) {
                     logger.warning("changed \(setting) takes effect after a restart (systemctl restart checkpointd)")

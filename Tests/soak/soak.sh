@@ -64,7 +64,7 @@ sample() {  # t_s rss_kb hwm_kb fds threads queue_pending delivered confirmed re
   anon=$(awk '/^RssAnon:/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null) || return 1
   file=$(awk '/^RssFile:/ { print $2 }' "/proc/$DAEMON/status" 2>/dev/null) || return 1
   fds=$(ls "/proc/$DAEMON/fd" 2>/dev/null | wc -l)
-  read -r q delivered <<<"$(metric checkpointd_queue_pending checkpointd_uploads_delivered)"
+  read -r q delivered <<<"$(metric checkpointd_queue_pending checkpointd_uploads_delivered_total)"
   [ -n "$rss" ] || return 1
   echo "$t,$rss,$hwm,$fds,$thr,$q,$delivered,$(awk '$2 == 201 || $2 == 202 { n++ } END { print n + 0 }' "$D/kiosk.log"),$up,$anon,$file" >> "$CSV"
 }

@@ -182,6 +182,7 @@ public final class DeclarationAPI: Sendable {
             await self.health()
         }
         router.get("/metrics") { [self] _, _ -> Response in
+            await self.metrics.refreshState()
             self.metrics.update(queue: try? await self.store.io { try $0.status() }, uploader: self.uploader?.status)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.render())))
@@ -379,7 +380,7 @@ public final class DeclarationAPI: Sendable {
         metrics.enqueueSeconds.record(ContinuousClock.now - start)
         metrics.declarationsAccepted.increment()
         uploader?.wake()
-        logger.info("declaration stored", metadata: ["id": "\(record.id)", "screening": "\(summary.result.rawValue)",
+        logger.info("declaration stored", metadata: ["record_id": "\(record.id.uuidString.lowercased())", "screening": "\(summary.result.rawValue)",
                                                       "bound": "\(claimedID != nil)"])
         return Self.rawJSON(.created, createdJSON)
     }
@@ -423,7 +424,7 @@ public final class DeclarationAPI: Sendable {
                 error: "this Idempotency-Key was used for a different declaration, which is stored", field: nil,
                 code: "idempotency-key-reused", id: stored.recordId.uuidString.lowercased(), shortCode: Self.shortCode(stored.recordId)))
         }
-        logger.info("declaration retried; answered from the first attempt", metadata: ["id": "\(stored.recordId)"])
+        logger.info("declaration retried; answered from the first attempt", metadata: ["record_id": "\(stored.recordId.uuidString.lowercased())"])
         return Self.rawJSON(.created, stored.response)
     }
 

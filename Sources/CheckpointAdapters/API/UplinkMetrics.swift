@@ -1,8 +1,11 @@
+import CheckpointCore
 import Foundation
 import Prometheus
+import Synchronization
 
 /// Prometheus metrics for the declaration API, the queue and the uploader, served at `GET /metrics`.
-/// Other parts of the daemon can register their own metrics on `registry`.
+/// Other parts of the daemon register their own metrics on `registry` through `MetricCatalog` definitions (so each has
+/// its `# HELP` text), and `setRefresh` lets the daemon update its state gauges just before each scrape.
 public final class UplinkMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let declarationsAccepted: Counter
@@ -14,31 +17,43 @@ public final class UplinkMetrics: Sendable {
     let queueMaxBytes: Gauge
     let queueOldestAge: Gauge
     let diskFreeBytes: Gauge
-    let uploadsDelivered: Gauge
-    let uploadsDeadLettered: Gauge
-    let uploadFailures: Gauge
+    let uploadsDelivered: Counter
+    let uploadsDeadLettered: Counter
+    let uploadFailures: Counter
     let uploadAlert: Gauge
     let enqueueSeconds: DurationHistogram
+    /// The uploader's since-start counts already added to the counters (a scrape adds what they grew by).
+    private let counted = Mutex((delivered: 0, deadLettered: 0, failedAttempts: 0))
+    private let refresh = Mutex<(@Sendable () async -> Void)?>(nil)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        declarationsAccepted = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "declarations_accepted_total", unitName: "", helpText: "Declarations stored durably."))
-        declarationsRejected = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "declarations_rejected_total", unitName: "", helpText: "Declarations refused as bad input (400/413/422)."))
-        declarationsRefusedFull = registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "declarations_refused_full_total", unitName: "", helpText: "Declarations refused because the queue or disk was full (503/507)."))
-        queuePending = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_pending", unitName: "", helpText: "Records waiting for upload."))
-        queueDead = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_dead_letter", unitName: "", helpText: "Records permanently rejected by the server."))
-        queueUsedBytes = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_used_bytes", unitName: "", helpText: "Bytes used by the queue database."))
-        queueMaxBytes = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_max_bytes", unitName: "", helpText: "The queue's configured size limit in bytes."))
-        queueOldestAge = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_oldest_pending_age", unitName: "seconds", helpText: "Age of the oldest record waiting for upload (0 when none)."))
-        diskFreeBytes = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "queue_disk_free_bytes", unitName: "", helpText: "Free bytes on the queue's filesystem."))
-        uploadsDelivered = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "uploads_delivered", unitName: "", helpText: "Records delivered since start."))
-        uploadsDeadLettered = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "uploads_dead_lettered", unitName: "", helpText: "Records dead-lettered since start."))
-        uploadFailures = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "upload_failed_attempts", unitName: "", helpText: "Failed upload attempts since start."))
-        uploadAlert = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "upload_alert", unitName: "", helpText: "1 when the uploader needs attention (401/403, certificate, no receipt, rejections in a row, dead letters)."))
-        enqueueSeconds = registry.makeDurationHistogram(descriptor: MetricNameDescriptor(namespace: "checkpointd", metricName: "enqueue", unitName: "seconds", helpText: "Time to store a declaration durably."), buckets: [
+        declarationsAccepted = registry.counter(MetricCatalog.declarationsAccepted)
+        declarationsRejected = registry.counter(MetricCatalog.declarationsRejected)
+        declarationsRefusedFull = registry.counter(MetricCatalog.declarationsRefusedFull)
+        queuePending = registry.gauge(MetricCatalog.queuePending)
+        queueDead = registry.gauge(MetricCatalog.queueDead)
+        queueUsedBytes = registry.gauge(MetricCatalog.queueUsedBytes)
+        queueMaxBytes = registry.gauge(MetricCatalog.queueMaxBytes)
+        queueOldestAge = registry.gauge(MetricCatalog.queueOldestAge)
+        diskFreeBytes = registry.gauge(MetricCatalog.diskFreeBytes)
+        uploadsDelivered = registry.counter(MetricCatalog.uploadsDelivered)
+        uploadsDeadLettered = registry.counter(MetricCatalog.uploadsDeadLettered)
+        uploadFailures = registry.counter(MetricCatalog.uploadFailures)
+        uploadAlert = registry.gauge(MetricCatalog.uploadAlert)
+        enqueueSeconds = registry.durationHistogram(MetricCatalog.enqueueSeconds, buckets: [
             .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .seconds(1),
         ])
+    }
+
+    /// Run `update` before each scrape (the daemon's state gauges: sensor, warm-up, calibration age).
+    public func setRefresh(_ update: @escaping @Sendable () async -> Void) {
+        refresh.withLock { $0 = update }
+    }
+
+    func refreshState() async {
+        if let update = refresh.withLock({ $0 }) { await update() }
     }
 
     func update(queue: QueueStatus?, uploader: UploaderStatus?, now: Date = Date()) {
@@ -51,12 +66,46 @@ public final class UplinkMetrics: Sendable {
             diskFreeBytes.set(Double(queue.freeDiskBytes))
         }
         if let uploader {
-            uploadsDelivered.set(Double(uploader.delivered))
-            uploadsDeadLettered.set(Double(uploader.deadLettered))
-            uploadFailures.set(Double(uploader.failedAttempts))
+            let grown = counted.withLock { c -> (Int, Int, Int) in
+                defer { c = (uploader.delivered, uploader.deadLettered, uploader.failedAttempts) }
+                return (max(0, uploader.delivered - c.delivered), max(0, uploader.deadLettered - c.deadLettered),
+                        max(0, uploader.failedAttempts - c.failedAttempts))
+            }
+            if grown.0 > 0 { uploadsDelivered.increment(by: Int64(grown.0)) }
+            if grown.1 > 0 { uploadsDeadLettered.increment(by: Int64(grown.1)) }
+            if grown.2 > 0 { uploadFailures.increment(by: Int64(grown.2)) }
             uploadAlert.set(Double(uploader.attention == nil ? 0 : 1))
+            // Absent until the first delivery since start: "never" is not a time.
+            if let at = uploader.lastDeliveryAt {
+                registry.gauge(MetricCatalog.lastUploadSuccess).set(at.timeIntervalSince1970)
+            }
         }
     }
 
     public func render() -> String { registry.emitToString() }
+}
+
+/// Metrics made from their `MetricCatalog` definition, so every one carries its `# HELP` text. (swift-metrics'
+/// `Counter(label:)` cannot pass help text, and the registry refuses one name with two help texts.)
+extension PrometheusCollectorRegistry {
+    public func counter(_ d: MetricDefinition, _ labels: [(String, String)] = []) -> Counter {
+        precondition(d.kind == .counter && labels.map(\.0) == d.labels, "\(d.name): kind or labels differ from its definition")
+        return makeCounter(descriptor: d.descriptor, labels: labels)
+    }
+
+    public func gauge(_ d: MetricDefinition, _ labels: [(String, String)] = []) -> Gauge {
+        precondition(d.kind == .gauge && labels.map(\.0) == d.labels, "\(d.name): kind or labels differ from its definition")
+        return makeGauge(descriptor: d.descriptor, labels: labels)
+    }
+
+    /// Buckets default to swift-prometheus' own (5 ms … 10 s).
+    public func durationHistogram(_ d: MetricDefinition, _ labels: [(String, String)] = [], buckets: [Duration]? = nil) -> DurationHistogram {
+        precondition(d.kind == .histogram && labels.map(\.0) == d.labels, "\(d.name): kind or labels differ from its definition")
+        return makeDurationHistogram(descriptor: d.descriptor, labels: labels,
+                                     buckets: buckets ?? PrometheusMetricsFactory().defaultDurationHistogramBuckets)
+    }
+}
+
+extension MetricDefinition {
+    var descriptor: MetricNameDescriptor { MetricNameDescriptor(metricName: name, unitName: "", helpText: help) }
 }

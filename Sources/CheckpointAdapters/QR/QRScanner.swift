@@ -1,7 +1,7 @@
 import CheckpointCore
 import Foundation
 import Logging
-import Metrics
+import Prometheus
 import Synchronization
 
 /// Reads health QR codes from the camera frames the vision stage already has, while the kiosk screen asks for it
@@ -48,7 +48,7 @@ public final class QRScanner: Sendable {
     private let thread = DedicatedThread(name: "ckpt.qr")
     private let decode: Decode
     private let logger: Logger
-    private let counters = Counters()
+    private let counters: Counters
 
     /// Frames decoded, and frames dropped because a newer one arrived first (tests and the benchmark read them).
     public var decodedFrames: Int { counters.decoded.load(ordering: .relaxed) }
@@ -57,24 +57,37 @@ public final class QRScanner: Sendable {
     private final class Counters: Sendable {
         let decoded = Atomic<Int>(0)
         let dropped = Atomic<Int>(0)
-        let scans = Counter(label: "checkpointd_qr_scans_total")
-        let frames = Counter(label: "checkpointd_qr_frames_total")
-        let stale = Counter(label: "checkpointd_qr_frames_dropped_total")
-        let errors = Counter(label: "checkpointd_qr_decode_errors_total")
-        let seconds = Timer(label: "checkpointd_qr_decode_seconds")
+        let registry: PrometheusCollectorRegistry
+        let scans: Counter
+        let frames: Counter
+        let stale: Counter
+        let errors: Counter
+        let seconds: DurationHistogram
+        init(registry: PrometheusCollectorRegistry) {
+            self.registry = registry
+            scans = registry.counter(MetricCatalog.qrScans)
+            frames = registry.counter(MetricCatalog.qrFrames)
+            stale = registry.counter(MetricCatalog.qrFramesDropped)
+            errors = registry.counter(MetricCatalog.qrDecodeErrors)
+            seconds = registry.durationHistogram(MetricCatalog.qrDecodeSeconds)
+        }
     }
 
     /// A scanner decoding with ZXing-C++ (`QRDecoder`, created on the scanner's thread at the first frame).
+    /// Metrics go on `metrics` (the daemon's `/metrics` registry; by default one nobody serves).
     public convenience init(options: Options = Options(), decoder: QRDecoderConfig = QRDecoderConfig(),
-                            logger: Logger = Logger(label: "checkpointd.qr")) {
+                            logger: Logger = Logger(label: "checkpointd.qr"),
+                            metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         let box = DecoderBox(config: decoder)
-        self.init(options: options, logger: logger) { frame in try box.decode(frame) }
+        self.init(options: options, logger: logger, metrics: metrics) { frame in try box.decode(frame) }
     }
 
-    init(options: Options = Options(), logger: Logger = Logger(label: "checkpointd.qr"), decode: @escaping Decode) {
+    init(options: Options = Options(), logger: Logger = Logger(label: "checkpointd.qr"),
+         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), decode: @escaping Decode) {
         self.options = options
         self.logger = logger
         self.decode = decode
+        self.counters = Counters(registry: metrics)
     }
 
     /// The decoder, touched only on the scanner's thread (jobs there run one at a time).
@@ -172,8 +185,8 @@ public final class QRScanner: Sendable {
         }
         guard !targets.isEmpty else { return }
         switch outcome {
-        case .read: Counter(label: "checkpointd_qr_reads_total", dimensions: [("kind", outcome.kind)]).increment()
-        case .refused(let r): Counter(label: "checkpointd_qr_refusals_total", dimensions: [("reason", r.code)]).increment()
+        case .read: counters.registry.counter(MetricCatalog.qrReads, [("kind", outcome.kind)]).increment()
+        case .refused(let r): counters.registry.counter(MetricCatalog.qrRefusals, [("reason", r.code)]).increment()
         }
         // What kind, never what it says.
         logger.info("QR \(outcome.kind)", metadata: outcome.refusalCode.map { ["reason": "\($0)"] } ?? [:])

@@ -447,7 +447,7 @@ public final class QueueStore: Sendable {
                     try db.execute(sql: "DELETE FROM records WHERE seq = ?", arguments: [seq])
                 }
                 // The id only: the content may be personal data, and the decoder's message may quote it.
-                logger.critical("queue record cannot be decoded; moved to the dead letter so the rest can flow", metadata: ["id": "\(id)"])
+                logger.critical("queue record cannot be decoded; moved to the dead letter so the rest can flow", metadata: ["record_id": "\(id.lowercased())"])
             }
         }
     }

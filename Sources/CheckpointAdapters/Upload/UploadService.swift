@@ -168,14 +168,14 @@ public final class UploadService: Sendable {
                     s.lastDeliveryAt = now
                     s.alert = nil
                 }
-                logger.debug("record delivered", metadata: ["id": "\(stored.record.id)"])
+                logger.info("record delivered", metadata: ["record_id": "\(stored.record.id.uuidString.lowercased())"])
             case .deadLetter(let reason):
                 try await store.io { try $0.deadLetter(id: stored.record.id, reason: reason) }
                 update { s in
                     s.deadLettered += 1
                     s.lastError = reason
                 }
-                logger.error("record rejected by server; moved to dead letter", metadata: ["id": "\(stored.record.id)", "reason": "\(reason)"])
+                logger.error("record rejected by server; moved to dead letter", metadata: ["record_id": "\(stored.record.id.uuidString.lowercased())", "reason": "\(reason)"])
                 await refreshDeadLetters()
             case .reschedule(let notBefore, let attempts, let reason):
                 try await store.io { try $0.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason) }
@@ -186,7 +186,7 @@ public final class UploadService: Sendable {
                     s.pausedUntil = pausedUntil > now ? pausedUntil : nil
                 }
                 if alert != nil {
-                    logger.critical("upload needs attention", metadata: ["id": "\(stored.record.id)", "reason": "\(reason)"])
+                    logger.critical("upload needs attention", metadata: ["record_id": "\(stored.record.id.uuidString.lowercased())", "reason": "\(reason)"])
                 } else {
                     logger.warning("upload failed; will retry", metadata: [
                         "id": "\(stored.record.id)", "reason": "\(reason)", "retryIn": "\(Int(notBefore.timeIntervalSince(now)))s",
@@ -194,7 +194,7 @@ public final class UploadService: Sendable {
                 }
             }
         } catch {
-            logger.error("cannot update queue after upload", metadata: ["id": "\(stored.record.id)", "error": "\(error)"])
+            logger.error("cannot update queue after upload", metadata: ["record_id": "\(stored.record.id.uuidString.lowercased())", "error": "\(error)"])
         }
     }
 

@@ -14,14 +14,20 @@ public struct JournaldLogHandler: LogHandler {
     private let label: String
     private let sink: Sink
 
-    /// Where lines go; a test passes its own closure.
+    /// Where lines go; a test passes its own closure. With `entry`, each event goes to the journal as structured
+    /// fields (`JournalFields`) instead; when that send fails, the line goes to `write` as before.
     public final class Sink: @unchecked Sendable {
         let write: @Sendable (String) -> Void
+        let entry: (@Sendable ([String]) -> Bool)?
+        let identifier: String
         let lock = NSLock()
         var limiter: RateLimiter
 
-        public init(burst: Int = 5, window: Double = 60, write: @escaping @Sendable (String) -> Void) {
+        public init(burst: Int = 5, window: Double = 60, identifier: String = "checkpointd",
+                    entry: (@Sendable ([String]) -> Bool)? = nil, write: @escaping @Sendable (String) -> Void) {
             self.write = write
+            self.entry = entry
+            self.identifier = identifier
             self.limiter = RateLimiter(burst: burst, window: window)
         }
 
@@ -86,22 +92,33 @@ public struct JournaldLogHandler: LogHandler {
         return out
     }
 
+    /// The line's text after `label: `: the escaped message, then each metadata `key=value`, sorted.
+    public static func body(message: String, metadata: Logger.Metadata) -> String {
+        let meta = metadata.isEmpty ? "" : " " + metadata.sorted { $0.key < $1.key }
+            .map { "\(escape($0.key, limit: keyLimit))=\(escape("\($0.value)", limit: valueLimit))" }.joined(separator: " ")
+        return "\(escape(message, limit: messageLimit))\(meta)"
+    }
+
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }
-            .map { "\(Self.escape($0.key, limit: Self.keyLimit))=\(Self.escape("\($0.value)", limit: Self.valueLimit))" }.joined(separator: " ")
-        let body = "\(Self.escape("\(event.message)", limit: Self.messageLimit))\(meta)"
+        let body = Self.body(message: "\(event.message)", metadata: merged)
         let prefix = "<\(Self.priority(of: event.level))>"
         let now = Date().timeIntervalSince1970
         sink.lock.lock()
         let decision = sink.limiter.admit(key: "\(event.level)|\(label)|\(body)", now: now)
         sink.lock.unlock()
         for summary in decision.summaries {
-            sink.write("<5>\(label): previous message repeated \(summary.suppressed) more times: \(summary.key.split(separator: "|", maxSplits: 2).last ?? "")\n")
+            let text = "previous message repeated \(summary.suppressed) more times: \(summary.key.split(separator: "|", maxSplits: 2).last ?? "")"
+            if let entry = sink.entry, entry(JournalFields.encode(label: label, identifier: sink.identifier, level: .notice, message: text,
+                                                                  metadata: [:], file: event.file, line: event.line, function: event.function)) { continue }
+            sink.write("<5>\(label): \(text)\n")
         }
         if decision.emit {
+            if let entry = sink.entry, entry(JournalFields.encode(label: label, identifier: sink.identifier, level: event.level,
+                                                                  message: "\(event.message)", metadata: merged, file: event.file,
+                                                                  line: event.line, function: event.function)) { return }
             sink.write("\(prefix)\(label): \(body)\n")
         }
     }

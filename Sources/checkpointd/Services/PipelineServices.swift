@@ -76,6 +76,7 @@ struct ThermalService: Service {
                 switch event {
                 case .frame(let frame, let counters):
                     metrics.thermalFrames.increment()
+                    metrics.sensorAmbient.set(frame.ambientC)
                     if let last = lastCounters {
                         let errors = (counters.badChecksum - last.badChecksum) + (counters.timeouts - last.timeouts)
                         if errors > 0 { metrics.thermalErrors.increment(by: Int64(errors)) }
@@ -87,6 +88,7 @@ struct ThermalService: Service {
                     // The link repeats "unavailable" on every reconnect attempt (a sign of life); log changes only.
                     if status != lastStatus { logger.notice("thermal sensor \(status)") }
                     lastStatus = status
+                    metrics.sensorUp.set(status.isAvailable ? 1.0 : 0.0)
                     if status.isAvailable {
                         await hub.sensorAvailable()
                         await health.progress("thermal")

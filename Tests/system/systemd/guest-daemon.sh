@@ -164,5 +164,12 @@ ex=$(grep -o 'Overall exposure level for .*' "$O/security.txt")
 score=$(grep -o 'Overall exposure level for [^:]*: [0-9.]*' "$O/security.txt" | grep -o '[0-9.]*$')
 check security-exposure "systemd-analyze security (online, installed unit): $ex" eval '[ -n "$score" ] && awk -v s="$score" "BEGIN { exit !(s <= 2.0) }"'
 info "boot: $(systemd-analyze time 2>&1 | head -1)"
+
+# --- E. Structured journal fields (metrics/journal work, #18): the record stored in B is one journalctl query --------
+rj=$(journalctl -b -q --no-pager -o cat RECORD_ID="$rid" 2>&1)
+check journal-record-id "journalctl RECORD_ID=$rid: '$(head -1 <<< "$rj")'" eval '[ -n "$rid" ] && grep -q "declaration stored" <<< "$rj"'
+jf=$(journalctl -b -q --no-pager -o export RECORD_ID="$rid" 2>&1 | grep -aE '^(PRIORITY|SYSLOG_IDENTIFIER|LOGGER|CODE_FILE|_SYSTEMD_UNIT)=' | sort -u | tr '\n' ' ')
+check journal-fields "$jf" eval '[[ "$jf" == *"SYSLOG_IDENTIFIER=checkpointd "* && "$jf" == *"PRIORITY=6 "* && "$jf" == *"_SYSTEMD_UNIT=$U"* && "$jf" == *CODE_FILE=* ]]'
+# --- end E ---------------------------------------------------------------------------------------------------------
 jr > "$O/journal-checkpointd.txt"; journalctl -b -q --no-pager -o short-monotonic > "$O/journal.txt" 2>&1
 exit 0
