@@ -36,7 +36,8 @@ public struct CheckpointConfig: Sendable {
 
     public struct Camera: Sendable, Equatable {
         public enum Source: String, Sendable { case v4l2, replay }
-        public enum PixelFormat: String, Sendable { case mjpeg = "MJPEG", yuyv = "YUYV", grey = "GREY" }
+        /// One pixel-format type for config and capture.
+        public typealias PixelFormat = CameraPixelFormat
         public var source: Source
         public var device: String
         public var replayPath: String?
@@ -193,7 +194,7 @@ public struct CheckpointConfig: Sendable {
         switch camera.source {
         case .v4l2:
             lines.append(
-                "camera: v4l2 \(camera.device) \(camera.width)x\(camera.height) @ \(camera.fps) fps, formats \(camera.formats.map(\.rawValue).joined(separator: ",")), \(camera.buffers) buffers")
+                "camera: v4l2 \(camera.device) \(camera.width)x\(camera.height) @ \(camera.fps) fps, formats \(camera.formats.map(\.configName).joined(separator: ",")), \(camera.buffers) buffers")
         case .replay:
             lines.append("camera: replay \(camera.replayPath ?? "-") @ \(camera.replayFPS) fps")
         }
@@ -229,7 +230,7 @@ public struct CheckpointConfig: Sendable {
 extension CheckpointConfig {
     /// Builds the typed config from validated tables; only called when validation found no problem.
     init(document: TOMLDocument, resolved r: ResolvedTable, calibration: CalibrationFile) {
-        let k = r[table: "kiosk"], c = r[table: "camera"], cc = c[table: "controls"], d = r[table: "detector"]
+        let k = r[table: "kiosk"], c = r[table: "camera"], d = r[table: "detector"]
         let t = r[table: "tracking"], s = r[table: "snapshot"], th = r[table: "thermal"], sc = r[table: "screening"]
         let a = r[table: "api"], ui = r[table: "ui"], u = r[table: "upload"], q = r[table: "queue"], l = r[table: "logging"]
         self.file = document.file
@@ -237,24 +238,55 @@ extension CheckpointConfig {
         self.resolved = r
         self.calibration = calibration
         // Every value comes from the validated document, defaults included: no literal default lives here.
-        let str = \ConfigValue.stringValue, int = \ConfigValue.intValue, dbl = \ConfigValue.doubleValue, bool = \ConfigValue.boolValue
-        kiosk = Kiosk(checkpointID: k.get("checkpoint_id", str), deviceID: k.get("device_id", str))
-        camera = Camera(
-            source: Camera.Source(rawValue: c.get("source", str))!,
+        kiosk = Kiosk(k)
+        camera = Camera(c)
+        detector = Detector(d)
+        tracking = Tracking(t)
+        snapshot = Snapshot(s)
+        thermal = Thermal(th)
+        screening = Screening(sc)
+        api = API(a)
+        self.ui = UI(ui)
+        upload = Upload(u)
+        queue = Queue(q)
+        logging = Logging(l)
+    }
+}
+
+// MARK: One builder per section, from its validated table (defaults applied by the validator from the schema).
+
+private let str = \ConfigValue.stringValue, int = \ConfigValue.intValue, dbl = \ConfigValue.doubleValue, bool = \ConfigValue.boolValue
+
+extension CheckpointConfig.Kiosk {
+    public init(_ k: ResolvedTable) {
+        self.init(checkpointID: k.get("checkpoint_id", str), deviceID: k.get("device_id", str))
+    }
+}
+
+extension CheckpointConfig.Camera {
+    public init(_ c: ResolvedTable) {
+        let cc = c[table: "controls"]
+        self.init(
+            source: Source(rawValue: c.get("source", str))!,
             device: c.requiredPath("device"),
             replayPath: c.path("replay_path"),
             replayFPS: c.get("replay_fps", dbl),
-            formats: (c.strings("formats") ?? []).compactMap(Camera.PixelFormat.init(rawValue:)),
+            formats: (c.strings("formats") ?? []).compactMap(PixelFormat.init(name:)),
             width: c.get("width", int), height: c.get("height", int), fps: c.get("fps", int),
             buffers: c.get("buffers", int), frameTimeoutMilliseconds: c.get("frame_timeout_ms", int),
-            controls: Camera.Controls(
-                exposureMode: cc.string("exposure_mode").flatMap(Camera.Controls.ExposureMode.init(rawValue:)),
+            controls: Controls(
+                exposureMode: cc.string("exposure_mode").flatMap(Controls.ExposureMode.init(rawValue:)),
                 exposureAbsolute: cc.int("exposure_absolute"),
                 whiteBalanceAuto: cc.bool("white_balance_auto"),
                 whiteBalanceTemperatureKelvin: cc.int("white_balance_temperature"),
                 gain: cc.int("gain"),
-                powerLineFrequency: cc.string("power_line_frequency").flatMap(Camera.Controls.PowerLineFrequency.init(rawValue:))))
-        detector = Detector(
+                powerLineFrequency: cc.string("power_line_frequency").flatMap(Controls.PowerLineFrequency.init(rawValue:))))
+    }
+}
+
+extension CheckpointConfig.Detector {
+    public init(_ d: ResolvedTable) {
+        self.init(
             modelPath: d.requiredPath("model"), modelSHA256: d.string("model_sha256")?.lowercased(),
             fallbackCascadePath: d.requiredPath("fallback_cascade"),
             detectionWidth: d.get("detection_width", int), detectionHeight: d.get("detection_height", int),
@@ -262,42 +294,104 @@ extension CheckpointConfig {
             threads: d.get("threads", int), verifySize: d.get("verify_size", int),
             proposalScoreThreshold: d.get("proposal_score_threshold", dbl), verifyMargin: d.get("verify_margin", dbl),
             maxProposals: d.get("max_proposals", int))
-        tracking = Tracking(
+    }
+}
+
+extension CheckpointConfig.Tracking {
+    public init(_ t: ResolvedTable) {
+        self.init(
             iouThreshold: t.get("iou_threshold", dbl), stableFrames: t.get("stable_frames", int),
             minDistanceMeters: t.get("min_distance_m", dbl), maxDistanceMeters: t.get("max_distance_m", dbl),
             focalLengthPixels: t.get("focal_length_px", dbl), minSharpness: t.get("min_sharpness", dbl),
             maxAsymmetry: t.get("max_asymmetry", dbl), personRangeMeters: t.get("person_range_m", dbl))
-        snapshot = Snapshot(jpegQuality: s.get("jpeg_quality", int), maxBytes: s.get("max_bytes", int), margin: s.get("margin", dbl))
-        let baud: Thermal.Baud = th.int("baud").map { .fixed($0) } ?? .auto
-        thermal = Thermal(
-            model: Thermal.Model(rawValue: th.get("model", str))!, port: th.requiredPath("port"),
-            baud: baud, calibrationPath: th.requiredPath("calibration"), warmupMinutes: th.get("warmup_minutes", int),
+    }
+    /// The schema's defaults.
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "tracking"]) }
+}
+
+extension CheckpointConfig.Snapshot {
+    public init(_ s: ResolvedTable) {
+        self.init(jpegQuality: s.get("jpeg_quality", int), maxBytes: s.get("max_bytes", int), margin: s.get("margin", dbl))
+    }
+    /// The schema's defaults.
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "snapshot"]) }
+}
+
+extension CheckpointConfig.Thermal {
+    public init(_ th: ResolvedTable) {
+        self.init(
+            model: Model(rawValue: th.get("model", str))!, port: th.requiredPath("port"),
+            baud: th.int("baud").map { .fixed($0) } ?? .auto, calibrationPath: th.requiredPath("calibration"),
+            warmupMinutes: th.get("warmup_minutes", int),
             frameRateHz: th.get("frame_rate_hz", dbl), asciiPattern: th.string("ascii_pattern"))
-        screening = Screening(
+    }
+}
+
+extension CheckpointConfig.Screening {
+    public init(_ sc: ResolvedTable) {
+        self.init(
             elevatedC: sc.get("elevated_c", dbl), frames: sc.get("frames", int), topN: sc.get("top_n", int),
             minFacePixels: sc.get("min_face_pixels", int), declarationHoldSeconds: sc.get("declaration_hold_seconds", int),
             plausibleMinC: sc.get("plausible_min_c", dbl), plausibleMaxC: sc.get("plausible_max_c", dbl))
-        api = API(
+    }
+}
+
+extension CheckpointConfig.API {
+    public init(_ a: ResolvedTable) {
+        self.init(
             socketPath: a.requiredPath("socket"), socketMode: a.get("socket_mode", int),
             socketGroup: a.string("socket_group"), tcpPort: a.get("tcp_port", int),
             maxBodyBytes: a.get("max_body_bytes", int), idleTimeoutSeconds: a.get("idle_timeout_seconds", int),
             maxConnections: a.get("max_connections", int), maxConcurrentDeclarations: a.get("max_concurrent_declarations", int))
-        self.ui = UI(
+    }
+    /// The schema's defaults.
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "api"]) }
+}
+
+extension CheckpointConfig.UI {
+    public init(_ ui: ResolvedTable) {
+        self.init(
             enabled: ui.get("enabled", bool), dir: ui.requiredPath("dir"),
             preview: ui.get("preview", bool), previewFPS: ui.get("preview_fps", int), previewWidth: ui.get("preview_width", int),
             qrScan: ui.get("qr_scan", bool))
-        upload = Upload(
+    }
+}
+
+extension CheckpointConfig.Upload {
+    public init(_ u: ResolvedTable) {
+        self.init(
             endpoint: u.get("endpoint", str), allowInsecureHTTP: u.get("allow_insecure_http", bool),
             caFile: u.path("ca_file"), pinnedPublicKey: u.string("pinned_public_key"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),
             connectTimeoutSeconds: u.get("connect_timeout_s", int), totalTimeoutSeconds: u.get("total_timeout_s", int),
             lowSpeedLimitBytesPerSecond: u.get("low_speed_limit_bps", int),
             lowSpeedTimeSeconds: u.get("low_speed_time_s", int), backoffMaxSeconds: u.get("backoff_max_s", int),
             retryAfterMaxSeconds: u.get("retry_after_max_s", int))
-        queue = Queue(
+    }
+}
+
+extension CheckpointConfig.Queue {
+    public init(_ q: ResolvedTable) {
+        self.init(
             databasePath: q.requiredPath("database"), maxBytes: q.get("max_bytes", int),
             minFreeBytes: q.get("min_free_bytes", int), faceDropFraction: q.get("face_drop_fraction", dbl),
             faceRetentionHours: q.get("face_retention_hours", int),
             uploadedRetentionHours: q.get("uploaded_retention_hours", int))
-        logging = Logging(level: Logger.Level(rawValue: l.get("level", str))!)
     }
+    /// The schema's defaults.
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "queue"]) }
+}
+
+extension CheckpointConfig.Logging {
+    public init(_ l: ResolvedTable) {
+        self.init(level: Logger.Level(rawValue: l.get("level", str))!)
+    }
+}
+
+extension CheckpointConfigSchema {
+    /// Every table with only the schema's defaults (what a file that sets nothing gets), for the domain types'
+    /// own defaults (`FaceReadinessConfig()`, `CameraSettings()`, …) and tools run without a configuration.
+    public static let defaults: ResolvedTable = {
+        var v = ConfigValidator(document: TOMLDocument(file: defaultPath, root: [:], locator: TOMLKeyLocator(source: "")))
+        return v.validate(root)
+    }()
 }

@@ -523,7 +523,12 @@ struct CameraBenchCommand: AsyncParsableCommand {
 
     private func measure(_ format: CameraPixelFormat, _ layout: PixelLayout, _ payload: [UInt8], fps: Double, frames: Int, seconds: Double) async throws -> (Double, Double, Int) {
         let opener = SyntheticV4L2DeviceOpener(format: format, width: width, height: height, payload: payload, fps: fps)
-        var settings = CameraSettings(device: "synthetic", formats: [format], width: width, height: height, fps: max(1, Int(fps)), output: layout)
+        var settings = CameraSettings(device: "synthetic")
+        settings.formats = [format]
+        settings.width = width
+        settings.height = height
+        settings.fps = max(1, Int(fps))
+        settings.output = layout
         settings.warmupFrames = 0
         var logger = Logger(label: "checkpointd.camera.bench")
         logger.logLevel = .error
