@@ -208,7 +208,8 @@ enum Daemon {
     static func queueOptions(_ q: CheckpointConfig.Queue) -> QueueStore.Options {
         QueueStore.Options(capacity: QueueCapacity(maxBytes: Int64(q.maxBytes), freeDiskFloor: Int64(q.minFreeBytes),
                                                    nearFullFraction: q.faceDropFraction),
-                           faceRetention: .seconds(q.faceRetentionHours * 3600))
+                           faceRetention: .seconds(q.faceRetentionHours * 3600),
+                           uploadedRetention: .seconds(q.uploadedRetentionHours * 3600))
     }
 }
 

@@ -210,7 +210,7 @@ public enum CheckpointConfigSchema {
             Schema.int("min_free_bytes", 512 << 20, 0, 1 << 40, unit: "bytes", "Free space kept on the file system; new declarations are refused below it."),
             Schema.num("face_drop_fraction", 0.8, 0.1, 1.0, unit: "fraction of max_bytes", "Fill level at which face photos of the oldest rows are dropped (declarations kept)."),
             Schema.int("face_retention_hours", 336, 1, 8760, unit: "h", "Face photos older than this are dropped even if not uploaded."),
-            Schema.int("uploaded_retention_hours", 0, 0, 8760, unit: "h", "Uploaded declarations are kept this long, then deleted; 0 = at once."),
+            Schema.int("uploaded_retention_hours", 0, 0, 8760, unit: "h", "Uploaded declarations are kept this long (out of the queue; the first dropped when it needs space), then really deleted; 0 = at once."),
         ])
 
     static let logging = ConfigTable(

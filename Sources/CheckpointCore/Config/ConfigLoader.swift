@@ -148,9 +148,8 @@ public enum ConfigLoader {
            let problem = UploadEndpoint.problem(endpoint, allowInsecureHTTP: upload.bool("allow_insecure_http") == true) {
             v.report(["upload", "endpoint"], problem, allowed: "an https:// URL (http:// only to a loopback host, with allow_insecure_http = true)")
         }
-        if upload.has("client_cert") != upload.has("client_key") {
-            let missing = upload.has("client_cert") ? "client_key" : "client_cert"
-            v.report(["upload", missing], "missing; client_cert and client_key go together", allowed: "both or neither")
+        if let p = UploadEndpoint.clientPairProblem(certificate: upload.has("client_cert"), key: upload.has("client_key")) {
+            v.report(["upload", p.missing], p.message, allowed: "both or neither")
         }
         if let c = upload.int("connect_timeout_s"), let t = upload.int("total_timeout_s"), t <= c {
             v.report(["upload", "total_timeout_s"], "\(t) is not greater than connect_timeout_s \(c)", allowed: "greater than connect_timeout_s")

@@ -45,9 +45,7 @@ struct DaemonConfigOption: ParsableArguments {
 
     /// The daemon's API socket: the configuration's `[api] socket` when it can be read, else the schema's default.
     func socketPath() -> String {
-        if let c = try? load(forDefaultsOf: ["--socket"]) { return c.api.socketPath }
-        if case .string(let s) = CheckpointConfigSchema.defaultValue(table: "api", key: "socket") { return s }
-        return "/run/checkpointd/api.sock"
+        (try? load(forDefaultsOf: ["--socket"]))?.api.socketPath ?? CheckpointConfig.API.defaults.socketPath
     }
 }
 
