@@ -68,7 +68,7 @@ import Testing
         #expect(c.camera.source == .replay)
         #expect(c.upload.allowInsecureHTTP)
         #expect(URL(string: c.upload.endpoint)?.host == "127.0.0.1", "demo traffic stays on loopback")
-        #expect(c.calibration.sensor.model == c.thermal.model.rawValue)
+        #expect(c.calibration.sensor.model == c.thermal.model.name)
         #expect(!c.calibration.isExample, "the demo screens")
     }
 

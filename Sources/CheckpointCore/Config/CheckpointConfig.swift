@@ -105,11 +105,8 @@ public struct CheckpointConfig: Sendable {
     }
 
     public struct Thermal: Sendable, Equatable {
-        public enum Model: String, Sendable, CaseIterable {
-            case gyMCU90640 = "gy-mcu90640"
-            case asciiLine = "ascii-line"
-            case singlePoint5A5A = "single-point-5a5a"
-        }
+        /// One sensor-model type for config and driver (an ascii-line model carries its pattern).
+        public typealias Model = ThermalModel
         public enum Baud: Sendable, Equatable {
             case auto
             case fixed(Int)
@@ -120,8 +117,11 @@ public struct CheckpointConfig: Sendable {
         public var calibrationPath: String
         public var warmupMinutes: Int
         public var frameRateHz: Double
-        /// Only for `.asciiLine`: a regex with named groups `object` and `ambient`.
-        public var asciiPattern: String?
+        /// Only for `.asciiLine`: a regex with named groups `object` and `ambient` (`thermal.ascii_pattern`).
+        public var asciiPattern: String? {
+            if case .asciiLine(let pattern) = model { return pattern }
+            return nil
+        }
     }
 
     public struct Screening: Sendable, Equatable {
@@ -208,7 +208,7 @@ public struct CheckpointConfig: Sendable {
         case .fixed(let b): baud = String(b)
         }
         lines.append(
-            "thermal: \(thermal.model.rawValue) on \(thermal.port) (baud \(baud), \(thermal.frameRateHz) Hz, warm-up \(thermal.warmupMinutes) min)")
+            "thermal: \(thermal.model.name) on \(thermal.port) (baud \(baud), \(thermal.frameRateHz) Hz, warm-up \(thermal.warmupMinutes) min)")
         lines.append(
             "calibration: \(calibration.record.id) for \(calibration.sensor.model) serial \(calibration.sensor.serial), by \(calibration.record.calibratedBy) at \(calibration.record.calibratedAt) (\(thermal.calibrationPath))")
         lines.append(
@@ -320,10 +320,17 @@ extension CheckpointConfig.Snapshot {
 extension CheckpointConfig.Thermal {
     public init(_ th: ResolvedTable) {
         self.init(
-            model: Model(rawValue: th.get("model", str))!, port: th.requiredPath("port"),
+            model: Self.model(th.get("model", str), pattern: th.string("ascii_pattern")), port: th.requiredPath("port"),
             baud: th.int("baud").map { .fixed($0) } ?? .auto, calibrationPath: th.requiredPath("calibration"),
             warmupMinutes: th.get("warmup_minutes", int),
-            frameRateHz: th.get("frame_rate_hz", dbl), asciiPattern: th.string("ascii_pattern"))
+            frameRateHz: th.get("frame_rate_hz", dbl))
+    }
+
+    /// A validated model name (one of `ThermalModel.names`) as the driver's model.
+    static func model(_ name: String, pattern: String?) -> Model {
+        do { return try Model(name: name, linePattern: pattern) } catch {
+            preconditionFailure("thermal.model \(name) passed validation but is not a ThermalModel: \(error)")
+        }
     }
 }
 
