@@ -66,7 +66,7 @@ struct CameraCaptureOptions: ParsableArguments {
         if let height { s.height = height }
         if let fps { s.fps = fps }
         s.output = output
-        s.frameTimeoutMs = 2500
+        s.frameTimeoutMs = CameraSettings().frameTimeoutMs   // the schema's default, whatever the kiosk's config says
         if !control.isEmpty {
             s.controls = try control.map { text in
                 let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
