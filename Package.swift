@@ -26,7 +26,8 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let hummingbirdTLS = Target.Dependency.product(name: "HummingbirdTLS", package: "hummingbird")
 let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
-let asn1 = Target.Dependency.product(name: "SwiftASN1", package: "swift-asn1")
+// Certificate expiry (`--check-config`, the client-certificate metric); already built for the receiver's TLS.
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 
 let package = Package(
     name: "checkpointd",
@@ -43,7 +44,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
-        .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),   // the client certificate's expiry
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
     ],
     targets: [
         // MARK: C shims — each declares only what Swift cannot import by itself.
@@ -78,7 +79,7 @@ let package = Package(
         // MARK: Adapters — hardware, network and storage boundaries.
         .target(
             name: "CheckpointAdapters",
-            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", "CSystemdJournal", grdb, hummingbird, logging, prometheus, asn1],
+            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", "CSystemdJournal", grdb, hummingbird, logging, prometheus, nioSSL],
             swiftSettings: swiftSettings
         ),
 

@@ -13,8 +13,10 @@ struct Checkpointd: AsyncParsableCommand {
         commandName: "checkpointd",
         abstract: "Health-checkpoint kiosk daemon: camera, face detection, thermal screening, durable upload.",
         discussion: """
-            Reads one TOML config (default \(CheckpointConfigSchema.defaultPath)) and the calibration file it names.
-            An invalid config is reported as FILE:LINE: key: problem (allowed: …) lines on stderr, exit status 78.
+            Reads one TOML config (default \(CheckpointConfigSchema.defaultPath)), then its drop-ins \
+            (\(CheckpointConfigSchema.defaultPath).d/*.toml, in name order, each over the ones before), and the calibration \
+            file they name. An invalid config is reported as FILE:LINE: key: problem (allowed: …) lines on stderr, exit \
+            status 78.
             """,
         version: CheckpointVersion.string
     )
@@ -30,6 +32,17 @@ struct Checkpointd: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Config file to check (only with --check-config).", valueName: "PATH"))
     var checkPath: String?
 
+    @Flag(
+        name: .long,
+        help: "With --check-config: check only the files, not this machine (devices, face model, TLS certificates, socket group).")
+    var noEnvironment = false
+
+    @Option(name: .long, help: ArgumentHelp("With --check-config: the user the service runs as (the unit's User=); files and devices are checked for it.", valueName: "user"))
+    var serviceUser = ConfigEnvironment.serviceUser
+
+    @Flag(name: .long, help: "Print the effective settings (config, drop-ins and defaults; secrets redacted), each with where it comes from, and exit.")
+    var printConfig = false
+
     @Flag(name: .long, help: "Print the config and calibration key reference (Markdown) and exit.")
     var printReference = false
 
@@ -37,9 +50,16 @@ struct Checkpointd: AsyncParsableCommand {
     @Option(name: .customLong("parse-config-only"), help: .hidden)
     var parseConfigOnly: String?
 
+    /// Internal: the child of `ConfigPreflight` parses the one TOML file FILE and exits (0 unless the parser crashes).
+    @Option(name: .customLong("parse-toml-only"), help: .hidden)
+    var parseTOMLOnly: String?
+
     func validate() throws {
         if checkPath != nil && !checkConfig {
             throw ValidationError("a PATH argument is only accepted with --check-config; use --config PATH to run")
+        }
+        if noEnvironment && !checkConfig {
+            throw ValidationError("--no-environment is only accepted with --check-config")
         }
     }
 
@@ -53,6 +73,10 @@ struct Checkpointd: AsyncParsableCommand {
             _ = ConfigLoader.result(path: parseConfigOnly)
             return
         }
+        if let parseTOMLOnly {
+            _ = TOMLDocument.load(path: parseTOMLOnly)
+            return
+        }
         let path = checkPath ?? config
         if let crash = await Self.parserCrash(path: path) {
             FileHandle.standardError.write(Data("\(crash)\ncheckpointd: \(path): 1 problem found\(checkConfig ? "" : "; not starting")\n".utf8))
@@ -61,6 +85,10 @@ struct Checkpointd: AsyncParsableCommand {
         let loaded = ConfigLoader.result(path: path)
         let config: CheckpointConfig
         switch loaded {
+        case .failure(let error) where error.notConfigured:
+            // A fresh install: one line saying what to set and where.
+            FileHandle.standardError.write(Data("checkpointd: \(error.diagnostics[0].description)\(checkConfig ? "" : "; not starting")\n".utf8))
+            throw ExitCode(exitConfigError)
         case .failure(let error):
             for d in error.diagnostics { FileHandle.standardError.write(Data((d.description + "\n").utf8)) }
             let n = error.diagnostics.count
@@ -70,13 +98,29 @@ struct Checkpointd: AsyncParsableCommand {
         case .success(let c):
             config = c
         }
-        // What the schema cannot know: the system's groups.
-        if let problem = Self.socketGroupProblem(config) {
-            FileHandle.standardError.write(Data("\(problem)\ncheckpointd: \(path): 1 problem found\(checkConfig ? "" : "; not starting")\n".utf8))
+        if printConfig {
+            print(EffectiveConfig.render(config), terminator: "")
+            return
+        }
+        if checkConfig && !noEnvironment {
+            // What the file cannot say: this machine's devices, model, certificates and groups (as `vector validate`).
+            let findings = ConfigEnvironment.check(config, serviceUser: serviceUser)
+            for f in findings { FileHandle.standardError.write(Data((f.description + "\n").utf8)) }
+            let problems = findings.filter { !$0.isWarning }.count
+            if problems > 0 {
+                FileHandle.standardError.write(Data(
+                    "checkpointd: \(path): \(problems) problem\(problems == 1 ? "" : "s") found on this machine (--no-environment checks the files only)\n".utf8))
+                throw ExitCode(exitConfigError)
+            }
+        }
+        // What the schema cannot know: the system's groups (the daemon cannot give its socket to a missing group).
+        if !checkConfig, let problem = Self.socketGroupProblem(config) {
+            FileHandle.standardError.write(Data("\(problem)\ncheckpointd: \(path): 1 problem found; not starting\n".utf8))
             throw ExitCode(exitConfigError)
         }
         if checkConfig {
-            print("\(path): OK (calibration \(config.thermal.calibrationPath): OK)")
+            let dropIns = config.files.dropFirst()
+            print("\(path): OK\(dropIns.isEmpty ? "" : " (with \(dropIns.joined(separator: ", ")))") (calibration \(config.thermal.calibrationPath): OK)")
             return
         }
         let level = config.logging.level
@@ -96,22 +140,20 @@ struct Checkpointd: AsyncParsableCommand {
         }
     }
 
-    /// Parses `path` (and the calibration file it names) in a child process first; a message if the TOML parser
-    /// crashed on it (see `ConfigPreflight`), nil otherwise.
+    /// Parses `path`, its drop-ins and the calibration file they name in a child process first; a message naming
+    /// the file if the TOML parser crashed on one (see `ConfigPreflight`), nil otherwise.
     static func parserCrash(path: String) async -> String? {
         let thread = DedicatedThread(name: "ckpt.preflight")
         defer { thread.stop() }
-        guard case .parserCrashed(let signal, let detail) = await ConfigPreflight.check(path: path, on: thread) else { return nil }
-        return "\(path): not valid TOML: the parser stopped with signal \(signal) on this file or its calibration file "
-            + "(look for unbalanced brackets or braces, or a malformed date or time)\(detail.isEmpty ? "" : " [\(detail)]")"
+        guard case .parserCrashed(let file, let signal, let detail) = await ConfigPreflight.check(path: path, on: thread) else { return nil }
+        return ConfigPreflight.message(file: file, signal: signal, detail: detail)
     }
 
     /// `FILE:LINE: api.socket_group: …` when the configured socket group does not exist here.
     static func socketGroupProblem(_ config: CheckpointConfig) -> ConfigDiagnostic? {
         guard let group = config.api.socketGroup, (try? SocketPermissions.groupID(group)) == nil else { return nil }
-        let source = (try? String(contentsOfFile: config.file, encoding: .utf8)) ?? ""
-        let line = TOMLKeyLocator(source: source).nearestLine(for: ["api", "socket_group"])
-        return ConfigDiagnostic(file: config.file, line: line, keyPath: "api.socket_group",
+        let at = config.location(of: ["api", "socket_group"])
+        return ConfigDiagnostic(file: at.file, line: at.line, keyPath: "api.socket_group",
                                 message: "group \"\(group)\" does not exist on this system", allowed: "an existing group (getent group)")
     }
 }

@@ -33,6 +33,7 @@ enum Daemon {
 
         let health = HealthBoard(clock: clock)
         let engine = try screeningEngine(initial)
+        if let warning = exampleCalibrationWarning(initial) { logger.error("\(warning)") }
         let snapshotConfig = Mutex(FaceSnapshotConfig(initial.snapshot))   // swapped on reload
         var hubOptions = ScreeningHub.Options()
         hubOptions.declarationHoldSeconds = Double(initial.screening.declarationHoldSeconds)
@@ -128,6 +129,7 @@ enum Daemon {
                 let transport = UploadConfiguration(next.upload)
                 let transportChanged = transport != curl.configuration
                 do { try curl.reconfigure(transport) } catch { return ["\(next.file): [upload] \(error)"] }
+                if let warning = exampleCalibrationWarning(next) { logger.error("\(warning)") }
                 await hub.replaceEngine(newEngine)
                 await hub.setDeclarationHold(seconds: Double(next.screening.declarationHoldSeconds))
                 snapshotConfig.withLock { $0 = FaceSnapshotConfig(next.snapshot) }
@@ -156,6 +158,14 @@ enum Daemon {
     }
 
     // MARK: Config → adapters
+
+    /// The one line said at start and on reload when the calibration is a shipped example.
+    static func exampleCalibrationWarning(_ c: CheckpointConfig) -> String? {
+        guard c.calibration.isExample else { return nil }
+        return "calibration \(c.thermal.calibrationPath) is an EXAMPLE (id \(c.calibration.record.id), serial \(c.calibration.sensor.serial)): "
+            + "every screening is invalid, \"not calibrated\", until this kiosk's sensor is calibrated (checkpointctl calibrate thermal) "
+            + "and thermal.calibration names the result"
+    }
 
     static func screeningEngine(_ c: CheckpointConfig) throws -> ScreeningEngine {
         var sc = ScreeningConfig()
@@ -202,7 +212,8 @@ enum Daemon {
     static func queueOptions(_ q: CheckpointConfig.Queue) -> QueueStore.Options {
         QueueStore.Options(capacity: QueueCapacity(maxBytes: Int64(q.maxBytes), freeDiskFloor: Int64(q.minFreeBytes),
                                                    nearFullFraction: q.faceDropFraction),
-                           faceRetention: .seconds(q.faceRetentionHours * 3600))
+                           faceRetention: .seconds(q.faceRetentionHours * 3600),
+                           uploadedRetention: .seconds(q.uploadedRetentionHours * 3600))
     }
 }
 

@@ -21,7 +21,7 @@ import Testing
     }
 
     static func settings(width: Int = 8, height: Int = 4, formats: [CameraPixelFormat] = [.yuyv], output: PixelLayout = .gray8) -> CameraSettings {
-        CameraSettings(device: "/dev/v4l/by-id/usb-fake-video-index0", formats: formats, width: width, height: height, fps: 15, buffers: 4,
+        CameraSettings(device: "/dev/v4l/by-id/usb-fake-video-index0", formats: formats, width: width, height: height, fps: 15, buffers: 4, frameTimeoutMs: 2500,
                        warmupFrames: 1, minimumJPEGBytes: 64, output: output)
     }
 

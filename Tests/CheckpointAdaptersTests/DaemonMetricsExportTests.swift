@@ -90,13 +90,23 @@ import Testing
         #expect(!metrics.render().contains("client_certificate"))
     }
 
-    @Test func certificateNotAfterReadsUTCTimeAndGeneralizedTime() throws {
+    @Test func certificateNotAfterReadsUTCTimeAndGeneralizedTimeAndTheChainsFirstToExpire() throws {
         // openssl req -x509 -days 30 / -days 10000: notAfter Jan 6 05:52:10 2027 GMT (UTCTime), Apr 24 05:52:11 2054 GMT
         // (GeneralizedTime, used from 2050 on).
-        #expect(try CertificateValidity.notAfter(pem: Self.utcTimeCertificate).timeIntervalSince1970 == 1_799_214_730)
-        #expect(try CertificateValidity.notAfter(pem: Self.generalizedTimeCertificate).timeIntervalSince1970 == 2_660_622_731)
-        #expect(throws: (any Error).self) { try CertificateValidity.notAfter(pem: "not a certificate") }
-        #expect(throws: (any Error).self) { try CertificateValidity.notAfter(der: [0x30, 0x03, 0x02, 0x01, 0x01]) }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cpd-cert-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ name: String, _ text: String) throws -> String {
+            let path = dir.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        #expect(try CertificateValidity.notAfter(pemFile: file("utc.pem", Self.utcTimeCertificate)).timeIntervalSince1970 == 1_799_214_730)
+        #expect(try CertificateValidity.notAfter(pemFile: file("gen.pem", Self.generalizedTimeCertificate)).timeIntervalSince1970 == 2_660_622_731)
+        let chain = try file("chain.pem", Self.generalizedTimeCertificate + "\n" + Self.utcTimeCertificate)
+        #expect(try CertificateValidity.notAfter(pemFile: chain).timeIntervalSince1970 == 1_799_214_730)
+        #expect(throws: AdapterError.self) { try CertificateValidity.notAfter(pemFile: file("bad.pem", "not a certificate")) }
+        #expect(throws: AdapterError.self) { try CertificateValidity.notAfter(pemFile: dir.appendingPathComponent("missing.pem").path) }
     }
 
     static let utcTimeCertificate = """

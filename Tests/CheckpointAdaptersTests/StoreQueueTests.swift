@@ -142,6 +142,34 @@ struct StoreQueueTests {
         #expect(try store.status().dead == 1)
     }
 
+    /// `[queue] uploaded_retention_hours`: a delivered record is kept that long (out of the queue), then really deleted;
+    /// it is the first thing dropped when the queue needs space; 0 (the default) deletes it at delivery.
+    @Test func uploadedRetentionKeepsDeliveredRecordsThenDeletesThem() throws {
+        let store = try QueueStore(path: uplinkTempDir("upret") + "/q.db", options: .init(uploadedRetention: .seconds(2 * 3600)))
+        let t0 = Date()
+        let a = sampleRecord(1), b = sampleRecord(2)
+        try store.enqueue(a, face: Data([1, 2, 3]), now: t0)
+        try store.enqueue(b, face: nil, now: t0)
+        try store.markDelivered(id: a.id, now: t0)
+        #expect(try store.find(id: a.id) == nil, "out of the queue")
+        #expect(try store.status().pending == 1)
+        #expect(try store.uploadedCount() == 1, "kept after delivery")
+        try store.purge(now: t0.addingTimeInterval(3600))
+        #expect(try store.uploadedCount() == 1, "an hour later: still kept")
+        try store.purge(now: t0.addingTimeInterval(2 * 3600 + 1))
+        #expect(try store.uploadedCount() == 0, "after the retention: deleted")
+
+        try store.markDelivered(id: b.id, now: t0)
+        #expect(try store.uploadedCount() == 1)
+        #expect(try store.dropOldestFaces(bytes: 1) > 0, "needed space takes kept delivered records first")
+        #expect(try store.uploadedCount() == 0)
+
+        let atOnce = try QueueStore(path: uplinkTempDir("upret0") + "/q.db")
+        try atOnce.enqueue(a, face: nil, now: t0)
+        try atOnce.markDelivered(id: a.id)
+        #expect(try atOnce.uploadedCount() == 0, "the default: deleted at delivery")
+    }
+
     /// Decree 13/2023: a delivered declaration is really deleted. Its name and face bytes must be found in none of
     /// the database's files afterwards — not in SQLite's free pages, not in the write-ahead log.
     @Test func aDeliveredDeclarationLeavesNoTraceInTheDatabaseFiles() async throws {

@@ -69,7 +69,7 @@ import Testing
             try s.validate()
             Issue.record("invalid settings accepted")
         } catch {
-            #expect(error.message.contains("camera.buffers 1") && error.message.contains("camera.fps 0") && error.message.contains("camera.formats"))
+            #expect(error.message.contains("camera.buffers: 1 is out of range (allowed: 2..8 buffers)") && error.message.contains("camera.fps: 0 is out of range") && error.message.contains("camera.formats: has 0 elements"))
         }
     }
 }

@@ -21,7 +21,14 @@ private func tracked(_ f: DetectedFace, id: UInt64 = 1, stable: Int = 10) -> Tra
 }
 
 @Suite struct FaceReadinessTests {
-    let config = FaceReadinessConfig()
+    /// The schema's defaults, with the focal length from the 60° field of view and a 0.5 m closest distance (the
+    /// numbers below are worked out for them).
+    let config: FaceReadinessConfig = {
+        var c = FaceReadinessConfig()
+        c.focalLengthPixels = nil
+        c.minDistanceMeters = 0.5
+        return c
+    }()
     var evaluator: FaceReadinessEvaluator { FaceReadinessEvaluator(config: config) }
 
     /// Eye distance in pixels that puts a face at `meters` on a 640-px-wide frame.

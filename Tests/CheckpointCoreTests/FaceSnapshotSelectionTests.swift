@@ -40,10 +40,11 @@ private func frame(_ w: Int, _ h: Int, seq: UInt64) -> Frame {
         #expect(sel.best(for: 1) == nil)
     }
 
-    @Test func snapshotConfigIsValidated() {
-        var c = FaceSnapshotConfig()
-        #expect(throws: Never.self) { try c.validate() }
-        c.jpegQuality = 0
-        #expect(throws: CoreError.self) { try c.validate() }
+    /// The snapshot settings have one definition: the schema's `[snapshot]` (its validation, its defaults).
+    @Test func snapshotDefaultsAreTheSchemas() {
+        let c = FaceSnapshotConfig()
+        #expect(ConfigValue.integer(c.maxBytes) == CheckpointConfigSchema.defaultValue(table: "snapshot", key: "max_bytes"))
+        #expect(ConfigValue.integer(c.jpegQuality) == CheckpointConfigSchema.defaultValue(table: "snapshot", key: "jpeg_quality"))
+        #expect(ConfigValue.float(c.margin) == CheckpointConfigSchema.defaultValue(table: "snapshot", key: "margin"))
     }
 }

@@ -23,7 +23,7 @@ if [ -n "$photo" ]; then cp "$photo" "$D/frames/a.jpg"; else
 pids+=($!)
 for _ in $(seq 600); do [ -e "$D/thermal-pty" ] && break; sleep 0.1; done
 sed -e "s#/tmp/checkpointd-demo#$D#g" \
-    -e "s#^calibration = .*#calibration = \"$ROOT/calibration/gy-mcu90640.toml\"#" \
+    -e "s#^calibration = .*#calibration = \"$ROOT/Tests/demo/gy-mcu90640.toml\"#" \
     -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:9/v1/records\"#" \
     -e "s#^allow_insecure_http = .*#allow_insecure_http = false#" \
     -e "s#^tcp_port = .*#tcp_port = 0#" \
@@ -236,9 +236,9 @@ cal = tomllib.load(open(sys.argv[1], "rb"))
 assert abs(cal["body"]["skin_to_body_offset_c"] - 1.4) < 0.06, cal["body"]
 assert len(cal["audit"]["history"]) == 3, cal["audit"]
 PY
-"$BIN/checkpointd" --check-config "$D/kiosk.toml" > /dev/null 2>&1 || true
+"$BIN/checkpointd" --check-config --no-environment "$D/kiosk.toml" > /dev/null 2>&1 || true
 sed "s#^calibration = .*#calibration = \"$D/new-cal.toml\"#" "$D/kiosk.toml" > "$D/kiosk-new.toml"
-"$BIN/checkpointd" --check-config "$D/kiosk-new.toml" > "$D/chk.out" 2>&1 && ok "the written calibration passes checkpointd --check-config" || bad "written calibration is valid" "$(cat "$D/chk.out")"
+"$BIN/checkpointd" --check-config --no-environment "$D/kiosk-new.toml" > "$D/chk.out" 2>&1 && ok "the written calibration passes checkpointd --check-config" || bad "written calibration is valid" "$(cat "$D/chk.out")"
 "$CTL" calibrate report --config "$D/kiosk-new.toml" --out "$D/report.png" > "$D/report.out" 2>&1; rc=$?
 $PY - "$D/report.png" <<'PY' && [ "$rc" = 0 ] && grep -q "3 history line" "$D/report.out" \
   && ok "calibrate report: one A4 page of the configured calibration (fit, distance, registration, history)" || bad "calibrate report" "exit $rc: $(cat "$D/report.out")"

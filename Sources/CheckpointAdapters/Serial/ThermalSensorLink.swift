@@ -44,7 +44,7 @@ extension SensorLinkConfig {
     /// file's emissivity. The daemon and `checkpointctl` both build it here, so the tool talks to the sensor exactly as
     /// the daemon does.
     public init(_ c: CheckpointConfig) throws {
-        let model = try ThermalModel(name: c.thermal.model.rawValue, linePattern: c.thermal.asciiPattern)
+        let model = c.thermal.model
         let baud: Int?
         switch c.thermal.baud {
         case .auto: baud = nil

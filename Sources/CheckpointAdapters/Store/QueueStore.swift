@@ -60,7 +60,9 @@ public struct QueueStatus: Sendable, Codable, Equatable {
 
 /// The durable upload queue: SQLite through GRDB, WAL with synchronous=FULL.
 ///
-/// - A record is committed before `enqueue` returns; it is deleted only by `markDelivered` (after a 2xx).
+/// - A record is committed before `enqueue` returns; it is deleted only by `markDelivered` (after a 2xx) — at once,
+///   or, with `uploadedRetention` (`[queue] uploaded_retention_hours`), moved to `uploaded` and really deleted by
+///   `purge` once that long has passed (or sooner, first of all, when the queue needs the space).
 /// - Permanently rejected records move to `dead_letter`, where they stay until a person acts (`retryDead`, or
 ///   export): never deleted automatically, since each is a person's declaration the province has not got.
 /// - Size is bounded by `max_page_count` (set on every connection) and a free-disk floor; near full,
@@ -83,12 +85,16 @@ public final class QueueStore: Sendable {
         /// Idempotency keys are kept while their record is held (pending or dead-lettered), and at least this long
         /// after the declaration (a retry after the record was uploaded and deleted still gets the first answer).
         public var idempotencyRetention: Duration
+        /// How long a delivered record is kept (table `uploaded`) before it is really deleted; zero = at delivery.
+        public var uploadedRetention: Duration
         public var access: Access
         public init(capacity: QueueCapacity = QueueCapacity(), faceRetention: Duration = .seconds(7 * 24 * 3600),
                     busyTimeout: Duration = .seconds(5), checkpointDelay: Duration = .milliseconds(200),
-                    idempotencyRetention: Duration = .seconds(24 * 3600), access: Access = .owner) {
+                    idempotencyRetention: Duration = .seconds(24 * 3600), uploadedRetention: Duration = .zero,
+                    access: Access = .owner) {
             self.capacity = capacity
             self.faceRetention = faceRetention
+            self.uploadedRetention = uploadedRetention
             self.busyTimeout = busyTimeout
             self.checkpointDelay = checkpointDelay
             self.idempotencyRetention = idempotencyRetention
@@ -302,6 +308,20 @@ public final class QueueStore: Sendable {
                 CREATE INDEX idempotency_created ON idempotency(created_at);
                 """)
         }
+        // Delivered records kept for `uploadedRetention` before their real deletion.
+        migrator.registerMigration("v3-uploaded") { db in
+            try db.execute(sql: """
+                CREATE TABLE uploaded (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    json BLOB NOT NULL,
+                    face BLOB,
+                    created_at REAL NOT NULL,
+                    uploaded_at REAL NOT NULL
+                );
+                CREATE INDEX uploaded_at ON uploaded(uploaded_at);
+                """)
+        }
         do { try migrator.migrate(pool) } catch let e as DatabaseError {
             throw AdapterError(.storage, "cannot create queue tables", cause: .sqlite(e.description))
         }
@@ -397,12 +417,21 @@ public final class QueueStore: Sendable {
         }
     }
 
-    /// Removes face images of the oldest records (pending first, then dead-lettered) until about `bytes` are freed.
-    /// Declarations are never touched. Returns the bytes freed.
+    /// Frees about `bytes`: first delivered records kept by `uploadedRetention` (oldest first; the province has
+    /// them), then face images of the oldest records (pending first, then dead-lettered). Undelivered declarations
+    /// are never touched. Returns the bytes freed.
     @discardableResult
     public func dropOldestFaces(bytes: Int64) throws -> Int64 {
-        try commit { db in
+        try commit(erasing: true) { db in
             var freed: Int64 = 0
+            let kept = try Row.fetchAll(db, sql: "SELECT seq, length(json) + IFNULL(length(face), 0) AS n FROM uploaded ORDER BY uploaded_at LIMIT 500")
+            for row in kept where freed < bytes {
+                let seq: Int64 = row["seq"]
+                let n: Int64 = row["n"]
+                try db.execute(sql: "DELETE FROM uploaded WHERE seq = ?", arguments: [seq])
+                freed += n
+            }
+            if freed >= bytes { return freed }
             for table in ["records", "dead_letter"] {
                 let rows = try Row.fetchAll(db, sql: "SELECT seq, length(face) AS n FROM \(table) WHERE face IS NOT NULL ORDER BY seq LIMIT 500")
                 for row in rows where freed < bytes {
@@ -459,9 +488,23 @@ public final class QueueStore: Sendable {
         }
     }
 
-    /// After a 2xx: the record is gone.
-    public func markDelivered(id: UUID) throws {
-        try commit(erasing: true) { db in try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString]) }
+    /// After a 2xx: the record leaves the queue — deleted at once, or kept in `uploaded` for `uploadedRetention`.
+    public func markDelivered(id: UUID, now: Date = Date()) throws {
+        let keep = options.uploadedRetention > .zero
+        try commit(erasing: !keep) { db in
+            if keep {
+                try db.execute(sql: """
+                    INSERT OR REPLACE INTO uploaded (seq, id, json, face, created_at, uploaded_at)
+                    SELECT seq, id, json, face, created_at, ? FROM records WHERE id = ?
+                    """, arguments: [now.timeIntervalSince1970, id.uuidString])
+            }
+            try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString])
+        }
+    }
+
+    /// How many delivered records are kept (awaiting their deletion after `uploadedRetention`).
+    public func uploadedCount() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM uploaded") ?? 0 }
     }
 
     public func reschedule(id: UUID, notBefore: Date, attempts: Int, error: String) throws {
@@ -503,14 +546,18 @@ public final class QueueStore: Sendable {
 
     // MARK: - Retention
 
-    /// Removes face images older than the retention (pending and dead-lettered records alike), and idempotency keys
-    /// whose record is gone and that are older than `idempotencyRetention`. Returns how many faces were removed.
-    /// Declarations themselves are never purged here: pending ones wait for delivery, dead letters for a person.
+    /// Removes face images older than the retention (pending, dead-lettered and kept delivered records alike),
+    /// delivered records kept longer than `uploadedRetention`, and idempotency keys whose record is gone and that are
+    /// older than `idempotencyRetention`. Returns how many faces were removed.
+    /// Undelivered declarations are never purged here: pending ones wait for delivery, dead letters for a person.
     @discardableResult
     public func purge(now: Date = Date()) throws -> Int {
         let faceCutoff = now.timeIntervalSince1970 - options.faceRetention.components.seconds.doubleValue
         let keyCutoff = now.timeIntervalSince1970 - options.idempotencyRetention.components.seconds.doubleValue
+        let uploadedCutoff = now.timeIntervalSince1970 - options.uploadedRetention.components.seconds.doubleValue
         return try commit(erasing: true) { db in
+            try db.execute(sql: "DELETE FROM uploaded WHERE uploaded_at <= ?", arguments: [uploadedCutoff])
+            try db.execute(sql: "UPDATE uploaded SET face = NULL WHERE face IS NOT NULL AND created_at < ?", arguments: [faceCutoff])
             defer {
                 try? db.execute(sql: """
                     DELETE FROM idempotency WHERE created_at < ?

@@ -118,8 +118,8 @@ public final class CurlUploader: Sendable {
                 throw AdapterError.posix(.open, "\(what) \(file) is not readable")
             }
         }
-        if (configuration.clientCertificate == nil) != (configuration.clientKey == nil) {
-            throw AdapterError(.transfer, "mutual TLS needs both a client certificate and a client key")
+        if let p = UploadEndpoint.clientPairProblem(certificate: configuration.clientCertificate != nil, key: configuration.clientKey != nil) {
+            throw AdapterError(.transfer, "\(p.missing) \(p.message)")
         }
     }
 

@@ -46,6 +46,15 @@ public enum CameraPixelFormat: String, Sendable, Equatable, Hashable, CaseIterab
         }
     }
 
+    /// The name written in config files and on the command line ("MJPEG", "YUYV", "GREY").
+    public var configName: String {
+        switch self {
+        case .yuyv: return "YUYV"
+        case .mjpeg: return "MJPEG"
+        case .grey: return "GREY"
+        }
+    }
+
     /// True for formats whose buffers carry a variable-length encoded image.
     public var isCompressed: Bool { self == .mjpeg }
 

@@ -30,7 +30,7 @@ extension CameraSettings {
         }
         self.init(
             device: c.device,
-            formats: c.formats.compactMap { CameraPixelFormat(name: $0.rawValue) },
+            formats: c.formats,
             width: c.width,
             height: c.height,
             fps: c.fps,
@@ -38,6 +38,29 @@ extension CameraSettings {
             frameTimeoutMs: c.frameTimeoutMilliseconds,
             controls: controls
         )
-        if formats.isEmpty { formats = [.yuyv, .mjpeg, .grey] }
+    }
+
+    /// The schema's defaults for `[camera]`.
+    public init() { self.init(config: CheckpointConfig.Camera(CheckpointConfigSchema.defaults[table: "camera"])) }
+
+    /// The schema's defaults for `[camera]`, on `device`.
+    public init(device: String) {
+        self.init()
+        self.device = device
+    }
+
+    /// Checks values given outside a config file (checkpointctl's --width, --fps, …) against the schema's `[camera]`
+    /// rules; every problem is named as `camera.key: problem (allowed: …)`.
+    public func validate() throws(CoreError) {
+        let values: [String: ConfigValue] = [
+            "device": .string(device), "formats": .array(formats.map { .string($0.configName) }), "width": .integer(width),
+            "height": .integer(height), "fps": .integer(fps), "buffers": .integer(buffers), "frame_timeout_ms": .integer(frameTimeoutMs),
+        ]
+        let document = TOMLDocument(file: "camera settings", root: ["camera": .table(values)], locator: TOMLKeyLocator(source: ""))
+        var v = ConfigValidator(document: document)
+        _ = v.validate(CheckpointConfigSchema.root)
+        let problems = v.diagnostics.filter { $0.keyPath.hasPrefix("camera.") }
+            .map { "\($0.keyPath): \($0.message)\($0.allowed.map { " (allowed: \($0))" } ?? "")" }
+        guard problems.isEmpty else { throw CoreError(.invalidConfig, problems.joined(separator: "; ")) }
     }
 }

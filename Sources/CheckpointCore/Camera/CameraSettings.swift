@@ -1,6 +1,8 @@
 /// Everything the camera adapters need from the `[camera]` config section.
 ///
-/// Plain values with defaults that follow the design notes; the config loader fills it in.
+/// Plain values. The settings of `[camera]` have no default here: their one definition is the config schema, and
+/// `CameraSettings()` / `init(config:)` (CameraSettings+Config.swift) take them from it. Only the capture engine's
+/// own constants (backoff, warm-up frames, smallest JPEG) have defaults.
 public struct CameraSettings: Sendable, Equatable {
     /// Device path; a stable `/dev/v4l/by-id/…` path is preferred so replugging keeps the name.
     public var device: String
@@ -26,13 +28,13 @@ public struct CameraSettings: Sendable, Equatable {
     public var controls: [CameraControlRequest]
 
     public init(
-        device: String = "/dev/video0",
-        formats: [CameraPixelFormat] = [.yuyv, .mjpeg, .grey],
-        width: Int = 640,
-        height: Int = 480,
-        fps: Int = 15,
-        buffers: Int = 4,
-        frameTimeoutMs: Int = 2500,
+        device: String,
+        formats: [CameraPixelFormat],
+        width: Int,
+        height: Int,
+        fps: Int,
+        buffers: Int,
+        frameTimeoutMs: Int,
         backoffMinSeconds: Double = 0.5,
         backoffMaxSeconds: Double = 30,
         warmupFrames: Int = 3,
@@ -53,23 +55,5 @@ public struct CameraSettings: Sendable, Equatable {
         self.minimumJPEGBytes = minimumJPEGBytes
         self.output = output
         self.controls = controls
-    }
-
-    /// Checks the values a config file could get wrong; every problem is named.
-    public func validate() throws(CoreError) {
-        var problems: [String] = []
-        if device.isEmpty { problems.append("camera.device is empty") }
-        if formats.isEmpty { problems.append("camera.formats is empty (allowed: YUYV, MJPEG, GREY)") }
-        if !(16...8192).contains(width) { problems.append("camera.width \(width) is out of range (allowed: 16…8192)") }
-        if !(16...8192).contains(height) { problems.append("camera.height \(height) is out of range (allowed: 16…8192)") }
-        if !(1...120).contains(fps) { problems.append("camera.fps \(fps) is out of range (allowed: 1…120)") }
-        if !(2...8).contains(buffers) { problems.append("camera.buffers \(buffers) is out of range (allowed: 2…8)") }
-        if !(100...60_000).contains(frameTimeoutMs) {
-            problems.append("camera.frame_timeout_ms \(frameTimeoutMs) is out of range (allowed: 100…60000)")
-        }
-        if !(backoffMinSeconds > 0 && backoffMinSeconds <= backoffMaxSeconds) {
-            problems.append("camera backoff bounds \(backoffMinSeconds)…\(backoffMaxSeconds) s are not increasing and positive")
-        }
-        guard problems.isEmpty else { throw CoreError(.invalidConfig, problems.joined(separator: "; ")) }
     }
 }

@@ -152,6 +152,12 @@ public struct CalibrationFile: Sendable, Equatable {
         self.reference = reference
     }
 
+    /// Whether the file is a shipped example rather than this sensor's calibration: its sensor serial or its
+    /// calibration id contains "example" (any case). Such a file is refused for screening ("not calibrated").
+    public var isExample: Bool { Self.marksExample(sensor.serial) || Self.marksExample(record.id) }
+
+    static func marksExample(_ s: String) -> Bool { s.lowercased().contains("example") }
+
     /// Largest thermal frame any supported sensor has (MLX90640: 32×24); reference regions must fit inside it.
     public static let maxThermalWidth = 32
     public static let maxThermalHeight = 24
@@ -167,7 +173,7 @@ public struct CalibrationFile: Sendable, Equatable {
                 keys: [
                     Schema.choice("model", nil, CheckpointConfigSchema.thermalModels, required: true, "Sensor model; must match thermal.model in checkpointd.toml."),
                     Schema.string("serial", .required, rules: [Schema.nonEmpty("the sensor's serial number or label")], "Serial number (or asset label) of the sensor."),
-                    Schema.num("emissivity", 0.98, 0.90, 1.00, unit: "ratio", "Emissivity set in the sensor; human skin is 0.98 (ISO/TR 13154)."),
+                    Schema.num("emissivity", 0.98, 0.90, 1.00, unit: "ratio", "Emissivity set in the sensor; human skin is 0.98 (ISO/TR 13154).").restart(),
                 ]),
             ConfigTable(
                 "calibration", doc: "Who calibrated, when and how.",

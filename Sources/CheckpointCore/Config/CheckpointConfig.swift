@@ -4,8 +4,16 @@ import Logging
 /// The daemon's validated configuration. Built only from a file that passed every check (see `ConfigLoader`);
 /// relative paths are already absolute (resolved against the config file's directory).
 public struct CheckpointConfig: Sendable {
-    /// The file this was read from.
+    /// The main file this was read from.
     public var file: String
+    /// The merged document (main file and drop-ins), for the file and line of each key.
+    public var document: TOMLDocument
+    /// The validated tables with every default applied (what the typed sections below are built from).
+    public var resolved: ResolvedTable
+    /// Every file read, in the order applied (the main file, then its drop-ins).
+    public var files: [String] { document.sources.map(\.file) }
+    /// Where `path` (e.g. `["api", "socket_group"]`) is set, for a FILE:LINE message.
+    public func location(of path: [String]) -> (file: String, line: Int) { document.location(for: path) }
     public var kiosk: Kiosk
     public var camera: Camera
     public var detector: Detector
@@ -28,7 +36,8 @@ public struct CheckpointConfig: Sendable {
 
     public struct Camera: Sendable, Equatable {
         public enum Source: String, Sendable { case v4l2, replay }
-        public enum PixelFormat: String, Sendable { case mjpeg = "MJPEG", yuyv = "YUYV", grey = "GREY" }
+        /// One pixel-format type for config and capture.
+        public typealias PixelFormat = CameraPixelFormat
         public var source: Source
         public var device: String
         public var replayPath: String?
@@ -96,11 +105,8 @@ public struct CheckpointConfig: Sendable {
     }
 
     public struct Thermal: Sendable, Equatable {
-        public enum Model: String, Sendable, CaseIterable {
-            case gyMCU90640 = "gy-mcu90640"
-            case asciiLine = "ascii-line"
-            case singlePoint5A5A = "single-point-5a5a"
-        }
+        /// One sensor-model type for config and driver (an ascii-line model carries its pattern).
+        public typealias Model = ThermalModel
         public enum Baud: Sendable, Equatable {
             case auto
             case fixed(Int)
@@ -111,8 +117,11 @@ public struct CheckpointConfig: Sendable {
         public var calibrationPath: String
         public var warmupMinutes: Int
         public var frameRateHz: Double
-        /// Only for `.asciiLine`: a regex with named groups `object` and `ambient`.
-        public var asciiPattern: String?
+        /// Only for `.asciiLine`: a regex with named groups `object` and `ambient` (`thermal.ascii_pattern`).
+        public var asciiPattern: String? {
+            if case .asciiLine(let pattern) = model { return pattern }
+            return nil
+        }
     }
 
     public struct Screening: Sendable, Equatable {
@@ -185,7 +194,7 @@ public struct CheckpointConfig: Sendable {
         switch camera.source {
         case .v4l2:
             lines.append(
-                "camera: v4l2 \(camera.device) \(camera.width)x\(camera.height) @ \(camera.fps) fps, formats \(camera.formats.map(\.rawValue).joined(separator: ",")), \(camera.buffers) buffers")
+                "camera: v4l2 \(camera.device) \(camera.width)x\(camera.height) @ \(camera.fps) fps, formats \(camera.formats.map(\.configName).joined(separator: ",")), \(camera.buffers) buffers")
         case .replay:
             lines.append("camera: replay \(camera.replayPath ?? "-") @ \(camera.replayFPS) fps")
         }
@@ -199,7 +208,7 @@ public struct CheckpointConfig: Sendable {
         case .fixed(let b): baud = String(b)
         }
         lines.append(
-            "thermal: \(thermal.model.rawValue) on \(thermal.port) (baud \(baud), \(thermal.frameRateHz) Hz, warm-up \(thermal.warmupMinutes) min)")
+            "thermal: \(thermal.model.name) on \(thermal.port) (baud \(baud), \(thermal.frameRateHz) Hz, warm-up \(thermal.warmupMinutes) min)")
         lines.append(
             "calibration: \(calibration.record.id) for \(calibration.sensor.model) serial \(calibration.sensor.serial), by \(calibration.record.calibratedBy) at \(calibration.record.calibratedAt) (\(thermal.calibrationPath))")
         lines.append(
@@ -220,74 +229,176 @@ public struct CheckpointConfig: Sendable {
 
 extension CheckpointConfig {
     /// Builds the typed config from validated tables; only called when validation found no problem.
-    init(file: String, resolved r: ResolvedTable, calibration: CalibrationFile) {
-        let k = r[table: "kiosk"], c = r[table: "camera"], cc = c[table: "controls"], d = r[table: "detector"]
+    init(document: TOMLDocument, resolved r: ResolvedTable, calibration: CalibrationFile) {
+        let k = r[table: "kiosk"], c = r[table: "camera"], d = r[table: "detector"]
         let t = r[table: "tracking"], s = r[table: "snapshot"], th = r[table: "thermal"], sc = r[table: "screening"]
         let a = r[table: "api"], ui = r[table: "ui"], u = r[table: "upload"], q = r[table: "queue"], l = r[table: "logging"]
-        self.file = file
+        self.file = document.file
+        self.document = document
+        self.resolved = r
         self.calibration = calibration
-        kiosk = Kiosk(checkpointID: k.string("checkpoint_id") ?? "", deviceID: k.string("device_id") ?? "")
-        camera = Camera(
-            source: Camera.Source(rawValue: c.string("source") ?? "") ?? .v4l2,
-            device: c.path("device") ?? "",
+        // Every value comes from the validated document, defaults included: no literal default lives here.
+        kiosk = Kiosk(k)
+        camera = Camera(c)
+        detector = Detector(d)
+        tracking = Tracking(t)
+        snapshot = Snapshot(s)
+        thermal = Thermal(th)
+        screening = Screening(sc)
+        api = API(a)
+        self.ui = UI(ui)
+        upload = Upload(u)
+        queue = Queue(q)
+        logging = Logging(l)
+    }
+}
+
+// MARK: One builder per section, from its validated table (defaults applied by the validator from the schema).
+
+private let str = \ConfigValue.stringValue, int = \ConfigValue.intValue, dbl = \ConfigValue.doubleValue, bool = \ConfigValue.boolValue
+
+extension CheckpointConfig.Kiosk {
+    public init(_ k: ResolvedTable) {
+        self.init(checkpointID: k.get("checkpoint_id", str), deviceID: k.get("device_id", str))
+    }
+}
+
+extension CheckpointConfig.Camera {
+    public init(_ c: ResolvedTable) {
+        let cc = c[table: "controls"]
+        self.init(
+            source: Source(rawValue: c.get("source", str))!,
+            device: c.requiredPath("device"),
             replayPath: c.path("replay_path"),
-            replayFPS: c.double("replay_fps") ?? 10,
-            formats: (c.strings("formats") ?? []).compactMap(Camera.PixelFormat.init(rawValue:)),
-            width: c.int("width") ?? 640, height: c.int("height") ?? 480, fps: c.int("fps") ?? 15,
-            buffers: c.int("buffers") ?? 4, frameTimeoutMilliseconds: c.int("frame_timeout_ms") ?? 2500,
-            controls: Camera.Controls(
-                exposureMode: cc.string("exposure_mode").flatMap(Camera.Controls.ExposureMode.init(rawValue:)),
+            replayFPS: c.get("replay_fps", dbl),
+            formats: (c.strings("formats") ?? []).compactMap(PixelFormat.init(name:)),
+            width: c.get("width", int), height: c.get("height", int), fps: c.get("fps", int),
+            buffers: c.get("buffers", int), frameTimeoutMilliseconds: c.get("frame_timeout_ms", int),
+            controls: Controls(
+                exposureMode: cc.string("exposure_mode").flatMap(Controls.ExposureMode.init(rawValue:)),
                 exposureAbsolute: cc.int("exposure_absolute"),
                 whiteBalanceAuto: cc.bool("white_balance_auto"),
                 whiteBalanceTemperatureKelvin: cc.int("white_balance_temperature"),
                 gain: cc.int("gain"),
-                powerLineFrequency: cc.string("power_line_frequency").flatMap(Camera.Controls.PowerLineFrequency.init(rawValue:))))
-        detector = Detector(
-            modelPath: d.path("model") ?? "", modelSHA256: d.string("model_sha256")?.lowercased(),
-            fallbackCascadePath: d.path("fallback_cascade") ?? "",
-            detectionWidth: d.int("detection_width") ?? 320, detectionHeight: d.int("detection_height") ?? 240,
-            scoreThreshold: d.double("score_threshold") ?? 0.75, nmsThreshold: d.double("nms_threshold") ?? 0.3,
-            threads: d.int("threads") ?? 1, verifySize: d.int("verify_size") ?? 0,
-            proposalScoreThreshold: d.double("proposal_score_threshold") ?? 0.3, verifyMargin: d.double("verify_margin") ?? 0.6,
-            maxProposals: d.int("max_proposals") ?? 4)
-        tracking = Tracking(
-            iouThreshold: t.double("iou_threshold") ?? 0.5, stableFrames: t.int("stable_frames") ?? 5,
-            minDistanceMeters: t.double("min_distance_m") ?? 0.3, maxDistanceMeters: t.double("max_distance_m") ?? 1.0,
-            focalLengthPixels: t.double("focal_length_px") ?? 600, minSharpness: t.double("min_sharpness") ?? 50,
-            maxAsymmetry: t.double("max_asymmetry") ?? 0.35, personRangeMeters: t.double("person_range_m") ?? 1.5)
-        snapshot = Snapshot(
-            jpegQuality: s.int("jpeg_quality") ?? 85, maxBytes: s.int("max_bytes") ?? 150_000,
-            margin: s.double("margin") ?? 0.25)
-        let baud: Thermal.Baud = th.int("baud").map { .fixed($0) } ?? .auto
-        thermal = Thermal(
-            model: Thermal.Model(rawValue: th.string("model") ?? "") ?? .gyMCU90640, port: th.path("port") ?? "",
-            baud: baud, calibrationPath: th.path("calibration") ?? "", warmupMinutes: th.int("warmup_minutes") ?? 30,
-            frameRateHz: th.double("frame_rate_hz") ?? 4, asciiPattern: th.string("ascii_pattern"))
-        screening = Screening(
-            elevatedC: sc.double("elevated_c") ?? 37.5, frames: sc.int("frames") ?? 5, topN: sc.int("top_n") ?? 4,
-            minFacePixels: sc.int("min_face_pixels") ?? 6, declarationHoldSeconds: sc.int("declaration_hold_seconds") ?? 300,
-            plausibleMinC: sc.double("plausible_min_c") ?? 34, plausibleMaxC: sc.double("plausible_max_c") ?? 42.5)
-        api = API(
-            socketPath: a.path("socket") ?? "", socketMode: a.int("socket_mode") ?? 0o660,
-            socketGroup: a.string("socket_group"), tcpPort: a.int("tcp_port") ?? 0,
-            maxBodyBytes: a.int("max_body_bytes") ?? 65536, idleTimeoutSeconds: a.int("idle_timeout_seconds") ?? 30,
-            maxConnections: a.int("max_connections") ?? 64, maxConcurrentDeclarations: a.int("max_concurrent_declarations") ?? 8)
-        self.ui = UI(
-            enabled: ui.bool("enabled") ?? true, dir: ui.path("dir") ?? "/usr/share/checkpointd/ui",
-            preview: ui.bool("preview") ?? true, previewFPS: ui.int("preview_fps") ?? 5, previewWidth: ui.int("preview_width") ?? 480,
-            qrScan: ui.bool("qr_scan") ?? true)
-        upload = Upload(
-            endpoint: u.string("endpoint") ?? "", allowInsecureHTTP: u.bool("allow_insecure_http") ?? false,
-            caFile: u.path("ca_file"), pinnedPublicKey: u.string("pinned_public_key"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),
-            connectTimeoutSeconds: u.int("connect_timeout_s") ?? 15, totalTimeoutSeconds: u.int("total_timeout_s") ?? 120,
-            lowSpeedLimitBytesPerSecond: u.int("low_speed_limit_bps") ?? 1024,
-            lowSpeedTimeSeconds: u.int("low_speed_time_s") ?? 30, backoffMaxSeconds: u.int("backoff_max_s") ?? 300,
-            retryAfterMaxSeconds: u.int("retry_after_max_s") ?? 3600)
-        queue = Queue(
-            databasePath: q.path("database") ?? "", maxBytes: q.int("max_bytes") ?? 2 << 30,
-            minFreeBytes: q.int("min_free_bytes") ?? 512 << 20, faceDropFraction: q.double("face_drop_fraction") ?? 0.8,
-            faceRetentionHours: q.int("face_retention_hours") ?? 336,
-            uploadedRetentionHours: q.int("uploaded_retention_hours") ?? 0)
-        logging = Logging(level: Logger.Level(rawValue: l.string("level") ?? "info") ?? .info)
+                powerLineFrequency: cc.string("power_line_frequency").flatMap(Controls.PowerLineFrequency.init(rawValue:))))
     }
+}
+
+extension CheckpointConfig.Detector {
+    public init(_ d: ResolvedTable) {
+        self.init(
+            modelPath: d.requiredPath("model"), modelSHA256: d.string("model_sha256")?.lowercased(),
+            fallbackCascadePath: d.requiredPath("fallback_cascade"),
+            detectionWidth: d.get("detection_width", int), detectionHeight: d.get("detection_height", int),
+            scoreThreshold: d.get("score_threshold", dbl), nmsThreshold: d.get("nms_threshold", dbl),
+            threads: d.get("threads", int), verifySize: d.get("verify_size", int),
+            proposalScoreThreshold: d.get("proposal_score_threshold", dbl), verifyMargin: d.get("verify_margin", dbl),
+            maxProposals: d.get("max_proposals", int))
+    }
+}
+
+extension CheckpointConfig.Tracking {
+    public init(_ t: ResolvedTable) {
+        self.init(
+            iouThreshold: t.get("iou_threshold", dbl), stableFrames: t.get("stable_frames", int),
+            minDistanceMeters: t.get("min_distance_m", dbl), maxDistanceMeters: t.get("max_distance_m", dbl),
+            focalLengthPixels: t.get("focal_length_px", dbl), minSharpness: t.get("min_sharpness", dbl),
+            maxAsymmetry: t.get("max_asymmetry", dbl), personRangeMeters: t.get("person_range_m", dbl))
+    }
+    /// The schema's defaults.
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "tracking"]) }
+}
+
+extension CheckpointConfig.Snapshot {
+    public init(_ s: ResolvedTable) {
+        self.init(jpegQuality: s.get("jpeg_quality", int), maxBytes: s.get("max_bytes", int), margin: s.get("margin", dbl))
+    }
+    /// The schema's defaults.
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "snapshot"]) }
+}
+
+extension CheckpointConfig.Thermal {
+    public init(_ th: ResolvedTable) {
+        self.init(
+            model: Self.model(th.get("model", str), pattern: th.string("ascii_pattern")), port: th.requiredPath("port"),
+            baud: th.int("baud").map { .fixed($0) } ?? .auto, calibrationPath: th.requiredPath("calibration"),
+            warmupMinutes: th.get("warmup_minutes", int),
+            frameRateHz: th.get("frame_rate_hz", dbl))
+    }
+
+    /// A validated model name (one of `ThermalModel.names`) as the driver's model.
+    static func model(_ name: String, pattern: String?) -> Model {
+        do { return try Model(name: name, linePattern: pattern) } catch {
+            preconditionFailure("thermal.model \(name) passed validation but is not a ThermalModel: \(error)")
+        }
+    }
+}
+
+extension CheckpointConfig.Screening {
+    public init(_ sc: ResolvedTable) {
+        self.init(
+            elevatedC: sc.get("elevated_c", dbl), frames: sc.get("frames", int), topN: sc.get("top_n", int),
+            minFacePixels: sc.get("min_face_pixels", int), declarationHoldSeconds: sc.get("declaration_hold_seconds", int),
+            plausibleMinC: sc.get("plausible_min_c", dbl), plausibleMaxC: sc.get("plausible_max_c", dbl))
+    }
+}
+
+extension CheckpointConfig.API {
+    public init(_ a: ResolvedTable) {
+        self.init(
+            socketPath: a.requiredPath("socket"), socketMode: a.get("socket_mode", int),
+            socketGroup: a.string("socket_group"), tcpPort: a.get("tcp_port", int),
+            maxBodyBytes: a.get("max_body_bytes", int), idleTimeoutSeconds: a.get("idle_timeout_seconds", int),
+            maxConnections: a.get("max_connections", int), maxConcurrentDeclarations: a.get("max_concurrent_declarations", int))
+    }
+    /// The schema's defaults.
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "api"]) }
+}
+
+extension CheckpointConfig.UI {
+    public init(_ ui: ResolvedTable) {
+        self.init(
+            enabled: ui.get("enabled", bool), dir: ui.requiredPath("dir"),
+            preview: ui.get("preview", bool), previewFPS: ui.get("preview_fps", int), previewWidth: ui.get("preview_width", int),
+            qrScan: ui.get("qr_scan", bool))
+    }
+}
+
+extension CheckpointConfig.Upload {
+    public init(_ u: ResolvedTable) {
+        self.init(
+            endpoint: u.get("endpoint", str), allowInsecureHTTP: u.get("allow_insecure_http", bool),
+            caFile: u.path("ca_file"), pinnedPublicKey: u.string("pinned_public_key"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),
+            connectTimeoutSeconds: u.get("connect_timeout_s", int), totalTimeoutSeconds: u.get("total_timeout_s", int),
+            lowSpeedLimitBytesPerSecond: u.get("low_speed_limit_bps", int),
+            lowSpeedTimeSeconds: u.get("low_speed_time_s", int), backoffMaxSeconds: u.get("backoff_max_s", int),
+            retryAfterMaxSeconds: u.get("retry_after_max_s", int))
+    }
+}
+
+extension CheckpointConfig.Queue {
+    public init(_ q: ResolvedTable) {
+        self.init(
+            databasePath: q.requiredPath("database"), maxBytes: q.get("max_bytes", int),
+            minFreeBytes: q.get("min_free_bytes", int), faceDropFraction: q.get("face_drop_fraction", dbl),
+            faceRetentionHours: q.get("face_retention_hours", int),
+            uploadedRetentionHours: q.get("uploaded_retention_hours", int))
+    }
+    /// The schema's defaults.
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "queue"]) }
+}
+
+extension CheckpointConfig.Logging {
+    public init(_ l: ResolvedTable) {
+        self.init(level: Logger.Level(rawValue: l.get("level", str))!)
+    }
+}
+
+extension CheckpointConfigSchema {
+    /// Every table with only the schema's defaults (what a file that sets nothing gets), for the domain types'
+    /// own defaults (`FaceReadinessConfig()`, `CameraSettings()`, …) and tools run without a configuration.
+    public static let defaults: ResolvedTable = {
+        var v = ConfigValidator(document: TOMLDocument(file: defaultPath, root: [:], locator: TOMLKeyLocator(source: "")))
+        return v.validate(root)
+    }()
 }

@@ -111,11 +111,18 @@ public struct ConfigKey: Sendable {
     public var doc: String
     /// A file-system path: relative values are resolved against the directory of the file they are written in.
     public var isPath: Bool
+    /// A secret (a password, a token): `--print-config` and every message show it redacted. The schema holds
+    /// none today (TLS keys are named by path, never written in the file); a key that is one sets this.
+    public var isSecret: Bool
+    /// A reload (SIGHUP) cannot apply a change of this key: it is opened, bound or recorded once at start, so the
+    /// daemon names it and asks for a restart (`ConfigReload`).
+    public var needsRestart = false
 
     public init(
         _ name: String, _ kind: ConfigValueKind, _ requirement: ConfigRequirement, rules: [ConfigRule] = [],
-        unit: String? = nil, path: Bool = false, doc: String
+        unit: String? = nil, path: Bool = false, secret: Bool = false, doc: String
     ) {
+        self.isSecret = secret
         self.name = name
         self.kind = kind
         self.requirement = requirement
@@ -123,6 +130,13 @@ public struct ConfigKey: Sendable {
         self.unit = unit
         self.doc = doc
         self.isPath = path
+    }
+
+    /// This key, marked as needing a restart to change.
+    public func restart() -> ConfigKey {
+        var k = self
+        k.needsRestart = true
+        return k
     }
 
     /// What a valid value looks like, as printed after "allowed:".
@@ -155,10 +169,11 @@ public struct ConfigTable: Sendable {
     public var keys: [ConfigKey]
     public var tables: [ConfigTable]
 
-    public init(_ name: String, doc: String, keys: [ConfigKey], tables: [ConfigTable] = []) {
+    /// `restart`: every key of this table needs a restart to change (see `ConfigKey.needsRestart`).
+    public init(_ name: String, doc: String, restart: Bool = false, keys: [ConfigKey], tables: [ConfigTable] = []) {
         self.name = name
         self.doc = doc
-        self.keys = keys
+        self.keys = restart ? keys.map { $0.restart() } : keys
         self.tables = tables
     }
 

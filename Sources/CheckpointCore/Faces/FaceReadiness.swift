@@ -2,35 +2,51 @@ import Foundation
 
 /// When a face counts as ready for a temperature measurement.
 public struct FaceReadinessConfig: Sendable, Equatable {
+    // The settings of `[tracking]`: no default of their own here; `init()` takes the schema's
+    // (`CheckpointConfigSchema`), `init(_ tracking:)` the daemon's configuration.
     /// Working range of the thermal sensor, metres from the camera.
-    public var minDistanceMeters: Double = 0.5
-    public var maxDistanceMeters: Double = 1.0
+    public var minDistanceMeters: Double
+    public var maxDistanceMeters: Double
     /// Faces estimated farther than this (or than `maxDistanceMeters`, whichever is larger) are not
     /// people at the kiosk: a face in the background, a small spurious box. They never make a second person.
-    public var personRangeMeters: Double = 1.5
-    /// The camera's horizontal field of view; with the frame width it gives the focal length in pixels.
-    public var horizontalFieldOfViewDegrees: Double = 60
+    public var personRangeMeters: Double
     /// The focal length in pixels when known from calibration; overrides the field of view.
     public var focalLengthPixels: Double?
+    /// Largest sideways offset of the nose from the eyes' midpoint, as a fraction of the eye distance
+    /// (0 = perfectly frontal; about 0.5 at a 45° head turn).
+    public var maxAsymmetry: Double
+    /// Smallest variance of the Laplacian on the face crop (see `Sharpness`).
+    public var minSharpness: Double
+    /// Frames the face must stay put (see `FaceTracker.stableIoU`) before it is ready.
+    public var stableFrames: Int
+
+    // Constants of the model, not settings.
+    /// The camera's horizontal field of view; with the frame width it gives the focal length in pixels.
+    public var horizontalFieldOfViewDegrees: Double = 60
     /// Typical adult face width as boxed by the detector, used when there are no landmarks.
     public var faceWidthMeters: Double = 0.15
     /// Typical adult distance between the eye centres (interpupillary distance).
     public var interEyeMeters: Double = 0.063
-    /// Largest sideways offset of the nose from the eyes' midpoint, as a fraction of the eye distance
-    /// (0 = perfectly frontal; about 0.5 at a 45° head turn).
-    public var maxAsymmetry: Double = 0.25
     /// Largest head tilt (the eye line's angle from horizontal), degrees.
     public var maxRollDegrees: Double = 20
-    /// Smallest variance of the Laplacian on the face crop (see `Sharpness`).
-    public var minSharpness: Double = 25
-    /// Frames the face must stay put (see `FaceTracker.stableIoU`) before it is ready.
-    public var stableFrames: Int = 5
 
-    public init() {}
+    /// The schema's defaults for `[tracking]`.
+    public init() { self.init(CheckpointConfig.Tracking.defaults) }
+
+    /// The readiness rules from the daemon's `[tracking]` table.
+    public init(_ tracking: CheckpointConfig.Tracking) {
+        stableFrames = tracking.stableFrames
+        minDistanceMeters = tracking.minDistanceMeters
+        maxDistanceMeters = tracking.maxDistanceMeters
+        focalLengthPixels = tracking.focalLengthPixels
+        minSharpness = tracking.minSharpness
+        maxAsymmetry = tracking.maxAsymmetry
+        personRangeMeters = tracking.personRangeMeters
+    }
 
     /// Checks the values; an error names the bad key.
     public func validate() throws(CoreError) {
-        func bad(_ key: String, _ why: String) -> CoreError { CoreError(.invalidConfig, "faces.\(key): \(why)") }
+        func bad(_ key: String, _ why: String) -> CoreError { CoreError(.invalidConfig, "tracking.\(key): \(why)") }
         guard minDistanceMeters > 0, maxDistanceMeters > minDistanceMeters else {
             throw bad("min_distance_m/max_distance_m", "need 0 < min < max, got \(minDistanceMeters)…\(maxDistanceMeters)")
         }

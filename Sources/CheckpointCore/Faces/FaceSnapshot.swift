@@ -1,18 +1,20 @@
 /// Snapshot settings: how much context around the face and how the JPEG is bounded.
 public struct FaceSnapshotConfig: Sendable, Equatable {
     /// Extra border on every side, as a fraction of the face box (0.25 = a quarter of its width/height).
-    public var margin: Double = 0.25
+    public var margin: Double
     /// JPEG quality to start from (1–100).
-    public var jpegQuality: Int = 85
+    public var jpegQuality: Int
     /// Upper bound on the encoded size; quality, then resolution, is reduced until it fits.
-    public var maxBytes: Int = 30_000
+    public var maxBytes: Int
 
-    public init() {}
+    /// The schema's defaults for `[snapshot]`.
+    public init() { self.init(CheckpointConfig.Snapshot.defaults) }
 
-    public func validate() throws(CoreError) {
-        guard margin >= 0, margin <= 2 else { throw CoreError(.invalidConfig, "faces.snapshot_margin: must be 0…2, got \(margin)") }
-        guard (1...100).contains(jpegQuality) else { throw CoreError(.invalidConfig, "faces.snapshot_quality: must be 1…100, got \(jpegQuality)") }
-        guard maxBytes >= 2_000 else { throw CoreError(.invalidConfig, "faces.snapshot_max_bytes: must be at least 2000, got \(maxBytes)") }
+    /// The snapshot settings from the daemon's `[snapshot]` table.
+    public init(_ snapshot: CheckpointConfig.Snapshot) {
+        jpegQuality = snapshot.jpegQuality
+        maxBytes = snapshot.maxBytes
+        margin = snapshot.margin
     }
 }
 

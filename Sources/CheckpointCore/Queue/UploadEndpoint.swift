@@ -6,6 +6,14 @@ import Foundation
 /// so it is allowed only when explicitly asked for *and* only to a loopback host: a mistyped or copied config can
 /// never send declarations unencrypted across a network.
 public enum UploadEndpoint {
+    /// Mutual TLS needs the client certificate and its key together: the missing one's config key
+    /// ("client_cert" or "client_key") and why, or nil. The one statement of the rule, for the config file
+    /// (ConfigLoader) and for settings given any other way (CurlUploader: checkpointctl's options, a reload).
+    public static func clientPairProblem(certificate: Bool, key: Bool) -> (missing: String, message: String)? {
+        guard certificate != key else { return nil }
+        return (certificate ? "client_key" : "client_cert", "missing; client_cert and client_key go together (mutual TLS needs both)")
+    }
+
     /// Why `endpoint` may not be used (nil when it may).
     public static func problem(_ endpoint: String, allowInsecureHTTP: Bool) -> String? {
         guard let c = URLComponents(string: endpoint), let scheme = c.scheme?.lowercased(), let host = c.host, !host.isEmpty else {

@@ -70,6 +70,9 @@ public enum ThermalModel: Sendable, Equatable, CustomStringConvertible {
     /// A single-point module printing text lines; `pattern` has named groups `object` and `ambient`.
     case asciiLine(pattern: String)
 
+    /// The names config files use (`thermal.model`, a calibration's `sensor.model`); `init(name:)` also takes aliases.
+    public static let names = ["gy-mcu90640", "ascii-line", "single-point-5a5a"]
+
     /// Parses a model name as used on the command line and in config files.
     public init(name: String, linePattern: String? = nil) throws(CoreError) {
         switch name.lowercased() {

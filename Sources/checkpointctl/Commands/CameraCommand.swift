@@ -66,7 +66,7 @@ struct CameraCaptureOptions: ParsableArguments {
         if let height { s.height = height }
         if let fps { s.fps = fps }
         s.output = output
-        s.frameTimeoutMs = 2500
+        s.frameTimeoutMs = CameraSettings().frameTimeoutMs   // the schema's default, whatever the kiosk's config says
         if !control.isEmpty {
             s.controls = try control.map { text in
                 let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
@@ -523,7 +523,12 @@ struct CameraBenchCommand: AsyncParsableCommand {
 
     private func measure(_ format: CameraPixelFormat, _ layout: PixelLayout, _ payload: [UInt8], fps: Double, frames: Int, seconds: Double) async throws -> (Double, Double, Int) {
         let opener = SyntheticV4L2DeviceOpener(format: format, width: width, height: height, payload: payload, fps: fps)
-        var settings = CameraSettings(device: "synthetic", formats: [format], width: width, height: height, fps: max(1, Int(fps)), output: layout)
+        var settings = CameraSettings(device: "synthetic")
+        settings.formats = [format]
+        settings.width = width
+        settings.height = height
+        settings.fps = max(1, Int(fps))
+        settings.output = layout
         settings.warmupFrames = 0
         var logger = Logger(label: "checkpointd.camera.bench")
         logger.logLevel = .error

@@ -23,9 +23,8 @@ struct QueueCommand: AsyncParsableCommand {
         /// technician on the kiosk looks at the queue the daemon writes without knowing where it is.
         func resolved() throws -> (db: String, maxBytes: Int64) {
             if let db, let maxMib { return (db, Int64(maxMib) * 1024 * 1024) }
-            if let db, !FileManager.default.fileExists(atPath: config),
-               case .integer(let maxBytes) = CheckpointConfigSchema.defaultValue(table: "queue", key: "max_bytes") {
-                return (db, Int64(maxBytes))  // a queue away from any kiosk (a copy, a test): the default limit
+            if let db, !FileManager.default.fileExists(atPath: config) {
+                return (db, Int64(CheckpointConfig.Queue.defaults.maxBytes))  // a queue away from any kiosk (a copy, a test): the schema's limit
             }
             let queue = try daemon.load(forDefaultsOf: db == nil ? ["--db"] : ["--max-mib"]).queue
             return (db ?? queue.databasePath, maxMib.map { Int64($0) * 1024 * 1024 } ?? Int64(queue.maxBytes))
