@@ -16,6 +16,7 @@ public struct CheckpointConfig: Sendable {
     public var api: API
     public var ui: UI
     public var upload: Upload
+    public var heartbeat: Heartbeat
     public var queue: Queue
     public var logging: Logging
     /// The calibration file named by `thermal.calibration`, validated too.
@@ -165,6 +166,11 @@ public struct CheckpointConfig: Sendable {
         public var retryAfterMaxSeconds: Int
     }
 
+    public struct Heartbeat: Sendable, Equatable {
+        public var enabled: Bool
+        public var intervalSeconds: Int
+    }
+
     public struct Queue: Sendable, Equatable {
         public var databasePath: String
         public var maxBytes: Int
@@ -283,6 +289,8 @@ extension CheckpointConfig {
             lowSpeedLimitBytesPerSecond: u.int("low_speed_limit_bps") ?? 1024,
             lowSpeedTimeSeconds: u.int("low_speed_time_s") ?? 30, backoffMaxSeconds: u.int("backoff_max_s") ?? 300,
             retryAfterMaxSeconds: u.int("retry_after_max_s") ?? 3600)
+        let hb = r[table: "heartbeat"]
+        heartbeat = Heartbeat(enabled: hb.bool("enabled") ?? true, intervalSeconds: hb.int("interval_s") ?? 300)
         queue = Queue(
             databasePath: q.path("database") ?? "", maxBytes: q.int("max_bytes") ?? 2 << 30,
             minFreeBytes: q.int("min_free_bytes") ?? 512 << 20, faceDropFraction: q.double("face_drop_fraction") ?? 0.8,
