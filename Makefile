@@ -23,7 +23,8 @@ DEBS := pkg-config g++ libc6-dev make git openssl curl ca-certificates python3 \
         libturbojpeg0-dev libpng-dev systemd udev qemu-system-x86 qemu-system-data busybox-static kmod cpio xz-utils bc sqlite3 \
         dpkg-dev strace e2fsprogs python3-jsonschema python3-yaml python3-venv \
         chromium chromium-driver python3-selenium python3-pytest fonts-noto-core \
-        libzxing-dev python3-segno
+        libzxing-dev python3-segno \
+        postgresql
 
 .PHONY: deps build build-debug test test-unit test-system demo bench soak fuzz install deb clean
 

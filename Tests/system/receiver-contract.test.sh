@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The reference receiver exercised from the contract by a property-based API tester: schemathesis generates requests
-# from Sources/checkpoint-receiver/openapi.yaml (valid and invalid ones) and checks every answer against it: no server
-# error, only documented status codes, content types, headers and response schemas, invalid data refused.
+# The receiver exercised from the contract by a property-based API tester: schemathesis generates requests from
+# Sources/checkpoint-receiver/openapi.yaml (records, heartbeats, the fleet view) and checks every answer against it: no
+# server error, only documented status codes, content types, headers and response schemas, invalid data refused.
+# First, the production command keeps fault injection out of reach and plain HTTP on loopback.
 # schemathesis comes from PyPI into a virtualenv cached under /var/cache (pinned: 3.x, with a hypothesis release its
 # hypothesis-jsonschema still works with).
 set -uo pipefail
@@ -19,6 +20,15 @@ if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
   /usr/bin/python3 -m venv "$VENV" || fail "cannot create a virtualenv (python3-venv)"
   "$VENV/bin/pip" install -q "schemathesis==3.39.16" "hypothesis<6.120" >"$W/pip.log" 2>&1 || fail "pip install schemathesis: $(tail -3 "$W/pip.log")"
 fi
+
+# Production use cannot inject faults by accident: `serve` (the default) has no fault options, the test stand only
+# listens on loopback, and plain HTTP is refused off loopback.
+"$BIN/checkpoint-receiver" --port 0 --db "$W/x.db" --fail-status 503 --fail-count 1 >"$W/x.out" 2>&1 && fail "serve accepted --fail-status"
+grep -q "fail-status" "$W/x.out" || fail "serve did not name the refused option: $(head -3 "$W/x.out")"
+"$BIN/checkpoint-receiver" test-stand --host 0.0.0.0 --port 0 --db "$W/x.db" --fail-status 503 >"$W/x.out" 2>&1 && fail "test-stand listened off loopback"
+"$BIN/checkpoint-receiver" --host 0.0.0.0 --port 0 --db "$W/x.db" >"$W/x.out" 2>&1 && fail "plain HTTP was served off loopback"
+grep -q "tls-cert" "$W/x.out" || fail "plain HTTP off loopback refused without saying why: $(head -3 "$W/x.out")"
+echo "PASS receiver-production-mode (no fault options in serve; test-stand and plain HTTP on loopback only)"
 
 "$BIN/checkpoint-receiver" --port 0 --db "$W/r.db" >"$W/out" 2>"$W/err" &
 RPID=$!
