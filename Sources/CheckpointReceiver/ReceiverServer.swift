@@ -48,18 +48,20 @@ public enum ReceiverServer {
     }
 
     public static func application(
-        router: Router<ReceiverContext>, host: String, port: Int, tls: ReceiverTLS?, logger: Logger,
+        router: Router<ReceiverContext>, host: String, port: Int, tls: ReceiverTLS?, idleTimeout: Duration = .seconds(60), logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Application<RouterResponder<ReceiverContext>> {
+        // A connection that sends nothing for this long is closed: a stalled or hostile client holds no socket.
+        let idle = TimeAmount.seconds(max(1, idleTimeout.components.seconds))
         let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "checkpoint-receiver")
         let announce: @Sendable (any Channel) async -> Void = { channel in await onRunning(channel.localAddress?.port ?? 0) }
         if let tls {
-            return Application(router: router, server: try .tls(.http1(), tlsConfiguration: try tls.configuration()),
+            return Application(router: router, server: try .tls(.http1(configuration: .init(idleTimeout: idle)), tlsConfiguration: try tls.configuration()),
                                configuration: configuration, onServerRunning: announce, logger: logger)
         }
         guard isLoopback(host) else {
             throw ReceiverError(.configuration, "plain HTTP is only served on loopback; give --tls-cert and --tls-key to listen on \(host)")
         }
-        return Application(router: router, server: .http1(), configuration: configuration, onServerRunning: announce, logger: logger)
+        return Application(router: router, server: .http1(configuration: .init(idleTimeout: idle)), configuration: configuration, onServerRunning: announce, logger: logger)
     }
 }

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTLS
 import Logging
 import NIOCore
+import Synchronization
 
 /// What the receiver does with a request, independent of where it stores and how it listens.
 public struct ReceiverOptions: Sendable {
@@ -19,10 +20,14 @@ public struct ReceiverOptions: Sendable {
     public var clock: @Sendable () -> Date
     /// Client certificates and the devices they may upload for.
     public var devices: DevicePolicy
+    /// Most requests (records and heartbeats) one device may make per minute; beyond, 429 with Retry-After. 0 = no limit.
+    public var perDevicePerMinute: Int
 
     public init(facesDirectory: String? = nil, maxBodyBytes: Int = 16 * 1024 * 1024, faults: FaultInjection? = nil,
-                fleet: FleetView.Thresholds = .init(), clock: @escaping @Sendable () -> Date = { Date() }, devices: DevicePolicy = .init()) {
+                fleet: FleetView.Thresholds = .init(), clock: @escaping @Sendable () -> Date = { Date() }, devices: DevicePolicy = .init(),
+                perDevicePerMinute: Int = 600) {
         self.devices = devices
+        self.perDevicePerMinute = perDevicePerMinute
         self.facesDirectory = facesDirectory
         self.maxBodyBytes = maxBodyBytes
         self.faults = faults
@@ -51,12 +56,25 @@ public final class ReceiverService: Sendable {
     public let storage: any ReceiverStorage
     public let options: ReceiverOptions
     let logger: Logger
+    /// Requests per device in the current minute (the core's fixed-window counter, keyed by deviceId).
+    private let limiter: Mutex<RateLimiter>
 
     public init(storage: any ReceiverStorage, options: ReceiverOptions = ReceiverOptions(),
                 logger: Logger = Logger(label: "checkpoint-receiver")) {
         self.storage = storage
         self.options = options
         self.logger = logger
+        self.limiter = Mutex(RateLimiter(burst: max(1, options.perDevicePerMinute), window: 60))
+    }
+
+    /// 429 with Retry-After when `deviceId` has used up its requests for this minute.
+    func overLimit(_ deviceId: String) -> Response? {
+        guard options.perDevicePerMinute > 0 else { return nil }
+        let now = options.clock().timeIntervalSince1970
+        guard !limiter.withLock({ $0.admit(key: deviceId, now: now).emit }) else { return nil }
+        var response = Self.problem(.tooManyRequests, "more than \(options.perDevicePerMinute) requests a minute from this device")
+        response.headers[.retryAfter] = "60"
+        return response
     }
 
     /// The receiver's routes.
@@ -160,6 +178,7 @@ public final class ReceiverService: Sendable {
             return Self.problem(.unprocessableContent, "Idempotency-Key does not match the record id")
         }
         if let refusal = await refused(channel, deviceId: record.deviceId, what: "record") { return refusal }
+        if let limited = overLimit(record.deviceId) { return limited }
         let face = parts.first(where: { $0.name == "face" })?.body
         let outcome: InsertOutcome
         do {
@@ -207,6 +226,7 @@ public final class ReceiverService: Sendable {
             return Self.problem(.unprocessableContent, "heartbeat does not match the contract: \(error)")
         }
         if let refusal = await refused(channel, deviceId: heartbeat.deviceId, what: "heartbeat") { return refusal }
+        if let limited = overLimit(heartbeat.deviceId) { return limited }
         let now = options.clock()
         do {
             try await storage.storeHeartbeat(IncomingHeartbeat(deviceId: heartbeat.deviceId, checkpointId: heartbeat.checkpointId,

@@ -32,6 +32,8 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Require client certificates signed by this CA (PEM): mutual TLS; each certificate's subject CN must be the deviceId it uploads for (403 otherwise).") var clientCA: String?
     @Option(help: "Revoked client certificates: one serial number (hex) per line; read again when it changes. Needs --client-ca.") var revoked: String?
     @Option(help: "Largest upload accepted, in bytes (413 beyond it).") var maxBodyBytes = 16 * 1024 * 1024
+    @Option(help: "Close a connection idle for this many seconds.") var idleTimeout = 60
+    @Option(help: "Most requests (records and heartbeats) one device may make per minute (429 with Retry-After beyond; 0 = no limit). Default: 600; the test stand: 0.") var perDevicePerMinute: Int?
     @Option(help: "Fleet view: a kiosk with no heartbeat for this many seconds is silent (a few of its [heartbeat] interval_s).") var silentAfter = 900
     @Option(help: "Fleet view: a calibration older than this many days needs attention.") var calibrationMaxAgeDays = 180
 
@@ -44,6 +46,8 @@ struct ServeOptions: ParsableArguments {
             throw ValidationError("plain HTTP is only served on loopback: give --tls-cert and --tls-key to listen on \(host)")
         }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
+        if idleTimeout < 1 { throw ValidationError("--idle-timeout must be at least 1 second") }
+        if let p = perDevicePerMinute, p < 0 { throw ValidationError("--per-device-per-minute must not be negative") }
         if silentAfter < 1 { throw ValidationError("--silent-after must be at least 1 second") }
         if calibrationMaxAgeDays < 1 { throw ValidationError("--calibration-max-age-days must be at least 1") }
     }
@@ -71,10 +75,12 @@ struct ServeOptions: ParsableArguments {
         let service = ReceiverService(storage: storage, options: ReceiverOptions(
             facesDirectory: faces, maxBodyBytes: maxBodyBytes, faults: faults,
             fleet: FleetView.Thresholds(silentAfterSeconds: Double(silentAfter), calibrationMaxAgeDays: Double(calibrationMaxAgeDays)),
-            devices: DevicePolicy(requireClientCertificate: clientCA != nil, revoked: try revoked.map(RevocationList.init(path:)))),
+            devices: DevicePolicy(requireClientCertificate: clientCA != nil, revoked: try revoked.map(RevocationList.init(path:))),
+            perDevicePerMinute: perDevicePerMinute ?? (faults == nil ? 600 : 0)),
                                       logger: logger)
         let tls = tlsCert.map { ReceiverTLS(certificateChain: $0, privateKey: tlsKey!, clientCA: clientCA) }
-        let app = try ReceiverServer.application(router: service.router(), host: host, port: port, tls: tls, logger: logger) { port in
+        let app = try ReceiverServer.application(router: service.router(), host: host, port: port, tls: tls,
+                                                 idleTimeout: .seconds(idleTimeout), logger: logger) { port in
             print("listening on \(port)")
             fflush(stdout)
         }

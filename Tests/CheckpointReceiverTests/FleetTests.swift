@@ -154,3 +154,36 @@ struct FleetTests {
         }
     }
 }
+
+@Suite("Receiver: per-device rate limit")
+struct RateLimitTests {
+    func status(_ client: some TestClientProtocol, _ device: String) async throws -> (HTTPResponse.Status, String?) {
+        try await client.execute(uri: "/v1/heartbeats", method: .post, headers: [.contentType: "application/json"],
+                                 body: ByteBuffer(bytes: try sampleHeartbeat(device).encoded())) { ($0.status, $0.headers[.retryAfter]) }
+    }
+
+    @Test func aDeviceOverItsRequestsPerMinuteGets429UntilTheMinuteIsOver() async throws {
+        let clock = TestClock()
+        let storage = try SQLiteReceiverStorage(path: receiverTempDir("rate") + "/r.db")
+        let svc = ReceiverService(storage: storage, options: ReceiverOptions(clock: clock.read, perDevicePerMinute: 3))
+        try await testApplication(svc).test(.router) { client in
+            for _ in 0..<3 {
+                let ok = try await status(client, "K1")
+                #expect(ok.0 == .ok)
+            }
+            let limited = try await status(client, "K1")
+            #expect(limited.0 == .tooManyRequests)
+            #expect(limited.1 == "60")
+            let other = try await status(client, "K2")   // another kiosk is not held back
+            #expect(other.0 == .ok)
+            // A record from the limited device too: the limit is per device, whatever it sends.
+            let record = sampleRecord(9, device: "K1")
+            let r = try await client.execute(uri: "/v1/records", method: .post, headers: uploadHeaders(key: record.id.uuidString.lowercased()),
+                                             body: multipart(json: try record.encoded())) { $0.status }
+            #expect(r == .tooManyRequests)
+            clock.advance(61)
+            let later = try await status(client, "K1")
+            #expect(later.0 == .ok)
+        }
+    }
+}

@@ -30,6 +30,26 @@ grep -q "fail-status" "$W/x.out" || fail "serve did not name the refused option:
 grep -q "tls-cert" "$W/x.out" || fail "plain HTTP off loopback refused without saying why: $(head -3 "$W/x.out")"
 echo "PASS receiver-production-mode (no fault options in serve; test-stand and plain HTTP on loopback only)"
 
+# An idle connection (a stalled or hostile client) is closed after --idle-timeout.
+"$BIN/checkpoint-receiver" --port 0 --db "$W/i.db" --idle-timeout 2 >"$W/i.out" 2>&1 &
+IPID=$!
+for _ in $(seq 600); do grep -q '^listening on' "$W/i.out" 2>/dev/null && break; sleep 0.1; done
+held=$(/usr/bin/python3 - "$(awk '/^listening on/{print $3}' "$W/i.out")" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(20)
+t0 = time.monotonic()
+try:
+    s.recv(1)   # returns b"" when the server closes
+except OSError:
+    pass
+print(f"{time.monotonic() - t0:.1f}")
+PY
+)
+kill $IPID 2>/dev/null; wait $IPID 2>/dev/null
+[ "$(echo "$held >= 1.5 && $held <= 6" | bc)" = 1 ] && echo "PASS receiver-idle-timeout (an idle connection closed after ${held} s; --idle-timeout 2)" \
+  || fail "an idle connection was held ${held} s with --idle-timeout 2"
+
 "$BIN/checkpoint-receiver" --port 0 --db "$W/r.db" >"$W/out" 2>"$W/err" &
 RPID=$!
 for _ in $(seq 600); do grep -q '^listening on' "$W/out" 2>/dev/null && break; sleep 0.1; done

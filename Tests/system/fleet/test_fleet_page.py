@@ -94,6 +94,13 @@ def test_every_kiosk_is_listed_worst_first_in_vietnamese_and_english(browser):
     assert real, "the real kiosk's heartbeat never arrived"
     assert real[0]["calibrationId"] == "demo-identity" and real[0]["status"] != "silent"
     assert {s["name"] for s in real[0]["stages"]} >= {"thermal"}
+    # The simulator is connected: the kiosk says so well before its next interval (30 s), by a state-change heartbeat
+    # when its first one went out before the sensor was up.
+    seen = time.monotonic()
+    while not real[0]["sensorConnected"]:
+        assert time.monotonic() - seen < 20, "the sensor's arrival was not reported before the next interval"
+        time.sleep(0.5)
+        real = [k for k in fleet()["kiosks"] if k["deviceId"] == DEVICE]
     post_all()
     browser.get(URL + "/fleet")
     got = rows(browser)
