@@ -80,6 +80,19 @@ public final class PostgresReceiverStorage: ReceiverStorage {
         }
     }
 
+    public func purgeRecords(receivedBefore cutoff: Date) async throws -> [String] {
+        do {
+            var ids: [String] = []
+            let rows = try await client.query("DELETE FROM received WHERE received_at < \(cutoff) RETURNING id", logger: logger)
+            for try await id in rows.decode(String.self) { ids.append(id) }
+            // VACUUM makes the dead rows' space reusable at once (PostgreSQL overwrites it as new rows arrive).
+            if !ids.isEmpty { try await client.query("VACUUM received", logger: logger) }
+            return ids
+        } catch {
+            throw ReceiverError(.storage, "cannot purge old records in PostgreSQL", cause: error)
+        }
+    }
+
     public func recordIDs() async throws -> [String] {
         do {
             var ids: [String] = []

@@ -106,6 +106,32 @@ public final class ReceiverService: Sendable {
         return router
     }
 
+    /// Retention: deletes records received more than `recordDays` ago and face images older than `faceDays` (a face
+    /// is never kept longer than its record). Returns how many of each went. No personal data is logged: counts only.
+    @discardableResult
+    public func purge(recordDays: Int?, faceDays: Int?) async throws -> (records: Int, faces: Int) {
+        let now = options.clock()
+        var faces = 0
+        var records = 0
+        if let recordDays {
+            let ids = try await storage.purgeRecords(receivedBefore: now.addingTimeInterval(-Double(recordDays) * 86400))
+            records = ids.count
+            if let dir = options.facesDirectory {
+                for id in ids where (try? FileManager.default.removeItem(atPath: "\(dir)/\(id).jpg")) != nil { faces += 1 }
+            }
+        }
+        if let faceDays, let dir = options.facesDirectory {
+            let cutoff = now.addingTimeInterval(-Double(faceDays) * 86400)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasSuffix(".jpg") {
+                let path = "\(dir)/\(name)"
+                guard let m = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date, m < cutoff else { continue }
+                if (try? FileManager.default.removeItem(atPath: path)) != nil { faces += 1 }
+            }
+        }
+        if records > 0 || faces > 0 { logger.notice("retention purge", metadata: ["records": "\(records)", "faces": "\(faces)"]) }
+        return (records, faces)
+    }
+
     /// The fleet as of now.
     public func fleet() async throws -> FleetView {
         FleetView(heartbeats: try await storage.latestHeartbeats(), now: options.clock(), thresholds: options.fleet)

@@ -16,6 +16,9 @@ public protocol ReceiverStorage: Sendable {
     func storeHeartbeat(_ heartbeat: IncomingHeartbeat) async throws
     /// The latest heartbeat of every device that ever sent one.
     func latestHeartbeats() async throws -> [IncomingHeartbeat]
+    /// Deletes the records received before `cutoff` (retention) so that their content is gone from the storage, not
+    /// only unlisted; returns their ids (whose face files the service then deletes).
+    func purgeRecords(receivedBefore cutoff: Date) async throws -> [String]
 }
 
 /// One heartbeat as received (only the latest per device is kept).

@@ -14,7 +14,8 @@ public final class SQLiteReceiverStorage: ReceiverStorage {
         if fd >= 0 { fchmod(fd, 0o600); close(fd) }
         do {
             var config = Configuration()
-            config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            // secure_delete: a deleted record's bytes are overwritten in the file, not left in free pages.
+            config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON") }
             pool = try DatabasePool(path: path, configuration: config)
             // GRDB sets the writer to synchronous=NORMAL when it enables WAL; a 201 must survive a power cut: FULL.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
@@ -83,6 +84,23 @@ public final class SQLiteReceiverStorage: ReceiverStorage {
             }
         } catch {
             throw ReceiverError(.storage, "cannot read heartbeats", cause: error)
+        }
+    }
+
+    public func purgeRecords(receivedBefore cutoff: Date) async throws -> [String] {
+        do {
+            let ids = try await pool.write { db -> [String] in
+                let ids = try String.fetchAll(db, sql: "SELECT id FROM received WHERE received_at < ?", arguments: [cutoff.timeIntervalSince1970])
+                try db.execute(sql: "DELETE FROM received WHERE received_at < ?", arguments: [cutoff.timeIntervalSince1970])
+                return ids
+            }
+            if !ids.isEmpty {
+                // The WAL still holds the deleted rows' old pages until it is checkpointed and truncated.
+                try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            }
+            return ids
+        } catch {
+            throw ReceiverError(.storage, "cannot purge old records", cause: error)
         }
     }
 

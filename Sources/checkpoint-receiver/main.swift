@@ -32,6 +32,8 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Require client certificates signed by this CA (PEM): mutual TLS; each certificate's subject CN must be the deviceId it uploads for (403 otherwise).") var clientCA: String?
     @Option(help: "Revoked client certificates: one serial number (hex) per line; read again when it changes. Needs --client-ca.") var revoked: String?
     @Option(help: "Largest upload accepted, in bytes (413 beyond it).") var maxBodyBytes = 16 * 1024 * 1024
+    @Option(help: "Delete records (and their faces) received more than this many days ago, hourly; at least 30 (the contract keeps Idempotency-Keys 30 days). Default: keep.") var retentionDays: Int?
+    @Option(help: "Delete face images older than this many days, hourly. Default: as long as their record.") var faceRetentionDays: Int?
     @Option(help: "Close a connection idle for this many seconds.") var idleTimeout = 60
     @Option(help: "Most requests (records and heartbeats) one device may make per minute (429 with Retry-After beyond; 0 = no limit). Default: 600; the test stand: 0.") var perDevicePerMinute: Int?
     @Option(help: "Fleet view: a kiosk with no heartbeat for this many seconds is silent (a few of its [heartbeat] interval_s).") var silentAfter = 900
@@ -46,6 +48,9 @@ struct ServeOptions: ParsableArguments {
             throw ValidationError("plain HTTP is only served on loopback: give --tls-cert and --tls-key to listen on \(host)")
         }
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
+        if let d = retentionDays, d < 30 { throw ValidationError("--retention-days must be at least 30 (Idempotency-Keys are kept 30 days)") }
+        if let d = faceRetentionDays, d < 1 { throw ValidationError("--face-retention-days must be at least 1") }
+        if faceRetentionDays != nil && faces == nil { throw ValidationError("--face-retention-days needs --faces") }
         if idleTimeout < 1 { throw ValidationError("--idle-timeout must be at least 1 second") }
         if let p = perDevicePerMinute, p < 0 { throw ValidationError("--per-device-per-minute must not be negative") }
         if silentAfter < 1 { throw ValidationError("--silent-after must be at least 1 second") }
@@ -84,6 +89,16 @@ struct ServeOptions: ParsableArguments {
             print("listening on \(port)")
             fflush(stdout)
         }
+        // Retention: at start, then hourly, while the server runs.
+        let retention = (retentionDays != nil || faceRetentionDays != nil) ? Task { [retentionDays, faceRetentionDays] in
+            while !Task.isCancelled {
+                do { try await service.purge(recordDays: retentionDays, faceDays: faceRetentionDays) } catch {
+                    logger.error("retention purge failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        } : nil
+        defer { retention?.cancel() }
         try await app.runService()
     }
 }

@@ -212,3 +212,35 @@ struct ReceiverStorageTests {
         #expect(throws: Multipart.Malformed.self) { try Multipart.parse(Data("--\(boundary)\r\nno end".utf8), boundary: boundary) }
     }
 }
+
+@Suite("Receiver: retention")
+struct RetentionTests {
+    @Test func oldRecordsAndFacesAreDeletedAndTheirBytesAreGoneFromTheFile() async throws {
+        let clock = TestClock()
+        let dir = receiverTempDir("retention")
+        let faces = receiverTempDir("retention-faces")
+        let storage = try SQLiteReceiverStorage(path: dir + "/r.db")
+        let svc = ReceiverService(storage: storage, options: ReceiverOptions(facesDirectory: faces, clock: clock.read))
+        let old = sampleRecord(1), recent = sampleRecord(2)
+        let marker = "NGUYEN-THI-RETENTION-MARKER"
+        let oldJSON = Data(String(decoding: try old.encoded(), as: UTF8.self).replacingOccurrences(of: "TRAN VAN 1", with: marker).utf8)
+        try await testApplication(svc).test(.router) { client in
+            try await client.execute(uri: "/v1/records", method: .post, headers: uploadHeaders(key: old.id.uuidString.lowercased()),
+                                     body: multipart(json: oldJSON, face: Data([0xFF, 0xD8, 1]))) { #expect($0.status == .created) }
+            clock.advance(40 * 86400)
+            try await client.execute(uri: "/v1/records", method: .post, headers: uploadHeaders(key: recent.id.uuidString.lowercased()),
+                                     body: multipart(json: try recent.encoded(), face: Data([0xFF, 0xD8, 2]))) { #expect($0.status == .created) }
+        }
+        let purged = try await svc.purge(recordDays: 30, faceDays: nil)
+        #expect(purged.records == 1)
+        #expect(purged.faces == 1)
+        #expect(try await storage.recordIDs() == [recent.id.uuidString.lowercased()])
+        #expect(!FileManager.default.fileExists(atPath: faces + "/\(old.id.uuidString.lowercased()).jpg"))
+        #expect(FileManager.default.fileExists(atPath: faces + "/\(recent.id.uuidString.lowercased()).jpg"))
+        // Really deleted: the name is in neither the database file nor its WAL.
+        for suffix in ["", "-wal"] {
+            let bytes = FileManager.default.contents(atPath: dir + "/r.db" + suffix) ?? Data()
+            #expect(bytes.range(of: Data(marker.utf8)) == nil, "found in r.db\(suffix)")
+        }
+    }
+}
