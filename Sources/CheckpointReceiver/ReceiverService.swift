@@ -78,7 +78,8 @@ public final class ReceiverService: Sendable {
     }
 
     /// The receiver's routes.
-    public func router() -> Router<ReceiverContext> {
+    /// - Parameter fleetView: also serve the fleet page, its JSON and the metrics (when no separate admin listener does).
+    public func router(fleetView: Bool = true) -> Router<ReceiverContext> {
         let router = Router(context: ReceiverContext.self)
         router.post("/v1/records") { [self] request, context -> Response in
             if let injected = await self.injectedFault() { return injected }
@@ -91,6 +92,20 @@ public final class ReceiverService: Sendable {
         router.post("/v1/heartbeats") { [self] request, context -> Response in
             await self.receiveHeartbeat(request, channel: context.channel)
         }
+        if fleetView { addFleetRoutes(router) }
+        router.get("/healthz") { _, _ in "ok\n" }
+        return router
+    }
+
+    /// The province's side only: the fleet page, its JSON, the metrics (`--admin-port`, apart from the kiosks' port).
+    public func adminRouter() -> Router<ReceiverContext> {
+        let router = Router(context: ReceiverContext.self)
+        addFleetRoutes(router)
+        router.get("/healthz") { _, _ in "ok\n" }
+        return router
+    }
+
+    func addFleetRoutes(_ router: Router<ReceiverContext>) {
         router.get("/v1/fleet") { [self] _, _ -> Response in
             try Self.json(.ok, try await self.fleet(), dates: true)
         }
@@ -102,8 +117,6 @@ public final class ReceiverService: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: FleetMetrics.exposition(try await self.fleet()))))
         }
-        router.get("/healthz") { _, _ in "ok\n" }
-        return router
     }
 
     /// Retention: deletes records received more than `recordDays` ago and face images older than `faceDays` (a face

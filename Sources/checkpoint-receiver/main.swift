@@ -34,6 +34,8 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Largest upload accepted, in bytes (413 beyond it).") var maxBodyBytes = 16 * 1024 * 1024
     @Option(help: "Delete records (and their faces) received more than this many days ago, hourly; at least 30 (the contract keeps Idempotency-Keys 30 days). Default: keep.") var retentionDays: Int?
     @Option(help: "Delete face images older than this many days, hourly. Default: as long as their record.") var faceRetentionDays: Int?
+    @Option(help: "Serve the fleet page, /v1/fleet and /metrics on this port instead of the kiosks' port (0 = pick one, printed as 'admin listening on PORT'): the province's staff and Prometheus need no kiosk certificate there.") var adminPort: Int?
+    @Option(help: "Address of the admin listener (loopback by default; any other needs --tls-cert, used without client certificates).") var adminHost = "127.0.0.1"
     @Option(help: "Close a connection idle for this many seconds.") var idleTimeout = 60
     @Option(help: "Most requests (records and heartbeats) one device may make per minute (429 with Retry-After beyond; 0 = no limit). Default: 600; the test stand: 0.") var perDevicePerMinute: Int?
     @Option(help: "Fleet view: a kiosk with no heartbeat for this many seconds is silent (a few of its [heartbeat] interval_s).") var silentAfter = 900
@@ -51,6 +53,9 @@ struct ServeOptions: ParsableArguments {
         if let d = retentionDays, d < 30 { throw ValidationError("--retention-days must be at least 30 (Idempotency-Keys are kept 30 days)") }
         if let d = faceRetentionDays, d < 1 { throw ValidationError("--face-retention-days must be at least 1") }
         if faceRetentionDays != nil && faces == nil { throw ValidationError("--face-retention-days needs --faces") }
+        if adminPort != nil && tlsCert == nil && !ReceiverServer.isLoopback(adminHost) {
+            throw ValidationError("plain HTTP is only served on loopback: the admin listener on \(adminHost) needs --tls-cert and --tls-key")
+        }
         if idleTimeout < 1 { throw ValidationError("--idle-timeout must be at least 1 second") }
         if let p = perDevicePerMinute, p < 0 { throw ValidationError("--per-device-per-minute must not be negative") }
         if silentAfter < 1 { throw ValidationError("--silent-after must be at least 1 second") }
@@ -84,7 +89,7 @@ struct ServeOptions: ParsableArguments {
             perDevicePerMinute: perDevicePerMinute ?? (faults == nil ? 600 : 0)),
                                       logger: logger)
         let tls = tlsCert.map { ReceiverTLS(certificateChain: $0, privateKey: tlsKey!, clientCA: clientCA) }
-        let app = try ReceiverServer.application(router: service.router(), host: host, port: port, tls: tls,
+        let app = try ReceiverServer.application(router: service.router(fleetView: adminPort == nil), host: host, port: port, tls: tls,
                                                  idleTimeout: .seconds(idleTimeout), logger: logger) { port in
             print("listening on \(port)")
             fflush(stdout)
@@ -99,7 +104,23 @@ struct ServeOptions: ParsableArguments {
             }
         } : nil
         defer { retention?.cancel() }
-        try await app.runService()
+        guard let adminPort else {
+            try await app.runService()
+            return
+        }
+        // The admin listener: same server certificate, no client certificates.
+        let adminTLS = tlsCert.map { ReceiverTLS(certificateChain: $0, privateKey: tlsKey!) }
+        let admin = try ReceiverServer.application(router: service.adminRouter(), host: adminHost, port: adminPort, tls: adminTLS,
+                                                   idleTimeout: .seconds(idleTimeout), logger: logger) { port in
+            print("admin listening on \(port)")
+            fflush(stdout)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            group.addTask { try await admin.runService() }
+            try await group.next()   // one stopped (SIGTERM stops both)
+            group.cancelAll()
+        }
     }
 }
 

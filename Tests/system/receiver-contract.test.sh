@@ -50,6 +50,18 @@ kill $IPID 2>/dev/null; wait $IPID 2>/dev/null
 [ "$(echo "$held >= 1.5 && $held <= 6" | bc)" = 1 ] && echo "PASS receiver-idle-timeout (an idle connection closed after ${held} s; --idle-timeout 2)" \
   || fail "an idle connection was held ${held} s with --idle-timeout 2"
 
+# --admin-port: the fleet view and metrics move to their own listener; the kiosks' port no longer serves them.
+"$BIN/checkpoint-receiver" --port 0 --db "$W/a.db" --admin-port 0 >"$W/a.out" 2>&1 &
+APID=$!
+for _ in $(seq 600); do grep -q '^admin listening on' "$W/a.out" 2>/dev/null && grep -q '^listening on' "$W/a.out" && break; sleep 0.1; done
+KP=$(awk '/^listening on/{print $3}' "$W/a.out"); AP=$(awk '/^admin listening on/{print $4}' "$W/a.out")
+codes="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KP/fleet") $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KP/metrics")"
+codes="$codes $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/fleet") $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AP/metrics")"
+codes="$codes $(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$AP/v1/heartbeats")"
+kill $APID 2>/dev/null; wait $APID 2>/dev/null
+[ "$codes" = "404 404 200 200 404" ] && echo "PASS receiver-admin-port (fleet and metrics only on the admin listener; it takes no uploads)" \
+  || fail "with --admin-port: kiosk port /fleet /metrics, admin /fleet /metrics, admin POST heartbeat = $codes (want 404 404 200 200 404)"
+
 "$BIN/checkpoint-receiver" --port 0 --db "$W/r.db" >"$W/out" 2>"$W/err" &
 RPID=$!
 for _ in $(seq 600); do grep -q '^listening on' "$W/out" 2>/dev/null && break; sleep 0.1; done
