@@ -80,7 +80,8 @@ let package = Package(
         // MARK: Adapters — hardware, network and storage boundaries.
         .target(
             name: "CheckpointAdapters",
-            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", grdb, hummingbird, logging, metrics, prometheus],
+            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", grdb, hummingbird, logging, metrics, prometheus,
+                           x509],
             swiftSettings: swiftSettings
         ),
 

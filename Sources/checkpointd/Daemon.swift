@@ -142,6 +142,7 @@ enum Daemon {
         }
         // Heartbeats to the province: their own thread and curl handle, so they never delay a declaration.
         if initial.heartbeat.enabled {
+            let certificate = ClientCertificateExpiry()
             let sender = try HeartbeatSender(
                 upload: UploadConfiguration(initial.upload), intervalSeconds: Double(initial.heartbeat.intervalSeconds),
                 identity: HeartbeatIdentity(deviceId: initial.kiosk.deviceID, checkpointId: initial.kiosk.checkpointID,
@@ -161,7 +162,9 @@ enum Daemon {
                         ambientC: await hub.thermalLive()?.ambientC, warmUpRemainingSeconds: engine.warmUpRemainingSeconds,
                         calibrationId: calibration.id, calibratedAt: calibration.calibratedAt.date,
                         queueDepth: queue?.pending ?? 0, oldestPendingAt: queue?.oldestPendingAt, deadLetters: u.deadLetters,
-                        lastDeliveryAt: u.lastDeliveryAt, uplinkAlert: u.alert != nil, freeDiskBytes: queue?.freeDiskBytes ?? 0)
+                        lastDeliveryAt: u.lastDeliveryAt, uplinkAlert: u.alert != nil,
+                        certificateExpiresAt: certificate.expiry(path: await running.current.upload.clientCert),
+                        freeDiskBytes: queue?.freeDiskBytes ?? 0)
                 })
             heartbeatTally.withLock { $0 = sender }
             services.append(HeartbeatService(sender: sender))

@@ -66,3 +66,21 @@ final class SensorFlag: @unchecked Sendable {
         set { lock.withLock { v = newValue } }
     }
 }
+
+@Suite("Client certificate expiry")
+struct ClientCertificateExpiryTests {
+    @Test func theHeartbeatCarriesTheClientCertificatesExpiry() throws {
+        let dir = uplinkTempDir("cert")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", dir + "/k.pem",
+                       "-out", dir + "/c.pem", "-days", "10", "-subj", "/CN=TN-01-K3"]
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        p.waitUntilExit()
+        let expiry = try #require(ClientCertificateExpiry().expiry(path: dir + "/c.pem"))
+        #expect(abs(expiry.timeIntervalSinceNow - 10 * 86400) < 120)
+        #expect(ClientCertificateExpiry().expiry(path: dir + "/k.pem") == nil)   // a key, not a certificate
+        #expect(ClientCertificateExpiry().expiry(path: nil) == nil)
+    }
+}
