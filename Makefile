@@ -24,7 +24,8 @@ DEBS := pkg-config g++ libc6-dev make git openssl curl ca-certificates python3 \
         dpkg-dev strace e2fsprogs python3-jsonschema python3-yaml python3-venv \
         chromium chromium-driver python3-selenium python3-pytest fonts-noto-core \
         libzxing-dev python3-segno \
-        prometheus libsystemd-dev
+        prometheus libsystemd-dev \
+        postgresql
 
 .PHONY: deps build build-debug test test-unit test-system demo bench soak fuzz install deb clean
 

@@ -8,7 +8,8 @@
 //   Core:        CheckpointCore      — pure Swift domain logic, imports no C
 //   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, QR decoder,
 //                uploader, store)
-//   Executables: checkpointd (daemon) · checkpointctl (technician CLI) · checkpoint-receiver (reference server)
+//   Receiver:    CheckpointReceiver  — the province's receiver (storage, contract, fleet view); no C, no OpenCV or libcurl
+//   Executables: checkpointd (daemon) · checkpointctl (technician CLI) · checkpoint-receiver (the receiver's wiring)
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -26,8 +27,11 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let hummingbirdTLS = Target.Dependency.product(name: "HummingbirdTLS", package: "hummingbird")
 let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
-// Certificate expiry (`--check-config`, the client-certificate metric); already built for the receiver's TLS.
+let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres-nio")
+// Certificate expiry on the kiosk (`--check-config`, the metric, the heartbeat) and the receiver's TLS.
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+// The receiver reads its clients' certificates (subject, serial) with swift-certificates.
+let x509 = Target.Dependency.product(name: "X509", package: "swift-certificates")
 
 let package = Package(
     name: "checkpointd",
@@ -44,7 +48,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
     ],
     targets: [
         // MARK: C shims — each declares only what Swift cannot import by itself.
@@ -83,6 +89,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Receiver — the province side; links no C shim.
+        .target(
+            name: "CheckpointReceiver",
+            dependencies: ["CheckpointCore", grdb, postgres, hummingbird, hummingbirdTLS, nioSSL, x509, logging, prometheus],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables — wiring only.
         .executableTarget(
             name: "checkpointd",
@@ -96,7 +109,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "checkpoint-receiver",
-            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, hummingbird, hummingbirdTLS, grdb, logging],
+            dependencies: ["CheckpointCore", "CheckpointReceiver", argumentParser, hummingbird, logging],
             exclude: ["openapi.yaml"],
             swiftSettings: swiftSettings
         ),
@@ -106,6 +119,11 @@ let package = Package(
         .testTarget(
             name: "CheckpointAdaptersTests",
             dependencies: ["CheckpointAdapters", "CheckpointCore", hummingbirdTesting, hummingbird],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CheckpointReceiverTests",
+            dependencies: ["CheckpointReceiver", "CheckpointCore", hummingbirdTesting, hummingbird, grdb],
             swiftSettings: swiftSettings
         ),
     ],

@@ -42,8 +42,10 @@ enum Daemon {
                                              config: snapshotConfig.withLock { $0 })).map { Data($0) }
         }
         let screeningLogger = Logger(label: "checkpointd.screening")
+        let heartbeatTally = Mutex<HeartbeatSender?>(nil)   // set below when heartbeats are on
         await hub.setObserver { result, capture in
             metrics.screening(outcome: result.outcome.rawValue).increment()
+            heartbeatTally.withLock { $0 }?.screening(result.outcome)
             // No personal data: the outcome, the values and the quality flags only.
             screeningLogger.notice("screening \(result.outcome.rawValue)", metadata: [
                 "corrected_c": "\(result.correctedC.map { String(format: "%.2f", $0) } ?? "-")",
@@ -136,6 +138,7 @@ enum Daemon {
                 await uploader.reconfigured(policy: uploadPolicy(next.upload), transportChanged: transportChanged)
                 stateMetrics.calibration(id: next.calibration.record.id, calibratedAt: next.calibration.record.calibratedAt)
                 stateMetrics.clientCertificate(path: next.upload.clientCert)
+                try? heartbeatTally.withLock { $0 }?.reconfigure(upload: transport, intervalSeconds: Double(next.heartbeat.intervalSeconds))
                 let previous = await running.swap(next)
                 for setting in ConfigReload.restartRequired(from: previous, to: next) {
                     logger.warning("changed \(setting) takes effect after a restart (systemctl restart checkpointd)")
@@ -143,6 +146,36 @@ enum Daemon {
                 return []
             }
         }
+        // Heartbeats to the province: their own thread and curl handle, so they never delay a declaration.
+        if initial.heartbeat.enabled {
+            let certificate = ClientCertificateExpiry()
+            let sender = try HeartbeatSender(
+                upload: UploadConfiguration(initial.upload), intervalSeconds: Double(initial.heartbeat.intervalSeconds),
+                identity: HeartbeatIdentity(deviceId: initial.kiosk.deviceID, checkpointId: initial.kiosk.checkpointID,
+                                            bootId: SystemRecordClock().bootId),
+                conditions: {
+                    let u = uploader.status
+                    return HeartbeatConditions(stages: await health.stages, sensorAvailable: await hub.engineStatus().sensorAvailable,
+                                               uplinkAlert: u.alert != nil, deadLetters: u.deadLetters)
+                },
+                status: {
+                    let engine = await hub.engineStatus()
+                    let queue = try? await store.io { try $0.status() }
+                    let u = uploader.status
+                    let calibration = await running.current.calibration.record
+                    return KioskStatus(
+                        stages: await health.stages, overall: await health.overall, sensorAvailable: engine.sensorAvailable,
+                        ambientC: await hub.thermalLive()?.ambientC, warmUpRemainingSeconds: engine.warmUpRemainingSeconds,
+                        calibrationId: calibration.id, calibratedAt: calibration.calibratedAt.date,
+                        queueDepth: queue?.pending ?? 0, oldestPendingAt: queue?.oldestPendingAt, deadLetters: u.deadLetters,
+                        lastDeliveryAt: u.lastDeliveryAt, uplinkAlert: u.alert != nil,
+                        certificateExpiresAt: certificate.expiry(path: await running.current.upload.clientCert),
+                        freeDiskBytes: queue?.freeDiskBytes ?? 0)
+                })
+            heartbeatTally.withLock { $0 = sender }
+            services.append(HeartbeatService(sender: sender))
+        }
+
         services.append(SupervisorService(notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
                                           health: health, store: store, uploader: uploader, cameraHealth: cameraStatus,
                                           metrics: metrics, reload: reload, logger: Logger(label: "checkpointd")))
@@ -221,8 +254,17 @@ enum Daemon {
 actor RunningConfig {
     private var config: CheckpointConfig
     init(_ config: CheckpointConfig) { self.config = config }
+    var current: CheckpointConfig { config }
     func swap(_ next: CheckpointConfig) -> CheckpointConfig {
         defer { config = next }
         return config
+    }
+}
+
+/// Runs the heartbeat sender until shutdown.
+struct HeartbeatService: Service {
+    let sender: HeartbeatSender
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await sender.run() }
     }
 }

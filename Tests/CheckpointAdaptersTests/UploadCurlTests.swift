@@ -6,7 +6,8 @@ import CheckpointCore
 import Foundation
 import Testing
 
-/// The reference receiver built next to this test binary, on 127.0.0.1 with a free port.
+/// The receiver built next to this test binary, on 127.0.0.1 with a free port; with fault options (`--fail-status` …)
+/// it runs as the test stand (`checkpoint-receiver test-stand`), the only mode that injects faults.
 final class ReceiverProcess {
     let process = Process()
     let port: Int
@@ -23,7 +24,7 @@ final class ReceiverProcess {
         }
         dir = uplinkTempDir("recv")
         process.executableURL = exe
-        process.arguments = ["--port", "0", "--db", dir + "/recv.db"] + extra
+        process.arguments = (extra.isEmpty ? [] : ["test-stand"]) + ["--port", "0", "--db", dir + "/recv.db"] + extra
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")

@@ -13,7 +13,7 @@ fail() { echo "FAIL uplink-crash: $*"; exit 1; }
 # The receiver also fails 10 % of requests, with a 503 or with a gateway's "200 OK" page that carries no receipt
 # (a captive portal, a proxy answering for the server), so kills land in retries too and a 200 that is not a
 # delivery must lose nothing.
-"$BIN/checkpoint-receiver" --port 0 --db "$W/recv.db" --fail-status 503,200 --fail-rate 0.1 --retry-after 0 >"$W/recv.out" 2>"$W/recv.err" &
+"$BIN/checkpoint-receiver" test-stand --port 0 --db "$W/recv.db" --fail-status 503,200 --fail-rate 0.1 --retry-after 0 >"$W/recv.out" 2>"$W/recv.err" &
 RPID=$!
 for _ in $(seq 600); do grep -q "listening on" "$W/recv.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(awk '/listening on/{print $3}' "$W/recv.out")

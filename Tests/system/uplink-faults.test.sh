@@ -14,10 +14,12 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; FAILED=1; }
 CTL="$BIN/checkpointctl"
 
-# start_receiver NAME ARGS… → sets PORT and RPID
+# start_receiver NAME ARGS… → sets PORT and RPID. Fault options (--fail-status …) run it as the test stand
+# (`checkpoint-receiver test-stand`), the only mode that injects faults.
 start_receiver() {
   local name=$1; shift
-  "$BIN/checkpoint-receiver" --port 0 --db "$W/$name.db" "$@" >"$W/$name.out" 2>"$W/$name.err" &
+  local mode=(); [[ " $* " == *" --fail-status "* ]] && mode=(test-stand)
+  "$BIN/checkpoint-receiver" "${mode[@]}" --port 0 --db "$W/$name.db" "$@" >"$W/$name.out" 2>"$W/$name.err" &
   RPID=$!; PIDS+=("$RPID")
   for _ in $(seq 600); do grep -q "listening on" "$W/$name.out" 2>/dev/null && break; sleep 0.1; done
   PORT=$(awk '/listening on/{print $3}' "$W/$name.out")
@@ -37,8 +39,11 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days
 openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
 printf "subjectAltName=IP:127.0.0.1,DNS:localhost\n" >server.ext
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=kiosk-test-001" 2>/dev/null
+# The client certificate names its device: `queue pump` records are device "pump"; "kiosk-other" is another kiosk.
+openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=pump" 2>/dev/null
 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout other-client.key -out other-client.csr -subj "/CN=kiosk-other" 2>/dev/null
+openssl x509 -req -in other-client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out other-client.pem -days 2 2>/dev/null
 chmod 600 ./*.key
 [ -s server.pem ] && [ -s client.pem ] || { echo "FAIL uplink-faults: openssl could not make certificates"; exit 1; }
 
@@ -65,8 +70,20 @@ enqueue "$W/mtls.q" 5 >/dev/null
 "$CTL" queue drain --db "$W/mtls.q" --endpoint "$URL" --ca-file other.pem --client-cert client.pem --client-key client.key --timeout 3 >/dev/null 2>&1
 [ "$(received mtls)" = 0 ] && [ "$(pending "$W/mtls.q")" = 5 ] && pass uplink-tls-verifies-server \
   || fail uplink-tls-verifies-server "uploaded to a server signed by an untrusted CA"
+# another kiosk's certificate (valid, same CA): 403, nothing stored, nothing lost
+"$CTL" queue drain --db "$W/mtls.q" --endpoint "$URL" --ca-file ca.pem --client-cert other-client.pem --client-key other-client.key --timeout 3 >/dev/null 2>&1
+[ "$(received mtls)" = 0 ] && [ "$(pending "$W/mtls.q")" = 5 ] && grep -q "certificate of kiosk-other used for device pump" "$W/mtls.err" \
+  && pass uplink-mtls-certificate-names-the-device || fail uplink-mtls-certificate-names-the-device "received $(received mtls) with another kiosk's certificate"
 "$CTL" queue drain --db "$W/mtls.q" --endpoint "$URL" --ca-file ca.pem --client-cert client.pem --client-key client.key --timeout 30 >/dev/null 2>&1
 [ "$(received mtls)" = 5 ] && [ "$(pending "$W/mtls.q")" = 0 ] && pass uplink-mtls || fail uplink-mtls "received $(received mtls) of 5"
+stop_receiver
+# a revoked certificate (the province's list names its serial): 403 even for its own device
+printf '# revoked\n%s\n' "$(openssl x509 -in client.pem -noout -serial)" > revoked.txt
+start_receiver revoked --tls-cert server.pem --tls-key server.key --client-ca ca.pem --revoked revoked.txt
+enqueue "$W/rev.q" 2 >/dev/null
+"$CTL" queue drain --db "$W/rev.q" --endpoint "https://127.0.0.1:$PORT/v1/records" --ca-file ca.pem --client-cert client.pem --client-key client.key --timeout 3 >/dev/null 2>&1
+[ "$(received revoked)" = 0 ] && [ "$(pending "$W/rev.q")" = 2 ] && grep -q "is revoked" "$W/revoked.err" \
+  && pass uplink-mtls-revoked-certificate-refused || fail uplink-mtls-revoked-certificate-refused "received $(received revoked) with a revoked certificate"
 stop_receiver
 
 # --- ca_file is the whole trust: a server whose certificate a system-store CA signed is refused ---

@@ -63,12 +63,12 @@ public final class CurlUploader: Sendable {
     /// The settings in force; `reconfigure` replaces them (a reload) for the next transfer.
     public var configuration: UploadConfiguration { configurationBox.withLock { $0 } }
     private let configurationBox: Mutex<UploadConfiguration>
-    private let thread: DedicatedThread
-    private let state: Mutex<Handle?>
-    private let shuttingDown: ShutdownFlag
+    let thread: DedicatedThread
+    let state: Mutex<Handle?>
+    let shuttingDown: ShutdownFlag
 
     /// The C handle and the buffers that must outlive it.
-    private final class Handle: @unchecked Sendable {
+    final class Handle: @unchecked Sendable {
         let curl: UnsafeMutableRawPointer
         /// The settings the handle was made with; a reconfigured uploader makes a new handle.
         let configuration: UploadConfiguration
@@ -170,7 +170,7 @@ public final class CurlUploader: Sendable {
         }
     }
 
-    private static func makeHandle(_ c: UploadConfiguration, flag: ShutdownFlag) throws -> Handle {
+    static func makeHandle(_ c: UploadConfiguration, flag: ShutdownFlag) throws -> Handle {
         guard let curl = curl_easy_init() else { throw AdapterError(.transfer, "curl_easy_init failed") }
         let h = Handle(curl: curl, configuration: c)
         try check(ccurl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, h.errorBuffer), "ERRORBUFFER")

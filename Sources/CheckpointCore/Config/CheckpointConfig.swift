@@ -24,6 +24,7 @@ public struct CheckpointConfig: Sendable {
     public var api: API
     public var ui: UI
     public var upload: Upload
+    public var heartbeat: Heartbeat
     public var queue: Queue
     public var logging: Logging
     /// The calibration file named by `thermal.calibration`, validated too.
@@ -174,6 +175,11 @@ public struct CheckpointConfig: Sendable {
         public var retryAfterMaxSeconds: Int
     }
 
+    public struct Heartbeat: Sendable, Equatable {
+        public var enabled: Bool
+        public var intervalSeconds: Int
+    }
+
     public struct Queue: Sendable, Equatable {
         public var databasePath: String
         public var maxBytes: Int
@@ -248,6 +254,7 @@ extension CheckpointConfig {
         api = API(a)
         self.ui = UI(ui)
         upload = Upload(u)
+        heartbeat = Heartbeat(r[table: "heartbeat"])
         queue = Queue(q)
         logging = Logging(l)
     }
@@ -373,6 +380,12 @@ extension CheckpointConfig.Upload {
             lowSpeedLimitBytesPerSecond: u.get("low_speed_limit_bps", int),
             lowSpeedTimeSeconds: u.get("low_speed_time_s", int), backoffMaxSeconds: u.get("backoff_max_s", int),
             retryAfterMaxSeconds: u.get("retry_after_max_s", int))
+    }
+}
+
+extension CheckpointConfig.Heartbeat {
+    public init(_ h: ResolvedTable) {
+        self.init(enabled: h.get("enabled", bool), intervalSeconds: h.get("interval_s", int))
     }
 }
 

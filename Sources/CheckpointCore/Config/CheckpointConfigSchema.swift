@@ -16,7 +16,7 @@ public enum CheckpointConfigSchema {
     public static let root = ConfigTable(
         "", doc: "checkpointd daemon configuration",
         keys: [],
-        tables: [kiosk, camera, detector, tracking, snapshot, thermal, screening, api, ui, upload, queue, logging])
+        tables: [kiosk, camera, detector, tracking, snapshot, thermal, screening, api, ui, upload, heartbeat, queue, logging])
 
     static let kiosk = ConfigTable(
         "kiosk", doc: "Identity of this kiosk, recorded in every declaration.", restart: true,
@@ -200,6 +200,13 @@ public enum CheckpointConfigSchema {
             Schema.int("low_speed_time_s", 30, 1, 600, unit: "s", "How long a transfer may stay below low_speed_limit_bps."),
             Schema.int("backoff_max_s", 300, 1, 3600, unit: "s", "Upper bound of the jittered exponential retry backoff."),
             Schema.int("retry_after_max_s", 3600, 1, 86400, unit: "s", "A server's Retry-After is clamped to this."),
+        ])
+
+    static let heartbeat = ConfigTable(
+        "heartbeat", doc: "The kiosk's status report to the province (POST …/v1/heartbeats beside the upload endpoint's …/v1/records; no personal data).",
+        keys: [
+            Schema.bool("enabled", true, "Send heartbeats: at start, every interval_s, and at once when the sensor or camera is lost or back, the uplink alert changes or records are dead-lettered."),
+            Schema.int("interval_s", 300, 30, 3600, unit: "s", "Time between heartbeats when nothing changes; the fleet view calls a kiosk silent after a few missed ones."),
         ])
 
     static let queue = ConfigTable(

@@ -1,0 +1,297 @@
+import CheckpointCore
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import Synchronization
+
+/// What the receiver does with a request, independent of where it stores and how it listens.
+public struct ReceiverOptions: Sendable {
+    /// Directory received face images are written to (mode 0600); nil = faces are not kept.
+    public var facesDirectory: String?
+    /// Largest upload accepted (413 beyond it).
+    public var maxBodyBytes: Int
+    /// Injected failures: only `checkpoint-receiver test-stand` sets this.
+    public var faults: FaultInjection?
+    /// What the fleet view calls silent, old or low.
+    public var fleet: FleetView.Thresholds
+    /// The receiver's clock (tests move it).
+    public var clock: @Sendable () -> Date
+    /// Client certificates and the devices they may upload for.
+    public var devices: DevicePolicy
+    /// Most requests (records and heartbeats) one device may make per minute; beyond, 429 with Retry-After. 0 = no limit.
+    public var perDevicePerMinute: Int
+
+    public init(facesDirectory: String? = nil, maxBodyBytes: Int = 16 * 1024 * 1024, faults: FaultInjection? = nil,
+                fleet: FleetView.Thresholds = .init(), clock: @escaping @Sendable () -> Date = { Date() }, devices: DevicePolicy = .init(),
+                perDevicePerMinute: Int = 600) {
+        self.devices = devices
+        self.perDevicePerMinute = perDevicePerMinute
+        self.facesDirectory = facesDirectory
+        self.maxBodyBytes = maxBodyBytes
+        self.faults = faults
+        self.fleet = fleet
+        self.clock = clock
+    }
+}
+
+/// The request context of the receiver's routes: Hummingbird's core storage and the connection it came on
+/// (whose TLS session names the client certificate).
+public struct ReceiverContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}
+
+/// The upload contract (`Sources/checkpoint-receiver/openapi.yaml`) over a storage backend.
+///
+/// Each record is stored once, deduplicated by Idempotency-Key; a retry of a stored key gets the original answer back
+/// (200 with the same body), a reused key with a different record gets 422.
+public final class ReceiverService: Sendable {
+    public let storage: any ReceiverStorage
+    public let options: ReceiverOptions
+    let logger: Logger
+    /// Requests per device in the current minute (the core's fixed-window counter, keyed by deviceId).
+    private let limiter: Mutex<RateLimiter>
+
+    public init(storage: any ReceiverStorage, options: ReceiverOptions = ReceiverOptions(),
+                logger: Logger = Logger(label: "checkpoint-receiver")) {
+        self.storage = storage
+        self.options = options
+        self.logger = logger
+        self.limiter = Mutex(RateLimiter(burst: max(1, options.perDevicePerMinute), window: 60))
+    }
+
+    /// 429 with Retry-After when `deviceId` has used up its requests for this minute.
+    func overLimit(_ deviceId: String) -> Response? {
+        guard options.perDevicePerMinute > 0 else { return nil }
+        let now = options.clock().timeIntervalSince1970
+        guard !limiter.withLock({ $0.admit(key: deviceId, now: now).emit }) else { return nil }
+        var response = Self.problem(.tooManyRequests, "more than \(options.perDevicePerMinute) requests a minute from this device")
+        response.headers[.retryAfter] = "60"
+        return response
+    }
+
+    /// The receiver's routes.
+    /// - Parameter fleetView: also serve the fleet page, its JSON and the metrics (when no separate admin listener does).
+    public func router(fleetView: Bool = true) -> Router<ReceiverContext> {
+        let router = Router(context: ReceiverContext.self)
+        router.post("/v1/records") { [self] request, context -> Response in
+            if let injected = await self.injectedFault() { return injected }
+            return await self.receiveRecord(request, channel: context.channel)
+        }
+        router.get("/v1/records") { [self] _, _ -> Response in
+            let ids = try await self.storage.recordIDs()
+            return try Self.json(.ok, Listing(count: ids.count, ids: ids))
+        }
+        router.post("/v1/heartbeats") { [self] request, context -> Response in
+            await self.receiveHeartbeat(request, channel: context.channel)
+        }
+        if fleetView { addFleetRoutes(router) }
+        router.get("/healthz") { _, _ in "ok\n" }
+        return router
+    }
+
+    /// The province's side only: the fleet page, its JSON, the metrics (`--admin-port`, apart from the kiosks' port).
+    public func adminRouter() -> Router<ReceiverContext> {
+        let router = Router(context: ReceiverContext.self)
+        addFleetRoutes(router)
+        router.get("/healthz") { _, _ in "ok\n" }
+        return router
+    }
+
+    func addFleetRoutes(_ router: Router<ReceiverContext>) {
+        router.get("/v1/fleet") { [self] _, _ -> Response in
+            try Self.json(.ok, try await self.fleet(), dates: true)
+        }
+        router.get("/fleet") { [self] _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                     body: .init(byteBuffer: ByteBuffer(string: FleetPage.html(try await self.fleet()))))
+        }
+        router.get("/metrics") { [self] _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: FleetMetrics.exposition(try await self.fleet()))))
+        }
+    }
+
+    /// Retention: deletes records received more than `recordDays` ago and face images older than `faceDays` (a face
+    /// is never kept longer than its record). Returns how many of each went. No personal data is logged: counts only.
+    @discardableResult
+    public func purge(recordDays: Int?, faceDays: Int?) async throws -> (records: Int, faces: Int) {
+        let now = options.clock()
+        var faces = 0
+        var records = 0
+        if let recordDays {
+            let ids = try await storage.purgeRecords(receivedBefore: now.addingTimeInterval(-Double(recordDays) * 86400))
+            records = ids.count
+            if let dir = options.facesDirectory {
+                for id in ids where (try? FileManager.default.removeItem(atPath: "\(dir)/\(id).jpg")) != nil { faces += 1 }
+            }
+        }
+        if let faceDays, let dir = options.facesDirectory {
+            let cutoff = now.addingTimeInterval(-Double(faceDays) * 86400)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasSuffix(".jpg") {
+                let path = "\(dir)/\(name)"
+                guard let m = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date, m < cutoff else { continue }
+                if (try? FileManager.default.removeItem(atPath: path)) != nil { faces += 1 }
+            }
+        }
+        if records > 0 || faces > 0 { logger.notice("retention purge", metadata: ["records": "\(records)", "faces": "\(faces)"]) }
+        return (records, faces)
+    }
+
+    /// The fleet as of now.
+    public func fleet() async throws -> FleetView {
+        FleetView(heartbeats: try await storage.latestHeartbeats(), now: options.clock(), thresholds: options.fleet)
+    }
+
+    /// The test stand's misbehaviour, if any, for this request.
+    func injectedFault() async -> Response? {
+        guard let faults = options.faults else { return nil }
+        if faults.delayMilliseconds > 0 { try? await Task.sleep(for: .milliseconds(faults.delayMilliseconds)) }
+        guard let status = faults.next() else { return nil }
+        if (200..<300).contains(status) {
+            // A captive portal or maintenance page answering for the server: success status, no receipt.
+            return Response(status: .init(code: status), headers: [.contentType: "text/html; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: "<html><body><h1>Service maintenance</h1></body></html>\n")))
+        }
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let ra = faults.retryAfter { headers[.retryAfter] = ra }
+        return Response(status: .init(code: status), headers: headers,
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"error":"injected fault \#(status)"}"#)))
+    }
+
+    struct Stored: Codable {
+        let id: String
+        let duplicate: Bool
+    }
+
+    struct Listing: Codable {
+        let count: Int
+        let ids: [String]
+    }
+
+    /// 401/403 when the connection's client certificate may not speak for `deviceId`; nil when it may.
+    func refused(_ channel: (any Channel)?, deviceId: String, what: String) async -> Response? {
+        guard options.devices.requireClientCertificate else { return nil }
+        let identity: ClientIdentity? = if let channel { await ClientIdentity.of(channel) } else { nil }
+        switch options.devices.check(identity, deviceId: deviceId) {
+        case .allowed: return nil
+        case .unauthenticated:
+            logger.warning("\(what) without a client certificate refused", metadata: ["device": "\(deviceId)"])
+            return Self.problem(.unauthorized, "a client certificate is required")
+        case .forbidden(let why):
+            logger.warning("\(what) refused: \(why)", metadata: ["device": "\(deviceId)"])
+            return Self.problem(.forbidden, "this client certificate may not upload for this device")
+        }
+    }
+
+    func receiveRecord(_ request: Request, channel: (any Channel)? = nil) async -> Response {
+        guard var key = request.headers.first(where: { $0.name.canonicalName == "idempotency-key" })?.value, !key.isEmpty else {
+            return Self.problem(.badRequest, "missing Idempotency-Key header")
+        }
+        key = key.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")).lowercased()
+        guard UUID(uuidString: key) != nil else { return Self.problem(.badRequest, "Idempotency-Key is not a UUID") }
+        guard let contentType = request.headers[.contentType], let boundary = Multipart.boundary(contentType) else {
+            return Self.problem(.badRequest, "expected multipart/form-data with a boundary")
+        }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: options.maxBodyBytes) } catch {
+            return Self.problem(.contentTooLarge, "upload larger than \(options.maxBodyBytes) bytes")
+        }
+        let parts: [Multipart.Part]
+        do { parts = try Multipart.parse(Data(buffer: body), boundary: boundary) } catch {
+            return Self.problem(.badRequest, "malformed multipart body: \(error)")
+        }
+        guard let recordPart = parts.first(where: { $0.name == "record" }) else { return Self.problem(.badRequest, "no 'record' part") }
+        let record: QueueRecord
+        do { record = try QueueRecord.decode(recordPart.body) } catch {
+            return Self.problem(.unprocessableContent, "record JSON does not match the contract: \(error)")
+        }
+        guard record.id.uuidString.lowercased() == key else {
+            return Self.problem(.unprocessableContent, "Idempotency-Key does not match the record id")
+        }
+        if let refusal = await refused(channel, deviceId: record.deviceId, what: "record") { return refusal }
+        if let limited = overLimit(record.deviceId) { return limited }
+        let face = parts.first(where: { $0.name == "face" })?.body
+        let outcome: InsertOutcome
+        do {
+            outcome = try await storage.insertRecord(IncomingRecord(id: key, deviceId: record.deviceId, checkpointId: record.checkpointId,
+                                                                    json: recordPart.body, face: face, receivedAt: options.clock()))
+        } catch {
+            logger.error("cannot store a record", metadata: ["id": "\(key)", "error": "\(error)"])
+            return Self.problem(.serviceUnavailable, "storage unavailable; retry later")
+        }
+        switch outcome {
+        case .stored:
+            if let dir = options.facesDirectory, let face {
+                _ = FileManager.default.createFile(atPath: "\(dir)/\(key).jpg", contents: face, attributes: [.posixPermissions: 0o600])
+            }
+            logger.debug("record stored", metadata: ["id": "\(key)", "device": "\(record.deviceId)"])
+            return (try? Self.json(.created, Stored(id: key, duplicate: false))) ?? Response(status: .created)
+        case .duplicate:
+            return (try? Self.json(.ok, Stored(id: key, duplicate: true))) ?? Response(status: .ok)
+        case .conflict:
+            logger.warning("Idempotency-Key reused with a different record", metadata: ["id": "\(key)", "device": "\(record.deviceId)"])
+            return Self.problem(.unprocessableContent, "Idempotency-Key reused with a different record")
+        }
+    }
+
+    /// What the receiver answers a heartbeat with.
+    struct HeartbeatReceipt: Codable {
+        let deviceId: String
+        let receivedAt: String
+    }
+
+    /// Largest heartbeat accepted: a heartbeat is about 1 KB.
+    static let maxHeartbeatBytes = 64 * 1024
+
+    func receiveHeartbeat(_ request: Request, channel: (any Channel)? = nil) async -> Response {
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+            return Self.problem(.unsupportedMediaType, "expected application/json")
+        }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: Self.maxHeartbeatBytes) } catch {
+            return Self.problem(.contentTooLarge, "heartbeat larger than \(Self.maxHeartbeatBytes) bytes")
+        }
+        let json = Data(buffer: body)
+        let heartbeat: Heartbeat
+        do { heartbeat = try Heartbeat.decode(json) } catch {
+            return Self.problem(.unprocessableContent, "heartbeat does not match the contract: \(error)")
+        }
+        if let refusal = await refused(channel, deviceId: heartbeat.deviceId, what: "heartbeat") { return refusal }
+        if let limited = overLimit(heartbeat.deviceId) { return limited }
+        let now = options.clock()
+        do {
+            try await storage.storeHeartbeat(IncomingHeartbeat(deviceId: heartbeat.deviceId, checkpointId: heartbeat.checkpointId,
+                                                               json: json, receivedAt: now))
+        } catch {
+            logger.error("cannot store a heartbeat", metadata: ["device": "\(heartbeat.deviceId)", "error": "\(error)"])
+            return Self.problem(.serviceUnavailable, "storage unavailable; retry later")
+        }
+        if !heartbeat.changes.isEmpty {
+            logger.notice("kiosk state changed", metadata: [
+                "device": "\(heartbeat.deviceId)", "changes": "\(heartbeat.changes.map(\.rawValue).joined(separator: ","))",
+            ])
+        }
+        return (try? Self.json(.ok, HeartbeatReceipt(deviceId: heartbeat.deviceId, receivedAt: now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))))
+            ?? Response(status: .ok)
+    }
+
+    static func problem(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let data = (try? JSONEncoder().encode(["error": message])) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable, dates: Bool = false) throws -> Response {
+        let encoder = dates ? QueueRecord.encoder : JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// Where the receiver keeps what kiosks send. Every backend gives the same guarantees:
+///
+/// * a record is stored once per Idempotency-Key, whichever receiver instance got it and however often it was sent
+///   (the key is a unique constraint, so several receivers on one database need no coordination);
+/// * a stored record is durable before `insertRecord` returns (the 201 the kiosk deletes its copy on);
+/// * for heartbeats only the latest per device is kept.
+public protocol ReceiverStorage: Sendable {
+    /// Stores a record under `id` (its Idempotency-Key), or says it is a retry of a stored one, or that the key was
+    /// reused with a different record.
+    func insertRecord(_ record: IncomingRecord) async throws -> InsertOutcome
+    /// Keys of the stored records, oldest first.
+    func recordIDs() async throws -> [String]
+    /// Keeps `heartbeat` as its device's latest, unless a later one was already received (two receivers racing).
+    func storeHeartbeat(_ heartbeat: IncomingHeartbeat) async throws
+    /// The latest heartbeat of every device that ever sent one.
+    func latestHeartbeats() async throws -> [IncomingHeartbeat]
+    /// Deletes the records received before `cutoff` (retention) so that their content is gone from the storage, not
+    /// only unlisted; returns their ids (whose face files the service then deletes).
+    func purgeRecords(receivedBefore cutoff: Date) async throws -> [String]
+}
+
+/// One heartbeat as received (only the latest per device is kept).
+public struct IncomingHeartbeat: Sendable, Equatable {
+    public var deviceId: String
+    public var checkpointId: String
+    /// The heartbeat JSON exactly as sent.
+    public var json: Data
+    public var receivedAt: Date
+
+    public init(deviceId: String, checkpointId: String, json: Data, receivedAt: Date = Date()) {
+        self.deviceId = deviceId
+        self.checkpointId = checkpointId
+        self.json = json
+        self.receivedAt = receivedAt
+    }
+}
+
+/// One declaration record as received.
+public struct IncomingRecord: Sendable {
+    /// The Idempotency-Key (= record id), lower-case.
+    public var id: String
+    public var deviceId: String
+    public var checkpointId: String
+    /// The record JSON exactly as sent.
+    public var json: Data
+    /// The face snapshot, if one came with it.
+    public var face: Data?
+    public var receivedAt: Date
+
+    public init(id: String, deviceId: String, checkpointId: String, json: Data, face: Data?, receivedAt: Date = Date()) {
+        self.id = id
+        self.deviceId = deviceId
+        self.checkpointId = checkpointId
+        self.json = json
+        self.face = face
+        self.receivedAt = receivedAt
+    }
+}
+
+public enum InsertOutcome: Sendable, Equatable {
+    /// First time this key was seen: stored now.
+    case stored
+    /// The same record was stored before (a retry); nothing changed but the duplicate count.
+    case duplicate
+    /// The key was stored with a different record.
+    case conflict
+}

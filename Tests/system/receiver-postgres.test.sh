@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The receiver on PostgreSQL, scaled out: a real PostgreSQL server (Debian's postgresql, initdb/pg_ctl as the
+# unprivileged `postgres` user, on loopback in a temp dir) and two receivers on that one database. Two kiosks hold
+# the same 60 records (one queue copied) and drain them at the same time, one to each receiver, then both again
+# (every record a duplicate by then): each record is stored exactly once, every duplicate answered 200 with its
+# receipt (both queues end empty, nothing dead-lettered), the duplicates counted. Heartbeats from one device
+# through both receivers leave one row, the latest. A receiver restarted on the same database finds its tables.
+set -uo pipefail
+: "${BIN:?BIN must point at the built binaries}"
+CTL="$BIN/checkpointctl"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+fails=0
+pass() { echo "PASS $1"; }
+bad() { echo "FAIL $1: $2"; fails=1; }
+[ -x "$PGBIN/initdb" ] || { echo "FAIL receiver-postgres: no PostgreSQL server (make deps: postgresql)"; exit 1; }
+id postgres >/dev/null 2>&1 || { echo "FAIL receiver-postgres: no postgres user (make deps: postgresql)"; exit 1; }
+
+W=$(mktemp -d /tmp/receiver-postgres.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  [ -f "$W/pg/postmaster.pid" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg" -m immediate stop >/dev/null 2>&1
+  rm -rf "$W"
+}
+trap cleanup EXIT
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$W/pg" "$W/sock" && chown postgres: "$W/pg" "$W/sock" 2>/dev/null
+as_pg "$PGBIN/initdb" -D "$W/pg" -U ckpt --auth=trust -E UTF8 >"$W/initdb.log" 2>&1 || { echo "FAIL receiver-postgres: initdb: $(tail -3 "$W/initdb.log")"; exit 1; }
+as_pg "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/sock/pg.log" -w -o "-h 127.0.0.1 -p $PGPORT -k $W/sock -c fsync=on" start >/dev/null 2>&1 \
+  || { echo "FAIL receiver-postgres: pg_ctl start: $(tail -5 "$W/sock/pg.log" 2>/dev/null)"; exit 1; }
+psql_() { "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U ckpt -d postgres -At -c "$1"; }
+pass "postgres-started (PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT)"
+
+DSN="postgres://ckpt@127.0.0.1:$PGPORT/postgres"
+launch() { "$BIN/checkpoint-receiver" --port 0 --postgres "$DSN" >"$W/$1.out" 2>"$W/$1.err" & PIDS+=($!); }
+port_of() {  # name → its port, once it listens
+  for _ in $(seq 600); do grep -q "listening on" "$W/$1.out" 2>/dev/null && break; sleep 0.1; done
+  awk '/listening on/{print $3}' "$W/$1.out"
+}
+# Both at once: the table creation takes turns.
+launch a; launch b
+PORT_a=$(port_of a); PORT_b=$(port_of b)
+[ -n "$PORT_a" ] && [ -n "$PORT_b" ] && pass "two-receivers-on-one-database (started together; ports $PORT_a, $PORT_b)" \
+  || { bad two-receivers-on-one-database "$(cat "$W"/*.err | tail -5)"; exit 1; }
+
+N=60
+"$CTL" queue pump --db "$W/k1.db" --endpoint http://127.0.0.1:9/x --allow-insecure-http --no-upload --count $N --face-bytes 2000 --interval-ms 0 >/dev/null 2>&1
+cp "$W/k1.db" "$W/k2.db"
+drain() { "$CTL" queue drain --db "$W/$1.db" --endpoint "http://127.0.0.1:$2/v1/records" --allow-insecure-http --timeout 120 >"$W/$1.drain" 2>&1; }
+drain k1 "$PORT_a" & d1=$!; drain k2 "$PORT_b" & d2=$!; wait $d1 $d2
+stored=$(psql_ "SELECT count(*), count(DISTINCT id), sum(duplicates) FROM received")
+pending() { "$CTL" queue status --db "$1" | awk '/^pending:/{print $2}'; }
+dead() { "$CTL" queue status --db "$1" | awk '/^dead letter:/{print $3}'; }
+[ "$stored" = "$N|$N|$N" ] && pass "same-records-to-both-stored-once ($N records x 2 receivers: $N rows, $N duplicates absorbed)" \
+  || bad same-records-to-both-stored-once "count|distinct|duplicates = $stored (want $N|$N|$N)"
+[ "$(pending "$W/k1.db")/$(dead "$W/k1.db")" = "0/0" ] && [ "$(pending "$W/k2.db")/$(dead "$W/k2.db")" = "0/0" ] \
+  && pass "duplicates-answered-with-receipts (both kiosks emptied their queues, nothing dead-lettered)" \
+  || bad duplicates-answered-with-receipts "k1 $(pending "$W/k1.db")/$(dead "$W/k1.db") k2 $(pending "$W/k2.db")/$(dead "$W/k2.db")"
+
+# A key reused with a different record is refused by either receiver.
+rid=$(psql_ "SELECT id FROM received LIMIT 1")
+code=$(python3 - "$PORT_b" "$rid" <<'PY'
+import json, sys, urllib.request, urllib.error
+port, rid = sys.argv[1], sys.argv[2]
+rec = {"id": rid, "checkpointId": "other", "deviceId": "other", "softwareVersion": "x", "faceCaptured": False,
+       "clock": {"wallTime": "2026-12-07T00:00:00.000Z", "clockSynced": True, "bootId": "b", "monotonicNanos": 1},
+       "screening": {"result": "unavailable", "flags": ["no-screening-id"]},
+       "declaration": {"fullName": "X", "birthYear": 1990, "gender": "Nam", "nation": "VN", "provinceId": "19", "wardId": "1",
+                       "address": "x", "phone": "0912345678", "hasPatient": 2, "hasFromSickCountry": 2, "hasSick": 2, "consent": True}}
+b = "B0undary"
+body = (f"--{b}\r\nContent-Disposition: form-data; name=\"record\"\r\nContent-Type: application/json\r\n\r\n" + json.dumps(rec) + f"\r\n--{b}--\r\n").encode()
+req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/records", data=body, method="POST",
+                             headers={"Content-Type": f"multipart/form-data; boundary={b}", "Idempotency-Key": rid})
+try:
+    print(urllib.request.urlopen(req).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+PY
+)
+[ "$code" = 422 ] && pass "reused-key-refused (422 from the other receiver)" || bad reused-key-refused "HTTP $code"
+
+# Heartbeats of one device through both receivers: one row, the latest.
+hb() {  # port depth
+  python3 - "$1" "$2" <<'PY'
+import json, sys, urllib.request
+port, depth = sys.argv[1], int(sys.argv[2])
+h = {"deviceId": "TN-K09", "checkpointId": "TN-03", "softwareVersion": "1", "sentAt": "2026-12-07T00:00:00Z", "clockSynced": True,
+     "bootId": "b", "sequence": depth, "reason": "interval", "changes": [], "uptimeSeconds": 5,
+     "health": {"overall": "ok", "stages": []}, "sensor": {"connected": True, "warmUpRemainingSeconds": 0},
+     "calibration": {"id": "c"}, "queue": {"depth": depth, "deadLetters": 0, "alert": False}, "freeDiskBytes": 1,
+     "screenings": {"normal": 0, "elevated": 0, "invalid": 0}}
+req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/heartbeats", data=json.dumps(h).encode(), method="POST",
+                             headers={"Content-Type": "application/json"})
+print(urllib.request.urlopen(req).status)
+PY
+}
+hb "$PORT_a" 1 >/dev/null; hb "$PORT_b" 2 >/dev/null
+rows=$(psql_ "SELECT count(*) FROM heartbeats WHERE device_id = 'TN-K09'")
+depth=$(curl -s "http://127.0.0.1:$PORT_a/v1/fleet" | python3 -c 'import json,sys; print([k["queueDepth"] for k in json.load(sys.stdin)["kiosks"] if k["deviceId"]=="TN-K09"])')
+[ "$rows" = 1 ] && [ "$depth" = "[2]" ] && pass "heartbeats-latest-per-device-across-receivers (1 row; receiver A shows B's newer one)" \
+  || bad heartbeats-latest-per-device-across-receivers "rows $rows, fleet depth $depth"
+
+# Restart: the tables are found, the records still there.
+kill "${PIDS[0]}" 2>/dev/null; wait "${PIDS[0]}" 2>/dev/null
+launch c; PORT_c=$(port_of c)
+n=$(curl -s "http://127.0.0.1:$PORT_c/v1/records" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+[ "$n" = "$N" ] && pass "receiver-restart-keeps-records ($n)" || bad receiver-restart-keeps-records "count $n"
+
+exit $fails
