@@ -13,8 +13,10 @@ struct Checkpointd: AsyncParsableCommand {
         commandName: "checkpointd",
         abstract: "Health-checkpoint kiosk daemon: camera, face detection, thermal screening, durable upload.",
         discussion: """
-            Reads one TOML config (default \(CheckpointConfigSchema.defaultPath)) and the calibration file it names.
-            An invalid config is reported as FILE:LINE: key: problem (allowed: …) lines on stderr, exit status 78.
+            Reads one TOML config (default \(CheckpointConfigSchema.defaultPath)), then its drop-ins \
+            (\(CheckpointConfigSchema.defaultPath).d/*.toml, in name order, each over the ones before), and the calibration \
+            file they name. An invalid config is reported as FILE:LINE: key: problem (allowed: …) lines on stderr, exit \
+            status 78.
             """,
         version: CheckpointVersion.string
     )
@@ -37,6 +39,10 @@ struct Checkpointd: AsyncParsableCommand {
     @Option(name: .customLong("parse-config-only"), help: .hidden)
     var parseConfigOnly: String?
 
+    /// Internal: the child of `ConfigPreflight` parses the one TOML file FILE and exits (0 unless the parser crashes).
+    @Option(name: .customLong("parse-toml-only"), help: .hidden)
+    var parseTOMLOnly: String?
+
     func validate() throws {
         if checkPath != nil && !checkConfig {
             throw ValidationError("a PATH argument is only accepted with --check-config; use --config PATH to run")
@@ -53,6 +59,10 @@ struct Checkpointd: AsyncParsableCommand {
             _ = ConfigLoader.result(path: parseConfigOnly)
             return
         }
+        if let parseTOMLOnly {
+            _ = TOMLDocument.load(path: parseTOMLOnly)
+            return
+        }
         let path = checkPath ?? config
         if let crash = await Self.parserCrash(path: path) {
             FileHandle.standardError.write(Data("\(crash)\ncheckpointd: \(path): 1 problem found\(checkConfig ? "" : "; not starting")\n".utf8))
@@ -61,6 +71,10 @@ struct Checkpointd: AsyncParsableCommand {
         let loaded = ConfigLoader.result(path: path)
         let config: CheckpointConfig
         switch loaded {
+        case .failure(let error) where error.notConfigured:
+            // A fresh install: one line saying what to set and where.
+            FileHandle.standardError.write(Data("checkpointd: \(error.diagnostics[0].description)\(checkConfig ? "" : "; not starting")\n".utf8))
+            throw ExitCode(exitConfigError)
         case .failure(let error):
             for d in error.diagnostics { FileHandle.standardError.write(Data((d.description + "\n").utf8)) }
             let n = error.diagnostics.count
@@ -76,7 +90,8 @@ struct Checkpointd: AsyncParsableCommand {
             throw ExitCode(exitConfigError)
         }
         if checkConfig {
-            print("\(path): OK (calibration \(config.thermal.calibrationPath): OK)")
+            let dropIns = config.files.dropFirst()
+            print("\(path): OK\(dropIns.isEmpty ? "" : " (with \(dropIns.joined(separator: ", ")))") (calibration \(config.thermal.calibrationPath): OK)")
             return
         }
         let level = config.logging.level
@@ -95,22 +110,20 @@ struct Checkpointd: AsyncParsableCommand {
         }
     }
 
-    /// Parses `path` (and the calibration file it names) in a child process first; a message if the TOML parser
-    /// crashed on it (see `ConfigPreflight`), nil otherwise.
+    /// Parses `path`, its drop-ins and the calibration file they name in a child process first; a message naming
+    /// the file if the TOML parser crashed on one (see `ConfigPreflight`), nil otherwise.
     static func parserCrash(path: String) async -> String? {
         let thread = DedicatedThread(name: "ckpt.preflight")
         defer { thread.stop() }
-        guard case .parserCrashed(let signal, let detail) = await ConfigPreflight.check(path: path, on: thread) else { return nil }
-        return "\(path): not valid TOML: the parser stopped with signal \(signal) on this file or its calibration file "
-            + "(look for unbalanced brackets or braces, or a malformed date or time)\(detail.isEmpty ? "" : " [\(detail)]")"
+        guard case .parserCrashed(let file, let signal, let detail) = await ConfigPreflight.check(path: path, on: thread) else { return nil }
+        return ConfigPreflight.message(file: file, signal: signal, detail: detail)
     }
 
     /// `FILE:LINE: api.socket_group: …` when the configured socket group does not exist here.
     static func socketGroupProblem(_ config: CheckpointConfig) -> ConfigDiagnostic? {
         guard let group = config.api.socketGroup, (try? SocketPermissions.groupID(group)) == nil else { return nil }
-        let source = (try? String(contentsOfFile: config.file, encoding: .utf8)) ?? ""
-        let line = TOMLKeyLocator(source: source).nearestLine(for: ["api", "socket_group"])
-        return ConfigDiagnostic(file: config.file, line: line, keyPath: "api.socket_group",
+        let at = config.location(of: ["api", "socket_group"])
+        return ConfigDiagnostic(file: at.file, line: at.line, keyPath: "api.socket_group",
                                 message: "group \"\(group)\" does not exist on this system", allowed: "an existing group (getent group)")
     }
 }

@@ -32,6 +32,7 @@ enum Daemon {
 
         let health = HealthBoard(clock: clock)
         let engine = try screeningEngine(initial)
+        if let warning = exampleCalibrationWarning(initial) { logger.error("\(warning)") }
         let snapshotConfig = Mutex(FaceSnapshotConfig(initial.snapshot))   // swapped on reload
         var hubOptions = ScreeningHub.Options()
         hubOptions.declarationHoldSeconds = Double(initial.screening.declarationHoldSeconds)
@@ -126,6 +127,7 @@ enum Daemon {
                 let transport = UploadConfiguration(next.upload)
                 let transportChanged = transport != curl.configuration
                 do { try curl.reconfigure(transport) } catch { return ["\(next.file): [upload] \(error)"] }
+                if let warning = exampleCalibrationWarning(next) { logger.error("\(warning)") }
                 await hub.replaceEngine(newEngine)
                 await hub.setDeclarationHold(seconds: Double(next.screening.declarationHoldSeconds))
                 snapshotConfig.withLock { $0 = FaceSnapshotConfig(next.snapshot) }
@@ -152,6 +154,14 @@ enum Daemon {
     }
 
     // MARK: Config → adapters
+
+    /// The one line said at start and on reload when the calibration is a shipped example.
+    static func exampleCalibrationWarning(_ c: CheckpointConfig) -> String? {
+        guard c.calibration.isExample else { return nil }
+        return "calibration \(c.thermal.calibrationPath) is an EXAMPLE (id \(c.calibration.record.id), serial \(c.calibration.sensor.serial)): "
+            + "every screening is invalid, \"not calibrated\", until this kiosk's sensor is calibrated (checkpointctl calibrate thermal) "
+            + "and thermal.calibration names the result"
+    }
 
     static func screeningEngine(_ c: CheckpointConfig) throws -> ScreeningEngine {
         var sc = ScreeningConfig()

@@ -33,11 +33,34 @@ import Testing
     }
 
     @Test func exampleConfigIsValidWhenInstalled() throws {
-        let (dir, path) = F.installLayout(config: try Self.read("systemd/checkpointd.toml"))
+        let (dir, path) = F.installLayout(config: try Self.read("examples/checkpointd.toml"))
         let c = try ConfigLoader.load(path: path)
         #expect(c.thermal.calibrationPath == dir + "/calibration/gy-mcu90640.toml")
         #expect(c.upload.endpoint.hasPrefix("https://"))
+        #expect(URL(string: c.upload.endpoint)?.host?.hasSuffix(".invalid") == true, "a placeholder host never resolves")
         #expect(c.camera.controls.powerLineFrequency == .hz50)
+    }
+
+    /// The installed file: documented, valid but for the site settings it leaves unset, and nothing else to set.
+    @Test func installedConfigLeavesTheSiteSettingsUnset() throws {
+        let text = try Self.read("systemd/checkpointd.toml")
+        #expect(Self.undocumentedKeys(in: text, schema: CheckpointConfigSchema.root) == [])
+        let locator = TOMLKeyLocator(source: text)
+        for key in CheckpointConfigSchema.siteKeys { #expect(locator.line(for: key) == nil, "\(key) is set in the installed file") }
+        for key in ["checkpoint_id", "device_id", "endpoint", "50-site.toml"] { #expect(text.contains(key), "the comments name \(key)") }
+        let (_, path) = F.installLayout(config: text)
+        guard case .failure(let e) = ConfigLoader.result(path: path) else { Issue.record("an unconfigured install loaded"); return }
+        #expect(e.notConfigured && e.diagnostics.count == 1)
+    }
+
+    @Test func noShippedFileNamesARealHost() throws {
+        for file in ["examples/checkpointd.toml", "systemd/checkpointd.toml"] {
+            let text = try Self.read(file)
+            for line in text.components(separatedBy: "\n") where line.contains("://") && !line.hasPrefix("#") {
+                let host = line.components(separatedBy: "://")[1].prefix { $0 != "/" && $0 != "\"" && $0 != ":" }
+                #expect(host.hasSuffix(".invalid"), "\(file): \(line)")
+            }
+        }
     }
 
     @Test func demoConfigIsValidInTheSourceTree() throws {
@@ -46,16 +69,18 @@ import Testing
         #expect(c.upload.allowInsecureHTTP)
         #expect(URL(string: c.upload.endpoint)?.host == "127.0.0.1", "demo traffic stays on loopback")
         #expect(c.calibration.sensor.model == c.thermal.model.rawValue)
+        #expect(!c.calibration.isExample, "the demo screens")
     }
 
-    @Test(arguments: ["calibration/gy-mcu90640.toml", "calibration/single-point.toml"])
+    @Test(arguments: ["calibration/gy-mcu90640.toml", "calibration/single-point.toml", "Tests/demo/gy-mcu90640.toml"])
     func exampleCalibrationIsValid(_ file: String) throws {
         let cal = try CalibrationFile.load(path: F.repo.appendingPathComponent(file).path)
         #expect(cal.registration.homography.count == 9)
+        #expect(cal.isExample == file.hasPrefix("calibration/"), "shipped calibrations are marked examples; the test one is not")
         #expect(Self.undocumentedKeys(in: try Self.read(file), schema: CalibrationFile.schema).isEmpty)
     }
 
-    @Test(arguments: ["systemd/checkpointd.toml", "systemd/checkpointd.demo.toml"])
+    @Test(arguments: ["examples/checkpointd.toml", "systemd/checkpointd.demo.toml"])
     func everyConfigKeyIsDocumented(_ file: String) throws {
         let text = try Self.read(file)
         #expect(Self.undocumentedKeys(in: text, schema: CheckpointConfigSchema.root) == [])

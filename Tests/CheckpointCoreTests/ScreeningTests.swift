@@ -217,3 +217,30 @@ func req<T>(_ value: T?, sourceLocation: SourceLocation = #_sourceLocation) thro
         #expect(back == r)
     }
 }
+
+@Suite struct ExampleCalibrationTests {
+    typealias F = ConfigFixtures
+
+    @Test func theShippedCalibrationsAreExamplesAndTheTestOneIsNot() throws {
+        for file in ["calibration/gy-mcu90640.toml", "calibration/single-point.toml"] {
+            #expect(try CalibrationFile.load(path: F.repo.appendingPathComponent(file).path).isExample, "\(file)")
+        }
+        #expect(try !CalibrationFile.load(path: F.repo.appendingPathComponent("Tests/demo/gy-mcu90640.toml").path).isExample)
+    }
+
+    /// A visitor in front of a kiosk still on its example calibration gets "invalid: not calibrated", never a temperature.
+    @Test func anExampleCalibrationIsRefusedForScreening() throws {
+        let file = try CalibrationFile.load(path: F.repo.appendingPathComponent("calibration/gy-mcu90640.toml").path)
+        var e = ScreeningTests.engine(cal: try ThermalCalibration(file))
+        let r = try req(ScreeningTests.run(&e, temps: [36.6, 36.6, 36.6, 36.6, 36.6]))
+        #expect(r.outcome == .invalid)
+        #expect(r.invalidReason == .notCalibrated)
+        #expect(r.invalidReason?.rawValue == "not_calibrated")
+        #expect(r.correctedC == nil)
+        #expect(r.detail?.hasPrefix("not calibrated") == true)
+
+        let own = try CalibrationFile.load(path: F.repo.appendingPathComponent("Tests/demo/gy-mcu90640.toml").path)
+        var e2 = ScreeningTests.engine(cal: try ThermalCalibration(own))
+        #expect(try req(ScreeningTests.run(&e2, temps: [36.6, 36.6, 36.6, 36.6, 36.6])).outcome == .normal)
+    }
+}

@@ -25,7 +25,7 @@ TCP=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1"
 IDLE=3 MAXCONN=16
 sed -e "s#/tmp/checkpointd-demo#$D#g" \
     -e "s#^socket = .*#socket = \"$D/run/api.sock\"#" \
-    -e "s#^calibration = .*#calibration = \"$ROOT/calibration/gy-mcu90640.toml\"#" \
+    -e "s#^calibration = .*#calibration = \"$ROOT/Tests/demo/gy-mcu90640.toml\"#" \
     -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:9/v1/records\"#" \
     -e "s#^allow_insecure_http = .*#allow_insecure_http = false#" \
     -e "s#^tcp_port = .*#tcp_port = $TCP#" \

@@ -10,9 +10,9 @@ ok()  { echo "PASS $1"; }
 bad() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
-# An /etc/checkpointd-like layout: the shipped example config with the shipped calibration files.
+# An /etc/checkpointd-like layout: the documented example config with the shipped calibration files.
 mkdir -p "$work/etc/calibration"
-cp "$ROOT/systemd/checkpointd.toml" "$work/etc/checkpointd.toml"
+cp "$ROOT/examples/checkpointd.toml" "$work/etc/checkpointd.toml"
 cp "$ROOT"/calibration/*.toml "$work/etc/calibration/"
 
 out=$("$D" --check-config "$work/etc/checkpointd.toml" 2>"$work/err"); rc=$?
@@ -24,6 +24,38 @@ out=$("$D" --check-config "$work/etc/checkpointd.toml" 2>"$work/err"); rc=$?
 
 "$D" --check-config --config "$work/etc/checkpointd.toml" >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 0 ] && ok "--check-config without PATH checks --config" || bad "--check-config without PATH checks --config" "exit $rc"
+
+# A fresh install: the installed config alone stops with exit 78 and ONE line naming what to set and where.
+mkdir -p "$work/fresh/calibration"
+cp "$ROOT/systemd/checkpointd.toml" "$work/fresh/checkpointd.toml"
+cp "$ROOT"/calibration/*.toml "$work/fresh/calibration/"
+F="$work/fresh/checkpointd.toml"
+want="checkpointd: $F: not configured: set kiosk.checkpoint_id, kiosk.device_id, upload.endpoint in $F.d/50-site.toml (an example with every key: /usr/share/doc/checkpointd/examples/checkpointd.toml)"
+"$D" --check-config "$F" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 78 ] && [ "$(cat "$work/err")" = "$want" ] && ok "unconfigured install: exit 78 and one line naming the keys and the drop-in" \
+  || bad "unconfigured install" "exit $rc: $(cat "$work/err")"
+timeout 20 "$D" --config "$F" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 78 ] && [ "$(cat "$work/err")" = "$want; not starting" ] && ok "the unconfigured daemon does not start: exit 78, one line" \
+  || bad "unconfigured daemon" "exit $rc: $(cat "$work/err")"
+# Site settings in a drop-in make it a working configuration; the drop-in's problems carry its own FILE:LINE.
+mkdir -p "$F.d"
+printf '[kiosk]\ncheckpoint_id = "tram-01"\ndevice_id = "kiosk-7"\n[upload]\nendpoint = "https://receiver.example.invalid/v1/records"\n' > "$F.d/50-site.toml"
+"$D" --check-config "$F" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 0 ] && grep -qF "with $F.d/50-site.toml" "$work/out" && ok "installed config + 50-site.toml drop-in is valid and says which files it read" \
+  || bad "installed config + drop-in" "exit $rc: $(cat "$work/err" "$work/out")"
+printf '[camera]\n\nwidth = 99999\n' > "$F.d/60-camera.toml"
+printf '[camera]\nwidth = 800\n' > "$F.d/70-camera.toml.dpkg-dist"
+"$D" --check-config "$F" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 78 ] && grep -qxF "$F.d/60-camera.toml:3: camera.width: 99999 is out of range (allowed: 160..1920 px)" "$work/err" \
+  && ok "a drop-in's problem is reported as its own FILE:LINE (other extensions ignored)" || bad "drop-in problem" "exit $rc: $(cat "$work/err")"
+printf '[camera]\nwidth = 800\n' > "$F.d/80-camera.toml"
+"$D" --check-config "$F" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 0 ] && ok "a later drop-in overrides an earlier one (name order)" || bad "drop-in order" "exit $rc: $(cat "$work/err")"
+printf 't=[}\n' > "$F.d/90-typo.toml"
+"$D" --check-config "$F" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 78 ] && grep -q "^$F.d/90-typo.toml: not valid TOML: the parser stopped" "$work/err" \
+  && ok "a drop-in that crashes the TOML parser is parsed in a child and named (exit 78)" || bad "parser-crashing drop-in" "exit $rc: $(head -3 "$work/err")"
+rm -f "$F.d/90-typo.toml"
 
 # Planted problems; the line numbers below are the lines of this heredoc.
 cat > "$work/etc/bad.toml" <<'EOF'

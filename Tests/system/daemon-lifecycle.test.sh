@@ -22,7 +22,7 @@ for _ in $(seq 600); do [ -e "$D/thermal-pty" ] && break; sleep 0.1; done
 TCP=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$D/ui"; echo '<!doctype html><title>kiosk</title>' > "$D/ui/index.html"
 sed -e "s#/tmp/checkpointd-demo#$D#g" \
-    -e "s#^calibration = .*#calibration = \"$ROOT/calibration/gy-mcu90640.toml\"#" \
+    -e "s#^calibration = .*#calibration = \"$ROOT/Tests/demo/gy-mcu90640.toml\"#" \
     -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:9/v1/records\"#" \
     -e "s#^allow_insecure_http = .*#allow_insecure_http = false#" \
     -e "s#^tcp_port = .*#tcp_port = $TCP#" \

@@ -23,7 +23,7 @@ if [ -n "$photo" ]; then cp "$photo" "$D/frames/a.jpg"; else
 pids+=($!)
 for _ in $(seq 600); do [ -e "$D/thermal-pty" ] && break; sleep 0.1; done
 sed -e "s#/tmp/checkpointd-demo#$D#g" \
-    -e "s#^calibration = .*#calibration = \"$ROOT/calibration/gy-mcu90640.toml\"#" \
+    -e "s#^calibration = .*#calibration = \"$ROOT/Tests/demo/gy-mcu90640.toml\"#" \
     -e "s#^endpoint = .*#endpoint = \"https://127.0.0.1:9/v1/records\"#" \
     -e "s#^allow_insecure_http = .*#allow_insecure_http = false#" \
     -e "s#^tcp_port = .*#tcp_port = 0#" \

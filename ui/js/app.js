@@ -13,8 +13,8 @@ const DONE_MAX_S = num("done-max", 15);          // "declaration saved" at most 
 const INACTIVE_S = num("inactivity", 90);        // no touch in the declaration → "Are you still there?"
 const STILL_S = num("still", 20);                // … then wipe
 
-const EQUIPMENT_FLAGS = new Set(["sensor_unavailable", "reference_missing", "reference_noisy"]);
-const KNOWN_FLAGS = new Set(["warming_up", "too_far", "several_faces", "sensor_unavailable", "reference_missing", "reference_noisy", "implausible_low"]);
+const EQUIPMENT_FLAGS = new Set(["sensor_unavailable", "reference_missing", "reference_noisy", "not_calibrated"]);
+const KNOWN_FLAGS = new Set(["warming_up", "too_far", "several_faces", "sensor_unavailable", "reference_missing", "reference_noisy", "implausible_low", "not_calibrated"]);
 const PROMPT_ICON = { "too-far": "i-closer", "too-close": "i-back", "multiple-faces": "i-two", "not-frontal": "i-eye",
   blurry: "i-still", settling: "i-still", "no-face": "i-closer", ready: "i-still" };
 const KNOWN_REASONS = new Set(Object.keys(PROMPT_ICON));

@@ -152,6 +152,12 @@ public struct CalibrationFile: Sendable, Equatable {
         self.reference = reference
     }
 
+    /// Whether the file is a shipped example rather than this sensor's calibration: its sensor serial or its
+    /// calibration id contains "example" (any case). Such a file is refused for screening ("not calibrated").
+    public var isExample: Bool { Self.marksExample(sensor.serial) || Self.marksExample(record.id) }
+
+    static func marksExample(_ s: String) -> Bool { s.lowercased().contains("example") }
+
     /// Largest thermal frame any supported sensor has (MLX90640: 32×24); reference regions must fit inside it.
     public static let maxThermalWidth = 32
     public static let maxThermalHeight = 24

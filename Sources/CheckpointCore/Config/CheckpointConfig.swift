@@ -4,8 +4,16 @@ import Logging
 /// The daemon's validated configuration. Built only from a file that passed every check (see `ConfigLoader`);
 /// relative paths are already absolute (resolved against the config file's directory).
 public struct CheckpointConfig: Sendable {
-    /// The file this was read from.
+    /// The main file this was read from.
     public var file: String
+    /// The merged document (main file and drop-ins), for the file and line of each key.
+    public var document: TOMLDocument
+    /// The validated tables with every default applied (what the typed sections below are built from).
+    public var resolved: ResolvedTable
+    /// Every file read, in the order applied (the main file, then its drop-ins).
+    public var files: [String] { document.sources.map(\.file) }
+    /// Where `path` (e.g. `["api", "socket_group"]`) is set, for a FILE:LINE message.
+    public func location(of path: [String]) -> (file: String, line: Int) { document.location(for: path) }
     public var kiosk: Kiosk
     public var camera: Camera
     public var detector: Detector
@@ -220,11 +228,13 @@ public struct CheckpointConfig: Sendable {
 
 extension CheckpointConfig {
     /// Builds the typed config from validated tables; only called when validation found no problem.
-    init(file: String, resolved r: ResolvedTable, calibration: CalibrationFile) {
+    init(document: TOMLDocument, resolved r: ResolvedTable, calibration: CalibrationFile) {
         let k = r[table: "kiosk"], c = r[table: "camera"], cc = c[table: "controls"], d = r[table: "detector"]
         let t = r[table: "tracking"], s = r[table: "snapshot"], th = r[table: "thermal"], sc = r[table: "screening"]
         let a = r[table: "api"], ui = r[table: "ui"], u = r[table: "upload"], q = r[table: "queue"], l = r[table: "logging"]
-        self.file = file
+        self.file = document.file
+        self.document = document
+        self.resolved = r
         self.calibration = calibration
         kiosk = Kiosk(checkpointID: k.string("checkpoint_id") ?? "", deviceID: k.string("device_id") ?? "")
         camera = Camera(

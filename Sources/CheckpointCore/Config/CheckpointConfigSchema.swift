@@ -5,6 +5,10 @@ import Foundation
 /// all read it.
 public enum CheckpointConfigSchema {
     public static let defaultPath = "/etc/checkpointd/checkpointd.toml"
+    /// The documented example with every key, as installed.
+    public static let exampleConfigPath = "/usr/share/doc/checkpointd/examples/checkpointd.toml"
+    /// What every site sets itself (the installed file leaves them unset): the kiosk identity and the endpoint.
+    public static let siteKeys = [["kiosk", "checkpoint_id"], ["kiosk", "device_id"], ["upload", "endpoint"]]
     public static let thermalModels = ["gy-mcu90640", "ascii-line", "single-point-5a5a"]
     public static let pixelFormats = ["MJPEG", "YUYV", "GREY"]
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

@@ -45,6 +45,9 @@ public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
 /// Thrown when a config or calibration file is unreadable or invalid; carries every problem found in one run.
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var diagnostics: [ConfigDiagnostic]
+    /// The only problem is that the site settings (kiosk identity, endpoint) are not set: a fresh install.
+    /// Its one diagnostic says what to set and where; callers print it alone.
+    public var notConfigured = false
 
     public init(_ diagnostics: [ConfigDiagnostic]) {
         self.diagnostics = ConfigDiagnostic.sorted(diagnostics)

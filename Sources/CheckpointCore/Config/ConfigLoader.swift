@@ -11,10 +11,48 @@ public enum ConfigLoader {
     }
 
     public static func result(path: String) -> Result<CheckpointConfig, ConfigError> {
-        switch TOMLDocument.load(path: path) {
+        switch document(path: path) {
         case .success(let document): return result(document: document)
         case .failure(let e): return .failure(e)
         }
+    }
+
+    /// The drop-in directory of a main config file: `checkpointd.toml.d` beside `checkpointd.toml`.
+    public static func dropInDirectory(for path: String) -> String { path + ".d" }
+
+    /// Where a site's own settings go: a drop-in, so that a package upgrade never asks about the main file.
+    public static func siteDropIn(for path: String) -> String { dropInDirectory(for: path) + "/50-site.toml" }
+
+    /// The main file and its drop-ins (`<path>.d/*.toml`, in byte order of their names): the files that make
+    /// the configuration, in the order they are applied. Hidden files and other extensions are ignored (so
+    /// `50-site.toml.dpkg-old` or an editor's `.50-site.toml.swp` are not read).
+    public static func files(path: String) -> [String] {
+        let dir = dropInDirectory(for: path)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        let dropIns = names.filter { $0.hasSuffix(".toml") && !$0.hasPrefix(".") }
+            .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        return [path] + dropIns.map { dir + "/" + $0 }
+    }
+
+    /// The main file with its drop-ins applied over it in order; every file's syntax error is reported.
+    public static func document(path: String) -> Result<TOMLDocument, ConfigError> {
+        var merged: TOMLDocument?
+        var diagnostics: [ConfigDiagnostic] = []
+        for file in files(path: path) {
+            switch TOMLDocument.load(path: file) {
+            case .success(let d): merged = merged.map { $0.merged(with: d) } ?? d
+            case .failure(let e): diagnostics += e.diagnostics
+            }
+        }
+        guard diagnostics.isEmpty, let merged else { return .failure(ConfigError(diagnostics)) }
+        return .success(merged)
+    }
+
+    /// The calibration file the configuration at `path` names (absolute), when it can be read; for messages.
+    public static func calibrationPath(configPath path: String) -> String? {
+        guard case .success(let d) = document(path: path), case .table(let t)? = d.root["thermal"],
+              let p = t["calibration"]?.stringValue else { return nil }
+        return ResolvedTable.resolve(p, against: d.directory(for: ["thermal", "calibration"]))
     }
 
     /// Validates config text as if it were the file `file` (relative paths start at its directory).
@@ -31,6 +69,17 @@ public enum ConfigLoader {
         crossCheck(r, &v)
 
         var diagnostics = v.diagnostics
+        // A configuration without its site settings (the installed file alone) is one problem, said once.
+        let unset = CheckpointConfigSchema.siteKeys.filter { document.value(at: $0) == nil }
+        if !unset.isEmpty {
+            let names = unset.map(TOMLKeyPath.render)
+            diagnostics.removeAll { $0.message == "missing required key" && names.contains($0.keyPath) }
+            let main = document.file
+            diagnostics.append(ConfigDiagnostic(
+                file: main, line: nil, keyPath: "",
+                message: "not configured: set \(names.joined(separator: ", ")) in \(siteDropIn(for: main)) "
+                    + "(an example with every key: \(CheckpointConfigSchema.exampleConfigPath))"))
+        }
         var calibration: CalibrationFile?
         let thermal = r[table: "thermal"]
         if let calibrationPath = thermal.path("calibration") {
@@ -40,8 +89,12 @@ public enum ConfigLoader {
                 diagnostics += error.diagnostics
             }
         }
-        guard diagnostics.isEmpty, let calibration else { return .failure(ConfigError(diagnostics)) }
-        return .success(CheckpointConfig(file: document.file, resolved: r, calibration: calibration))
+        guard diagnostics.isEmpty, let calibration else {
+            var error = ConfigError(diagnostics)
+            error.notConfigured = !unset.isEmpty && diagnostics.count == 1
+            return .failure(error)
+        }
+        return .success(CheckpointConfig(document: document, resolved: r, calibration: calibration))
     }
 
     /// Rules that involve more than one key.

@@ -111,11 +111,15 @@ public struct ConfigKey: Sendable {
     public var doc: String
     /// A file-system path: relative values are resolved against the directory of the file they are written in.
     public var isPath: Bool
+    /// A secret (a password, a token): `--print-config` and every message show it redacted. The schema holds
+    /// none today (TLS keys are named by path, never written in the file); a key that is one sets this.
+    public var isSecret: Bool
 
     public init(
         _ name: String, _ kind: ConfigValueKind, _ requirement: ConfigRequirement, rules: [ConfigRule] = [],
-        unit: String? = nil, path: Bool = false, doc: String
+        unit: String? = nil, path: Bool = false, secret: Bool = false, doc: String
     ) {
+        self.isSecret = secret
         self.name = name
         self.kind = kind
         self.requirement = requirement

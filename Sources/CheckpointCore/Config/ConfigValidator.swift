@@ -7,12 +7,16 @@ public struct ResolvedTable: Sendable {
     public var tables: [String: ResolvedTable]
     /// Directory that relative paths are resolved against (the directory of the file).
     public var baseDirectory: String
+    /// Per key, the directory of the file that sets it when that is not `baseDirectory` (a drop-in).
+    public var keyDirectories: [String: String]
 
-    public init(path: [String], values: [String: ConfigValue], tables: [String: ResolvedTable], baseDirectory: String) {
+    public init(path: [String], values: [String: ConfigValue], tables: [String: ResolvedTable], baseDirectory: String,
+                keyDirectories: [String: String] = [:]) {
         self.path = path
         self.values = values
         self.tables = tables
         self.baseDirectory = baseDirectory
+        self.keyDirectories = keyDirectories
     }
 
     public subscript(table name: String) -> ResolvedTable {
@@ -38,7 +42,7 @@ public struct ResolvedTable: Sendable {
     /// A path value, made absolute against `baseDirectory` when written relative.
     public func path(_ key: String) -> String? {
         guard let p = string(key) else { return nil }
-        return ResolvedTable.resolve(p, against: baseDirectory)
+        return ResolvedTable.resolve(p, against: keyDirectories[key] ?? baseDirectory)
     }
 
     public static func resolve(_ p: String, against base: String) -> String {
@@ -59,12 +63,11 @@ public struct ConfigValidator {
         URL(fileURLWithPath: document.file).deletingLastPathComponent().path
     }
 
-    /// Records a problem at the line of `path` (or its nearest written ancestor, or line 1).
+    /// Records a problem at the file and line of `path` (or its nearest written ancestor, or line 1 of the main file).
     public mutating func report(_ path: [String], _ message: String, allowed: String? = nil) {
+        let at = document.location(for: path)
         diagnostics.append(
-            ConfigDiagnostic(
-                file: document.file, line: document.locator.nearestLine(for: path), keyPath: TOMLKeyPath.render(path),
-                message: message, allowed: allowed))
+            ConfigDiagnostic(file: at.file, line: at.line, keyPath: TOMLKeyPath.render(path), message: message, allowed: allowed))
     }
 
     public mutating func validate(_ schema: ConfigTable) -> ResolvedTable {
@@ -76,12 +79,17 @@ public struct ConfigValidator {
     ) -> ResolvedTable {
         var resolvedValues: [String: ConfigValue] = [:]
         var resolvedTables: [String: ResolvedTable] = [:]
+        var keyDirectories: [String: String] = [:]
 
         for name in values.keys.sorted() {
             let value = values[name]!
             let keyPath = path + [name]
             if let key = schema.key(name) {
                 if check(key, value, at: keyPath) { resolvedValues[name] = value }
+                if document.sources.count > 1 {
+                    let dir = document.directory(for: keyPath)
+                    if dir != baseDirectory { keyDirectories[name] = dir }
+                }
             } else if let sub = schema.table(name) {
                 if let t = value.tableValue {
                     resolvedTables[name] = validate(table: sub, path: keyPath, values: t, root: root)
@@ -103,7 +111,8 @@ public struct ConfigValidator {
         for sub in schema.tables where resolvedTables[sub.name] == nil && values[sub.name] == nil {
             resolvedTables[sub.name] = validate(table: sub, path: path + [sub.name], values: [:], root: root)
         }
-        return ResolvedTable(path: path, values: resolvedValues, tables: resolvedTables, baseDirectory: baseDirectory)
+        return ResolvedTable(path: path, values: resolvedValues, tables: resolvedTables, baseDirectory: baseDirectory,
+                             keyDirectories: keyDirectories)
     }
 
     private func allowedKeys(_ schema: ConfigTable) -> String {

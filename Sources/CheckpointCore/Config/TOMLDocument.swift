@@ -1,11 +1,78 @@
 import Foundation
 import TOMLKit
 
-/// A parsed TOML file: its values (from TOMLKit) and where each key is written (from `TOMLKeyLocator`).
+/// One file a document was read from, and where each key is written in it.
+public struct TOMLSource: Sendable {
+    public var file: String
+    public var locator: TOMLKeyLocator
+}
+
+/// A parsed TOML file: its values (from TOMLKit) and where each key is written (from `TOMLKeyLocator`); or several
+/// files merged in order (a main file and its drop-ins), each key remembered in the file that set it last.
 public struct TOMLDocument: Sendable {
+    /// The first (main) file.
     public var file: String
     public var root: [String: ConfigValue]
+    /// Where each key is written in the main file.
     public var locator: TOMLKeyLocator
+    /// Every file merged into `root`, in the order applied (the main file first).
+    public var sources: [TOMLSource]
+
+    public init(file: String, root: [String: ConfigValue], locator: TOMLKeyLocator) {
+        self.file = file
+        self.root = root
+        self.locator = locator
+        self.sources = [TOMLSource(file: file, locator: locator)]
+    }
+
+    /// This document with `other` applied over it: tables merge key by key, any other value written in `other`
+    /// replaces this one's (as systemd drop-ins do).
+    public func merged(with other: TOMLDocument) -> TOMLDocument {
+        var out = self
+        out.root = Self.merge(root, other.root)
+        out.sources += other.sources
+        return out
+    }
+
+    static func merge(_ base: [String: ConfigValue], _ over: [String: ConfigValue]) -> [String: ConfigValue] {
+        var out = base
+        for (key, value) in over {
+            if case .table(let a)? = out[key], case .table(let b) = value {
+                out[key] = .table(merge(a, b))
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
+
+    /// The value written at `path`, if any.
+    public func value(at path: [String]) -> ConfigValue? {
+        guard let first = path.first else { return nil }
+        var v = root[first]
+        for name in path.dropFirst() { v = v?.tableValue?[name] }
+        return v
+    }
+
+    /// The file and line where `path` is set (the last file that writes it), else where its nearest written
+    /// ancestor is, else the main file's line 1.
+    public func location(for path: [String]) -> (file: String, line: Int) {
+        var p = path
+        while !p.isEmpty {
+            for s in sources.reversed() {
+                if let l = s.locator.line(for: p) { return (s.file, l) }
+            }
+            p.removeLast()
+        }
+        return (file, 1)
+    }
+
+    /// The directory of the file that sets exactly `path` (relative paths there start at it); the main file's
+    /// directory when no file writes it (a default).
+    public func directory(for path: [String]) -> String {
+        let f = sources.last { $0.locator.line(for: path) != nil }?.file ?? file
+        return URL(fileURLWithPath: f).deletingLastPathComponent().path
+    }
 
     /// Parses TOML text. A syntax error becomes one diagnostic with TOMLKit's line.
     public static func parse(_ text: String, file: String) -> Result<TOMLDocument, ConfigError> {

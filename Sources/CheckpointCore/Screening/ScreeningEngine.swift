@@ -116,6 +116,11 @@ public struct ScreeningEngine: Sendable {
             return nil
         }
         current = event
+        if calibration.isExample {
+            return finish(invalid: .notCalibrated,
+                          detail: "not calibrated: calibration '\(calibration.id)' is an example; calibrate this kiosk's sensor (checkpointctl calibrate thermal)",
+                          session: event.sessionID, at: event.monotonicNanos)
+        }
         if !available {
             return finish(invalid: .sensorUnavailable, detail: "no thermal sensor is delivering frames", session: event.sessionID, at: event.monotonicNanos)
         }

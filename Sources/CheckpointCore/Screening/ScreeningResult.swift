@@ -33,6 +33,8 @@ public struct ScreeningResult: Sendable, Equatable, Codable {
         case referenceNoisy = "reference_noisy"
         /// The corrected value is below any living face's: the sensor did not see warm skin.
         case implausible = "implausible_low"
+        /// The calibration in use is a shipped example, not this sensor's: nothing is measured.
+        case notCalibrated = "not_calibrated"
     }
 
     public var outcome: Outcome

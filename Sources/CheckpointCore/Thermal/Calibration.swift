@@ -143,6 +143,8 @@ public struct ThermalCalibration: Sendable, Equatable {
     public var skinToBodyOffsetC: Double
     public var emissivity: Double
     public var reference: ReferenceRegion?
+    /// A shipped example, not this sensor's calibration: screening answers invalid, "not calibrated".
+    public var isExample = false
 
     public init(id: String, gain: Double = 1, offset: Double = 0, ambientCoefficient: Double = 0, ambientReferenceC: Double = 25,
                 distanceTable: DistanceTable = .empty, skinToBodyOffsetC: Double = 0, emissivity: Double = 0.98,

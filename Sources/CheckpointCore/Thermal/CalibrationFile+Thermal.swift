@@ -16,6 +16,7 @@ extension ThermalCalibration {
             ambientCoefficient: file.ambient.coefficient, ambientReferenceC: file.ambient.referenceC,
             distanceTable: try DistanceTable(file.distance.map { .init(distanceM: $0.distanceM, offsetC: $0.offsetC) }),
             skinToBodyOffsetC: file.skinToBodyOffsetC, emissivity: file.sensor.emissivity, reference: reference)
+        isExample = file.isExample
     }
 }
 

@@ -5,7 +5,8 @@ import Foundation
 
 /// `--config`: the daemon's own configuration, where every default of the technician's commands comes from (serial
 /// port, sensor model and baud, camera, socket, queue database), so nothing has to be typed on a kiosk and the tool
-/// looks at exactly what the daemon uses. An option given on the command line wins.
+/// looks at exactly what the daemon uses (the main file with its drop-ins, merged as the daemon merges them). An
+/// option given on the command line wins.
 struct DaemonConfigOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The daemon's configuration; the defaults of the other options come from it.",
                                             valueName: "file"))
@@ -18,12 +19,14 @@ struct DaemonConfigOption: ParsableArguments {
         guard FileManager.default.fileExists(atPath: config) else {
             throw ValidationError("give \(names), or --config FILE: there is no daemon configuration at \(config) to take them from")
         }
-        if case .parserCrashed(let signal, _) = Self.preflight(config) {
-            throw CtlError.config("\(config): not valid TOML: the parser stopped with signal \(signal) on this file or its calibration file; "
+        if case .parserCrashed(let file, let signal, _) = Self.preflight(config) {
+            throw CtlError.config("\(file): not valid TOML: the parser stopped with signal \(signal) on this file; "
                                   + "run checkpointd --check-config \(config)")
         }
         switch ConfigLoader.result(path: config) {
         case .success(let c): return c
+        case .failure(let e) where e.notConfigured:
+            throw CtlError.config("\(e) (defaults for \(names) come from it; or give them on the command line)")
         case .failure(let e):
             let n = e.diagnostics.count
             throw CtlError.config("\(e)\n\(config): \(n) problem\(n == 1 ? "" : "s") found (defaults for \(names) come from it; "
