@@ -26,7 +26,7 @@ DEBS := pkg-config g++ libc6-dev make git openssl curl ca-certificates python3 \
         libzxing-dev python3-segno \
         debhelper lintian
 
-.PHONY: deps build build-debug build-static test test-unit test-system demo bench soak fuzz install deb clean
+.PHONY: deps build build-debug build-static manual-tool test test-unit test-system demo bench soak fuzz install deb clean
 
 ## deps: install the Debian packages above (idempotent: skips what is installed).
 deps:
@@ -86,6 +86,8 @@ BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR   ?= $(PREFIX)/share/zsh/vendor-completions
 FISHCOMPDIR  ?= $(PREFIX)/share/fish/vendor_completions.d
 PROGRAMS     := checkpointd checkpointctl checkpoint-receiver
+# The calibration file systemd/checkpointd.toml names ([thermal] calibration).
+CALIBRATION_EXAMPLE := $(notdir $(shell sed -n 's/^calibration = "\(.*\)"/\1/p' systemd/checkpointd.toml))
 GENMAN_SCRATCH ?= .build/tools
 GENERATE_MANUAL ?= $(GENMAN_SCRATCH)/debug/generate-manual
 # The man pages' date: the build's SOURCE_DATE_EPOCH (dpkg-buildpackage sets it from debian/changelog), else the
@@ -103,11 +105,18 @@ install: $(GENERATE_MANUAL)
 	install -m 0644 systemd/checkpoint-kiosk.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/checkpoint-kiosk.conf
 	install -m 0644 systemd/70-checkpointd.rules $(DESTDIR)$(UDEVDIR)/70-checkpointd.rules
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	@# Examples: documentation, never read by the daemon (a calibration marked as an example is refused for screening).
+	@# Examples: documentation, never read by the daemon.
 	install -m 0644 $(wildcard examples/*.toml) calibration/*.toml calibration/README.md $(DESTDIR)$(DOCDIR)/examples/
 	@# The installed configuration: never overwrite what a technician has edited.
 	@for f in systemd/checkpointd.toml; do t=$(DESTDIR)$(SYSCONFDIR)/checkpointd/$$(basename $$f); \
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 $$f $$t; fi; done
+	@# The calibration the installed configuration names, until `checkpointctl calibrate thermal` writes this kiosk's
+	@# own: the example, marked as one (screening answers "invalid: not calibrated"). Its template stays in
+	@# $(PREFIX)/share/checkpointd/calibration/ (the package's postinst copies it when the file is absent).
+	install -d $(DESTDIR)$(PREFIX)/share/checkpointd/calibration
+	install -m 0644 calibration/$(CALIBRATION_EXAMPLE) $(DESTDIR)$(PREFIX)/share/checkpointd/calibration/
+	@t=$(DESTDIR)$(SYSCONFDIR)/checkpointd/calibration/$(CALIBRATION_EXAMPLE); \
+	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 calibration/$(CALIBRATION_EXAMPLE) $$t; fi
 	@t=$(DESTDIR)$(SYSCONFDIR)/default/checkpoint-kiosk; \
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 systemd/checkpoint-kiosk.default $$t; fi
 	@# Man pages and shell completions, generated from the binaries' own argument parsers (swift-argument-parser).
@@ -127,6 +136,7 @@ install: $(GENERATE_MANUAL)
 
 ## The man pages' generator: swift-argument-parser's generate-manual tool (what its GenerateManual plugin runs), built
 ## once from the checkout SwiftPM already fetched; it reads each program's --experimental-dump-help.
+manual-tool: $(GENERATE_MANUAL)
 $(GENERATE_MANUAL):
 	@src=$$(ls -d .build/checkouts/swift-argument-parser $(DEB_SCRATCH)/checkouts/swift-argument-parser 2>/dev/null | head -1); \
 	if [ -z "$$src" ]; then $(SWIFT) package resolve >/dev/null && src=.build/checkouts/swift-argument-parser; fi; \

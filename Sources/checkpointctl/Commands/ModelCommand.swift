@@ -53,15 +53,32 @@ struct ModelCommand: ParsableCommand {
                   + "restart checkpointd to load it: systemctl restart checkpointd")
         }
 
-        /// `--to`, else the configuration's `[detector] model`; with no configuration file at all (a tool run away
-        /// from a kiosk), the schema's default path.
+        /// `--to`, else the configuration's `[detector] model` (main file and drop-ins); with no configuration file at all
+        /// (a tool run away from a kiosk), the schema's default path. The model usually goes in before the site settings
+        /// (README, "Install a kiosk"), so a configuration that is not complete yet still says where the model goes.
         private func resolvedDestination() throws -> String {
             if let to { return to }
-            guard FileManager.default.fileExists(atPath: daemon.config) else {
-                if case .string(let s) = CheckpointConfigSchema.defaultValue(table: "detector", key: "model") { return s }
-                return FaceDetectorConfig.defaultModelPath
+            let config = daemon.config
+            let defaultPath: String
+            if case .string(let s) = CheckpointConfigSchema.defaultValue(table: "detector", key: "model") { defaultPath = s }
+            else { defaultPath = FaceDetectorConfig.defaultModelPath }
+            guard FileManager.default.fileExists(atPath: config) else { return defaultPath }
+            // The TOML library aborts on some malformed files: parse in a child first (see ConfigPreflight).
+            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+            let checkpointd = ((me as NSString).deletingLastPathComponent as NSString).appendingPathComponent("checkpointd")
+            if FileManager.default.isExecutableFile(atPath: checkpointd),
+               case .parserCrashed(let file, let signal, _) = ConfigPreflight.checkBlocking(path: config, executable: checkpointd) {
+                throw CtlError.config("\(file): not valid TOML: the parser stopped with signal \(signal) on this file; "
+                                      + "run checkpointd --check-config \(config), or give --to")
             }
-            return try daemon.load(forDefaultsOf: ["--to"]).detector.modelPath
+            if case .success(let c) = ConfigLoader.result(path: config) { return c.detector.modelPath }
+            switch ConfigLoader.document(path: config) {
+            case .success(let d):
+                guard let p = d.value(at: ["detector", "model"])?.stringValue else { return defaultPath }
+                return ResolvedTable.resolve(p, against: d.directory(for: ["detector", "model"]))
+            case .failure(let e):
+                throw CtlError.config("\(e) (the model's path comes from it; or give --to)")
+            }
         }
 
         /// The whole file; a file far larger than any YuNet model is refused before it is read.
