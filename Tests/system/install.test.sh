@@ -55,6 +55,25 @@ done
 grep -q '^\.Sh NAME' "$dest/usr/share/man/man1/checkpointctl.1" && grep -q 'model' "$dest/usr/share/man/man1/checkpointctl.1" \
   && ok "checkpointctl.1 is an mdoc page that documents the model command" || bad "checkpointctl.1" "$(head -3 "$dest/usr/share/man/man1/checkpointctl.1" | tr '\n' ';')"
 
+# checkpointctl model install, on this install (not configured yet: the model goes in before the site settings), to
+# the [detector] model a drop-in names: a wrong file refused in one line with nothing written, the right one 0644.
+ctl=$dest/usr/bin/checkpointctl; cfg=$dest/etc/checkpointd/checkpointd.toml
+m=$dest/usr/share/checkpointd/models/face_detection_yunet_2022mar.onnx
+printf '[detector]\nmodel = "%s"\n' "$m" > "$dest/etc/checkpointd/checkpointd.toml.d/40-model.toml"
+head -c 345478 /dev/urandom > "$dest/not-yunet.onnx"
+err=$("$ctl" model install --config "$cfg" "$dest/not-yunet.onnx" 2>&1 >/dev/null); rc=$?
+[ $rc = 1 ] && [ "$(grep -c . <<< "$err")" = 1 ] && [[ "$err" == *sha256*"not installed"* ]] && [ -z "$(ls -A "${m%/*}")" ] \
+  && ok "model install refuses a wrong file (exit 1, nothing written): $err" || bad "model install, wrong file" "rc=$rc: $err; $(ls -A "${m%/*}")"
+MODEL=${SHARED:-$ROOT/../shared}/models/face_detection_yunet_2022mar.onnx
+if [ -f "$MODEL" ]; then
+  out=$("$ctl" model install --config "$cfg" "$MODEL" 2>&1); rc=$?
+  [ $rc = 0 ] && cmp -s "$MODEL" "$m" && [ "$(stat -c %a "$m")" = 644 ] && [ -z "$(ls -A "${m%/*}" | grep -v '^face_detection_yunet_2022mar.onnx$')" ] \
+    && ok "model install puts YuNet 2022mar where the drop-in's [detector] model says, 0644: $out" || bad "model install" "rc=$rc: $out"
+  umask 077; out=$("$ctl" model install --to "$dest/elsewhere/yunet.onnx" "$MODEL" 2>&1); rc=$?; umask 022
+  [ $rc = 0 ] && [ "$(stat -c %a "$dest/elsewhere/yunet.onnx")" = 644 ] && ok "model install --to FILE (0644 whatever the umask)" || bad "model install --to" "rc=$rc: $out"
+else echo "  info: no face model at $MODEL: model install checked with a wrong file only"; fi
+rm -f "$dest/etc/checkpointd/checkpointd.toml.d/40-model.toml"
+
 # A technician's edits survive a reinstall.
 echo "# edited by a technician" >> "$dest/etc/checkpointd/checkpointd.toml"
 echo "# edited" >> "$dest/etc/checkpointd/$cal"

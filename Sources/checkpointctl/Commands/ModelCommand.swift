@@ -96,8 +96,9 @@ struct ModelCommand: ParsableCommand {
         }
 
         private static func reason(_ error: any Error) -> String {
-            if let e = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError, e.domain == NSPOSIXErrorDomain {
-                return String(cString: strerror(Int32(e.code)))
+            if let e = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError, e.domain == NSPOSIXErrorDomain,
+               let code = POSIXErrorCode(rawValue: Int32(e.code)) {
+                return "\(POSIXError(code).localizedDescription)"
             }
             return (error as NSError).localizedDescription
         }
