@@ -32,6 +32,17 @@ struct Checkpointd: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Config file to check (only with --check-config).", valueName: "PATH"))
     var checkPath: String?
 
+    @Flag(
+        name: .long,
+        help: "With --check-config: check only the files, not this machine (devices, face model, TLS certificates, socket group).")
+    var noEnvironment = false
+
+    @Option(name: .long, help: ArgumentHelp("With --check-config: the user the service runs as (the unit's User=); files and devices are checked for it.", valueName: "user"))
+    var serviceUser = ConfigEnvironment.serviceUser
+
+    @Flag(name: .long, help: "Print the effective settings (config, drop-ins and defaults; secrets redacted), each with where it comes from, and exit.")
+    var printConfig = false
+
     @Flag(name: .long, help: "Print the config and calibration key reference (Markdown) and exit.")
     var printReference = false
 
@@ -46,6 +57,9 @@ struct Checkpointd: AsyncParsableCommand {
     func validate() throws {
         if checkPath != nil && !checkConfig {
             throw ValidationError("a PATH argument is only accepted with --check-config; use --config PATH to run")
+        }
+        if noEnvironment && !checkConfig {
+            throw ValidationError("--no-environment is only accepted with --check-config")
         }
     }
 
@@ -84,9 +98,24 @@ struct Checkpointd: AsyncParsableCommand {
         case .success(let c):
             config = c
         }
-        // What the schema cannot know: the system's groups.
-        if let problem = Self.socketGroupProblem(config) {
-            FileHandle.standardError.write(Data("\(problem)\ncheckpointd: \(path): 1 problem found\(checkConfig ? "" : "; not starting")\n".utf8))
+        if printConfig {
+            print(EffectiveConfig.render(config), terminator: "")
+            return
+        }
+        if checkConfig && !noEnvironment {
+            // What the file cannot say: this machine's devices, model, certificates and groups (as `vector validate`).
+            let findings = ConfigEnvironment.check(config, serviceUser: serviceUser)
+            for f in findings { FileHandle.standardError.write(Data((f.description + "\n").utf8)) }
+            let problems = findings.filter { !$0.isWarning }.count
+            if problems > 0 {
+                FileHandle.standardError.write(Data(
+                    "checkpointd: \(path): \(problems) problem\(problems == 1 ? "" : "s") found on this machine (--no-environment checks the files only)\n".utf8))
+                throw ExitCode(exitConfigError)
+            }
+        }
+        // What the schema cannot know: the system's groups (the daemon cannot give its socket to a missing group).
+        if !checkConfig, let problem = Self.socketGroupProblem(config) {
+            FileHandle.standardError.write(Data("\(problem)\ncheckpointd: \(path): 1 problem found; not starting\n".utf8))
             throw ExitCode(exitConfigError)
         }
         if checkConfig {

@@ -40,7 +40,7 @@ cpd_config -e "s#^verify_size = .*#verify_size = ${VERIFY_SIZE:-0}#" -e "s#^scor
 mv "$D/checkpointd.toml" "$D/face.toml"
 cpd_config -e "s#^replay_fps = .*#replay_fps = $CAM_FPS#" -e "s#^replay_path = .*#replay_path = \"$D/visitors\"#"
 mv "$D/checkpointd.toml" "$D/visitors.toml"
-"$BIN/checkpointd" --check-config "$D/face.toml" >/dev/null
+"$BIN/checkpointd" --check-config --no-environment "$D/face.toml" >/dev/null
 sensor_hz=$(sed -n 's/^frame_rate_hz = \([0-9.]*\).*/\1/p' "$D/face.toml")
 cpd_start_sim
 cpd_sim "face 36.0"

@@ -41,7 +41,7 @@ cpd_start_receiver
 cpd_calibration
 CPD_TCP_PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cpd_config -e "s#^replay_fps = .*#replay_fps = $CAM_FPS#" -e "s#^replay_path = .*#replay_path = \"$D/visitors\"#"
-"$BIN/checkpointd" --check-config "$D/checkpointd.toml" >/dev/null
+"$BIN/checkpointd" --check-config --no-environment "$D/checkpointd.toml" >/dev/null
 cpd_start_sim
 cpd_sim "face 36.0"
 cpd_start_daemon

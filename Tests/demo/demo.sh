@@ -48,7 +48,7 @@ fi
 # --- calibration (identity fit, 0.9 °C skin-to-body) and config ------------------------------
 cpd_calibration
 cpd_config
-"$BIN/checkpointd" --check-config "$D/checkpointd.toml"
+"$BIN/checkpointd" --check-config --no-environment "$D/checkpointd.toml"   # the simulator starts below
 
 # --- start: receiver, sensor simulator, daemon -------------------------------------------
 start_receiver

@@ -41,7 +41,7 @@ cpd_tls
 cpd_start_receiver
 cpd_calibration
 cpd_config -e "s#^replay_fps = .*#replay_fps = $CAM_FPS#"
-"$BIN/checkpointd" --check-config "$D/checkpointd.toml" >/dev/null
+"$BIN/checkpointd" --check-config --no-environment "$D/checkpointd.toml" >/dev/null
 cpd_start_sim
 cpd_start_daemon
 kill -0 "$DAEMON" 2>/dev/null && cpd_api http://kiosk/healthz >/dev/null || { echo "soak: the daemon did not start; log:"; tail -20 "$D/daemon.log"; exit 1; }

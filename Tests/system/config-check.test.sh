@@ -15,14 +15,15 @@ mkdir -p "$work/etc/calibration"
 cp "$ROOT/examples/checkpointd.toml" "$work/etc/checkpointd.toml"
 cp "$ROOT"/calibration/*.toml "$work/etc/calibration/"
 
-out=$("$D" --check-config "$work/etc/checkpointd.toml" 2>"$work/err"); rc=$?
+# (--no-environment: the files only; this machine has no kiosk devices. The environment is checked further down.)
+out=$("$D" --check-config --no-environment "$work/etc/checkpointd.toml" 2>"$work/err"); rc=$?
 [ "$rc" -eq 0 ] && ok "example config is valid (exit 0)" || bad "example config is valid" "exit $rc: $(cat "$work/err")"
 [ ! -s "$work/err" ] && ok "valid config prints nothing on stderr" || bad "valid config prints nothing on stderr" "$(cat "$work/err")"
 
-"$D" --check-config "$ROOT/systemd/checkpointd.demo.toml" >/dev/null 2>"$work/err"; rc=$?
+"$D" --check-config --no-environment "$ROOT/systemd/checkpointd.demo.toml" >/dev/null 2>"$work/err"; rc=$?
 [ "$rc" -eq 0 ] && ok "demo config is valid (exit 0)" || bad "demo config is valid" "exit $rc: $(cat "$work/err")"
 
-"$D" --check-config --config "$work/etc/checkpointd.toml" >/dev/null 2>&1; rc=$?
+"$D" --check-config --no-environment --config "$work/etc/checkpointd.toml" >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 0 ] && ok "--check-config without PATH checks --config" || bad "--check-config without PATH checks --config" "exit $rc"
 
 # A fresh install: the installed config alone stops with exit 78 and ONE line naming what to set and where.
@@ -40,7 +41,7 @@ timeout 20 "$D" --config "$F" >"$work/out" 2>"$work/err"; rc=$?
 # Site settings in a drop-in make it a working configuration; the drop-in's problems carry its own FILE:LINE.
 mkdir -p "$F.d"
 printf '[kiosk]\ncheckpoint_id = "tram-01"\ndevice_id = "kiosk-7"\n[upload]\nendpoint = "https://receiver.example.invalid/v1/records"\n' > "$F.d/50-site.toml"
-"$D" --check-config "$F" >"$work/out" 2>"$work/err"; rc=$?
+"$D" --check-config --no-environment "$F" >"$work/out" 2>"$work/err"; rc=$?
 [ "$rc" -eq 0 ] && grep -qF "with $F.d/50-site.toml" "$work/out" && ok "installed config + 50-site.toml drop-in is valid and says which files it read" \
   || bad "installed config + drop-in" "exit $rc: $(cat "$work/err" "$work/out")"
 printf '[camera]\n\nwidth = 99999\n' > "$F.d/60-camera.toml"
@@ -49,13 +50,72 @@ printf '[camera]\nwidth = 800\n' > "$F.d/70-camera.toml.dpkg-dist"
 [ "$rc" -eq 78 ] && grep -qxF "$F.d/60-camera.toml:3: camera.width: 99999 is out of range (allowed: 160..1920 px)" "$work/err" \
   && ok "a drop-in's problem is reported as its own FILE:LINE (other extensions ignored)" || bad "drop-in problem" "exit $rc: $(cat "$work/err")"
 printf '[camera]\nwidth = 800\n' > "$F.d/80-camera.toml"
-"$D" --check-config "$F" >"$work/out" 2>"$work/err"; rc=$?
+"$D" --check-config --no-environment "$F" >"$work/out" 2>"$work/err"; rc=$?
 [ "$rc" -eq 0 ] && ok "a later drop-in overrides an earlier one (name order)" || bad "drop-in order" "exit $rc: $(cat "$work/err")"
 printf 't=[}\n' > "$F.d/90-typo.toml"
 "$D" --check-config "$F" >"$work/out" 2>"$work/err"; rc=$?
 [ "$rc" -eq 78 ] && grep -q "^$F.d/90-typo.toml: not valid TOML: the parser stopped" "$work/err" \
   && ok "a drop-in that crashes the TOML parser is parsed in a child and named (exit 78)" || bad "parser-crashing drop-in" "exit $rc: $(head -3 "$work/err")"
 rm -f "$F.d/90-typo.toml"
+
+# --print-config: the effective settings, each with where it comes from.
+"$D" --print-config --config "$F" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 0 ] && grep -qxF "width = 800  # $F.d/80-camera.toml:2" "$work/out" && grep -qxF "height = 480  # default" "$work/out" \
+  && grep -qxF "device_id = \"kiosk-7\"  # $F.d/50-site.toml:3" "$work/out" \
+  && grep -qxF "calibration = \"$work/fresh/calibration/gy-mcu90640.toml\"  # $F:$(grep -n "^calibration" "$F" | cut -d: -f1)" "$work/out" \
+  && ok "--print-config prints every effective value with its FILE:LINE or default" || bad "--print-config" "exit $rc: $(head -20 "$work/out") $(cat "$work/err")"
+
+# The environment (default; --no-environment skips it): devices, face model, TLS files and expiry, socket group,
+# checked for the service user. Here the service user is nobody, the camera /dev/null (a readable device).
+E="$F.d/60-env.toml"; rm -f "$F.d/60-camera.toml"
+mkdir -p "$work/tls" && (cd "$work/tls" && touch index.txt && echo 01 > serial && cat > ca.cnf <<CNF
+[ca]
+default_ca = d
+[d]
+database = $work/tls/index.txt
+new_certs_dir = $work/tls
+serial = $work/tls/serial
+default_md = sha256
+policy = p
+[p]
+commonName = supplied
+CNF
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout expired.key -subj /CN=expired -out r.csr 2>/dev/null \
+  && openssl ca -batch -config ca.cnf -selfsign -keyfile expired.key -in r.csr -startdate 20200101000000Z -enddate 20200201000000Z -out expired.pem >/dev/null 2>&1 \
+  && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout soon.key -subj /CN=soon -days 10 -out soon.pem 2>/dev/null) \
+  || bad "make test certificates" "openssl failed"
+chmod 0644 "$work/tls"/*.pem; chmod 0600 "$work/tls/soon.key"; chmod 755 "$work" "$work/tls"
+printf 'not the model' > "$work/model.onnx"; chmod 0644 "$work/model.onnx"
+cat > "$E" <<TOML
+[camera]
+device = "/dev/null"
+[thermal]
+port = "$work/no-such-tty"
+[detector]
+model = "$work/model.onnx"
+[api]
+socket_group = "no-such-group-cpd"
+[upload]
+ca_file = "$work/tls/expired.pem"
+client_cert = "$work/tls/soon.pem"
+client_key = "$work/tls/soon.key"
+TOML
+"$D" --check-config --service-user nobody "$F" >"$work/out" 2>"$work/err"; rc=$?
+expect_env() { grep -qxF -- "$2" "$work/err" && ok "$1" || bad "$1" "expected line: $2; got:"$'\n'"$(cat "$work/err")"; }
+[ "$rc" -eq 78 ] && ok "environment problems: exit 78" || bad "environment problems: exit 78" "exit $rc"
+expect_env "a missing serial device, at its FILE:LINE" "$E:4: thermal.port: $work/no-such-tty: No such file or directory"
+grep -qF "$E:6: detector.model: face model at $work/model.onnx has sha256 " "$work/err" && grep -qF "expected 50ef07f702a31741ca46a4c0d947773b64143b9362780237bf0d427d6c79bab7" "$work/err" \
+  && ok "a face model with the wrong sha256, at its FILE:LINE" || bad "model sha256" "$(cat "$work/err")"
+expect_env "a missing socket group" "$E:8: api.socket_group: group \"no-such-group-cpd\" does not exist on this system (allowed: an existing group (getent group))"
+grep -qE "^$E:10: upload.ca_file: certificate in $work/tls/expired.pem expired at 2020-02-01T00:00:00Z; uploads will fail" "$work/err" \
+  && ok "an expired certificate is a problem" || bad "expired certificate" "$(cat "$work/err")"
+grep -qE "^$E:11: upload.client_cert: warning: certificate in $work/tls/soon.pem expires in (9|10) days" "$work/err" \
+  && ok "a certificate expiring within 30 days is a warning" || bad "expiring certificate warning" "$(cat "$work/err")"
+expect_env "a key the service user cannot read" "$E:12: upload.client_key: $work/tls/soon.key is not readable by nobody (mode 600, owner root, group root)"
+grep -q "camera.device" "$work/err" && bad "a readable device passes" "$(grep camera.device "$work/err")" || ok "a readable device passes"
+"$D" --check-config --no-environment --service-user nobody "$F" >"$work/out" 2>"$work/err"; rc=$?
+[ "$rc" -eq 0 ] && [ ! -s "$work/err" ] && ok "--no-environment checks the files only" || bad "--no-environment" "exit $rc: $(cat "$work/err")"
+rm -f "$E"
 
 # Planted problems; the line numbers below are the lines of this heredoc.
 cat > "$work/etc/bad.toml" <<'EOF'

@@ -106,7 +106,7 @@ for _ in $(seq 600); do
 done
 [ -n "$got" ] && ok "reloaded endpoint receives the waiting record ($(( $(date +%s) - t0 )) s after the reload)" \
   || bad "reloaded endpoint receives the waiting record" "$(curl -s "http://127.0.0.1:$RPORT/v1/records"; grep -i upload "$D/daemon.log" | tail -3)"
-grep -q "changed camera takes effect after a restart" "$D/daemon.log" && ok "reload names settings that need a restart" \
+grep -q "changed camera.device takes effect after a restart" "$D/daemon.log" && ok "reload names settings that need a restart" \
   || bad "reload names settings that need a restart" "$(grep -i restart "$D/daemon.log")"
 
 # The kiosk screen and its event stream on the loopback port; a foreign Host is refused (DNS rebinding).

@@ -236,9 +236,9 @@ cal = tomllib.load(open(sys.argv[1], "rb"))
 assert abs(cal["body"]["skin_to_body_offset_c"] - 1.4) < 0.06, cal["body"]
 assert len(cal["audit"]["history"]) == 3, cal["audit"]
 PY
-"$BIN/checkpointd" --check-config "$D/kiosk.toml" > /dev/null 2>&1 || true
+"$BIN/checkpointd" --check-config --no-environment "$D/kiosk.toml" > /dev/null 2>&1 || true
 sed "s#^calibration = .*#calibration = \"$D/new-cal.toml\"#" "$D/kiosk.toml" > "$D/kiosk-new.toml"
-"$BIN/checkpointd" --check-config "$D/kiosk-new.toml" > "$D/chk.out" 2>&1 && ok "the written calibration passes checkpointd --check-config" || bad "written calibration is valid" "$(cat "$D/chk.out")"
+"$BIN/checkpointd" --check-config --no-environment "$D/kiosk-new.toml" > "$D/chk.out" 2>&1 && ok "the written calibration passes checkpointd --check-config" || bad "written calibration is valid" "$(cat "$D/chk.out")"
 "$CTL" calibrate report --config "$D/kiosk-new.toml" --out "$D/report.png" > "$D/report.out" 2>&1; rc=$?
 $PY - "$D/report.png" <<'PY' && [ "$rc" = 0 ] && grep -q "3 history line" "$D/report.out" \
   && ok "calibrate report: one A4 page of the configured calibration (fit, distance, registration, history)" || bad "calibrate report" "exit $rc: $(cat "$D/report.out")"

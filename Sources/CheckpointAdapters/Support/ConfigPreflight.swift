@@ -32,22 +32,24 @@ public enum ConfigPreflight {
     /// e.g. through `check(path:on:)`); if the parser crashed, finds the file that crashes it.
     public static func checkBlocking(path: String, executable: String = "/proc/self/exe") -> Verdict {
         switch run(executable, [flag, path]) {
-        case .failure(let why): return .unavailable(why)
-        case .success(nil): return .parsed
-        case .success(let crash?):
+        case .cannotStart(let why): return .unavailable(why)
+        case .exited: return .parsed
+        case .crashed(let signal, let detail):
             for file in ConfigLoader.files(path: path) {
-                if case .success(let c?) = run(executable, [fileFlag, file]) {
-                    return .parserCrashed(file: file, signal: c.signal, detail: c.detail)
+                if case .crashed(let s, let d) = run(executable, [fileFlag, file]) {
+                    return .parserCrashed(file: file, signal: s, detail: d)
                 }
             }
             // Every config file parses alone, so it is the calibration file they name (now safe to read here).
             let calibration = ConfigLoader.calibrationPath(configPath: path) ?? path
-            return .parserCrashed(file: calibration, signal: crash.signal, detail: crash.detail)
+            return .parserCrashed(file: calibration, signal: signal, detail: detail)
         }
     }
 
+    private enum ChildEnd { case exited, crashed(signal: Int32, detail: String), cannotStart(String) }
+
     /// Runs one child; the signal and last assertion line if it died of a signal.
-    private static func run(_ executable: String, _ arguments: [String]) -> Result<(signal: Int32, detail: String)?, String> {
+    private static func run(_ executable: String, _ arguments: [String]) -> ChildEnd {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -58,13 +60,13 @@ public enum ConfigPreflight {
         env["NOTIFY_SOCKET"] = nil                 // the child is not the service
         env["SWIFT_BACKTRACE"] = "enable=no"      // a crash is expected here, not a bug report
         process.environment = env
-        do { try process.run() } catch { return .failure("cannot start \(executable): \(error)") }
+        do { try process.run() } catch { return .cannotStart("cannot start \(executable): \(error)") }
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationReason == .uncaughtSignal else { return .success(nil) }
+        guard process.terminationReason == .uncaughtSignal else { return .exited }
         let lines = String(decoding: stderr, as: UTF8.self).split(separator: "\n").map(String.init)
         let detail = lines.last { $0.contains("Assertion") || $0.contains("Fatal error") } ?? lines.last ?? ""
-        return .success((process.terminationStatus, String(detail.prefix(300))))
+        return .crashed(signal: process.terminationStatus, detail: String(detail.prefix(300)))
     }
 
     /// `checkBlocking` on a thread of its own.

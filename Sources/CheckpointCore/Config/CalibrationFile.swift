@@ -173,7 +173,7 @@ public struct CalibrationFile: Sendable, Equatable {
                 keys: [
                     Schema.choice("model", nil, CheckpointConfigSchema.thermalModels, required: true, "Sensor model; must match thermal.model in checkpointd.toml."),
                     Schema.string("serial", .required, rules: [Schema.nonEmpty("the sensor's serial number or label")], "Serial number (or asset label) of the sensor."),
-                    Schema.num("emissivity", 0.98, 0.90, 1.00, unit: "ratio", "Emissivity set in the sensor; human skin is 0.98 (ISO/TR 13154)."),
+                    Schema.num("emissivity", 0.98, 0.90, 1.00, unit: "ratio", "Emissivity set in the sensor; human skin is 0.98 (ISO/TR 13154).").restart(),
                 ]),
             ConfigTable(
                 "calibration", doc: "Who calibrated, when and how.",

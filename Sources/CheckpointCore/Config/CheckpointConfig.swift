@@ -236,15 +236,17 @@ extension CheckpointConfig {
         self.document = document
         self.resolved = r
         self.calibration = calibration
-        kiosk = Kiosk(checkpointID: k.string("checkpoint_id") ?? "", deviceID: k.string("device_id") ?? "")
+        // Every value comes from the validated document, defaults included: no literal default lives here.
+        let str = \ConfigValue.stringValue, int = \ConfigValue.intValue, dbl = \ConfigValue.doubleValue, bool = \ConfigValue.boolValue
+        kiosk = Kiosk(checkpointID: k.get("checkpoint_id", str), deviceID: k.get("device_id", str))
         camera = Camera(
-            source: Camera.Source(rawValue: c.string("source") ?? "") ?? .v4l2,
-            device: c.path("device") ?? "",
+            source: Camera.Source(rawValue: c.get("source", str))!,
+            device: c.requiredPath("device"),
             replayPath: c.path("replay_path"),
-            replayFPS: c.double("replay_fps") ?? 10,
+            replayFPS: c.get("replay_fps", dbl),
             formats: (c.strings("formats") ?? []).compactMap(Camera.PixelFormat.init(rawValue:)),
-            width: c.int("width") ?? 640, height: c.int("height") ?? 480, fps: c.int("fps") ?? 15,
-            buffers: c.int("buffers") ?? 4, frameTimeoutMilliseconds: c.int("frame_timeout_ms") ?? 2500,
+            width: c.get("width", int), height: c.get("height", int), fps: c.get("fps", int),
+            buffers: c.get("buffers", int), frameTimeoutMilliseconds: c.get("frame_timeout_ms", int),
             controls: Camera.Controls(
                 exposureMode: cc.string("exposure_mode").flatMap(Camera.Controls.ExposureMode.init(rawValue:)),
                 exposureAbsolute: cc.int("exposure_absolute"),
@@ -253,51 +255,49 @@ extension CheckpointConfig {
                 gain: cc.int("gain"),
                 powerLineFrequency: cc.string("power_line_frequency").flatMap(Camera.Controls.PowerLineFrequency.init(rawValue:))))
         detector = Detector(
-            modelPath: d.path("model") ?? "", modelSHA256: d.string("model_sha256")?.lowercased(),
-            fallbackCascadePath: d.path("fallback_cascade") ?? "",
-            detectionWidth: d.int("detection_width") ?? 320, detectionHeight: d.int("detection_height") ?? 240,
-            scoreThreshold: d.double("score_threshold") ?? 0.75, nmsThreshold: d.double("nms_threshold") ?? 0.3,
-            threads: d.int("threads") ?? 1, verifySize: d.int("verify_size") ?? 0,
-            proposalScoreThreshold: d.double("proposal_score_threshold") ?? 0.3, verifyMargin: d.double("verify_margin") ?? 0.6,
-            maxProposals: d.int("max_proposals") ?? 4)
+            modelPath: d.requiredPath("model"), modelSHA256: d.string("model_sha256")?.lowercased(),
+            fallbackCascadePath: d.requiredPath("fallback_cascade"),
+            detectionWidth: d.get("detection_width", int), detectionHeight: d.get("detection_height", int),
+            scoreThreshold: d.get("score_threshold", dbl), nmsThreshold: d.get("nms_threshold", dbl),
+            threads: d.get("threads", int), verifySize: d.get("verify_size", int),
+            proposalScoreThreshold: d.get("proposal_score_threshold", dbl), verifyMargin: d.get("verify_margin", dbl),
+            maxProposals: d.get("max_proposals", int))
         tracking = Tracking(
-            iouThreshold: t.double("iou_threshold") ?? 0.5, stableFrames: t.int("stable_frames") ?? 5,
-            minDistanceMeters: t.double("min_distance_m") ?? 0.3, maxDistanceMeters: t.double("max_distance_m") ?? 1.0,
-            focalLengthPixels: t.double("focal_length_px") ?? 600, minSharpness: t.double("min_sharpness") ?? 50,
-            maxAsymmetry: t.double("max_asymmetry") ?? 0.35, personRangeMeters: t.double("person_range_m") ?? 1.5)
-        snapshot = Snapshot(
-            jpegQuality: s.int("jpeg_quality") ?? 85, maxBytes: s.int("max_bytes") ?? 150_000,
-            margin: s.double("margin") ?? 0.25)
+            iouThreshold: t.get("iou_threshold", dbl), stableFrames: t.get("stable_frames", int),
+            minDistanceMeters: t.get("min_distance_m", dbl), maxDistanceMeters: t.get("max_distance_m", dbl),
+            focalLengthPixels: t.get("focal_length_px", dbl), minSharpness: t.get("min_sharpness", dbl),
+            maxAsymmetry: t.get("max_asymmetry", dbl), personRangeMeters: t.get("person_range_m", dbl))
+        snapshot = Snapshot(jpegQuality: s.get("jpeg_quality", int), maxBytes: s.get("max_bytes", int), margin: s.get("margin", dbl))
         let baud: Thermal.Baud = th.int("baud").map { .fixed($0) } ?? .auto
         thermal = Thermal(
-            model: Thermal.Model(rawValue: th.string("model") ?? "") ?? .gyMCU90640, port: th.path("port") ?? "",
-            baud: baud, calibrationPath: th.path("calibration") ?? "", warmupMinutes: th.int("warmup_minutes") ?? 30,
-            frameRateHz: th.double("frame_rate_hz") ?? 4, asciiPattern: th.string("ascii_pattern"))
+            model: Thermal.Model(rawValue: th.get("model", str))!, port: th.requiredPath("port"),
+            baud: baud, calibrationPath: th.requiredPath("calibration"), warmupMinutes: th.get("warmup_minutes", int),
+            frameRateHz: th.get("frame_rate_hz", dbl), asciiPattern: th.string("ascii_pattern"))
         screening = Screening(
-            elevatedC: sc.double("elevated_c") ?? 37.5, frames: sc.int("frames") ?? 5, topN: sc.int("top_n") ?? 4,
-            minFacePixels: sc.int("min_face_pixels") ?? 6, declarationHoldSeconds: sc.int("declaration_hold_seconds") ?? 300,
-            plausibleMinC: sc.double("plausible_min_c") ?? 34, plausibleMaxC: sc.double("plausible_max_c") ?? 42.5)
+            elevatedC: sc.get("elevated_c", dbl), frames: sc.get("frames", int), topN: sc.get("top_n", int),
+            minFacePixels: sc.get("min_face_pixels", int), declarationHoldSeconds: sc.get("declaration_hold_seconds", int),
+            plausibleMinC: sc.get("plausible_min_c", dbl), plausibleMaxC: sc.get("plausible_max_c", dbl))
         api = API(
-            socketPath: a.path("socket") ?? "", socketMode: a.int("socket_mode") ?? 0o660,
-            socketGroup: a.string("socket_group"), tcpPort: a.int("tcp_port") ?? 0,
-            maxBodyBytes: a.int("max_body_bytes") ?? 65536, idleTimeoutSeconds: a.int("idle_timeout_seconds") ?? 30,
-            maxConnections: a.int("max_connections") ?? 64, maxConcurrentDeclarations: a.int("max_concurrent_declarations") ?? 8)
+            socketPath: a.requiredPath("socket"), socketMode: a.get("socket_mode", int),
+            socketGroup: a.string("socket_group"), tcpPort: a.get("tcp_port", int),
+            maxBodyBytes: a.get("max_body_bytes", int), idleTimeoutSeconds: a.get("idle_timeout_seconds", int),
+            maxConnections: a.get("max_connections", int), maxConcurrentDeclarations: a.get("max_concurrent_declarations", int))
         self.ui = UI(
-            enabled: ui.bool("enabled") ?? true, dir: ui.path("dir") ?? "/usr/share/checkpointd/ui",
-            preview: ui.bool("preview") ?? true, previewFPS: ui.int("preview_fps") ?? 5, previewWidth: ui.int("preview_width") ?? 480,
-            qrScan: ui.bool("qr_scan") ?? true)
+            enabled: ui.get("enabled", bool), dir: ui.requiredPath("dir"),
+            preview: ui.get("preview", bool), previewFPS: ui.get("preview_fps", int), previewWidth: ui.get("preview_width", int),
+            qrScan: ui.get("qr_scan", bool))
         upload = Upload(
-            endpoint: u.string("endpoint") ?? "", allowInsecureHTTP: u.bool("allow_insecure_http") ?? false,
+            endpoint: u.get("endpoint", str), allowInsecureHTTP: u.get("allow_insecure_http", bool),
             caFile: u.path("ca_file"), pinnedPublicKey: u.string("pinned_public_key"), clientCert: u.path("client_cert"), clientKey: u.path("client_key"),
-            connectTimeoutSeconds: u.int("connect_timeout_s") ?? 15, totalTimeoutSeconds: u.int("total_timeout_s") ?? 120,
-            lowSpeedLimitBytesPerSecond: u.int("low_speed_limit_bps") ?? 1024,
-            lowSpeedTimeSeconds: u.int("low_speed_time_s") ?? 30, backoffMaxSeconds: u.int("backoff_max_s") ?? 300,
-            retryAfterMaxSeconds: u.int("retry_after_max_s") ?? 3600)
+            connectTimeoutSeconds: u.get("connect_timeout_s", int), totalTimeoutSeconds: u.get("total_timeout_s", int),
+            lowSpeedLimitBytesPerSecond: u.get("low_speed_limit_bps", int),
+            lowSpeedTimeSeconds: u.get("low_speed_time_s", int), backoffMaxSeconds: u.get("backoff_max_s", int),
+            retryAfterMaxSeconds: u.get("retry_after_max_s", int))
         queue = Queue(
-            databasePath: q.path("database") ?? "", maxBytes: q.int("max_bytes") ?? 2 << 30,
-            minFreeBytes: q.int("min_free_bytes") ?? 512 << 20, faceDropFraction: q.double("face_drop_fraction") ?? 0.8,
-            faceRetentionHours: q.int("face_retention_hours") ?? 336,
-            uploadedRetentionHours: q.int("uploaded_retention_hours") ?? 0)
-        logging = Logging(level: Logger.Level(rawValue: l.string("level") ?? "info") ?? .info)
+            databasePath: q.requiredPath("database"), maxBytes: q.get("max_bytes", int),
+            minFreeBytes: q.get("min_free_bytes", int), faceDropFraction: q.get("face_drop_fraction", dbl),
+            faceRetentionHours: q.get("face_retention_hours", int),
+            uploadedRetentionHours: q.get("uploaded_retention_hours", int))
+        logging = Logging(level: Logger.Level(rawValue: l.get("level", str))!)
     }
 }

@@ -19,7 +19,7 @@ public enum CheckpointConfigSchema {
         tables: [kiosk, camera, detector, tracking, snapshot, thermal, screening, api, ui, upload, queue, logging])
 
     static let kiosk = ConfigTable(
-        "kiosk", doc: "Identity of this kiosk, recorded in every declaration.",
+        "kiosk", doc: "Identity of this kiosk, recorded in every declaration.", restart: true,
         keys: [
             Schema.string(
                 "checkpoint_id", .required, rules: [Schema.identifier],
@@ -30,7 +30,7 @@ public enum CheckpointConfigSchema {
         ])
 
     static let camera = ConfigTable(
-        "camera", doc: "The visible-light camera (V4L2) or a directory of replayed frames.",
+        "camera", doc: "The visible-light camera (V4L2) or a directory of replayed frames.", restart: true,
         keys: [
             Schema.choice("source", "v4l2", ["v4l2", "replay"], "Where frames come from: a V4L2 device or replayed image files."),
             Schema.path("device", "/dev/checkpoint-camera", "V4L2 device path; prefer a stable /dev/v4l/by-id/… name or the udev symlink."),
@@ -49,7 +49,7 @@ public enum CheckpointConfigSchema {
         tables: [cameraControls])
 
     static let cameraControls = ConfigTable(
-        "controls", doc: "Camera controls applied after every (re)open; each is optional and left alone when absent.",
+        "controls", doc: "Camera controls applied after every (re)open; each is optional and left alone when absent.", restart: true,
         keys: [
             Schema.choice(
                 "exposure_mode", nil, ["auto", "manual", "shutter_priority", "aperture_priority"],
@@ -62,7 +62,7 @@ public enum CheckpointConfigSchema {
         ])
 
     static let detector = ConfigTable(
-        "detector", doc: "Face detection (OpenCV YuNet, Haar cascade fallback).",
+        "detector", doc: "Face detection (OpenCV YuNet, Haar cascade fallback).", restart: true,
         keys: [
             Schema.path("model", "/usr/share/checkpointd/models/face_detection_yunet_2022mar.onnx", "YuNet ONNX model file."),
             Schema.string("model_sha256", .optional, rules: [Schema.sha256], "Expected SHA-256 of the model file; checked at start when set."),
@@ -87,7 +87,7 @@ public enum CheckpointConfigSchema {
         ])
 
     static let tracking = ConfigTable(
-        "tracking", doc: "When a detected face is steady, close and sharp enough to measure.",
+        "tracking", doc: "When a detected face is steady, close and sharp enough to measure.", restart: true,
         keys: [
             Schema.num("iou_threshold", 0.5, 0.1, 0.95, unit: "IoU", "Box overlap between frames for the face to count as the same and steady."),
             Schema.int("stable_frames", 5, 1, 60, unit: "frames", "Consecutive steady frames before a measurement starts."),
@@ -112,8 +112,8 @@ public enum CheckpointConfigSchema {
     static let thermal = ConfigTable(
         "thermal", doc: "The thermal sensor on a serial port and its calibration file.",
         keys: [
-            Schema.choice("model", nil, thermalModels, required: true, "Sensor protocol."),
-            Schema.path("port", "/dev/checkpoint-thermal", "Serial device; prefer /dev/serial/by-id/… or the udev symlink."),
+            Schema.choice("model", nil, thermalModels, required: true, "Sensor protocol.").restart(),
+            Schema.path("port", "/dev/checkpoint-thermal", "Serial device; prefer /dev/serial/by-id/… or the udev symlink.").restart(),
             ConfigKey(
                 "baud", .either(.integer, .string), .defaulted(.string("auto")),
                 rules: [
@@ -123,13 +123,13 @@ public enum CheckpointConfigSchema {
                         return nil
                     }
                 ], unit: "bit/s",
-                doc: "Serial speed; \"auto\" probes 115200, 460800, then 9600."),
+                doc: "Serial speed; \"auto\" probes 115200, 460800, then 9600.").restart(),
             Schema.path("calibration", nil, required: true, "Calibration file for this sensor (see calibration/README.md)."),
             Schema.int("warmup_minutes", 30, 0, 240, unit: "min", "Readings are flagged warming_up this long after start."),
-            Schema.num("frame_rate_hz", 4, 0.5, 8, unit: "Hz", "Sensor frame rate; 8 Hz needs 460800 baud on the GY-MCU90640."),
+            Schema.num("frame_rate_hz", 4, 0.5, 8, unit: "Hz", "Sensor frame rate; 8 Hz needs 460800 baud on the GY-MCU90640.").restart(),
             Schema.string(
                 "ascii_pattern", .optional, rules: [asciiPatternRule],
-                "Regular expression for one line of an ASCII sensor, with named groups object and ambient (°C); required when model = \"ascii-line\"."),
+                "Regular expression for one line of an ASCII sensor, with named groups object and ambient (°C); required when model = \"ascii-line\".").restart(),
         ])
 
     static let screening = ConfigTable(
@@ -147,7 +147,7 @@ public enum CheckpointConfigSchema {
         ])
 
     static let api = ConfigTable(
-        "api", doc: "The local API used by the kiosk UI.",
+        "api", doc: "The local API used by the kiosk UI.", restart: true,
         keys: [
             Schema.path("socket", "/run/checkpointd/api.sock", "Unix socket path of the local API."),
             ConfigKey(
@@ -172,7 +172,7 @@ public enum CheckpointConfigSchema {
         ])
 
     static let ui = ConfigTable(
-        "ui", doc: "The kiosk screen: static pages and the camera preview, served on the [api] tcp_port listener (127.0.0.1) only.",
+        "ui", doc: "The kiosk screen: static pages and the camera preview, served on the [api] tcp_port listener (127.0.0.1) only.", restart: true,
         keys: [
             Schema.bool("enabled", true, "Serve the kiosk screen at http://127.0.0.1:<tcp_port>/ui/ (needs tcp_port)."),
             Schema.path("dir", "/usr/share/checkpointd/ui", "Directory holding the screen's index.html and its files."),
@@ -203,7 +203,7 @@ public enum CheckpointConfigSchema {
         ])
 
     static let queue = ConfigTable(
-        "queue", doc: "The durable on-device queue of declarations (SQLite).",
+        "queue", doc: "The durable on-device queue of declarations (SQLite).", restart: true,
         keys: [
             Schema.path("database", "/var/lib/checkpointd/queue.sqlite", "SQLite database file."),
             Schema.int("max_bytes", 2 << 30, 1 << 20, 1 << 40, unit: "bytes", "Largest size of the database; new declarations are refused beyond it."),
@@ -214,7 +214,7 @@ public enum CheckpointConfigSchema {
         ])
 
     static let logging = ConfigTable(
-        "logging", doc: "Logging to the journal (stderr). Logs never contain names, ID numbers or faces.",
+        "logging", doc: "Logging to the journal (stderr). Logs never contain names, ID numbers or faces.", restart: true,
         keys: [Schema.choice("level", "info", logLevels, "Lowest level logged.")])
 
     // MARK: Rules

@@ -69,16 +69,18 @@ public enum ConfigLoader {
         crossCheck(r, &v)
 
         var diagnostics = v.diagnostics
-        // A configuration without its site settings (the installed file alone) is one problem, said once.
+        // A configuration whose only problem is that its site settings are not set (the installed file alone) is
+        // one problem, said once, with where to set them. With other problems too, each is reported as usual.
         let unset = CheckpointConfigSchema.siteKeys.filter { document.value(at: $0) == nil }
-        if !unset.isEmpty {
-            let names = unset.map(TOMLKeyPath.render)
-            diagnostics.removeAll { $0.message == "missing required key" && names.contains($0.keyPath) }
+        let unsetNames = unset.map(TOMLKeyPath.render)
+        let onlyUnset = !unset.isEmpty
+            && diagnostics.allSatisfy { $0.message == "missing required key" && unsetNames.contains($0.keyPath) }
+        if onlyUnset {
             let main = document.file
-            diagnostics.append(ConfigDiagnostic(
+            diagnostics = [ConfigDiagnostic(
                 file: main, line: nil, keyPath: "",
-                message: "not configured: set \(names.joined(separator: ", ")) in \(siteDropIn(for: main)) "
-                    + "(an example with every key: \(CheckpointConfigSchema.exampleConfigPath))"))
+                message: "not configured: set \(unsetNames.joined(separator: ", ")) in \(siteDropIn(for: main)) "
+                    + "(an example with every key: \(CheckpointConfigSchema.exampleConfigPath))")]
         }
         var calibration: CalibrationFile?
         let thermal = r[table: "thermal"]
@@ -91,7 +93,7 @@ public enum ConfigLoader {
         }
         guard diagnostics.isEmpty, let calibration else {
             var error = ConfigError(diagnostics)
-            error.notConfigured = !unset.isEmpty && diagnostics.count == 1
+            error.notConfigured = onlyUnset && diagnostics.count == 1
             return .failure(error)
         }
         return .success(CheckpointConfig(document: document, resolved: r, calibration: calibration))

@@ -114,6 +114,9 @@ public struct ConfigKey: Sendable {
     /// A secret (a password, a token): `--print-config` and every message show it redacted. The schema holds
     /// none today (TLS keys are named by path, never written in the file); a key that is one sets this.
     public var isSecret: Bool
+    /// A reload (SIGHUP) cannot apply a change of this key: it is opened, bound or recorded once at start, so the
+    /// daemon names it and asks for a restart (`ConfigReload`).
+    public var needsRestart = false
 
     public init(
         _ name: String, _ kind: ConfigValueKind, _ requirement: ConfigRequirement, rules: [ConfigRule] = [],
@@ -127,6 +130,13 @@ public struct ConfigKey: Sendable {
         self.unit = unit
         self.doc = doc
         self.isPath = path
+    }
+
+    /// This key, marked as needing a restart to change.
+    public func restart() -> ConfigKey {
+        var k = self
+        k.needsRestart = true
+        return k
     }
 
     /// What a valid value looks like, as printed after "allowed:".
@@ -159,10 +169,11 @@ public struct ConfigTable: Sendable {
     public var keys: [ConfigKey]
     public var tables: [ConfigTable]
 
-    public init(_ name: String, doc: String, keys: [ConfigKey], tables: [ConfigTable] = []) {
+    /// `restart`: every key of this table needs a restart to change (see `ConfigKey.needsRestart`).
+    public init(_ name: String, doc: String, restart: Bool = false, keys: [ConfigKey], tables: [ConfigTable] = []) {
         self.name = name
         self.doc = doc
-        self.keys = keys
+        self.keys = restart ? keys.map { $0.restart() } : keys
         self.tables = tables
     }
 

@@ -19,27 +19,52 @@ public struct ResolvedTable: Sendable {
         self.keyDirectories = keyDirectories
     }
 
+    /// Notes every key read through the accessors below (the single-source test: the builders read every schema
+    /// key and no other).
+    public var recorder: KeyReadRecorder?
+
     public subscript(table name: String) -> ResolvedTable {
-        tables[name] ?? ResolvedTable(path: path + [name], values: [:], tables: [:], baseDirectory: baseDirectory)
+        var t = tables[name] ?? ResolvedTable(path: path + [name], values: [:], tables: [:], baseDirectory: baseDirectory)
+        t.recorder = recorder
+        return t
     }
 
-    public func has(_ key: String) -> Bool { values[key] != nil }
-    public func string(_ key: String) -> String? { values[key]?.stringValue }
-    public func int(_ key: String) -> Int? { values[key]?.intValue }
-    public func double(_ key: String) -> Double? { values[key]?.doubleValue }
-    public func bool(_ key: String) -> Bool? { values[key]?.boolValue }
-    public func strings(_ key: String) -> [String]? { values[key]?.arrayValue?.compactMap(\.stringValue) }
-    public func doubles(_ key: String) -> [Double]? { values[key]?.arrayValue?.compactMap(\.doubleValue) }
-    public func ints(_ key: String) -> [Int]? { values[key]?.arrayValue?.compactMap(\.intValue) }
+    private func read(_ key: String) -> ConfigValue? {
+        recorder?.note(TOMLKeyPath.render(path + [key]))
+        return values[key]
+    }
+
+    /// A key the schema requires or gives a default: always present once validated (no literal default here;
+    /// a missing one is a schema/builder mismatch, which `ConfigSingleSourceTests` catches).
+    public func get<T>(_ key: String, _ as: KeyPath<ConfigValue, T?>) -> T {
+        guard let v = read(key)?[keyPath: `as`] else {
+            preconditionFailure("\(TOMLKeyPath.render(path + [key])) has no value: the schema must require it or give it a default")
+        }
+        return v
+    }
+
+    /// A path key the schema requires or gives a default, resolved like `path(_:)`.
+    public func requiredPath(_ key: String) -> String {
+        ResolvedTable.resolve(get(key, \.stringValue), against: keyDirectories[key] ?? baseDirectory)
+    }
+
+    public func has(_ key: String) -> Bool { read(key) != nil }
+    public func string(_ key: String) -> String? { read(key)?.stringValue }
+    public func int(_ key: String) -> Int? { read(key)?.intValue }
+    public func double(_ key: String) -> Double? { read(key)?.doubleValue }
+    public func bool(_ key: String) -> Bool? { read(key)?.boolValue }
+    public func strings(_ key: String) -> [String]? { read(key)?.arrayValue?.compactMap(\.stringValue) }
+    public func doubles(_ key: String) -> [Double]? { read(key)?.arrayValue?.compactMap(\.doubleValue) }
+    public func ints(_ key: String) -> [Int]? { read(key)?.arrayValue?.compactMap(\.intValue) }
     public func pairs(_ key: String) -> [(Double, Double)]? {
-        values[key]?.arrayValue?.compactMap { e -> (Double, Double)? in
+        read(key)?.arrayValue?.compactMap { e -> (Double, Double)? in
             guard let a = e.arrayValue, a.count == 2, let x = a[0].doubleValue, let y = a[1].doubleValue else { return nil }
             return (x, y)
         }
     }
-    public func dateTime(_ key: String) -> ConfigDateTime? { values[key]?.dateTimeValue }
+    public func dateTime(_ key: String) -> ConfigDateTime? { read(key)?.dateTimeValue }
 
-    /// A path value, made absolute against `baseDirectory` when written relative.
+    /// A path value, made absolute against the directory of the file that writes it when written relative.
     public func path(_ key: String) -> String? {
         guard let p = string(key) else { return nil }
         return ResolvedTable.resolve(p, against: keyDirectories[key] ?? baseDirectory)
@@ -49,6 +74,15 @@ public struct ResolvedTable: Sendable {
         if p.hasPrefix("/") || p.isEmpty { return p }
         return URL(fileURLWithPath: base, isDirectory: true).appendingPathComponent(p).standardizedFileURL.path
     }
+}
+
+/// The keys read from a `ResolvedTable` (and its sub-tables), as rendered paths.
+public final class KeyReadRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var keys = Set<String>()
+    public init() {}
+    func note(_ key: String) { lock.withLock { _ = keys.insert(key) } }
+    public var read: Set<String> { lock.withLock { keys } }
 }
 
 /// Checks a parsed document against a schema: unknown keys (with "did you mean"), wrong types, missing required
