@@ -120,10 +120,12 @@ install: $(GENERATE_MANUAL)
 	@t=$(DESTDIR)$(SYSCONFDIR)/default/checkpoint-kiosk; \
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 systemd/checkpoint-kiosk.default $$t; fi
 	@# Man pages and shell completions, generated from the binaries' own argument parsers (swift-argument-parser).
+	@# (Blank lines, which groff warns about in a man page, and the bash script's #! line, which a sourced completion
+	@# does not need, are dropped.)
 	@set -e; for p in $(PROGRAMS); do \
 	  $(GENERATE_MANUAL) $(BINDIR_REL)/$$p --date $(MAN_DATE) --output-directory $(DESTDIR)$(MANDIR)/man1; \
-	  chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$p.1; \
-	  $(BINDIR_REL)/$$p --generate-completion-script bash > $(DESTDIR)$(BASHCOMPDIR)/$$p; \
+	  sed -i '/^[[:space:]]*$$/d' $(DESTDIR)$(MANDIR)/man1/$$p.1; chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$p.1; \
+	  $(BINDIR_REL)/$$p --generate-completion-script bash | sed '1{/^#!/d}' > $(DESTDIR)$(BASHCOMPDIR)/$$p; \
 	  $(BINDIR_REL)/$$p --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_$$p; \
 	  $(BINDIR_REL)/$$p --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/$$p.fish; \
 	  chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/$$p $(DESTDIR)$(ZSHCOMPDIR)/_$$p $(DESTDIR)$(FISHCOMPDIR)/$$p.fish; \
