@@ -71,8 +71,8 @@ lackc=""; for m in control conffiles md5sums postinst prerm postrm; do [ -f "$ou
 [ -z "$lackc" ] && ok "control members: $ctrl" || bad "control members" "missing$lackc (have: $ctrl)"
 # The maintainer scripts are debhelper's: sysusers, the unit (enabled, started; the kiosk screen's unit neither).
 grep -q 'systemd-sysusers' "$out/ctrl/postinst" && grep -q "deb-systemd-helper.*enable 'checkpointd.service'" "$out/ctrl/postinst" \
-  && ! grep -q "enable 'checkpoint-kiosk.service'" "$out/ctrl/postinst" && grep -q 'Automatically added by dh_installsystemd' "$out/ctrl/postinst" \
-  && ok "postinst from debhelper: systemd-sysusers, checkpointd.service enabled, checkpoint-kiosk.service not" \
+  && grep -q "if deb-systemd-helper debian-installed 'checkpoint-kiosk.service'; then" "$out/ctrl/postinst" && grep -q 'Automatically added by dh_installsystemd' "$out/ctrl/postinst" \
+  && ok "postinst from debhelper: systemd-sysusers, checkpointd.service enabled, checkpoint-kiosk.service only if it was (--no-enable)" \
   || bad "postinst" "$(grep -E 'sysusers|deb-systemd' "$out/ctrl/postinst" | tr '\n' ';')"
 conf=$(sort "$out/ctrl/conffiles" 2>/dev/null | tr '\n' ' ')
 [ "$conf" = "/etc/checkpointd/checkpointd.toml /etc/default/checkpoint-kiosk " ] \
@@ -109,7 +109,7 @@ for p in checkpointd checkpointctl checkpoint-receiver; do
 done
 [ -z "$lackm" ] && ok "man pages and bash, zsh and fish completions for the three programs" || bad "man pages and completions" "missing$lackm"
 page=$(MANWIDTH=100 man -l "$out/x/usr/share/man/man1/checkpointctl.1.gz" 2> "$out/man.err" | col -b)
-grep -q '^NAME' <<< "$page" && grep -qE 'checkpointctl.*model install' <<< "$page" && [ ! -s "$out/man.err" ] \
+grep -q '^NAME' <<< "$page" && grep -q "Check a downloaded YuNet 2022mar model's sha256" <<< "$page" && [ ! -s "$out/man.err" ] \
   && ok "man checkpointctl renders with no warning and documents 'model install' ($(wc -l <<< "$page") lines)" \
   || bad "man checkpointctl" "$(head -3 "$out/man.err" | tr '\n' ';') $(grep -c model <<< "$page") lines name model"
 dpage=$(MANWIDTH=100 man -l "$out/x/usr/share/man/man1/checkpointd.1.gz" 2>&1 | col -b)
@@ -124,7 +124,7 @@ SH
 bash "$out/comp.sh" "$out/x/usr/share/bash-completion/completions/checkpointctl" > "$out/comp.txt" 2>&1
 grep -qx model "$out/comp.txt" && ok "bash completion: 'checkpointctl mo<TAB>' offers model" || bad "bash completion" "$(head -3 "$out/comp.txt" | tr '\n' ';')"
 head -1 "$out/x/usr/share/zsh/vendor-completions/_checkpointctl" | grep -q '^#compdef checkpointctl' \
-  && grep -q 'complete -c checkpointctl' "$out/x/usr/share/fish/vendor_completions.d/checkpointctl.fish" \
+  && grep -q "complete -c '\\?checkpointctl" "$out/x/usr/share/fish/vendor_completions.d/checkpointctl.fish" \
   && ok "zsh (#compdef) and fish (complete -c) completion scripts" || bad "zsh/fish completion" "unexpected content"
 
 [[ "$(f Suggests)" == *cage* && "$(f Suggests)" == *chromium* ]] && ok "Suggests: $(f Suggests)" || bad "Suggests cage and chromium" "'$(f Suggests)'"
@@ -139,6 +139,8 @@ for b in x/usr/bin/checkpointd x/usr/bin/checkpointctl rx/usr/bin/checkpoint-rec
 done
 
 # --- Installed on Debian 12 with systemd as PID 1 (VM) ------------------------------------------------------------
+# DEB_SKIP_VM=1: the package checks above only (the VM part takes ~20 minutes on a busy 2-core machine).
+if [ -n "${DEB_SKIP_VM:-}" ]; then echo "  info: DEB_SKIP_VM set: the package was not installed in the VM"; [ "$fails" -eq 0 ]; exit; fi
 MODEL=${SHARED:-$ROOT/../shared}/models/face_detection_yunet_2022mar.onnx
 [ -f "$MODEL" ] || MODEL=
 start=$(date +%s); mkdir -p "$out/vm-run"
