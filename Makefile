@@ -25,9 +25,10 @@ DEBS := pkg-config g++ libc6-dev make git openssl curl ca-certificates python3 \
         chromium chromium-driver python3-selenium python3-pytest fonts-noto-core \
         libzxing-dev python3-segno \
         prometheus libsystemd-dev \
-        postgresql
+        postgresql \
+        debhelper lintian
 
-.PHONY: deps build build-debug test test-unit test-system demo bench soak fuzz install deb clean
+.PHONY: deps build build-debug build-static manual-tool test test-unit test-system demo bench soak fuzz install deb clean
 
 ## deps: install the Debian packages above (idempotent: skips what is installed).
 deps:
@@ -77,67 +78,99 @@ FUZZ_RUNS ?= 1000000
 fuzz: deps
 	FUZZ_RUNS="$(FUZZ_RUNS)" SHARED="$(SHARED)" Tests/Fuzz/run.sh
 
-## install: DESTDIR-aware install of binaries, units, udev rules, example config and calibration, face model,
-## the kiosk screen and its optional session (unit, sysusers file, /etc/default file; nothing is enabled).
-install:
+## install: DESTDIR-aware install of the binaries, units, udev rules, sysusers files, man pages and shell completions,
+## the kiosk screen and its optional session, the installed config (identity and endpoint unset: the daemon stops with
+## exit 78 until they are set) and the examples under $(DOCDIR)/examples. Nothing is enabled; the face model is not
+## installed (`checkpointctl model install PATH`, README); an existing file under /etc is never overwritten.
+DOCDIR       ?= $(PREFIX)/share/doc/checkpointd
+MANDIR       ?= $(PREFIX)/share/man
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR   ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR  ?= $(PREFIX)/share/fish/vendor_completions.d
+PROGRAMS     := checkpointd checkpointctl checkpoint-receiver
+# The calibration file systemd/checkpointd.toml names ([thermal] calibration).
+CALIBRATION_EXAMPLE := $(notdir $(shell sed -n 's/^calibration = "\(.*\)"/\1/p' systemd/checkpointd.toml))
+GENMAN_SCRATCH ?= .build/tools
+GENERATE_MANUAL ?= $(GENMAN_SCRATCH)/debug/generate-manual
+# The man pages' date: the build's SOURCE_DATE_EPOCH (dpkg-buildpackage sets it from debian/changelog), else the
+# last commit's, so a rebuild of the same tree writes the same pages.
+MAN_DATE     ?= $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(git -C $(CURDIR) log -1 --format=%ct 2>/dev/null || date +%s)} +%F)
+install: $(GENERATE_MANUAL)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVDIR) \
-	  $(DESTDIR)$(SYSCONFDIR)/checkpointd/calibration $(DESTDIR)$(PREFIX)/share/checkpointd/models \
-	  $(DESTDIR)$(PREFIX)/share/doc/checkpointd $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(SYSCONFDIR)/default
-	install -m 0755 $(BINDIR_REL)/checkpointd $(BINDIR_REL)/checkpointctl $(BINDIR_REL)/checkpoint-receiver $(DESTDIR)$(PREFIX)/bin/
+	  $(DESTDIR)$(SYSCONFDIR)/checkpointd/calibration $(DESTDIR)$(SYSCONFDIR)/checkpointd/checkpointd.toml.d \
+	  $(DESTDIR)$(PREFIX)/share/checkpointd/models $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+	  $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(addprefix $(BINDIR_REL)/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 systemd/checkpointd.service $(DESTDIR)$(UNITDIR)/checkpointd.service
 	install -m 0644 systemd/checkpoint-kiosk.service $(DESTDIR)$(UNITDIR)/checkpoint-kiosk.service
+	install -m 0644 systemd/checkpointd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/checkpointd.conf
 	install -m 0644 systemd/checkpoint-kiosk.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/checkpoint-kiosk.conf
 	install -m 0644 systemd/70-checkpointd.rules $(DESTDIR)$(UDEVDIR)/70-checkpointd.rules
-	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/checkpointd/README.md
-	@# Configuration: never overwrite what a technician has edited.
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	@# Examples: documentation, never read by the daemon.
+	install -m 0644 $(wildcard examples/*.toml) calibration/*.toml calibration/README.md $(DESTDIR)$(DOCDIR)/examples/
+	@# The installed configuration: never overwrite what a technician has edited.
 	@for f in systemd/checkpointd.toml; do t=$(DESTDIR)$(SYSCONFDIR)/checkpointd/$$(basename $$f); \
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 $$f $$t; fi; done
+	@# The calibration the installed configuration names, until `checkpointctl calibrate thermal` writes this kiosk's
+	@# own: the example, marked as one (screening answers "invalid: not calibrated"). Its template stays in
+	@# $(PREFIX)/share/checkpointd/calibration/ (the package's postinst copies it when the file is absent).
+	install -d $(DESTDIR)$(PREFIX)/share/checkpointd/calibration
+	install -m 0644 calibration/$(CALIBRATION_EXAMPLE) $(DESTDIR)$(PREFIX)/share/checkpointd/calibration/
+	@t=$(DESTDIR)$(SYSCONFDIR)/checkpointd/calibration/$(CALIBRATION_EXAMPLE); \
+	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 calibration/$(CALIBRATION_EXAMPLE) $$t; fi
 	@t=$(DESTDIR)$(SYSCONFDIR)/default/checkpoint-kiosk; \
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 systemd/checkpoint-kiosk.default $$t; fi
-	@for f in calibration/*.toml; do t=$(DESTDIR)$(SYSCONFDIR)/checkpointd/calibration/$$(basename $$f); \
-	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 $$f $$t; fi; done
-	@if [ -f $(SHARED)/models/$(MODEL) ]; then \
-	  install -m 0644 $(SHARED)/models/$(MODEL) $(DESTDIR)$(PREFIX)/share/checkpointd/models/$(MODEL); \
-	  install -m 0644 $(SHARED)/models/LICENSE-yunet.txt $(DESTDIR)$(PREFIX)/share/checkpointd/models/LICENSE-yunet.txt; \
-	else echo "face model not found at $(SHARED)/models: install $(MODEL) by hand (see README)"; fi
+	@# Man pages and shell completions, generated from the binaries' own argument parsers (swift-argument-parser).
+	@# (Blank lines, which groff warns about in a man page, and the bash script's #! line, which a sourced completion
+	@# does not need, are dropped.)
+	@set -e; for p in $(PROGRAMS); do \
+	  $(GENERATE_MANUAL) $(BINDIR_REL)/$$p --date $(MAN_DATE) --output-directory $(DESTDIR)$(MANDIR)/man1; \
+	  sed -i '/^[[:space:]]*$$/d' $(DESTDIR)$(MANDIR)/man1/$$p.1; chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$p.1; \
+	  $(BINDIR_REL)/$$p --generate-completion-script bash | sed '1{/^#!/d}' > $(DESTDIR)$(BASHCOMPDIR)/$$p; \
+	  $(BINDIR_REL)/$$p --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_$$p; \
+	  $(BINDIR_REL)/$$p --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/$$p.fish; \
+	  chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/$$p $(DESTDIR)$(ZSHCOMPDIR)/_$$p $(DESTDIR)$(FISHCOMPDIR)/$$p.fish; \
+	done
 	@# The kiosk screen's static files ([ui] dir), when the tree has them: directories 0755, files 0644.
 	@if [ -d ui ]; then \
 	  (cd ui && find . -type d -exec install -d -m 0755 $(DESTDIR)$(PREFIX)/share/checkpointd/ui/{} \; \
 	    && find . -type f -exec install -m 0644 {} $(DESTDIR)$(PREFIX)/share/checkpointd/ui/{} \;); \
 	else echo "no ui/ in the tree: the kiosk screen is not installed"; fi
 
+## The man pages' generator: swift-argument-parser's generate-manual tool (what its GenerateManual plugin runs), built
+## once from the checkout SwiftPM already fetched; it reads each program's --experimental-dump-help.
+manual-tool: $(GENERATE_MANUAL)
+$(GENERATE_MANUAL):
+	@src=$$(ls -d .build/checkouts/swift-argument-parser $(DEB_SCRATCH)/checkouts/swift-argument-parser 2>/dev/null | head -1); \
+	if [ -z "$$src" ]; then $(SWIFT) package resolve >/dev/null && src=.build/checkouts/swift-argument-parser; fi; \
+	$(SWIFT) build --package-path $$src --scratch-path $(GENMAN_SCRATCH) --product generate-manual
+
 clean:
 	rm -rf .build
 
-## deb: a Debian package (binaries, unit, udev rules, conffiles, user creation) in .build/deb/.
+## deb: the Debian packages (checkpointd, checkpoint-receiver and their -dbgsym) in $(DEB_DIR)/, built with debhelper
+## (debian/) by dpkg-buildpackage: the static release build, `make install` into debian/tmp, units, udev rules,
+## service users, Depends from the binaries (dh_shlibdeps).
 DEB_VERSION ?= $(shell sed -n 's/.*string = "\(.*\)"/\1/p' Sources/CheckpointCore/Support/Version.swift)
 DEB_ARCH    ?= $(shell dpkg --print-architecture)
 # Its own scratch path: the static build does not relink (clobber) the binaries of `make build`.
 DEB_SCRATCH ?= .build/deb-build
 DEB_DIR     ?= .build/deb
-DEB_ROOT     = $(abspath $(DEB_DIR))/root
-DEB_BIN      = $(abspath $(DEB_SCRATCH))/release
-# The Swift runtime is linked statically: a kiosk has no Swift toolchain. System libraries (OpenCV, libcurl,
-# SQLite, libturbojpeg, libpng) stay shared; dpkg-shlibdeps turns them into Depends.
+# Full RELRO and immediate binding, as Debian's hardening flags ask (swift build does not read LDFLAGS).
+STATIC_LDFLAGS := -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
+## build-static: release binaries with the Swift runtime linked in (a kiosk has no Swift toolchain). System
+## libraries (OpenCV, libcurl, SQLite, libturbojpeg, libpng, ZXing) stay shared; dh_shlibdeps turns them into Depends.
+build-static:
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DEB_SCRATCH) $(STATIC_LDFLAGS) $(SWIFT_BUILD_FLAGS)
+	@for p in $(PROGRAMS); do if ldd $(DEB_SCRATCH)/release/$$p | grep -E 'libswift|libFoundation|libdispatch|/opt/swift'; then \
+	  echo "make build-static: $$p still needs the Swift runtime as shared libraries (above)" >&2; exit 1; fi; done
 deb: deps
-	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(DEB_SCRATCH) $(SWIFT_BUILD_FLAGS)
-	@if ldd $(DEB_BIN)/checkpointd | grep -E 'libswift|libFoundation|libdispatch|/opt/swift'; then \
-	  echo "make deb: checkpointd still needs the Swift runtime as shared libraries (above)" >&2; exit 1; fi
-	rm -rf $(DEB_ROOT) && mkdir -p $(DEB_ROOT)/DEBIAN
-	$(MAKE) --no-print-directory install DESTDIR=$(DEB_ROOT) BINDIR_REL=$(DEB_BIN)
-	@# Debug info stays in the build; the symbol table stays for backtraces.
-	strip --strip-debug $(DEB_ROOT)/usr/bin/checkpointd $(DEB_ROOT)/usr/bin/checkpointctl $(DEB_ROOT)/usr/bin/checkpoint-receiver
-	@# Conffiles: the technician's config and calibration survive upgrades and removal (only purge deletes them).
-	cd $(DEB_ROOT) && find etc -type f | sort | sed 's#^#/#' > DEBIAN/conffiles
-	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -path ./etc -prune -o -type f -printf '%P\n' | sort | xargs md5sum > DEBIAN/md5sums
-	install -m 0755 systemd/debian/postinst systemd/debian/prerm systemd/debian/postrm $(DEB_ROOT)/DEBIAN/
-	@# dpkg-shlibdeps wants a debian/control naming the package; a missing dependency is an error, not "libc6".
-	cd $(DEB_ROOT) && mkdir -p debian && printf 'Source: checkpointd\n\nPackage: checkpointd\nArchitecture: any\n' > debian/control && \
-	  dpkg-shlibdeps -O -e usr/bin/checkpointd -e usr/bin/checkpointctl -e usr/bin/checkpoint-receiver \
-	    > $(abspath $(DEB_DIR))/shlibdeps.txt; rc=$$?; rm -rf debian; exit $$rc
-	deps=$$(sed -n 's/^shlibs:Depends=//p' $(DEB_DIR)/shlibdeps.txt); [ -n "$$deps" ] || { echo "make deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }; \
-	size=$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1); \
-	sed -e "s/@VERSION@/$(DEB_VERSION)/" -e "s/@ARCH@/$(DEB_ARCH)/" -e "s/@DEPENDS@/$$deps, adduser/" -e "s/@SIZE@/$$size/" \
-	  systemd/debian/control.in > $(DEB_ROOT)/DEBIAN/control
-	dpkg-deb --root-owner-group --build -Zxz $(DEB_ROOT) $(DEB_DIR)/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).deb
+	@[ "$$(dpkg-parsechangelog -S Version)" = "$(DEB_VERSION)" ] || { echo "make deb: debian/changelog's version \
+	  $$(dpkg-parsechangelog -S Version) is not the program's $(DEB_VERSION) (Sources/CheckpointCore/Support/Version.swift)" >&2; exit 1; }
+	mkdir -p $(DEB_DIR)
+	DEB_DESTDIR=$(abspath $(DEB_DIR)) DEB_SCRATCH=$(DEB_SCRATCH) SWIFT=$(SWIFT) dpkg-buildpackage -b -us -uc \
+	  --buildinfo-option=-u$(abspath $(DEB_DIR)) --buildinfo-file=$(DEB_DIR)/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).buildinfo \
+	  --changes-option=-u$(abspath $(DEB_DIR)) --changes-file=$(DEB_DIR)/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).changes
 	@echo "built $(DEB_DIR)/checkpointd_$(DEB_VERSION)_$(DEB_ARCH).deb"
+	@echo "built $(DEB_DIR)/checkpoint-receiver_$(DEB_VERSION)_$(DEB_ARCH).deb"

@@ -17,7 +17,7 @@ struct CheckpointCtl: AsyncParsableCommand {
         version: CheckpointVersion.string,
         subcommands: [
             StatusCommand.self, WatchCommand.self, SensorCommand.self, CalibrateCommand.self, SimulateCommand.self,
-            DetectCommand.self, QRCommand.self, CameraCommand.self, QueueCommand.self,
+            DetectCommand.self, QRCommand.self, CameraCommand.self, QueueCommand.self, ModelCommand.self,
         ]
     )
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")"
 export BIN SHARED="${SHARED:-$(cd ../../.. && pwd)/shared}"
 pass=0; fail=0; failed_scripts=()
 for t in ${SYSTEM_TESTS:-*.test.sh}; do
+  [ -f "$t" ] || [ ! -f "$t.test.sh" ] || t=$t.test.sh   # a name without .test.sh, as in SYSTEM_TESTS="deb install"
   [ -f "$t" ] || continue
   echo "=== $t"
   log=$(mktemp)

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Runs INSIDE the VM (systemd 252 as PID 1), as root, from run-systemd-vm.sh. Env: REPO, BIN, SHARED.
-# Installs checkpointd with the project's real `make install` and the Debian postinst (user, groups, enable),
-# then drives the REAL unit with systemctl. Writes "PASS name: detail" / "FAIL name: detail" / "INFO …" lines
-# to /vmout/results.txt. The thermal sensor is the simulator on a host PTY, seen here as a QEMU USB serial
-# adapter (FTDI 0403:6001, /dev/ttyUSB0), so the unit's DeviceAllow=char-ttyUSB is what lets it through.
+# Installs checkpointd as the README says for `make install`: make install, systemd-sysusers (the service user and
+# its groups), systemctl enable; then an unconfigured start (exit 78, one line saying what to set), the face model
+# with `checkpointctl model install`, the site settings in a drop-in, and drives the REAL unit with systemctl.
+# Writes "PASS name: detail" / "FAIL name: detail" / "INFO …" lines to /vmout/results.txt. The thermal sensor is the
+# simulator on a host PTY, seen here as a QEMU USB serial adapter (FTDI 0403:6001, /dev/ttyUSB0), so the unit's
+# DeviceAllow=char-ttyUSB is what lets it through.
 set -u
 . "$REPO/Tests/system/systemd/guest-lib.sh" || { echo "guest: cannot read $REPO/Tests/system/systemd/guest-lib.sh: the repository is not visible in the VM"; exit 97; }
 WD=15   # WatchdogSec of the test drop-in (the shipped 60 s would make every watchdog check a minute long)
@@ -14,12 +16,13 @@ if make -s -C "$REPO" install BINDIR_REL="$BIN" SHARED="$SHARED" > "$O/install.l
   pass install-make "make install in $(secs "$(ms $t0)") s: $(ls /usr/bin/checkpoint* | tr '\n' ' ')"
 else fail install-make "$(tail -3 "$O/install.log" | tr '\n' ';')"; fi
 t0=$(date +%s%N)
-DPKG_MAINTSCRIPT_PACKAGE=checkpointd DPKG_MAINTSCRIPT_NAME=postinst sh "$REPO/systemd/debian/postinst" configure
-info "postinst configure took $(secs "$(ms $t0)") s"
+systemd-sysusers checkpointd.conf checkpoint-kiosk.conf > "$O/sysusers.log" 2>&1; rc=$?
+systemctl daemon-reload; systemctl enable $U >> "$O/sysusers.log" 2>&1
+info "systemd-sysusers rc=$rc, systemctl enable: $(secs "$(ms $t0)") s"
 ids=$(id checkpointd 2>&1)
-check install-user "checkpointd user from the postinst: $ids" \
+check install-user "checkpointd user from systemd-sysusers (/usr/lib/sysusers.d/checkpointd.conf): $ids" \
   eval '[[ "$ids" == *"(video)"* && "$ids" == *"(dialout)"* && "$(getent passwd checkpointd | cut -d: -f7)" = /usr/sbin/nologin ]]'
-check install-enabled "postinst enabled the unit: $(systemctl is-enabled $U 2>&1)" eval '[ "$(systemctl is-enabled $U)" = enabled ]'
+check install-enabled "systemctl enable: $(systemctl is-enabled $U 2>&1)" eval '[ "$(systemctl is-enabled $U)" = enabled ]'
 
 setup_devices
 if [ "$UDEV" = 1 ]; then
@@ -34,15 +37,32 @@ if [ "$UDEV" = 1 ]; then
   fi
 else info "no systemd-udevd in this userspace: the udev rule is not checked"; fi
 
-# The example config with this VM's devices; everything else as shipped. fps 5 spares the emulated CPU.
-cp "$CONF" "$O/shipped.toml"
 mkdir -p /etc/systemd/system/$U.d
 printf '[Service]\nWatchdogSec=%ss\n' $WD > /etc/systemd/system/$U.d/vmtest-watchdog.conf
 systemctl daemon-reload
 info "unit under test: $(systemctl show -P FragmentPath $U) + drop-in WatchdogSec=${WD}s (the shipped unit says $(grep ^WatchdogSec= /lib/systemd/system/$U))"
 
+# --- 0. As installed, with no site settings: exit 78 at once, one line saying what to set, no restart loop ---------
+mark; systemctl start $U; rc=$?
+waitfor $VM_WAIT '[ "$(P ActiveState)" = failed ]'
+sleep 7   # > RestartSec=5s: a restart would have happened by now
+says=$(jn | grep -F 'checkpointd: ' | grep -F 'not configured')
+check unconfigured-78 "start rc=$rc, $(state)" eval '[ $rc != 0 ] && [ "$(P ExecMainStatus)" = 78 ] && [ "$(P NRestarts)" = 0 ]'
+check unconfigured-one-line "journal: '$says'" \
+  eval '[ "$(grep -c . <<< "$says")" = 1 ] && [[ "$says" == *kiosk.checkpoint_id* && "$says" == *upload.endpoint* && "$says" == *50-site.toml* ]]'
+systemctl reset-failed $U 2>/dev/null
+
+# --- The face model, as an installer adds it (the package and make install do not carry it) ------------------------
+model=${SHARED:-/nonexistent}/models/face_detection_yunet_2022mar.onnx
+if [ -f "$model" ]; then
+  out=$(checkpointctl model install "$model" 2>&1); rc=$?
+  m=/usr/share/checkpointd/models/face_detection_yunet_2022mar.onnx
+  check model-install "checkpointctl model install rc=$rc: '$out'; $(stat -c '%n %a %U' $m 2>&1)" \
+    eval '[ $rc = 0 ] && [ "$(stat -c %a:%U $m)" = 644:root ] && cmp -s "$model" $m'
+else info "no face model at $model: the daemon runs on its Haar fallback"; fi
+
 # --- A. The sensor absent (the default /dev/checkpoint-thermal does not exist here) ---------------------------
-mkconf "$O/shipped.toml" /dev/checkpoint-thermal
+mkconf /dev/checkpoint-thermal
 mark; t0=$(date +%s%N); systemctl start $U; rc=$?; dt=$(ms $t0)
 check missing-sensor-start "start rc=$rc, READY after $(secs $dt) s: $(state)" eval '[ $rc = 0 ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
 pidA=$(P MainPID); tA=$(date +%s); nA=$(P NRestarts)
@@ -58,7 +78,7 @@ check missing-sensor-stays-up "$(( $(date +%s) - tA )) s (> 2 x WatchdogSec) aft
 systemctl stop $U; systemctl reset-failed $U 2>/dev/null
 
 # --- B. The sensor present: READY, STATUS, hardening, reload, watchdog, stop ------------------------------
-mkconf "$O/shipped.toml" "$SENSOR"
+mkconf "$SENSOR"
 mark; t0=$(date +%s%N); systemctl start $U; rc=$?; dt=$(ms $t0)
 check start-ready "start rc=$rc, Type=notify READY after $(secs $dt) s: $(state)" eval '[ $rc = 0 ] && [ "$(P ActiveState)/$(P SubState)" = active/running ]'
 info "start-to-READY $(secs $dt) s under TCG (debug build, OpenCV + YuNet load)"
@@ -104,19 +124,19 @@ check hardening-state-dir "queue in StateDirectory: $(stat -c '%U %a' /var/lib/c
   eval '[ "$(stat -c %U:%a /var/lib/checkpointd/queue.sqlite)" = checkpointd:600 ]'
 
 # Reload with a valid change: same PID, the journal shows it.
-mkconf "$O/shipped.toml" "$SENSOR" 37.8
+mkconf "$SENSOR" 37.8
 systemctl reload $U; rc=$?
 waitfor $VM_WAIT 'jr | grep -q "configuration reloaded"'
 check reload-good "reload rc=$rc, MainPID $pid -> $(P MainPID), journal: '$(jr | grep -m1 -E '^Reload(ing|ed) ')' / '$(jr | grep -m1 'configuration reloaded')'" \
   eval '[ $rc = 0 ] && [ "$(P MainPID)" = "$pid" ] && [ "$(P ActiveState)" = active ] && jr | grep -q "configuration reloaded"'
 # Reload with a broken file: rejected with FILE:LINE, old config kept, still active.
-mkconf "$O/shipped.toml" "$SENSOR" 99.0; line=$(grep -n '^elevated_c' "$CONF" | cut -d: -f1)
+mkconf "$SENSOR" 99.0; line=$(grep -n '^elevated_c' "$SITE" | cut -d: -f1)
 systemctl reload $U; rc=$?
 waitfor $VM_WAIT 'jr | grep -q "keeping the running configuration"'
-bad=$(jr | grep -m1 "reload rejected: $CONF:$line: screening.elevated_c")
+bad=$(jr | grep -m1 "reload rejected: $SITE:$line: screening.elevated_c")
 check reload-bad-keeps-old "reload rc=$rc, journal: '$bad' / '$(jr | grep -m1 'keeping the running configuration')', $(state)" \
   eval '[ -n "$bad" ] && [ "$(P MainPID)" = "$pid" ] && [ "$(P ActiveState)" = active ]'
-mkconf "$O/shipped.toml" "$SENSOR" 37.8
+mkconf "$SENSOR" 37.8
 
 # The full hardening does not break the Swift runtime: still the same process, pinging, past 2 x WatchdogSec.
 waitfor $((2 * WD + 10)) '[ "$(P NRestarts)" != "$nB" ] || [ $(( $(date +%s) - tB )) -gt $((2 * WD + 5)) ]'
@@ -146,14 +166,14 @@ jn | grep -q "checkpointd stopped" && pass stop-drained "journal: '$(jn | grep -
 
 # --- C. An invalid config: exit 78, failed, no restart loop ----------------------------------------------------
 systemctl reset-failed $U 2>/dev/null
-mkconf "$O/shipped.toml" "$SENSOR" 99.0; line=$(grep -n '^elevated_c' "$CONF" | cut -d: -f1)
+mkconf "$SENSOR" 99.0; line=$(grep -n '^elevated_c' "$SITE" | cut -d: -f1)
 n0=$(P NRestarts); mark
 systemctl start $U; rc=$?
 waitfor $VM_WAIT '[ "$(P ActiveState)" = failed ]'
 sleep 8   # > RestartSec=5s: a restart would have happened by now
 check config-error-78 "start rc=$rc, $(state) (NRestarts was $n0 before the start)" \
   eval '[ $rc != 0 ] && [ "$(P ActiveState)" = failed ] && [ "$(P ExecMainStatus)" = 78 ] && [ "$(P NRestarts)" = "$n0" ]'
-e=$(jn | grep -m1 "$CONF:$line: screening.elevated_c")
+e=$(jn | grep -m1 "$SITE:$line: screening.elevated_c")
 check config-error-journal "journal: '$e'" eval '[ -n "$e" ]'
 systemctl reset-failed $U 2>/dev/null
 

@@ -48,16 +48,39 @@ setup_devices() {
   info "devices: $(stat -c '%n %U:%G %a' /dev/video0 /dev/ttyUSB0 2>&1 | tr '\n' ' ')(udev: $UDEV); sensor $SENSOR"
 }
 
-# mkconf TEMPLATE THERMAL_PORT [ELEVATED_C]: the shipped example config with this VM's devices, written
-# atomically to $CONF. 320x240 at 5 fps spares the emulated CPU; the endpoint is on loopback (nothing listens: uploads
-# simply wait, which is what a kiosk offline does). frame_timeout_ms 10000 (shipped: 2500): the camera stage counts
-# as stalled after 4 frame timeouts, and an emulated guest on a busy host (two CPU-bound processes and a build
-# beside it) once went more than 10 s without a frame, so the daemon withheld its pings and the 15 s test watchdog
-# restarted it in the middle of the hardening check.
+# mkconf THERMAL_PORT [ELEVATED_C]: this test kiosk's site settings, written atomically to the drop-in $SITE as a
+# technician would (the installed $CONF stays as shipped): identity, this VM's devices, a calibration of this sensor
+# (Tests/demo/gy-mcu90640.toml: not marked as an example) and an endpoint on loopback (nothing listens: uploads simply
+# wait, which is what a kiosk offline does). 320x240 at 5 fps spares the emulated CPU. frame_timeout_ms 10000
+# (default 2500): the camera stage counts as stalled after 4 frame timeouts, and an emulated guest on a busy host (two
+# CPU-bound processes and a build beside it) once went more than 10 s without a frame, so the daemon withheld its
+# pings and the 15 s test watchdog restarted it in the middle of the hardening check.
+SITE=/etc/checkpointd/checkpointd.toml.d/50-site.toml
 mkconf() {
-  sed -e 's#^device = .*#device = "/dev/video0"#' -e 's#^fps = .*#fps = 5#' -e 's#^width = .*#width = 320#' \
-      -e 's#^frame_timeout_ms = .*#frame_timeout_ms = 10000#' \
-      -e 's#^height = .*#height = 240#' -e "s#^port = .*#port = \"$2\"#" \
-      -e 's#^endpoint = .*#endpoint = "https://127.0.0.1:8443/v1/declarations"#' \
-      -e "s#^elevated_c = .*#elevated_c = ${3:-37.5}#" "$1" > "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+  mkdir -p "${SITE%/*}" /etc/checkpointd/calibration
+  [ -f /etc/checkpointd/calibration/vm-kiosk.toml ] || cp "$REPO/Tests/demo/gy-mcu90640.toml" /etc/checkpointd/calibration/vm-kiosk.toml
+  cat > "$SITE.tmp" <<EOF
+# Site settings of the test kiosk (written by Tests/system/systemd/guest-lib.sh).
+[kiosk]
+checkpoint_id = "vm-test-site"
+device_id = "vm-kiosk-0001"
+
+[camera]
+device = "/dev/video0"
+width = 320
+height = 240
+fps = 5
+frame_timeout_ms = 10000
+
+[thermal]
+port = "$1"
+calibration = "/etc/checkpointd/calibration/vm-kiosk.toml"
+
+[screening]
+elevated_c = ${2:-37.5}
+
+[upload]
+endpoint = "https://127.0.0.1:8443/v1/declarations"
+EOF
+  mv "$SITE.tmp" "$SITE"
 }
