@@ -470,12 +470,15 @@ struct CalibrateCommand: AsyncParsableCommand {
         @Option(name: .customLong("camera-image"), help: "A camera still (JPEG/PNG) to draw the overlay on.") var cameraImage: String?
         @Option(name: .customLong("camera-size"), help: "Canvas WIDTHxHEIGHT when there is no --camera-image.") var cameraSize = "640x480"
         @Option(help: "Serial port to grab one thermal frame for the overlay.") var port: String?
-        @Option(help: "Sensor model for --port.") var model = "gy-mcu90640"
-        @Option(help: "Baud for --port (or auto).") var baud = "auto"
+        @Option(help: "Sensor model for --port (default: the configuration's [thermal] model).") var model: String?
+        @Option(help: "Baud for --port, or auto (default: the configuration's [thermal] baud).") var baud: String?
         @Option(name: .customLong("by"), help: "Technician name or ID, recorded in the file's audit history.") var technician: String
 
         func validate() throws {
             guard !technician.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--by must name the technician") }
+            if let baud, baud != "auto", ![9600, 115_200, 460_800].contains(Int(baud) ?? 0) {
+                throw ValidationError("--baud must be 9600, 115200, 460800 or auto, not '\(baud)'")
+            }
             if auto {
                 guard pairs.isEmpty, pairsFile == nil else { throw ValidationError("--auto finds the pairs itself: give --auto or --pair/--pairs-file, not both") }
                 guard positions >= 4 else { throw ValidationError("--positions must be at least 4 (a homography needs 4 points), not \(positions)") }
@@ -562,8 +565,18 @@ struct CalibrateCommand: AsyncParsableCommand {
 
         func grabFrame() async throws -> ThermalFrame? {
             guard let port else { return nil }
-            let m = try ThermalModel(name: model)
-            let link = ThermalSensorLink(config: SensorLinkConfig(path: port, model: m, baud: Int(baud), emissivity: nil))
+            // Model and baud as the daemon's configuration has them unless given: no second default lives here.
+            var config: SensorLinkConfig
+            if let model {
+                config = SensorLinkConfig(path: port, model: try ThermalModel(name: model), emissivity: nil)
+                if baud == nil, let c = try? daemon.daemon.load(forDefaultsOf: ["--baud"]) { config.baud = try SensorLinkConfig(c).baud }
+            } else {
+                config = try SensorLinkConfig(daemon.daemon.load(forDefaultsOf: ["--model"]))
+                config.path = port
+                config.emissivity = nil
+            }
+            if let baud { config.baud = Int(baud) }   // "auto": nil
+            let link = ThermalSensorLink(config: config)
             defer { link.stop() }
             let deadline = monotonicNanos() + 10_000_000_000
             for await event in link.start() {
