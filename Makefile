@@ -28,7 +28,7 @@ DEBS := pkg-config g++ libc6-dev make git openssl curl ca-certificates python3 \
         postgresql \
         debhelper lintian
 
-.PHONY: deps build build-debug build-static manual-tool test test-unit test-system demo bench soak fuzz install deb clean
+.PHONY: deps build build-debug build-static manual-tool check test test-unit test-system demo bench soak fuzz install deb clean
 
 ## deps: install the Debian packages above (idempotent: skips what is installed).
 deps:
@@ -53,6 +53,16 @@ build-debug:
 test: deps
 	$(SWIFT) build
 	$(MAKE) test-unit test-system
+
+## check: the fast tier for every change (minutes): unit tests and the system tests without a VM, a package build,
+## the browser or the long crash and soak loops. CI and `make test` run everything.
+SLOW_SYSTEM_TESTS := camera-vm.test.sh powercut-vm.test.sh systemd-vm.test.sh deb.test.sh kiosk-screen.test.sh \
+                     uplink-crash.test.sh soak.test.sh fuzz.test.sh fleet-view.test.sh
+FAST_SYSTEM_TESTS = $(filter-out $(SLOW_SYSTEM_TESTS),$(notdir $(wildcard Tests/system/*.test.sh)))
+check: deps
+	$(SWIFT) build
+	$(SWIFT) test --parallel
+	BIN="$(BINDIR_DEBUG)" SHARED="$(SHARED)" SYSTEM_TESTS="$(FAST_SYSTEM_TESTS)" Tests/system/run.sh
 
 test-unit:
 	$(SWIFT) test --parallel
