@@ -44,17 +44,14 @@ public final class UploadService: Sendable {
     private let waker = Waker()
     /// How often retention purge runs while the loop is alive.
     private let purgeInterval: Duration
-    private let onChange: (@Sendable (UploaderStatus) -> Void)?
 
     public init(store: QueueStore, uploader: CurlUploader, policy: UploadPolicy = UploadPolicy(),
-                purgeInterval: Duration = .seconds(3600), logger: Logger = Logger(label: "checkpointd.upload"),
-                onChange: (@Sendable (UploaderStatus) -> Void)? = nil) {
+                purgeInterval: Duration = .seconds(3600), logger: Logger = Logger(label: "checkpointd.upload")) {
         self.store = store
         self.uploader = uploader
         self.logger = logger
         self.scheduler = Mutex(UploadScheduler(policy: policy))
         self.purgeInterval = purgeInterval
-        self.onChange = onChange
     }
 
     public var status: UploaderStatus { statusBox.withLock { $0 } }
@@ -206,11 +203,7 @@ public final class UploadService: Sendable {
     }
 
     private func update(_ body: (inout UploaderStatus) -> Void) {
-        let snapshot = statusBox.withLock { s in
-            body(&s)
-            return s
-        }
-        onChange?(snapshot)
+        statusBox.withLock { body(&$0) }
     }
 }
 
