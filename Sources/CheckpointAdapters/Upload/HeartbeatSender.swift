@@ -36,10 +36,20 @@ public final class HeartbeatSender: Sendable {
     ///   - intervalSeconds: `[heartbeat] interval_s`.
     ///   - conditions: the watched conditions, looked at every `pollInterval` (keep it cheap).
     ///   - status: the whole state, gathered only when a heartbeat is sent.
-    public init(upload: UploadConfiguration, intervalSeconds: Double, identity: HeartbeatIdentity, pollInterval: Duration = .seconds(1),
-                logger: Logger = Logger(label: "checkpointd.heartbeat"),
-                conditions: @escaping @Sendable () async -> HeartbeatConditions, status: @escaping @Sendable () async -> KioskStatus) throws {
-        self.transport = Mutex(try CurlUploader(configuration: Self.transfer(upload)))
+    public convenience init(upload: UploadConfiguration, intervalSeconds: Double, identity: HeartbeatIdentity, pollInterval: Duration = .seconds(1),
+                            logger: Logger = Logger(label: "checkpointd.heartbeat"),
+                            conditions: @escaping @Sendable () async -> HeartbeatConditions,
+                            status: @escaping @Sendable () async -> KioskStatus) throws {
+        // The curl handle is made before any stored property exists: a designated init that throws after its Mutex
+        // properties are initialized crashes Swift 6.3.1's optimizer (CopyPropagation, release builds only).
+        let transport = try CurlUploader(configuration: Self.transfer(upload))
+        self.init(transport: transport, intervalSeconds: intervalSeconds, identity: identity, pollInterval: pollInterval,
+                  logger: logger, conditions: conditions, status: status)
+    }
+
+    private init(transport: CurlUploader, intervalSeconds: Double, identity: HeartbeatIdentity, pollInterval: Duration, logger: Logger,
+                 conditions: @escaping @Sendable () async -> HeartbeatConditions, status: @escaping @Sendable () async -> KioskStatus) {
+        self.transport = Mutex(transport)
         self.identity = identity
         self.statusProvider = status
         self.conditionsProvider = conditions
