@@ -168,7 +168,11 @@ enum ConfigTargets {
             let lines = lineCount(text.utf8)
             for d in e.diagnostics {
                 require(!d.message.isEmpty, "config.message", "empty message in \(d)")
-                if d.file == file {
+                if d.file == file, d.line == nil, d.keyPath.isEmpty, d.message.hasPrefix("not configured: set ") {
+                    // The one whole-file diagnostic: only the site keys are unset (no line holds what is missing).
+                    require(e.diagnostics.filter { $0.file == file }.count == 1, "config.not-configured",
+                            "'not configured' beside other problems of the same file")
+                } else if d.file == file {
                     require(d.line.map { $0 >= 1 && $0 <= lines } ?? false, "config.line",
                             "diagnostic '\(excerpt(d.description, 200))' has line \(d.line.map(String.init) ?? "none") in a \(lines)-line file")
                 } else {
