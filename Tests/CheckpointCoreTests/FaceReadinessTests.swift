@@ -177,6 +177,23 @@ private func tracked(_ f: DetectedFace, id: UInt64 = 1, stable: Int = 10) -> Tra
         #expect(evaluator.assess([tracked(poster, id: 2)], frameWidth: 640, sharpness: 100).face?.id == 2)
     }
 
+    @Test func aPosterFoundColdStaysColdThroughAFrameWithoutThermalData() {
+        var tracker = FaceTracker()
+        var person = face(at: 0.7, cx: 200), poster = face(at: 0.7, cx: 480)
+        person.warmSkin = true
+        poster.warmSkin = false
+        _ = tracker.update([person, poster])
+        // The next frame arrives before a fresh thermal frame: warmth unknown for both.
+        person.warmSkin = nil
+        poster.warmSkin = nil
+        let visible = tracker.update([person, poster])
+        #expect(visible.map(\.face.warmSkin).sorted { ($0 ?? false) && !($1 ?? false) } == [true, false])
+        #expect(evaluator.assess(visible, frameWidth: 640, sharpness: 100).reason != .multipleFaces(count: 2))
+        // A later warm judgement wins (the thermal side now sees skin there).
+        poster.warmSkin = true
+        #expect(tracker.update([person, poster]).filter { $0.face.warmSkin == true }.count == 2)
+    }
+
     @Test func someoneAloneBeyondThePersonRangeIsAskedToComeCloser() {
         let a = evaluator.assess([tracked(face(at: 2.5))], frameWidth: 640, sharpness: 100)
         #expect(a.reason?.code == "too-far")

@@ -377,8 +377,10 @@ $PY - "$D/poster-watch.out" "$D/poster-detect.json" <<'PY' && ok "a poster besid
 import json, sys
 assert len(json.loads(open(sys.argv[2]).readline())["faces"]) == 2, "the detector does not see both faces"
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-first = next(i for i, u in enumerate(lines) if u["state"] == "result")
-assert all("multiple-faces" not in u["reasons"] and u["faces"] == 1 for u in lines[first:]), lines[first:]
+assert any(u["state"] == "result" for u in lines), "no result"
+# Once the thermal sensor has seen the scene (the last updates; before its first frame the poster's warmth is unknown
+# and it counts), only the person counts.
+assert len(lines) >= 5 and all("multiple-faces" not in u["reasons"] and u["faces"] == 1 for u in lines[-5:]), lines[-5:]
 PY
 # A new visitor on a hot day: the booth empties (the replayed image without faces), the room warms, both come back.
 cp "$D/poster-frames/a.jpg" "$D/poster.jpg"

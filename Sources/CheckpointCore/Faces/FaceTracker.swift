@@ -57,7 +57,11 @@ public struct FaceTracker: Sendable {
             var track = tracks[pair.track]
             let steady = pair.iou >= stableIoU && track.missed == 0
             track.stableFrames = steady ? track.stableFrames + 1 : 1
+            // Warmth unknown in this frame (no fresh thermal frame) keeps what the track was last judged: a poster
+            // found cold stays cold, so one late thermal frame does not make it a second person for a moment.
+            let previousWarmth = track.face.warmSkin
             track.face = faces[pair.face]
+            if track.face.warmSkin == nil { track.face.warmSkin = previousWarmth }
             track.frames += 1
             track.missed = 0
             tracks[pair.track] = track
