@@ -56,13 +56,16 @@ test: deps
 
 ## check: the fast tier for every change (minutes): unit tests and the system tests without a VM, a package build,
 ## the browser or the long crash and soak loops. CI and `make test` run everything.
+## System tests are bash scripts (Tests/system/*.test.sh) or pytest modules on the harness (Tests/system/test_*.py);
+## in the pytest modules, tests marked slow, vm or browser are left out of the fast tier too.
 SLOW_SYSTEM_TESTS := camera-vm.test.sh powercut-vm.test.sh systemd-vm.test.sh deb.test.sh kiosk-screen.test.sh \
                      uplink-crash.test.sh soak.test.sh fuzz.test.sh fleet-view.test.sh
-FAST_SYSTEM_TESTS = $(filter-out $(SLOW_SYSTEM_TESTS),$(notdir $(wildcard Tests/system/*.test.sh)))
+FAST_SYSTEM_TESTS = $(filter-out $(SLOW_SYSTEM_TESTS),$(notdir $(wildcard Tests/system/*.test.sh Tests/system/test_*.py)))
 check: deps
 	$(SWIFT) build
 	$(SWIFT) test --parallel
-	BIN="$(BINDIR_DEBUG)" SHARED="$(SHARED)" SYSTEM_TESTS="$(FAST_SYSTEM_TESTS)" Tests/system/run.sh
+	BIN="$(BINDIR_DEBUG)" SHARED="$(SHARED)" SYSTEM_TESTS="$(FAST_SYSTEM_TESTS)" \
+	  SYSTEM_MARKERS="not slow and not vm and not browser" Tests/system/run.sh
 
 test-unit:
 	$(SWIFT) test --parallel

@@ -1,0 +1,271 @@
+"""The demo pipeline's parts for a test, in one work directory: TLS material, calibration and the daemon's config
+from the demo's launch code (Tests/demo/lib.sh), the receiver over HTTPS, the sensor simulator on a PTY, a
+NOTIFY_SOCKET, and the daemon, waited for until it says READY=1 and its API answers. Stack.close() stops them all."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from .env import BIN, MODEL_NAME, ROOT, SHARED, binary
+from .http import api, http_get
+from .proc import Proc
+from .wait import DEADLINE, wait_until
+
+LIB_SH = ROOT / "Tests" / "demo" / "lib.sh"
+
+
+def demo_sh(work, script, *args, env=None):
+    """Runs `script` after sourcing Tests/demo/lib.sh with D=work (and BIN, ROOT, SHARED); returns its stdout.
+    Extra args are the script's "$@"."""
+    e = dict(os.environ, D=str(work), ROOT=str(ROOT), SHARED=str(SHARED), BIN=str(BIN or ""))
+    if env:
+        e.update({k: str(v) for k, v in env.items()})
+    p = subprocess.run(["bash", "-c", f'. "{LIB_SH}"; {script}', "demo_sh", *[str(a) for a in args]],
+                       capture_output=True, text=True, env=e, stdin=subprocess.DEVNULL, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError(f"Tests/demo/lib.sh: `{script}` failed (exit {p.returncode}): {p.stdout}{p.stderr}")
+    return p.stdout
+
+
+class NotifySocket:
+    """A NOTIFY_SOCKET as systemd provides it: a datagram socket whose messages (READY=1, STATUS=…, WATCHDOG=1,
+    RELOADING=1, STOPPING=1) are kept in order, one string per datagram ("\\n" shown as " | ")."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(self.path)
+        self._sock.settimeout(0.2)
+        self._messages = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        while not self._closed:
+            try:
+                data = self._sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._cond:
+                self._messages.append(data.decode("utf-8", "replace").replace("\n", " | "))
+                self._cond.notify_all()
+
+    def messages(self):
+        with self._cond:
+            return list(self._messages)
+
+    def mark(self):
+        """The number of messages so far: pass it as `since` to look only at later ones."""
+        with self._cond:
+            return len(self._messages)
+
+    def count(self, pattern, since=0):
+        return sum(1 for m in self.messages()[since:] if re.search(pattern, m))
+
+    def wait_for(self, pattern, count=1, since=0, timeout=DEADLINE):
+        """Waits until `count` messages after `since` match the regex; returns whether they did."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if sum(1 for m in self._messages[since:] if re.search(pattern, m)) >= count:
+                    return True
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+
+    def close(self):
+        self._closed = True
+        self._sock.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class Receiver:
+    """checkpoint-receiver over HTTPS on 127.0.0.1 with the stack's test CA; its SQLite db in the work directory."""
+
+    def __init__(self, stack, name="receiver"):
+        stack.tls()
+        self.stack, self.port, self.cafile = stack, stack.port, stack.work / "ca.pem"
+        self.url = f"https://127.0.0.1:{self.port}/v1/records"
+        w = stack.work
+        self.proc = stack.spawn([binary("checkpoint-receiver"), "--port", self.port, "--db", w / f"{name}.sqlite",
+                                 "--tls-cert", w / "server.pem", "--tls-key", w / "server.key"], w / f"{name}.log")
+
+        def up():
+            try:
+                return http_get(f"https://127.0.0.1:{self.port}/healthz", cafile=self.cafile, timeout=2).status == 200
+            except OSError:
+                return not self.proc.alive() and "exited"
+        if wait_until(up) is not True:
+            raise RuntimeError(f"the receiver did not start: {self.proc.tail()}")
+
+    def records(self):
+        """The receiver's GET /v1/records (ids stored, deduplicated by Idempotency-Key)."""
+        return http_get(self.url, cafile=self.cafile, timeout=10).json()
+
+    def stop(self):
+        return self.proc.stop()
+
+
+class Simulator:
+    """`checkpointctl simulate sensor` (GY-MCU90640 protocol) on a pseudo-terminal linked at work/thermal-pty;
+    send() writes a command line to its stdin (e.g. "face 37.9", "noface")."""
+
+    def __init__(self, stack, *args, link="thermal-pty"):
+        self.link = stack.work / link
+        self.proc = stack.spawn([binary("checkpointctl"), "simulate", "sensor", "--model", "gy-mcu90640",
+                                 "--link", self.link, *args], stack.work / "sim.log", stdin=subprocess.PIPE)
+        if not wait_until(lambda: self.link.exists() or not self.proc.alive()) or not self.link.exists():
+            raise RuntimeError(f"the simulator did not link {self.link}: {self.proc.tail()}")
+
+    def send(self, line):
+        self.proc.popen.stdin.write((line + "\n").encode())
+        self.proc.popen.stdin.flush()
+
+    def stop(self):
+        return self.proc.stop()
+
+
+class Daemon(Proc):
+    """checkpointd on a config, under a NOTIFY_SOCKET (and WATCHDOG_USEC when given), stdout and stderr in `log`.
+    With wait=True (default) it returns once the daemon sent READY=1 and its API socket answers /healthz.
+    wrap(argv) → argv runs it under something else (e.g. nsenter + systemd-cat); the wrapper must exec it."""
+
+    def __init__(self, stack, config, notify=None, watchdog_usec=None, log="daemon.log", wait=True, env=None,
+                 wrap=None):
+        self.stack, self.config = stack, Path(config)
+        self.notify = notify or stack.notify_socket()
+        m = re.search(r'^socket = "(.*)"', self.config.read_text(), re.M)
+        self.sock = m.group(1) if m else str(stack.work / "api.sock")
+        e = {"NOTIFY_SOCKET": self.notify.path, **(env or {})}
+        if watchdog_usec:
+            e["WATCHDOG_USEC"] = str(watchdog_usec)
+        since = self.notify.mark()
+        argv = [binary("checkpointd"), "--config", str(self.config)]
+        super().__init__(wrap(argv) if wrap else argv, stack.work / log, env=e)
+        stack.procs.append(self)
+        if wait:
+            ok = wait_until(lambda: not self.alive() or self.notify.wait_for("READY=1", since=since, timeout=0.5))
+            if not ok or not self.alive():
+                raise RuntimeError(f"checkpointd did not get ready (exit {self.popen.poll()}): {self.tail(20)}")
+            if not wait_until(self._healthy):
+                raise RuntimeError(f"checkpointd's API does not answer on {self.sock}: {self.tail(20)}")
+
+    def _healthy(self):
+        try:
+            return self.api("/healthz", timeout=2).status in (200, 503)
+        except OSError:
+            return False
+
+    def api(self, path, **kw):
+        """A request to the daemon's API over its Unix socket (see harness.http.api)."""
+        return api(self.sock, path, **kw)
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def terminate(self, timeout=30):
+        """SIGTERM; returns (exit status, seconds to exit)."""
+        return self.stop(signal.SIGTERM, timeout)
+
+
+class Stack:
+    """One test's (or module's) processes and files in `work`; close() stops every process it started."""
+
+    def __init__(self, work):
+        self.work = Path(work)
+        self.procs = []
+        self.port = None
+        self._notify = []
+        self._calibration = None
+
+    # Files, from the demo's launch code.
+    def tls(self):
+        """A throwaway CA and a server certificate for 127.0.0.1 (ca.pem, server.pem, server.key) and the
+        receiver's port (cpd_tls)."""
+        if self.port is None:
+            self.port = int(demo_sh(self.work, 'cpd_tls; echo "$PORT"').split()[-1])
+        return self.port
+
+    def calibration(self):
+        """The demo calibration (identity fit, 0.9 °C skin-to-body) in work/calibration.toml (cpd_calibration)."""
+        if self._calibration is None:
+            demo_sh(self.work, "cpd_calibration")
+            self._calibration = self.work / "calibration.toml"
+        return self._calibration
+
+    def model(self):
+        """Copies the YuNet model from SHARED into work; False when there is none (the daemon falls back to Haar)."""
+        src = SHARED / "models" / MODEL_NAME
+        if not src.is_file():
+            return False
+        shutil.copy(src, self.work / MODEL_NAME)
+        return True
+
+    def config(self, name="checkpointd.toml", tcp_port=0, set=None, sed=()):
+        """The daemon's config from systemd/checkpointd.demo.toml as the demo makes it (cpd_config: everything under
+        work, the receiver's HTTPS endpoint verified with the test CA, the demo calibration), then `set`
+        ({key: TOML literal}, each replacing the line `key = …`) and raw sed expressions; written to work/name."""
+        self.tls()
+        self.calibration()
+        exprs = []
+        for key, value in (set or {}).items():
+            exprs += ["-e", f"s\x01^{re.escape(key)} = .*\x01{key} = {value}\x01"]
+        for e in sed:
+            exprs += ["-e", e]
+        default = self.work / "checkpointd.toml"
+        kept = default.read_bytes() if name != "checkpointd.toml" and default.exists() else None
+        demo_sh(self.work, "cpd_config \"$@\"", *exprs, env={"PORT": self.port, "CPD_TCP_PORT": tcp_port})
+        if name != "checkpointd.toml":
+            default.rename(self.work / name)
+            if kept is not None:
+                default.write_bytes(kept)
+        return self.work / name
+
+    def gray_frames(self, n=1, dirname="frames"):
+        """n plain grey 640×480 JPEG frames (no face) for the replay camera."""
+        import cv2
+        import numpy as np
+        d = self.work / dirname
+        d.mkdir(exist_ok=True)
+        for i in range(n):
+            cv2.imwrite(str(d / f"{i:04d}.jpg"), np.full((480, 640, 3), 128, np.uint8))
+        return d
+
+    # Processes.
+    def spawn(self, argv, log, **kw):
+        p = Proc(argv, log, **kw)
+        self.procs.append(p)
+        return p
+
+    def notify_socket(self, name=None):
+        s = NotifySocket(self.work / (name or f"notify-{len(self._notify)}.sock"))
+        self._notify.append(s)
+        return s
+
+    def receiver(self, **kw):
+        return Receiver(self, **kw)
+
+    def simulator(self, *args, **kw):
+        return Simulator(self, *args, **kw)
+
+    def daemon(self, config, **kw):
+        return Daemon(self, config, **kw)
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.stop(timeout=10)
+        for s in self._notify:
+            s.close()
