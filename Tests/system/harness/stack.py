@@ -120,19 +120,38 @@ class Receiver:
 
 
 class Simulator:
-    """`checkpointctl simulate sensor` (GY-MCU90640 protocol) on a pseudo-terminal linked at work/thermal-pty;
-    send() writes a command line to its stdin (e.g. "face 37.9", "noface")."""
+    """`checkpointctl simulate sensor` (GY-MCU90640 protocol) on a pseudo-terminal, linked at work/`link` (None: no
+    link; `path` is then the PTY the simulator prints first). send() writes a command line to its stdin (e.g.
+    "face 37.9", "noface", "stall"); its stdout goes to work/NAME.out, its stderr to work/NAME.log."""
 
-    def __init__(self, stack, *args, link="thermal-pty"):
-        self.link = stack.work / link
-        self.proc = stack.spawn([binary("checkpointctl"), "simulate", "sensor", "--model", "gy-mcu90640",
-                                 "--link", self.link, *args], stack.work / "sim.log", stdin=subprocess.PIPE)
-        if not wait_until(lambda: self.link.exists() or not self.proc.alive()) or not self.link.exists():
-            raise RuntimeError(f"the simulator did not link {self.link}: {self.proc.tail()}")
+    def __init__(self, stack, *args, link="thermal-pty", name="sim"):
+        self.link = stack.work / link if link else None
+        self.out = stack.work / f"{name}.out"
+        argv = [binary("checkpointctl"), "simulate", "sensor", "--model", "gy-mcu90640",
+                *(["--link", self.link] if link else []), *args]
+        with open(self.out, "wb") as out:
+            self.proc = stack.spawn(argv, stack.work / f"{name}.log", stdin=subprocess.PIPE, stdout=out)
+
+        def first_line():
+            t = self.out.read_text()
+            return t.split("\n", 1)[0] if "\n" in t else None
+        ready = wait_until(lambda: (self.link.exists() if link else first_line()) or not self.proc.alive())
+        self.path = str(self.link) if link else first_line()
+        if not ready or not self.proc.alive():
+            raise RuntimeError(f"the simulator did not start: {self.proc.tail()}")
+
+    def printed_path(self):
+        """The first line the simulator printed: the path clients open (its link, when it has one)."""
+        t = self.out.read_text()
+        return t.split("\n", 1)[0] if "\n" in t else None
 
     def send(self, line):
         self.proc.popen.stdin.write((line + "\n").encode())
         self.proc.popen.stdin.flush()
+
+    def wait_log(self, pattern, timeout=DEADLINE):
+        """Waits until a line of the simulator's stderr matches the regex (e.g. its acknowledgement of a command)."""
+        return wait_until(lambda: re.search(pattern, self.proc.text(), re.M), timeout)
 
     def stop(self):
         return self.proc.stop()
