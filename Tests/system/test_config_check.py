@@ -43,10 +43,17 @@ def lines(text):
 
 
 # Valid files (--no-environment: the files only; this machine has no kiosk devices).
-def test_example_config_is_valid(w):
-    r = checkpointd("--check-config", "--no-environment", w / "etc/checkpointd.toml")
-    assert r.rc == 0, r.err
-    assert r.err == "", "a valid config prints nothing on stderr"
+@pytest.fixture(scope="module")
+def example(w):
+    return checkpointd("--check-config", "--no-environment", w / "etc/checkpointd.toml")
+
+
+def test_example_config_is_valid(example):
+    assert example.rc == 0, example.err
+
+
+def test_valid_config_prints_nothing_on_stderr(example):
+    assert example.err == ""
 
 
 def test_demo_config_is_valid():
