@@ -86,20 +86,28 @@ def test_healthz_shows_the_stages(d):
 
 
 # 3. SIGHUP with a broken file: rejected, the old config kept, the daemon alive.
-def test_bad_reload_sends_reloading_then_ready(s, d):
+@pytest.fixture(scope="module")
+def bad_reload(s, d):
     shutil.copy(s.bad, s.run)
     m = d.notify.mark()
     d.signal(signal.SIGHUP)
-    assert d.notify.wait_for("RELOADING=1", since=m), d.notify.messages()[m:]
-    assert d.notify.wait_for("READY=1", since=m), d.notify.messages()[m:]
+    return m
 
 
-def test_bad_reload_logs_file_line(s, d):
+def test_bad_reload_sends_reloading(d, bad_reload):
+    assert d.notify.wait_for("RELOADING=1", since=bad_reload), d.notify.messages()[bad_reload:]
+
+
+def test_bad_reload_ends_with_ready(d, bad_reload):
+    assert d.notify.wait_for("READY=1", since=bad_reload), d.notify.messages()[bad_reload:]
+
+
+def test_bad_reload_logs_file_line(s, d, bad_reload):
     pat = f"reload rejected: .*run.toml:{s.line}: screening.elevated_c"
     assert wait_until(lambda: re.search(pat, d.text())), [l for l in d.text().splitlines() if "reload" in l.lower()]
 
 
-def test_bad_reload_keeps_the_daemon_running(d):
+def test_bad_reload_keeps_the_daemon_running(d, bad_reload):
     assert d.alive()
 
 

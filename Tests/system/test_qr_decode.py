@@ -91,7 +91,8 @@ def test_non_utf8_refused(objs):
 
 
 @pytest.fixture(scope="module")
-def rates(objs):
+def rates(objs, request):
+    """Hits per (condition, size); the measured rates are printed as INFO lines."""
     stat = collections.defaultdict(lambda: [0, 0])
     for o, m in objs:
         if m["payload"] is None:
@@ -111,12 +112,9 @@ def rates(objs):
     if ms:
         info.append(f"INFO qr-decode-ms: median {ms[len(ms) // 2]:.2f}, p95 {ms[int(0.95 * (len(ms) - 1))]:.2f}, "
                     f"max {ms[-1]:.2f} (wall clock, one run per frame)")
+    with request.config.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print("\n" + "\n".join(info), flush=True)
     return stat, info
-
-
-def test_print_rates(rates, capsys):
-    with capsys.disabled():
-        print("\n" + "\n".join(rates[1]))
 
 
 @pytest.mark.parametrize("condition", list(FLOORS))
