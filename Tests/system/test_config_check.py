@@ -244,7 +244,7 @@ def test_invalid_config_exits_78(bad):
     assert bad[3].rc == EX_CONFIG
 
 
-@pytest.mark.parametrize("what,line", [
+PLANTED = [
     ("missing-key-at-table-header", "1: kiosk.device_id: missing required key (allowed: 1..64 of A-Z a-z 0-9 . _ -)"),
     ("typo-with-did-you-mean", '4: camera.fsp: unknown key; did you mean "fps"? (allowed: source, device, replay_path, '
                                "replay_fps, formats, width, height, fps, buffers, frame_timeout_ms, [controls])"),
@@ -256,7 +256,10 @@ def test_invalid_config_exits_78(bad):
                           "health data unencrypted; refused unless insecure http is allowed (allow_insecure_http = true; "
                           "checkpointctl: --allow-insecure-http) (allowed: an https:// URL (http:// only to a loopback "
                           "host, with allow_insecure_http = true))"),
-])
+]
+
+
+@pytest.mark.parametrize("what,line", PLANTED, ids=[w for w, _ in PLANTED])
 def test_planted_problem(bad, what, line):
     b, _, _, r = bad
     assert f"{b}:{line}" in lines(r.err), r.err
