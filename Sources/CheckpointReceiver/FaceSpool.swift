@@ -52,12 +52,12 @@ final class FaceSpool: Sendable {
 
     /// Flushes the image to disk and gives it its final name.
     func commit(as finalPath: String) async throws {
-        try await onQueue { [fd, path, isOpen] in
-            guard isOpen.withLock({ let was = $0; $0 = false; return was }) else { return }
-            defer { close(fd) }
-            guard fsync(fd) == 0, rename(path, finalPath) == 0 else {
+        try await onQueue { [self] in
+            guard self.isOpen.withLock({ let was = $0; $0 = false; return was }) else { return }
+            defer { close(self.fd) }
+            guard fsync(self.fd) == 0, rename(self.path, finalPath) == 0 else {
                 let why = String(cString: strerror(errno))
-                unlink(path)
+                unlink(self.path)
                 throw ReceiverError(.storage, "cannot move a face image to \(finalPath): \(why)")
             }
         }
@@ -65,10 +65,10 @@ final class FaceSpool: Sendable {
 
     /// Removes the temporary file (the upload was refused, a duplicate, or broke off).
     func discard() async {
-        try? await onQueue { [fd, path, isOpen] in
-            guard isOpen.withLock({ let was = $0; $0 = false; return was }) else { return }
-            close(fd)
-            unlink(path)
+        try? await onQueue { [self] in
+            guard self.isOpen.withLock({ let was = $0; $0 = false; return was }) else { return }
+            close(self.fd)
+            unlink(self.path)
         }
     }
 

@@ -53,6 +53,10 @@ public final class PostgresReceiverStorage: ReceiverStorage {
                 self.tls = nil
                 self.trust = "none"
             case "require", "verify-ca", "verify-full":
+                let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+                if mode == "verify-full" && (host.contains(":") || (parts.count == 4 && parts.allSatisfy { UInt8($0) != nil })) {
+                    throw ReceiverError(.configuration, "--postgres: sslmode=verify-full checks the server's name: give its host name, not the address \(host)")
+                }
                 if mode == "require" {
                     guard rootCert == nil else { throw ReceiverError(.configuration, "--postgres: sslrootcert needs sslmode=verify-ca or verify-full") }
                     self.trust = "the system's CAs"
@@ -68,11 +72,7 @@ public final class PostgresReceiverStorage: ReceiverStorage {
                     tls.trustRoots = .certificates(roots)
                     self.trust = "the CA in \(rootCert)"
                 }
-                if mode == "verify-ca" {
-                    tls.certificateVerification = .noHostnameVerification
-                } else if mode == "verify-full" && host.allSatisfy({ $0.isNumber || $0 == "." || $0 == ":" }) {
-                    throw ReceiverError(.configuration, "--postgres: sslmode=verify-full checks the server's name: give its host name, not the address \(host)")
-                }
+                if mode == "verify-ca" { tls.certificateVerification = .noHostnameVerification }
                 self.tls = tls
             default:
                 throw ReceiverError(.configuration, "--postgres: sslmode must be disable, require, verify-ca or verify-full (not '\(mode)')")
