@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import Foundation
 
 /// multipart/form-data (RFC 7578), parsed as the body streams in: the receiver never holds a whole upload, only the
@@ -134,11 +137,20 @@ public enum Multipart {
         }
 
         static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
-            guard haystack.count - from >= needle.count else { return nil }
+            let n = needle.count
+            guard n > 0, haystack.count - from >= n else { return nil }
             return haystack.withUnsafeBytes { h in
-                needle.withUnsafeBytes { n in
-                    guard let hit = memmem(h.baseAddress! + from, h.count - from, n.baseAddress!, n.count) else { return nil }
-                    return h.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                needle.withUnsafeBytes { nd in
+                    let base = h.baseAddress!
+                    let last = h.count - n   // the last offset a match may start at
+                    var i = from
+                    while i <= last {
+                        guard let hit = memchr(base + i, Int32(nd[0]), last - i + 1) else { return nil }
+                        let j = base.distance(to: UnsafeRawPointer(hit))
+                        if memcmp(base + j, nd.baseAddress!, n) == 0 { return j }
+                        i = j + 1
+                    }
+                    return nil
                 }
             }
         }

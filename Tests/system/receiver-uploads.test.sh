@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Large uploads are streamed, not held: UPLOADS (default 8) concurrent uploads of FACE_MB (default 24) MiB faces each
-# go to one receiver (SQLite, --faces) and its peak resident memory (VmHWM in /proc/PID/status) must stay under a
-# quarter of the sum of the bodies; every face is stored byte for byte, a retry is still a duplicate. A body over
+# go to one receiver (SQLite, --faces) and its peak resident memory (VmHWM in /proc/PID/status) may rise by less than
+# a quarter of the sum of the bodies (whole bodies in memory would raise it by more than their sum); every face is stored byte for byte, a retry is still a duplicate. A body over
 # --max-body-bytes gets 413 early, whether it declares its length (refused before its body is read) or is chunked
 # (refused soon after the cap), the connection is closed, and nothing of it is stored (no record, no face, no
 # temporary file). The figures measured are printed, not asserted against a clock.
