@@ -116,8 +116,10 @@ install: $(GENERATE_MANUAL)
 	install -m 0755 $(addprefix $(BINDIR_REL)/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 systemd/checkpointd.service $(DESTDIR)$(UNITDIR)/checkpointd.service
 	install -m 0644 systemd/checkpoint-kiosk.service $(DESTDIR)$(UNITDIR)/checkpoint-kiosk.service
+	install -m 0644 systemd/checkpoint-receiver.service $(DESTDIR)$(UNITDIR)/checkpoint-receiver.service
 	install -m 0644 systemd/checkpointd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/checkpointd.conf
 	install -m 0644 systemd/checkpoint-kiosk.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/checkpoint-kiosk.conf
+	install -m 0644 systemd/checkpoint-receiver.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/checkpoint-receiver.conf
 	install -m 0644 systemd/70-checkpointd.rules $(DESTDIR)$(UDEVDIR)/70-checkpointd.rules
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	@# Examples: documentation, never read by the daemon.
@@ -134,6 +136,8 @@ install: $(GENERATE_MANUAL)
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 calibration/$(CALIBRATION_EXAMPLE) $$t; fi
 	@t=$(DESTDIR)$(SYSCONFDIR)/default/checkpoint-kiosk; \
 	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 systemd/checkpoint-kiosk.default $$t; fi
+	@t=$(DESTDIR)$(SYSCONFDIR)/default/checkpoint-receiver; \
+	  if [ -e $$t ]; then echo "keeping existing $$t"; else install -m 0644 systemd/checkpoint-receiver.default $$t; fi
 	@# Man pages and shell completions, generated from the binaries' own argument parsers (swift-argument-parser).
 	@# (Blank lines, which groff warns about in a man page, and the bash script's #! line, which a sourced completion
 	@# does not need, are dropped.)

@@ -16,23 +16,118 @@ public final class PostgresReceiverStorage: ReceiverStorage {
         self.logger = logger
     }
 
-    /// A client for `postgres://user[:password]@host[:port]/database` (TLS off for loopback and Unix sockets
-    /// only; `?sslmode=require` asks for TLS elsewhere). The password may also come from `PGPASSWORD`.
-    public static func client(url: String, environment: [String: String] = ProcessInfo.processInfo.environment,
-                              logger: Logger) throws -> PostgresClient {
-        guard let c = URLComponents(string: url), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme.lowercased()),
-              let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty else {
-            throw ReceiverError(.configuration, "--postgres must be postgres://user[:password]@host[:port]/database")
+    /// Where and how to reach PostgreSQL, from `postgres://user[:password]@host[:port]/database[?sslmode=…]`.
+    ///
+    /// `sslmode` (as libpq names them): `disable` (the default; loopback and Unix sockets only), `require` (TLS, the
+    /// server certificate verified against the system's CAs and, when the host is a name, that name),
+    /// `verify-ca` (TLS, verified against `sslrootcert=FILE`, any name) and `verify-full` (TLS, verified against
+    /// `sslrootcert=FILE` and the host name in the URL). The password may also come from `PGPASSWORD`.
+    public struct Target: Sendable {
+        public let host: String
+        public let port: Int
+        public let username: String
+        public let password: String?
+        public let database: String?
+        public let tls: TLSConfiguration?
+        /// What the server certificate is checked against, for error messages.
+        public let trust: String
+
+        public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+            guard let c = URLComponents(string: url), let scheme = c.scheme, ["postgres", "postgresql"].contains(scheme.lowercased()),
+                  let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty else {
+                throw ReceiverError(.configuration, "--postgres must be postgres://user[:password]@host[:port]/database")
+            }
+            let query = Dictionary((c.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+            if let unknown = query.keys.first(where: { !["sslmode", "sslrootcert"].contains($0) }) {
+                throw ReceiverError(.configuration, "--postgres: unknown parameter '\(unknown)' (known: sslmode, sslrootcert)")
+            }
+            let mode = query["sslmode"] ?? "disable"
+            let rootCert = query["sslrootcert"]
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.minimumTLSVersion = .tlsv12
+            switch mode {
+            case "disable":
+                guard ReceiverServer.isLoopback(host) else {
+                    throw ReceiverError(.configuration, "PostgreSQL at \(host) without TLS: add ?sslmode=verify-full&sslrootcert=CA.pem (plain connections only on loopback)")
+                }
+                self.tls = nil
+                self.trust = "none"
+            case "require", "verify-ca", "verify-full":
+                let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+                if mode == "verify-full" && (host.contains(":") || (parts.count == 4 && parts.allSatisfy { UInt8($0) != nil })) {
+                    throw ReceiverError(.configuration, "--postgres: sslmode=verify-full checks the server's name: give its host name, not the address \(host)")
+                }
+                if mode == "require" {
+                    guard rootCert == nil else { throw ReceiverError(.configuration, "--postgres: sslrootcert needs sslmode=verify-ca or verify-full") }
+                    self.trust = "the system's CAs"
+                } else {
+                    guard let rootCert, !rootCert.isEmpty else {
+                        throw ReceiverError(.configuration, "--postgres: sslmode=\(mode) needs sslrootcert=FILE (the CA that signed the server's certificate)")
+                    }
+                    let roots: [NIOSSLCertificate]
+                    do { roots = try NIOSSLCertificate.fromPEMFile(rootCert) } catch {
+                        throw ReceiverError(.configuration, "--postgres: cannot read the CA certificates in sslrootcert \(rootCert)", cause: error)
+                    }
+                    guard !roots.isEmpty else { throw ReceiverError(.configuration, "--postgres: no certificate in sslrootcert \(rootCert)") }
+                    tls.trustRoots = .certificates(roots)
+                    self.trust = "the CA in \(rootCert)"
+                }
+                if mode == "verify-ca" { tls.certificateVerification = .noHostnameVerification }
+                self.tls = tls
+            default:
+                throw ReceiverError(.configuration, "--postgres: sslmode must be disable, require, verify-ca or verify-full (not '\(mode)')")
+            }
+            self.host = host
+            self.port = c.port ?? 5432
+            self.username = user
+            self.password = c.password ?? environment["PGPASSWORD"]
+            let db = String(c.path.drop(while: { $0 == "/" }))
+            self.database = db.isEmpty ? nil : db
         }
-        let database = String(c.path.drop(while: { $0 == "/" }))
-        let password = c.password ?? environment["PGPASSWORD"]
-        let requireTLS = c.queryItems?.contains { $0.name == "sslmode" && $0.value == "require" } ?? false
-        if !requireTLS && !ReceiverServer.isLoopback(host) {
-            throw ReceiverError(.configuration, "PostgreSQL at \(host) without TLS: add ?sslmode=require (plain connections only on loopback)")
+
+        /// Connects once and closes: throws a one-line error naming the cause (server certificate not verified,
+        /// connection refused, authentication) so that the receiver refuses to start instead of retrying forever.
+        public func check(logger: Logger) async throws {
+            let sslContext: NIOSSLContext?
+            do { sslContext = try tls.map(NIOSSLContext.init(configuration:)) } catch {
+                throw ReceiverError(.configuration, "--postgres: unusable TLS settings", cause: error)
+            }
+            let config = PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database,
+                                                          tls: sslContext.map { .require($0) } ?? .disable)
+            do {
+                let connection = try await PostgresConnection.connect(configuration: config, id: 0, logger: logger)
+                try await connection.close()
+            } catch {
+                throw ReceiverError(.storage, "cannot connect to PostgreSQL at \(host):\(port): \(Self.reason(error, trust: trust))")
+            }
         }
-        var config = PostgresClient.Configuration(host: host, port: c.port ?? 5432, username: user, password: password,
-                                                  database: database.isEmpty ? nil : database,
-                                                  tls: requireTLS ? .require(.makeClientConfiguration()) : .disable)
+
+        /// The cause of a failed connection, in one line.
+        static func reason(_ error: any Error, trust: String) -> String {
+            var cause: (any Error)? = error
+            var text = "\(error)"
+            while let e = cause {
+                if let ssl = e as? NIOSSLError {
+                    return "its TLS certificate does not verify against \(trust) (\(ssl))"
+                }
+                if let psql = e as? PSQLError {
+                    if psql.code == .sslUnsupported { return "the server does not offer TLS" }
+                    if let message = psql.serverInfo?[.message] { return "the server refused: \(message)" }
+                    text = "\(psql.code)"
+                    cause = psql.underlying
+                } else {
+                    text = "\(e)"
+                    cause = nil
+                }
+            }
+            return text.replacingOccurrences(of: "\n", with: " ")
+        }
+    }
+
+    /// A client (connection pool) for `target`; run it (`client.run()`) while the storage is used.
+    public static func client(_ target: Target, logger: Logger) -> PostgresClient {
+        var config = PostgresClient.Configuration(host: target.host, port: target.port, username: target.username, password: target.password,
+                                                  database: target.database, tls: target.tls.map { .require($0) } ?? .disable)
         config.options.maximumConnections = 16
         return PostgresClient(configuration: config, backgroundLogger: logger)
     }
@@ -61,7 +156,7 @@ public final class PostgresReceiverStorage: ReceiverStorage {
 
     public func insertRecord(_ r: IncomingRecord) async throws -> InsertOutcome {
         do {
-            let faceBytes = r.face?.count ?? 0
+            let faceBytes = r.faceBytes
             // One statement decides: a row back means this receiver stored it; none means the key existed (here or
             // from another receiver, even one committing at this moment: the unique index makes the second wait).
             let inserted = try await client.query("""

@@ -65,6 +65,7 @@ public final class ReceiverService: Sendable {
         self.options = options
         self.logger = logger
         self.limiter = Mutex(RateLimiter(burst: max(1, options.perDevicePerMinute), window: 60))
+        if let dir = options.facesDirectory { FaceSpool.removeLeftovers(in: dir) }
     }
 
     /// 429 with Retry-After when `deviceId` has used up its requests for this minute.
@@ -200,17 +201,98 @@ public final class ReceiverService: Sendable {
         guard let contentType = request.headers[.contentType], let boundary = Multipart.boundary(contentType) else {
             return Self.problem(.badRequest, "expected multipart/form-data with a boundary")
         }
-        let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: options.maxBodyBytes) } catch {
-            return Self.problem(.contentTooLarge, "upload larger than \(options.maxBodyBytes) bytes")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > options.maxBodyBytes {
+            return tooLarge(channel)   // refused before a byte of the body is read
         }
-        let parts: [Multipart.Part]
-        do { parts = try Multipart.parse(Data(buffer: body), boundary: boundary) } catch {
-            return Self.problem(.badRequest, "malformed multipart body: \(error)")
+        let upload: Upload
+        switch await readUpload(request.body, boundary: boundary, channel: channel) {
+        case .success(let u): upload = u
+        case .failure(let refusal): return refusal.response
         }
-        guard let recordPart = parts.first(where: { $0.name == "record" }) else { return Self.problem(.badRequest, "no 'record' part") }
+        // From here on the face's temporary file is either renamed into place (a new record) or removed.
+        let response = await store(upload, key: key, channel: channel)
+        if let spool = upload.face { await spool.discard() }   // no-op once committed: the file has moved
+        return response
+    }
+
+    /// An upload as streamed in: the record part in memory (small, capped), the face part in a temporary file.
+    struct Upload {
+        var record: Data
+        var face: FaceSpool?
+        var faceBytes: Int
+    }
+
+    /// A refusal while reading an upload.
+    struct Refusal: Error {
+        let response: Response
+    }
+
+    /// Largest `record` part accepted: a record is a few KB.
+    static let maxRecordBytes = 1024 * 1024
+
+    /// 413, and the connection is closed once it is sent: the rest of the body is not read.
+    func tooLarge(_ channel: (any Channel)?, _ what: String? = nil) -> Response {
+        channel?.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        var response = Self.problem(.contentTooLarge, what ?? "upload larger than \(options.maxBodyBytes) bytes")
+        response.headers[.connection] = "close"
+        return response
+    }
+
+    /// Reads the body chunk by chunk through the streaming multipart parser: the record part is kept, the face part
+    /// goes to a temporary file in the faces directory (or is only counted when faces are not kept), other parts are
+    /// skipped. Stops with 413 as soon as the body passes the cap.
+    func readUpload(_ body: RequestBody, boundary: String, channel: (any Channel)?) async -> Result<Upload, Refusal> {
+        var parser = Multipart.Parser(boundary: boundary)
+        var upload = Upload(record: Data(), face: nil, faceBytes: 0)
+        var current: String?        // the part being read: "record", "face" or nil (skipped)
+        var seen: Set<String> = []  // parts already read (a repeated part is skipped)
+        var total = 0
+        do {
+            for try await chunk in body {
+                total += chunk.readableBytes
+                guard total <= options.maxBodyBytes else { throw Refusal(response: tooLarge(channel)) }
+                for event in try parser.feed(chunk.readableBytesView) {
+                    switch event {
+                    case .partStart(let headers):
+                        current = headers.name.flatMap { ["record", "face"].contains($0) && !seen.contains($0) ? $0 : nil }
+                        if let current { seen.insert(current) }
+                        if current == "face", let dir = options.facesDirectory { upload.face = try FaceSpool.create(in: dir) }
+                    case .body(let bytes) where current == "record":
+                        guard upload.record.count + bytes.count <= Self.maxRecordBytes else {
+                            throw Refusal(response: tooLarge(channel, "record part larger than \(Self.maxRecordBytes) bytes"))
+                        }
+                        upload.record.append(contentsOf: bytes)
+                    case .body(let bytes) where current == "face":
+                        upload.faceBytes += bytes.count
+                        try await upload.face?.write(bytes)
+                    case .body, .partEnd:
+                        break
+                    }
+                }
+                if parser.isFinished { break }
+            }
+            try parser.finish()
+            guard seen.contains("record") else { throw Refusal(response: Self.problem(.badRequest, "no 'record' part")) }
+            return .success(upload)
+        } catch {
+            await upload.face?.discard()
+            switch error {
+            case let refusal as Refusal: return .failure(refusal)
+            case let malformed as Multipart.Malformed:
+                return .failure(Refusal(response: Self.problem(.badRequest, "malformed multipart body: \(malformed)")))
+            case let e as ReceiverError:
+                logger.error("cannot keep a face image", metadata: ["error": "\(e)"])
+                return .failure(Refusal(response: Self.problem(.serviceUnavailable, "storage unavailable; retry later")))
+            default:   // the body broke off
+                return .failure(Refusal(response: Self.problem(.badRequest, "upload body incomplete")))
+            }
+        }
+    }
+
+    /// Validates the record and stores it once; a new record's face image is moved into place.
+    func store(_ upload: Upload, key: String, channel: (any Channel)?) async -> Response {
         let record: QueueRecord
-        do { record = try QueueRecord.decode(recordPart.body) } catch {
+        do { record = try QueueRecord.decode(upload.record) } catch {
             return Self.problem(.unprocessableContent, "record JSON does not match the contract: \(error)")
         }
         guard record.id.uuidString.lowercased() == key else {
@@ -218,19 +300,20 @@ public final class ReceiverService: Sendable {
         }
         if let refusal = await refused(channel, deviceId: record.deviceId, what: "record") { return refusal }
         if let limited = overLimit(record.deviceId) { return limited }
-        let face = parts.first(where: { $0.name == "face" })?.body
         let outcome: InsertOutcome
         do {
             outcome = try await storage.insertRecord(IncomingRecord(id: key, deviceId: record.deviceId, checkpointId: record.checkpointId,
-                                                                    json: recordPart.body, face: face, receivedAt: options.clock()))
+                                                                    json: upload.record, faceBytes: upload.faceBytes, receivedAt: options.clock()))
         } catch {
             logger.error("cannot store a record", metadata: ["id": "\(key)", "error": "\(error)"])
             return Self.problem(.serviceUnavailable, "storage unavailable; retry later")
         }
         switch outcome {
         case .stored:
-            if let dir = options.facesDirectory, let face {
-                _ = FileManager.default.createFile(atPath: "\(dir)/\(key).jpg", contents: face, attributes: [.posixPermissions: 0o600])
+            if let dir = options.facesDirectory, let face = upload.face {
+                do { try await face.commit(as: "\(dir)/\(key).jpg") } catch {
+                    logger.error("cannot keep a face image", metadata: ["id": "\(key)", "error": "\(error)"])
+                }
             }
             logger.debug("record stored", metadata: ["id": "\(key)", "device": "\(record.deviceId)"])
             return (try? Self.json(.created, Stored(id: key, duplicate: false))) ?? Response(status: .created)

@@ -45,16 +45,16 @@ public struct IncomingRecord: Sendable {
     public var checkpointId: String
     /// The record JSON exactly as sent.
     public var json: Data
-    /// The face snapshot, if one came with it.
-    public var face: Data?
+    /// Size of the face snapshot that came with it (0: none). The image itself goes to a file, never to the storage.
+    public var faceBytes: Int
     public var receivedAt: Date
 
-    public init(id: String, deviceId: String, checkpointId: String, json: Data, face: Data?, receivedAt: Date = Date()) {
+    public init(id: String, deviceId: String, checkpointId: String, json: Data, faceBytes: Int = 0, receivedAt: Date = Date()) {
         self.id = id
         self.deviceId = deviceId
         self.checkpointId = checkpointId
         self.json = json
-        self.face = face
+        self.faceBytes = faceBytes
         self.receivedAt = receivedAt
     }
 }

@@ -52,7 +52,7 @@ public final class SQLiteReceiverStorage: ReceiverStorage {
                 }
                 try db.execute(
                     sql: "INSERT INTO received (id, json, face_bytes, received_at, device_id, checkpoint_id) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [r.id, r.json, r.face?.count ?? 0, r.receivedAt.timeIntervalSince1970, r.deviceId, r.checkpointId])
+                    arguments: [r.id, r.json, r.faceBytes, r.receivedAt.timeIntervalSince1970, r.deviceId, r.checkpointId])
                 return .stored
             }
         } catch {

@@ -25,7 +25,7 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Address to listen on (loopback by default; any other address needs --tls-cert and --tls-key).") var host = "127.0.0.1"
     @Option(help: "TCP port (0 = pick one; the chosen port is printed as 'listening on PORT').") var port = 8443
     @Option(help: "SQLite database for received records (the embedded default: one receiver).") var db: String?
-    @Option(help: "PostgreSQL instead of SQLite: postgres://user[:password]@host[:port]/database (password also from PGPASSWORD; ?sslmode=require off loopback). Several receivers may share one database.") var postgres: String?
+    @Option(help: "PostgreSQL instead of SQLite: postgres://user[:password]@host[:port]/database[?sslmode=MODE[&sslrootcert=CA.pem]] (password also from PGPASSWORD). sslmode: disable (loopback only), require (TLS verified against the system's CAs), verify-ca (against sslrootcert), verify-full (against sslrootcert and the host name; what a province uses). The receiver does not start when the server's certificate does not verify. Several receivers may share one database.") var postgres: String?
     @Option(help: "Directory for received face images (default: none kept).") var faces: String?
     @Option(help: "Server certificate chain (PEM). Without it the receiver speaks plain HTTP, on loopback only.") var tlsCert: String?
     @Option(help: "Server private key (PEM).") var tlsKey: String?
@@ -71,7 +71,10 @@ struct ServeOptions: ParsableArguments {
             return
         }
         // PostgreSQL: the connection pool runs beside the server; the tables are made (or found) before listening.
-        let client = try PostgresReceiverStorage.client(url: postgres!, logger: logger)
+        // Checked once before anything runs: a server whose certificate does not verify stops the start, in one line.
+        let target = try PostgresReceiverStorage.Target(url: postgres!)
+        try await target.check(logger: logger)
+        let client = PostgresReceiverStorage.client(target, logger: logger)
         let storage = PostgresReceiverStorage(client: client, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

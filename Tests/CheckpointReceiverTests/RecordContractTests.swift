@@ -68,7 +68,8 @@ struct RecordContractTests {
     }
 
     @Test func badRequestsGetTheContractsPermanentStatuses() async throws {
-        let (svc, _) = try service(maxBody: 4096)
+        let facesDir = receiverTempDir("refused-faces")
+        let (svc, _) = try service(faces: facesDir, maxBody: 4096)
         let record = sampleRecord(3)
         let key = record.id.uuidString.lowercased()
         let json = try record.encoded()
@@ -90,14 +91,20 @@ struct RecordContractTests {
             try await client.execute(uri: "/v1/records", method: .post, headers: uploadHeaders(key: key), body: multipart(json: Data(#"{"id":1}"#.utf8))) {
                 #expect($0.status == .unprocessableContent)
             }
-            try await client.execute(uri: "/v1/records", method: .post, headers: uploadHeaders(key: UUID().uuidString.lowercased()), body: multipart(json: json)) {
+            try await client.execute(uri: "/v1/records", method: .post, headers: uploadHeaders(key: UUID().uuidString.lowercased()),
+                                     body: multipart(json: json, face: Data([0xFF, 0xD8, 1]))) {
                 #expect($0.status == .unprocessableContent)
             }
+            // A body cut short after its face part: 400.
+            let cut = multipart(json: json, face: Data(repeating: 5, count: 1000)).getSlice(at: 0, length: json.count + 900)!
+            try await client.execute(uri: "/v1/records", method: .post, headers: uploadHeaders(key: key), body: cut) { #expect($0.status == .badRequest) }
             // Larger than the cap: 413.
             try await client.execute(uri: "/v1/records", method: .post, headers: uploadHeaders(key: key),
                                      body: multipart(json: json, face: Data(repeating: 7, count: 8192))) { #expect($0.status == .contentTooLarge) }
             try await client.execute(uri: "/v1/records", method: .get) { #expect(jsonObject($0)["count"] as? Int == 0) }
         }
+        // Nothing of the refused uploads' faces is left, not even a temporary file.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: facesDir) == [])
     }
 
     @Test func theTestStandFailsTheFirstRequestsWithRetryAfterThenStores() async throws {
@@ -155,7 +162,7 @@ struct ReceiverStorageTests {
         do {
             let s = try SQLiteReceiverStorage(path: path)
             let r = sampleRecord(1)
-            let incoming = IncomingRecord(id: r.id.uuidString.lowercased(), deviceId: r.deviceId, checkpointId: r.checkpointId, json: try r.encoded(), face: nil)
+            let incoming = IncomingRecord(id: r.id.uuidString.lowercased(), deviceId: r.deviceId, checkpointId: r.checkpointId, json: try r.encoded())
             #expect(try await s.insertRecord(incoming) == .stored)
             #expect(try await s.insertRecord(incoming) == .duplicate)
             var changed = incoming
@@ -204,12 +211,38 @@ struct ReceiverStorageTests {
         #expect(Multipart.boundary("multipart/form-data; charset=utf-8; boundary=x1") == "x1")
         #expect(Multipart.boundary("application/json") == nil)
         #expect(Multipart.boundary("multipart/form-data; boundary=") == nil)
-        let parts = try Multipart.parse(Data(buffer: multipart(json: Data("{}".utf8), face: Data([1, 2]))), boundary: boundary)
-        #expect(parts.map(\.name) == ["record", "face"])
-        #expect(parts[1].filename == "face.jpg")
-        #expect(parts[1].contentType == "image/jpeg")
-        #expect(parts[1].body == Data([1, 2]))
-        #expect(throws: Multipart.Malformed.self) { try Multipart.parse(Data("--\(boundary)\r\nno end".utf8), boundary: boundary) }
+        // Whatever the chunking (a delimiter or header split anywhere), the same parts come out.
+        let body = Array(Data(buffer: multipart(json: Data(#"{"a":1}"#.utf8), face: Data([1, 2, 13, 10, 45, 45, 3]))))
+        for chunk in [1, 2, 3, 7, 16, 25, body.count] {
+            let parts = try streamParts(body, chunk: chunk)
+            #expect(parts.map(\.0.name) == ["record", "face"], "chunk \(chunk)")
+            #expect(parts[0].1 == Array(#"{"a":1}"#.utf8))
+            #expect(parts[1].0.filename == "face.jpg")
+            #expect(parts[1].0.contentType == "image/jpeg")
+            #expect(parts[1].1 == [1, 2, 13, 10, 45, 45, 3], "a CRLF-- inside a body is not a delimiter (chunk \(chunk))")
+        }
+        #expect(throws: Multipart.Malformed.self) { try streamParts(Array("--\(boundary)\r\nno end".utf8), chunk: 4) }
+        #expect(throws: Multipart.Malformed.self) { try streamParts(Array("no boundary at all".utf8), chunk: 4) }
+        #expect(throws: Multipart.Malformed.self) { try streamParts(body.dropLast(4).map { $0 }, chunk: 5) }
+    }
+
+    /// The parts of `body` streamed through the parser `chunk` bytes at a time.
+    func streamParts(_ body: [UInt8], chunk: Int) throws -> [(Multipart.PartHeaders, [UInt8])] {
+        var parser = Multipart.Parser(boundary: boundary)
+        var parts: [(Multipart.PartHeaders, [UInt8])] = []
+        var offset = 0
+        while offset < body.count {
+            for event in try parser.feed(body[offset..<min(offset + chunk, body.count)]) {
+                switch event {
+                case .partStart(let h): parts.append((h, []))
+                case .body(let b): parts[parts.count - 1].1 += b
+                case .partEnd: break
+                }
+            }
+            offset += chunk
+        }
+        try parser.finish()
+        return parts
     }
 }
 

@@ -99,6 +99,9 @@ unwanted=$(grep -E 'checkpoint-receiver|\.onnx$|LICENSE-yunet' <<< "$cont" | tr 
 rcont=$(dpkg-deb -c "$RDEB" | awk '{ print $6 }')
 grep -qx ./usr/bin/checkpoint-receiver <<< "$rcont" && ! grep -qE 'checkpointd\.service|bin/checkpointd$|bin/checkpointctl' <<< "$rcont" \
   && ok "checkpoint-receiver holds the receiver only: $(grep -E 'bin/|man1/' <<< "$rcont" | tr '\n' ' ')" || bad "checkpoint-receiver contents" "$(tr '\n' ' ' <<< "$rcont")"
+runit=""; for f in ./lib/systemd/system/checkpoint-receiver.service ./usr/lib/sysusers.d/checkpoint-receiver.conf ./etc/default/checkpoint-receiver; do
+  grep -qx "$f" <<< "$rcont" || runit="$runit $f"; done
+[ -z "$runit" ] && ok "checkpoint-receiver ships its unit, its user and /etc/default/checkpoint-receiver" || bad "checkpoint-receiver unit files" "missing$runit"
 
 # Man pages and completions: generated at build time from the argument parsers, for all three programs.
 lackm=""

@@ -5,6 +5,9 @@
 # (every record a duplicate by then): each record is stored exactly once, every duplicate answered 200 with its
 # receipt (both queues end empty, nothing dead-lettered), the duplicates counted. Heartbeats from one device
 # through both receivers leave one row, the latest. A receiver restarted on the same database finds its tables.
+# The receivers reach PostgreSQL over verified TLS only: the server has a certificate from a test CA made here with
+# openssl (ssl=on; pg_hba takes TCP only as hostssl), the receivers connect with sslmode=verify-full and that CA; a
+# receiver given another CA, or a plain TCP connection, refuses to start with a one-line error.
 set -uo pipefail
 : "${BIN:?BIN must point at the built binaries}"
 CTL="$BIN/checkpointctl"
@@ -30,12 +33,46 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$W/pg" "$W/sock" && chown postgres: "$W/pg" "$W/sock" 2>/dev/null
 as_pg "$PGBIN/initdb" -D "$W/pg" -U ckpt --auth=trust -E UTF8 >"$W/initdb.log" 2>&1 || { echo "FAIL receiver-postgres: initdb: $(tail -3 "$W/initdb.log")"; exit 1; }
+# A test CA and the server's certificate (for localhost), and another CA the server's certificate is not from.
+tls_ok=1
+for ca in ca other-ca; do
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/$ca.key" -out "$W/$ca.pem" -days 2 -subj "/CN=checkpoint test $ca" >/dev/null 2>&1 || tls_ok=0
+done
+openssl req -newkey rsa:2048 -nodes -keyout "$W/pg/server.key" -out "$W/server.csr" -subj "/CN=localhost" >/dev/null 2>&1 || tls_ok=0
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$W/san.ext"
+openssl x509 -req -in "$W/server.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -out "$W/pg/server.crt" -days 2 \
+  -extfile "$W/san.ext" >/dev/null 2>&1 || tls_ok=0
+[ $tls_ok = 1 ] || { echo "FAIL receiver-postgres: openssl could not make the test CA and certificates"; exit 1; }
+chmod 600 "$W/pg/server.key"; chown postgres: "$W/pg/server.key" "$W/pg/server.crt" 2>/dev/null
+cat >>"$W/pg/postgresql.conf" <<CONF
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+CONF
+cat >"$W/pg/pg_hba.conf" <<HBA
+local     all all                trust
+hostssl   all all 127.0.0.1/32   trust
+hostssl   all all ::1/128        trust
+hostnossl all all 0.0.0.0/0      reject
+hostnossl all all ::/0           reject
+HBA
 as_pg "$PGBIN/pg_ctl" -D "$W/pg" -l "$W/sock/pg.log" -w -o "-h 127.0.0.1 -p $PGPORT -k $W/sock -c fsync=on" start >/dev/null 2>&1 \
   || { echo "FAIL receiver-postgres: pg_ctl start: $(tail -5 "$W/sock/pg.log" 2>/dev/null)"; exit 1; }
-psql_() { "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U ckpt -d postgres -At -c "$1"; }
+psql_() { PGSSLMODE=require "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U ckpt -d postgres -At -c "$1"; }
 pass "postgres-started (PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT)"
 
-DSN="postgres://ckpt@127.0.0.1:$PGPORT/postgres"
+DSN="postgres://ckpt@localhost:$PGPORT/postgres?sslmode=verify-full&sslrootcert=$W/ca.pem"
+# Refusals first: another CA, and plain TCP (which pg_hba rejects): each stops the start with one line naming why.
+refuses() {  # name dsn grep-pattern
+  timeout 60 "$BIN/checkpoint-receiver" --port 0 --postgres "$2" >"$W/$1.out" 2>"$W/$1.err"
+  local rc=$? lines msg
+  lines=$(grep -c . "$W/$1.err"); msg=$(cat "$W/$1.err")
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$lines" = 1 ] && ! grep -q listening "$W/$1.out" && grep -qiE "$3" "$W/$1.err"; then
+    pass "$1 (exit $rc: $msg)"
+  else bad "$1" "exit $rc, $lines lines: $msg $(cat "$W/$1.out")"; fi
+}
+refuses postgres-wrong-ca-refused "postgres://ckpt@localhost:$PGPORT/postgres?sslmode=verify-full&sslrootcert=$W/other-ca.pem" "does not verify against the CA in $W/other-ca.pem"
+refuses postgres-plain-tcp-refused "postgres://ckpt@127.0.0.1:$PGPORT/postgres" "pg_hba.conf.*no encryption|refused.*encryption"
 launch() { "$BIN/checkpoint-receiver" --port 0 --postgres "$DSN" >"$W/$1.out" 2>"$W/$1.err" & PIDS+=($!); }
 port_of() {  # name → its port, once it listens
   for _ in $(seq 600); do grep -q "listening on" "$W/$1.out" 2>/dev/null && break; sleep 0.1; done
@@ -44,7 +81,7 @@ port_of() {  # name → its port, once it listens
 # Both at once: the table creation takes turns.
 launch a; launch b
 PORT_a=$(port_of a); PORT_b=$(port_of b)
-[ -n "$PORT_a" ] && [ -n "$PORT_b" ] && pass "two-receivers-on-one-database (started together; ports $PORT_a, $PORT_b)" \
+[ -n "$PORT_a" ] && [ -n "$PORT_b" ] && pass "two-receivers-on-one-database (started together over verify-full TLS; ports $PORT_a, $PORT_b)" \
   || { bad two-receivers-on-one-database "$(cat "$W"/*.err | tail -5)"; exit 1; }
 
 N=60
@@ -109,5 +146,8 @@ kill "${PIDS[0]}" 2>/dev/null; wait "${PIDS[0]}" 2>/dev/null
 launch c; PORT_c=$(port_of c)
 n=$(curl -s "http://127.0.0.1:$PORT_c/v1/records" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
 [ "$n" = "$N" ] && pass "receiver-restart-keeps-records ($n)" || bad receiver-restart-keeps-records "count $n"
+tls=$(psql_ "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.client_addr IS NOT NULL AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'")
+[ -n "$tls" ] && [ "${tls%|*}" = "${tls#*|}" ] && [ "${tls#*|}" -gt 0 ] && pass "receiver-connections-encrypted (TLS on $tls of the receivers' connections)" \
+  || bad receiver-connections-encrypted "TLS|all = $tls"
 
 exit $fails

@@ -2,6 +2,9 @@
 # The libcurl uploader against the reference receiver on 127.0.0.1: HTTP, HTTPS and mutual TLS with certificates
 # made here by openssl; 503 + Retry-After, 500s, 422 (dead letter), a stall mid-body and connection resets (a tiny
 # faulty proxy); the server down then back (backlog drains, nothing lost or duplicated); a full queue.
+# Heartbeats run beside the declarations where faults are injected (503, 500s, stall and resets, the outage), every
+# second on their own connection as the daemon sends them: the declarations keep every guarantee and timing they have
+# without them, and after the outage the receiver holds the kiosk's current heartbeat, not a replayed backlog.
 set -u
 BIN=${BIN:?BIN must point at the build products}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +16,7 @@ FAILED=0
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; FAILED=1; }
 CTL="$BIN/checkpointctl"
+HB=(--heartbeat-interval 1)
 
 # start_receiver NAME ARGS… → sets PORT and RPID. Fault options (--fail-status …) run it as the test stand
 # (`checkpoint-receiver test-stand`), the only mode that injects faults.
@@ -146,17 +150,20 @@ else grep -q "loopback" "$W/lan.out" && [ "$(pending "$W/lan.q")" = 1 ] && pass 
 start_receiver r503 --fail-status 503 --fail-count 3 --retry-after 1
 enqueue "$W/r503.q" 4 >/dev/null
 t0=$(date +%s.%N)
-"$CTL" queue drain --db "$W/r503.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 30 >/dev/null 2>&1
+"$CTL" queue drain --db "$W/r503.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 30 "${HB[@]}" >"$W/r503.drain" 2>&1
 el=$(echo "$(date +%s.%N) - $t0" | bc)
-if [ "$(received r503)" = 4 ] && [ "$(echo "$el >= 2.9" | bc)" = 1 ]; then pass uplink-503-retry-after
-else fail uplink-503-retry-after "received $(received r503)/4 in ${el}s (Retry-After 1 s x 3 should take >= 3 s)"; fi
+if [ "$(received r503)" = 4 ] && [ "$(echo "$el >= 2.9" | bc)" = 1 ] && grep -q '^heartbeats sent [1-9]' "$W/r503.drain"; then
+  pass "uplink-503-retry-after (heartbeats beside: $(grep '^heartbeats' "$W/r503.drain"))"
+else fail uplink-503-retry-after "received $(received r503)/4 in ${el}s (Retry-After 1 s x 3 should take >= 3 s); $(tail -2 "$W/r503.drain")"; fi
 stop_receiver
 
 # --- 500s at random: retried until delivered, no duplicates ---
 start_receiver r500 --fail-status 500 --fail-rate 0.5
 enqueue "$W/r500.q" 20 1000 >/dev/null
-"$CTL" queue drain --db "$W/r500.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 60 >/dev/null 2>&1
-[ "$(received r500)" = 20 ] && [ "$(pending "$W/r500.q")" = 0 ] && pass uplink-500-retry || fail uplink-500-retry "received $(received r500)/20"
+"$CTL" queue drain --db "$W/r500.q" --endpoint "http://127.0.0.1:$PORT/v1/records" --allow-insecure-http --timeout 60 "${HB[@]}" >"$W/r500.drain" 2>&1
+dups=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COALESCE(SUM(duplicates),0) FROM received').fetchone()[0])" "$W/r500.db")
+[ "$(received r500)" = 20 ] && [ "$(pending "$W/r500.q")" = 0 ] && pass "uplink-500-retry ($dups duplicates absorbed; heartbeats beside: $(grep '^heartbeats' "$W/r500.drain"))" \
+  || fail uplink-500-retry "received $(received r500)/20; $(tail -2 "$W/r500.drain")"
 stop_receiver
 
 # --- 422: dead letter, the rest not blocked; retry-dead brings them back ---
@@ -191,7 +198,15 @@ def pipe(a, b):
             except OSError: pass
 n = 0
 while True:
-    c, _ = srv.accept(); mode = plan[n] if n < len(plan) else "pass"; n += 1
+    c, _ = srv.accept()
+    # The plan is for declaration uploads; a heartbeat connection (its own, as the kiosk sends them) passes.
+    head = b""
+    for _ in range(100):                  # the whole request line, which names the path
+        head = c.recv(2000, socket.MSG_PEEK)
+        if b"\r\n" in head or not head: break
+        time.sleep(0.01)
+    if b"/v1/heartbeats" in head: mode = "pass"
+    else: mode = plan[n] if n < len(plan) else "pass"; n += 1
     if mode in ("stall", "reset"):
         c.recv(2000)                      # the request line, headers and the start of the body
         if mode == "stall": threading.Thread(target=lambda c=c: (time.sleep(60), c.close()), daemon=True).start()
@@ -209,9 +224,9 @@ PPORT=$(head -1 "$W/proxy.out")
 enqueue "$W/proxy.q" 5 >/dev/null
 t0=$(date +%s)
 "$CTL" queue drain --db "$W/proxy.q" --endpoint "http://127.0.0.1:$PPORT/v1/records" --allow-insecure-http --low-speed-seconds 2 \
-  --timeout 60 >"$W/proxy.drain" 2>&1
+  --timeout 60 "${HB[@]}" >"$W/proxy.drain" 2>&1
 el=$(( $(date +%s) - t0 ))
-[ "$(received proxied)" = 5 ] && [ "$(pending "$W/proxy.q")" = 0 ] && [ "$el" -lt 40 ] && pass uplink-stall-and-reset \
+[ "$(received proxied)" = 5 ] && [ "$(pending "$W/proxy.q")" = 0 ] && [ "$el" -lt 40 ] && pass "uplink-stall-and-reset (${el} s; heartbeats beside: $(grep '^heartbeats' "$W/proxy.drain"))" \
   || fail uplink-stall-and-reset "received $(received proxied)/5 in ${el}s: $(tail -2 "$W/proxy.drain")"
 stop_receiver
 
@@ -221,10 +236,29 @@ enqueue "$W/down.q" 30 >/dev/null
 DPORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 "$CTL" queue drain --db "$W/down.q" --endpoint "http://127.0.0.1:$DPORT/v1/records" --allow-insecure-http --timeout 3 >/dev/null 2>&1
 before=$(pending "$W/down.q")
+# One drain across the outage, heartbeats every second beside it (and 3 s after it): the receiver comes up 4 s in.
+"$CTL" queue drain --db "$W/down.q" --endpoint "http://127.0.0.1:$DPORT/v1/records" --allow-insecure-http --timeout 60 \
+  "${HB[@]}" --heartbeat-linger 3 >"$W/down.drain" 2>&1 &
+DRAIN=$!
+sleep 4
+t_up=$(date +%s.%N)
 "$BIN/checkpoint-receiver" --port "$DPORT" --db "$W/down.db" >"$W/down.out" 2>&1 &
 RPID=$!; PIDS+=("$RPID")
 for _ in $(seq 600); do grep -q "listening on" "$W/down.out" 2>/dev/null && break; sleep 0.1; done
-"$CTL" queue drain --db "$W/down.q" --endpoint "http://127.0.0.1:$DPORT/v1/records" --allow-insecure-http --timeout 60 >/dev/null 2>&1
+wait $DRAIN
+back=$(echo "$(date +%s.%N) - $t_up" | bc)
+# What the kiosk sent and what the receiver holds: sequence numbers count every attempt from 0, so the current
+# heartbeat is number sent + failed - 1; it was sent after the drain, so it reports an empty queue.
+sent=$(awk '/^heartbeats sent/{gsub(/;/,"",$3); print $3}' "$W/down.drain"); hfailed=$(awk '/^heartbeats sent/{print $5}' "$W/down.drain")
+held=$(python3 -c "
+import json, sqlite3, sys
+row = sqlite3.connect(sys.argv[1]).execute(\"SELECT json FROM heartbeats WHERE device_id = 'pump'\").fetchone()
+h = json.loads(row[0]) if row else {}
+print(h.get('sequence'), h.get('queue', {}).get('depth'))" "$W/down.db")
+allowed=$(echo "$back / 1 + 2" | bc)
+if [ -n "$sent" ] && [ "${hfailed:-0}" -ge 2 ] && [ "$sent" -ge 1 ] && [ "$sent" -le "$allowed" ] && [ "$held" = "$((sent + hfailed - 1)) 0" ]; then
+  pass "uplink-heartbeats-latest-only-after-outage ($hfailed failed while down, $sent delivered in the ${back%.*} s after: at most $allowed at 1 s; the receiver holds the last, sequence ${held% *}, queue depth 0)"
+else fail uplink-heartbeats-latest-only-after-outage "sent $sent, failed $hfailed, ${back} s after the receiver came up (at most $allowed allowed); receiver holds sequence/depth '$held' (want $((${sent:-0} + ${hfailed:-0} - 1)) 0); $(tail -2 "$W/down.drain")"; fi
 dups=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COALESCE(SUM(duplicates),0) FROM received').fetchone()[0])" "$W/down.db")
 [ "$before" = 30 ] && [ "$(received down)" = 30 ] && [ "$(pending "$W/down.q")" = 0 ] && [ "$dups" = 0 ] && pass uplink-server-down-then-back \
   || fail uplink-server-down-then-back "pending while down $before, received $(received down)/30, duplicates $dups"

@@ -53,6 +53,12 @@ struct QueueCommand: AsyncParsableCommand {
         @Option(help: "Abort a transfer slower than 100 B/s for this many seconds.") var lowSpeedSeconds = 10
 
         func uploader(config: DaemonConfigOption?) throws -> CurlUploader {
+            let configuration = try self.configuration(config: config)
+            do { return try CurlUploader(configuration: configuration) } catch { throw CtlError.config("\(error)") }
+        }
+
+        /// The transfer settings: these options, or the daemon's `[upload]`.
+        func configuration(config: DaemonConfigOption?) throws -> UploadConfiguration {
             let configuration: UploadConfiguration
             if let endpoint {
                 configuration = UploadConfiguration(endpoint: endpoint, caFile: caFile, pinnedPublicKey: pinnedPublicKey, clientCertificate: clientCert,
@@ -63,7 +69,7 @@ struct QueueCommand: AsyncParsableCommand {
             } else {
                 throw ValidationError("--endpoint is required")
             }
-            do { return try CurlUploader(configuration: configuration) } catch { throw CtlError.config("\(error)") }
+            return configuration
         }
     }
 
@@ -217,6 +223,13 @@ struct QueueCommand: AsyncParsableCommand {
         @OptionGroup var location: Location
         @OptionGroup var endpoint: Endpoint
         @Option(help: "Give up after this many seconds.") var timeout = 120.0
+        @Option(help: ArgumentHelp("Tests: also send heartbeats for DEVICE every this many seconds while draining, as the daemon does beside its uploads (own thread and connection, latest-only); prints what they did.", visibility: .hidden))
+        var heartbeatInterval: Double?
+        @Option(help: ArgumentHelp("Tests: the device id of those heartbeats (queue pump's records are device 'pump').", visibility: .hidden))
+        var heartbeatDevice = "pump"
+        @Option(help: ArgumentHelp("Tests: keep the heartbeats going this many seconds after the drain.", visibility: .hidden))
+        var heartbeatLinger = 0.0
+
         func run() async throws {
             let uploader = try endpoint.uploader(config: location.daemon)
             let store = try location.open(.maintenance)
@@ -226,9 +239,36 @@ struct QueueCommand: AsyncParsableCommand {
                                         policy: UploadPolicy(baseDelay: .milliseconds(200), maxDelay: .seconds(5), slowRetryDelay: .seconds(30),
                                                              retryAfterClamp: 0.2...10),
                                         logger: logger)
+            var heartbeats: (sender: HeartbeatSender, task: Task<Void, Never>)?
+            if let interval = heartbeatInterval {
+                guard interval > 0 else { throw ValidationError("--heartbeat-interval must be positive") }
+                var hbLogger = Logger(label: "checkpointctl.heartbeat")
+                hbLogger.logLevel = .error
+                let sender = try HeartbeatSender(
+                    upload: try endpoint.configuration(config: location.daemon), intervalSeconds: interval,
+                    identity: HeartbeatIdentity(deviceId: heartbeatDevice, checkpointId: "stress", bootId: SystemRecordClock().bootId),
+                    pollInterval: .milliseconds(100), logger: hbLogger,
+                    conditions: { HeartbeatConditions(stages: [], sensorAvailable: true, uplinkAlert: service.status.alert != nil,
+                                                      deadLetters: service.status.deadLetters) },
+                    status: {
+                        let q = try? await store.io { try $0.status() }
+                        let u = service.status
+                        return KioskStatus(stages: [], overall: .ok, sensorAvailable: true, calibrationId: "test", calibratedAt: nil,
+                                           queueDepth: q?.pending ?? 0, oldestPendingAt: q?.oldestPendingAt, deadLetters: u.deadLetters,
+                                           lastDeliveryAt: u.lastDeliveryAt, uplinkAlert: u.alert != nil, freeDiskBytes: q?.freeDiskBytes ?? 0)
+                    })
+                heartbeats = (sender, Task { await sender.run() })
+            }
             let n = try await service.drain(until: Date().addingTimeInterval(timeout))
             let s = try store.status()
             print("delivered \(n); pending \(s.pending); dead letter \(s.dead)")
+            if let heartbeats {
+                if heartbeatLinger > 0 { try await Task.sleep(for: .seconds(heartbeatLinger)) }
+                heartbeats.task.cancel()
+                await heartbeats.task.value
+                let h = heartbeats.sender.status
+                print("heartbeats sent \(h.sent); failed \(h.failed)")
+            }
             if s.pending > 0 { throw ExitCode(1) }
         }
     }
