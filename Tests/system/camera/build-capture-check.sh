@@ -15,7 +15,7 @@ for f in "$ROOT"/Sources/CheckpointCore/Camera/*.swift; do
   # the config mapping needs the whole config model; the kiosk preview's drawing needs the faces model
   case "$f" in *+Config.swift|*/PreviewRendering.swift) ;; *) CORE+=("$f") ;; esac
 done
-ADAPT=("$ROOT"/Sources/CheckpointAdapters/Support/AdapterError.swift "$ROOT"/Sources/CheckpointAdapters/Camera/V4L2Device.swift
+ADAPT=("$ROOT"/Sources/CheckpointAdapters/Support/AdapterError.swift "$ROOT"/Sources/CheckpointAdapters/Camera/V4L2{Device,Capabilities,FormatDescription,FrameSize,FrameInterval,FrameRate,DequeuedBuffer,WaitResult}.swift
        "$ROOT"/Sources/CheckpointAdapters/Camera/SystemV4L2Device.swift "$ROOT"/Sources/CheckpointAdapters/Support/CaptureCancellation.swift
        "$ROOT"/Sources/CheckpointAdapters/Camera/V4L2Capture.swift "$ROOT"/Sources/CheckpointAdapters/Camera/CameraProbe.swift)
 HASH=$(cat "${CORE[@]}" "${ADAPT[@]}" "$(dirname "$0")/capture-check.swift" "$ROOT/Sources/CV4L2/shim.h" "$0" | sha256sum | cut -c1-16)
