@@ -75,16 +75,6 @@ static inline void *cv4l2_mmap(int fd, size_t length, long long offset) {
     return p == MAP_FAILED ? NULL : p;
 }
 
-/// poll(2) on the device (POLLIN|POLLPRI) and a shutdown eventfd. Returns poll's result or -errno;
-/// the revents land in *device_revents and *cancel_revents.
-static inline int cv4l2_poll(int fd, int cancel_fd, int timeout_ms, short *device_revents, short *cancel_revents) {
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN | POLLPRI}, {.fd = cancel_fd, .events = POLLIN}};
-    int r = poll(p, cancel_fd >= 0 ? 2 : 1, timeout_ms);
-    *device_revents = p[0].revents;
-    *cancel_revents = cancel_fd >= 0 ? p[1].revents : 0;
-    return r < 0 ? -errno : r;
-}
-
 /// An eventfd for waking the capture thread (nonblocking, close-on-exec); -errno on failure.
 static inline int cv4l2_eventfd(void) {
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -66,7 +66,7 @@ final class FakeCamera: V4L2DeviceOpener, @unchecked Sendable {
         let e = openErrors.isEmpty ? 0 : openErrors.removeFirst()
         lock.unlock()
         record("open \(path)" + (e == 0 ? "" : " -> errno \(e)"))
-        if e != 0 { throw SystemV4L2Device.error("open", errno: e, path: path) }
+        if e != 0 { throw AdapterError(errno: e, .open, "cannot open camera \(path)", deviceNode: true) }
         lock.lock()
         openDevices += 1
         lock.unlock()
@@ -111,7 +111,7 @@ final class FakeDevice: V4L2Device {
     init(world: FakeCamera) { self.world = world }
 
     private func check(_ what: String) throws(AdapterError) {
-        if gone { throw SystemV4L2Device.error(what, errno: ENODEV, path: "fake") }
+        if gone { throw AdapterError(errno: ENODEV, .ioctl, "\(what) on fake") }
     }
 
     func queryCapabilities() throws(AdapterError) -> V4L2Capabilities {
@@ -144,7 +144,7 @@ final class FakeDevice: V4L2Device {
 
     func setControl(id: UInt32, value: Int) throws(AdapterError) {
         world.record("s_ctrl 0x\(String(id, radix: 16))=\(value)")
-        if let e = world.refusedControls[id] { throw SystemV4L2Device.error("VIDIOC_S_CTRL", errno: e, path: "fake") }
+        if let e = world.refusedControls[id] { throw AdapterError(errno: e, .ioctl, "VIDIOC_S_CTRL on fake") }
     }
 
     func getControl(id: UInt32) throws(AdapterError) -> Int { 0 }
@@ -175,7 +175,7 @@ final class FakeDevice: V4L2Device {
         if let e = pendingError {
             pendingError = nil
             world.record("dqbuf -> errno \(e)")
-            throw SystemV4L2Device.error("VIDIOC_DQBUF", errno: e, path: "fake")
+            throw AdapterError(errno: e, .ioctl, "VIDIOC_DQBUF on fake")
         }
         guard !ready.isEmpty, !queued.isEmpty else { return nil }
         let f = ready.removeFirst()
@@ -195,7 +195,7 @@ final class FakeDevice: V4L2Device {
         let e = world.streamOnErrors.isEmpty ? 0 : world.streamOnErrors.removeFirst()
         world.lock.unlock()
         world.record("streamon" + (e == 0 ? "" : " -> errno \(e)"))
-        if e != 0 { throw SystemV4L2Device.error("VIDIOC_STREAMON", errno: e, path: "fake") }
+        if e != 0 { throw AdapterError(errno: e, .ioctl, "VIDIOC_STREAMON on fake") }
         streaming = true
     }
 

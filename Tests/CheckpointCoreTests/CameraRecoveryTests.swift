@@ -3,27 +3,27 @@ import Testing
 
 @Suite struct CameraRecoveryTests {
     /// Jitter at its midpoint: the backoff is 0.75 × the ceiling.
-    static func ladder(random: Double = 0.5) -> CameraRecoveryLadder {
-        CameraRecoveryLadder(minimumBackoff: 0.5, maximumBackoff: 30, random: { random })
+    static func ladder(random: Double = 0.5) -> ReconnectLadder {
+        ReconnectLadder(schedule: .camera(minimumBackoff: 0.5, maximumBackoff: 30), random: { random })
     }
 
     @Test func timeoutRestartsStreamingThenReopens() {
         var l = Self.ladder()
-        #expect(l.handle(.timeout) == .restartStreaming)
-        #expect(l.handle(.timeout) == .reopen(afterSeconds: 0))
-        guard case .reopen(let third) = l.handle(.timeout) else { Issue.record("expected reopen"); return }
+        #expect(l.handle(CameraFault.timeout.reconnectFault) == .restart)
+        #expect(l.handle(CameraFault.timeout.reconnectFault) == .reopen(afterSeconds: 0))
+        guard case .reopen(let third) = l.handle(CameraFault.timeout.reconnectFault) else { Issue.record("expected reopen"); return }
         #expect(third >= 0.5 && third <= 30)
-        #expect(l.health == .degraded("frame timeout"))
+        #expect(CameraHealth.degraded(CameraFault.timeout.description) == .degraded("frame timeout"))
         // A frame resets the ladder: the next timeout restarts streaming again.
-        l.frameDelivered()
-        #expect(l.health == .streaming)
-        #expect(l.handle(.timeout) == .restartStreaming)
+        l.succeeded()
+        #expect(!l.isRecovering)
+        #expect(l.handle(CameraFault.timeout.reconnectFault) == .restart)
     }
 
     @Test func ioErrorReopensAtOnceThenBacksOff() {
         var l = Self.ladder()
-        #expect(l.handle(.ioError("EIO")) == .reopen(afterSeconds: 0))
-        guard case .reopen(let next) = l.handle(.ioError("POLLERR")), next >= 0.5 else { Issue.record("repeated EIO must back off"); return }
+        #expect(l.handle(CameraFault.ioError("EIO").reconnectFault) == .reopen(afterSeconds: 0))
+        guard case .reopen(let next) = l.handle(CameraFault.ioError("POLLERR").reconnectFault), next >= 0.5 else { Issue.record("repeated EIO must back off"); return }
     }
 
     @Test func unplugBacksOffWithJitterFromHalfASecondToThirtySeconds() {
@@ -31,7 +31,8 @@ import Testing
         var high = Self.ladder(random: 0.999_999)
         var lows: [Double] = [], highs: [Double] = []
         for _ in 0..<12 {
-            guard case .reopen(let a) = low.handle(.disconnected("POLLHUP")), case .reopen(let b) = high.handle(.disconnected("ENODEV")) else {
+            guard case .reopen(let a) = low.handle(CameraFault.disconnected("POLLHUP").reconnectFault),
+                  case .reopen(let b) = high.handle(CameraFault.disconnected("ENODEV").reconnectFault) else {
                 Issue.record("unplug must reopen after a delay")
                 return
             }
@@ -49,15 +50,15 @@ import Testing
 
     @Test func busyBacksOffAndHealthSaysWhy() {
         var l = Self.ladder()
-        guard case .reopen(let d) = l.handle(.busy("EBUSY")) else { Issue.record("busy must back off"); return }
+        guard case .reopen(let d) = l.handle(CameraFault.busy("EBUSY").reconnectFault) else { Issue.record("busy must back off"); return }
         #expect(d >= 0.5)
-        #expect(l.health.description.contains("busy"))
+        #expect(CameraHealth.degraded(CameraFault.busy("EBUSY").description).description.contains("busy"))
     }
 
     @Test func theLadderNeverGivesUp() {
         var l = Self.ladder()
         for _ in 0..<10_000 {
-            guard case .reopen(let d) = l.handle(.disconnected("gone")), d <= 30 else { Issue.record("gave up or exceeded 30 s"); return }
+            guard case .reopen(let d) = l.handle(CameraFault.disconnected("gone").reconnectFault), d <= 30 else { Issue.record("gave up or exceeded 30 s"); return }
         }
     }
 

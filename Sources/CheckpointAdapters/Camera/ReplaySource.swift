@@ -1,11 +1,12 @@
 import CheckpointCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Frames from a directory of JPEG/PNG images (sorted by name, e.g. what `checkpointctl camera record` wrote),
 /// paced at a fixed fps and looping, behind the same `FrameSource` interface as the V4L2 camera.
 /// Used by the demo, the tests, and technicians reproducing a field problem.
-public final class ReplaySource: FrameSource, @unchecked Sendable {
+public final class ReplaySource: FrameSource, Sendable {
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
     public let directory: String
@@ -14,9 +15,11 @@ public final class ReplaySource: FrameSource, @unchecked Sendable {
     public let loop: Bool
     public let output: PixelLayout
     private let logger: Logger
-    private let lock = NSLock()
-    private var _undecodable = 0
-    private var _delivered = 0
+    private struct Counts {
+        var undecodable = 0
+        var delivered = 0
+    }
+    private let counts = Mutex(Counts())
 
     /// - Throws: when the directory cannot be read or holds no JPEG/PNG image, or fps is not positive.
     public init(directory: String, fps: Double, loop: Bool = true, output: PixelLayout = .bgr24, logger: Logger = Logger(label: "checkpointd.camera.replay")) throws(AdapterError) {
@@ -49,17 +52,9 @@ public final class ReplaySource: FrameSource, @unchecked Sendable {
     public var description: String { "replay of \(files.count) images from \(directory) at \(fps) fps" }
 
     /// Files that failed to decode so far (skipped, not fatal).
-    public var undecodable: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return _undecodable
-    }
+    public var undecodable: Int { counts.withLock { $0.undecodable } }
 
-    public var delivered: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return _delivered
-    }
+    public var delivered: Int { counts.withLock { $0.delivered } }
 
     /// Loads one file as a frame.
     public static func load(_ path: String, output: PixelLayout, sequence: UInt64) throws(AdapterError) -> Frame {
@@ -73,7 +68,7 @@ public final class ReplaySource: FrameSource, @unchecked Sendable {
             throw AdapterError(error.code, "replay image \(path): \(error.message)", cause: error.cause)
         }
         return Frame(width: image.width, height: image.height, layout: output, pixels: image.pixels,
-                     sequence: sequence, monotonicNanos: V4L2CaptureEngine.monotonicNow())
+                     sequence: sequence, monotonicNanos: monotonicNanos())
     }
 
     /// Plays the images on a dedicated thread; the stream finishes after the last image unless looping.
@@ -101,15 +96,11 @@ public final class ReplaySource: FrameSource, @unchecked Sendable {
                 do {
                     let frame = try Self.load(path, output: output, sequence: sequence)
                     failuresInARow = 0
-                    lock.lock()
-                    _delivered += 1
-                    lock.unlock()
+                    counts.withLock { $0.delivered += 1 }
                     deliver(frame)
                 } catch {
                     failuresInARow += 1
-                    lock.lock()
-                    _undecodable += 1
-                    lock.unlock()
+                    counts.withLock { $0.undecodable += 1 }
                     logger.warning("replay image skipped", metadata: ["error": "\(error)"])
                     // Every file bad: don't spin.
                     if failuresInARow >= files.count && !cancellation.sleep(seconds: 1) { return }

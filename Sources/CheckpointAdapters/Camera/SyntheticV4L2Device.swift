@@ -78,7 +78,7 @@ public final class SyntheticV4L2Device: V4L2Device {
         let index = queued.removeFirst()
         defer { sequence &+= 1 }
         if fps > 0 { nextDue = nextDue.addingTimeInterval(1 / fps) }
-        return V4L2DequeuedBuffer(index: index, bytesUsed: payload.count, errorFlag: false, sequence: sequence, timestampNanos: V4L2CaptureEngine.monotonicNow())
+        return V4L2DequeuedBuffer(index: index, bytesUsed: payload.count, errorFlag: false, sequence: sequence, timestampNanos: monotonicNanos())
     }
 
     public func withBuffer<R>(index: Int, length: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

@@ -15,9 +15,7 @@ public final class SystemV4L2Device: V4L2Device {
     public init(path: String, cancellation: CaptureCancellation? = nil) throws(AdapterError) {
         let r = path.withCString { cv4l2_open_capture($0) }
         guard r >= 0 else {
-            let e = -r
-            let code: AdapterError.Code = (e == ENOENT || e == ENODEV || e == ENXIO) ? .disconnected : (e == EBUSY ? .busy : .open)
-            throw AdapterError(code, "cannot open camera \(path)", cause: .errno(e))
+            throw AdapterError(errno: -r, .open, "cannot open camera \(path)", deviceNode: true)
         }
         self.path = path
         self.fd = r
@@ -28,18 +26,7 @@ public final class SystemV4L2Device: V4L2Device {
 
     private func ioctl<T>(_ request: UInt, _ arg: inout T, _ what: String) throws(AdapterError) {
         let r = withUnsafeMutablePointer(to: &arg) { cv4l2_xioctl(fd, request, UnsafeMutableRawPointer($0)) }
-        if r < 0 { throw Self.error(what, errno: -r, path: path) }
-    }
-
-    static func error(_ what: String, errno e: Int32, path: String) -> AdapterError {
-        let code: AdapterError.Code
-        switch e {
-        case ENODEV, ENXIO: code = .disconnected
-        case EBUSY: code = .busy
-        case EIO: code = .io
-        default: code = .ioctl
-        }
-        return AdapterError(code, "\(what) on \(path)", cause: .errno(e))
+        if r < 0 { throw AdapterError(errno: -r, .ioctl, "\(what) on \(path)") }
     }
 
     public func queryCapabilities() throws(AdapterError) -> V4L2Capabilities {
@@ -60,7 +47,7 @@ public final class SystemV4L2Device: V4L2Device {
             d.type = CV4L2_BUF_TYPE_VIDEO_CAPTURE
             let r = withUnsafeMutablePointer(to: &d) { cv4l2_xioctl(fd, CV4L2_VIDIOC_ENUM_FMT, UnsafeMutableRawPointer($0)) }
             if r == -EINVAL { break }
-            if r < 0 { throw Self.error("VIDIOC_ENUM_FMT", errno: -r, path: path) }
+            if r < 0 { throw AdapterError(errno: -r, .ioctl, "VIDIOC_ENUM_FMT on \(path)") }
             out.append(V4L2FormatDescription(fourcc: d.pixelformat, description: cString(d.description), compressed: d.flags & CV4L2_FMT_FLAG_COMPRESSED != 0))
         }
         return out
@@ -74,7 +61,7 @@ public final class SystemV4L2Device: V4L2Device {
             s.pixel_format = fourcc
             let r = withUnsafeMutablePointer(to: &s) { cv4l2_xioctl(fd, CV4L2_VIDIOC_ENUM_FRAMESIZES, UnsafeMutableRawPointer($0)) }
             if r == -EINVAL { break }
-            if r < 0 { throw Self.error("VIDIOC_ENUM_FRAMESIZES", errno: -r, path: path) }
+            if r < 0 { throw AdapterError(errno: -r, .ioctl, "VIDIOC_ENUM_FRAMESIZES on \(path)") }
             if s.type == CV4L2_FRMSIZE_TYPE_DISCRETE {
                 out.append(.discrete(width: Int(s.discrete.width), height: Int(s.discrete.height)))
             } else {
@@ -98,7 +85,7 @@ public final class SystemV4L2Device: V4L2Device {
             s.height = UInt32(height)
             let r = withUnsafeMutablePointer(to: &s) { cv4l2_xioctl(fd, CV4L2_VIDIOC_ENUM_FRAMEINTERVALS, UnsafeMutableRawPointer($0)) }
             if r == -EINVAL { break }
-            if r < 0 { throw Self.error("VIDIOC_ENUM_FRAMEINTERVALS", errno: -r, path: path) }
+            if r < 0 { throw AdapterError(errno: -r, .ioctl, "VIDIOC_ENUM_FRAMEINTERVALS on \(path)") }
             if s.type == CV4L2_FRMIVAL_TYPE_DISCRETE {
                 out.append(.discrete(numerator: s.discrete.numerator, denominator: s.discrete.denominator))
             } else {
@@ -131,7 +118,7 @@ public final class SystemV4L2Device: V4L2Device {
         let r = withUnsafeMutablePointer(to: &p) { cv4l2_xioctl(fd, CV4L2_VIDIOC_S_PARM, UnsafeMutableRawPointer($0)) }
         if r < 0 {
             if r == -EINVAL || r == -ENOTTY { return V4L2FrameRate(numerator: 0, denominator: 0, supported: false) }
-            throw Self.error("VIDIOC_S_PARM", errno: -r, path: path)
+            throw AdapterError(errno: -r, .ioctl, "VIDIOC_S_PARM on \(path)")
         }
         // Read back: the driver's answer wins.
         var g = v4l2_streamparm()
@@ -152,7 +139,7 @@ public final class SystemV4L2Device: V4L2Device {
             q.id = id
             let r = withUnsafeMutablePointer(to: &q) { cv4l2_xioctl(fd, CV4L2_VIDIOC_QUERYCTRL, UnsafeMutableRawPointer($0)) }
             if r == -EINVAL { break }
-            if r < 0 { throw Self.error("VIDIOC_QUERYCTRL", errno: -r, path: path) }
+            if r < 0 { throw AdapterError(errno: -r, .ioctl, "VIDIOC_QUERYCTRL on \(path)") }
             id = q.id | CV4L2_CTRL_FLAG_NEXT_CTRL
             let kind: CameraControlInfo.Kind
             switch q.type {
@@ -207,7 +194,7 @@ public final class SystemV4L2Device: V4L2Device {
             guard let p = cv4l2_mmap(fd, Int(b.length), Int64(b.m.offset)) else {
                 let e = errno
                 releaseBuffers()
-                throw Self.error("mmap of buffer \(index)", errno: e, path: path)
+                throw AdapterError(errno: e, .ioctl, "mmap of buffer \(index) on \(path)")
             }
             buffers.append((p, Int(b.length)))
         }
@@ -241,7 +228,7 @@ public final class SystemV4L2Device: V4L2Device {
         b.memory = CV4L2_MEMORY_MMAP
         let r = withUnsafeMutablePointer(to: &b) { cv4l2_xioctl(fd, CV4L2_VIDIOC_DQBUF, UnsafeMutableRawPointer($0)) }
         if r == -EAGAIN { return nil }
-        if r < 0 { throw Self.error("VIDIOC_DQBUF", errno: -r, path: path) }
+        if r < 0 { throw AdapterError(errno: -r, .ioctl, "VIDIOC_DQBUF on \(path)") }
         let ts = UInt64(max(0, b.timestamp.tv_sec)) * 1_000_000_000 + UInt64(max(0, b.timestamp.tv_usec)) * 1000
         return V4L2DequeuedBuffer(index: Int(b.index), bytesUsed: Int(b.bytesused), errorFlag: b.flags & CV4L2_BUF_FLAG_ERROR != 0,
                                   sequence: b.sequence, timestampNanos: ts)
@@ -264,18 +251,19 @@ public final class SystemV4L2Device: V4L2Device {
     }
 
     public func wait(timeoutMs: Int) -> V4L2WaitResult {
-        var dev: Int16 = 0
-        var can: Int16 = 0
-        while true {
-            let r = cv4l2_poll(fd, cancellation?.fd ?? -1, Int32(clamping: timeoutMs), &dev, &can)
-            if r == -EINTR { continue }
-            if r < 0 { return .error }
-            if can != 0 || cancellation?.isCancelled == true { return .cancelled }
-            if r == 0 { return .timeout }
-            if dev & Int16(POLLHUP) != 0 || dev & Int16(POLLNVAL) != 0 { return .hangup }
-            if dev & Int16(POLLERR) != 0 { return .error }
-            return .ready
+        let revents: Int16
+        do {
+            guard let r = try pollDevice(fd, events: Int16(POLLIN | POLLPRI), timeoutMillis: Int32(clamping: timeoutMs), cancellation: cancellation) else {
+                return .cancelled
+            }
+            revents = r
+        } catch {
+            return .error
         }
+        if revents == 0 { return .timeout }
+        if revents & Int16(POLLHUP) != 0 || revents & Int16(POLLNVAL) != 0 { return .hangup }
+        if revents & Int16(POLLERR) != 0 { return .error }
+        return .ready
     }
 
     public func close() {

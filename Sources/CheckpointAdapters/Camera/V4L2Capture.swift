@@ -4,6 +4,7 @@
 import CheckpointCore
 import Foundation
 import Logging
+import Synchronization
 
 /// A snapshot of a camera's state for health reporting.
 public struct CameraStatus: Sendable, Equatable {
@@ -38,31 +39,36 @@ public struct CameraStatus: Sendable, Equatable {
 /// YUYV/MJPEG/GREY, which every UVC camera offers).
 ///
 /// The V4L2 capture loop: open, negotiate, stream through mmap, deliver only the newest frame, and climb
-/// the recovery ladder (`CameraRecoveryLadder`) whenever something goes wrong. It never gives up.
+/// the reconnect ladder (`ReconnectLadder`, camera schedule) whenever something goes wrong. It never gives up.
 ///
-/// `run` blocks: call it on a dedicated thread (`V4L2Camera` does). Everything device-facing goes through
-/// `V4L2Device`, so a scripted fake can drive every branch.
-public final class V4L2CaptureEngine: @unchecked Sendable {
+/// `run` blocks: create the engine on the dedicated thread that runs it (`V4L2Camera` does), so it is not `Sendable`
+/// and needs no lock; other threads see only what `onStatus` publishes and the `cancellation`. Everything
+/// device-facing goes through `V4L2Device`, so a scripted fake can drive every branch.
+public final class V4L2CaptureEngine {
     public let settings: CameraSettings
     private let opener: any V4L2DeviceOpener
     public let cancellation: CaptureCancellation
     private let logger: Logger
     private let sleeper: (Double) -> Bool
-    private let monotonicNanos: () -> UInt64
+    private let now: () -> UInt64
 
-    private var ladder: CameraRecoveryLadder
+    private var ladder: ReconnectLadder
     private var device: (any V4L2Device)?
     private var bufferCount = 0
     private var format: NegotiatedFormat?
     private var sequence = SequenceTracker()
     private var framesSinceStreamOn = 0
 
-    private let statusLock = NSLock()
-    private var _status: CameraStatus
+    private let onStatus: (CameraStatus) -> Void
+    /// The current status (on the engine's thread; other threads get it through `onStatus`).
+    public private(set) var status: CameraStatus {
+        didSet { onStatus(status) }
+    }
 
     /// - Parameters:
     ///   - sleeper: waits the given seconds; returns false when cancelled (default: the cancellation's sleep).
     ///   - random: uniform [0, 1) numbers for backoff jitter.
+    ///   - onStatus: called (on the engine's thread) with every status change.
     public init(
         settings: CameraSettings,
         opener: any V4L2DeviceOpener = SystemV4L2DeviceOpener(),
@@ -70,42 +76,29 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
         logger: Logger = Logger(label: "checkpointd.camera"),
         sleeper: ((Double) -> Bool)? = nil,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        monotonicNanos: @escaping () -> UInt64 = V4L2CaptureEngine.monotonicNow
+        monotonicNanos: @escaping () -> UInt64 = { monotonicNanos() },
+        onStatus: @escaping (CameraStatus) -> Void = { _ in }
     ) {
         self.settings = settings
         self.opener = opener
         self.cancellation = cancellation
         self.logger = logger
         self.sleeper = sleeper ?? { [cancellation] in cancellation.sleep(seconds: $0) }
-        self.monotonicNanos = monotonicNanos
-        ladder = CameraRecoveryLadder(minimumBackoff: settings.backoffMinSeconds, maximumBackoff: settings.backoffMaxSeconds, random: random)
-        _status = CameraStatus(device: settings.device)
-    }
-
-    public static func monotonicNow() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
-    /// The current status (thread-safe).
-    public var status: CameraStatus {
-        statusLock.lock()
-        defer { statusLock.unlock() }
-        return _status
+        self.now = monotonicNanos
+        ladder = ReconnectLadder(schedule: .camera(minimumBackoff: settings.backoffMinSeconds, maximumBackoff: settings.backoffMaxSeconds), random: random)
+        self.onStatus = onStatus
+        status = CameraStatus(device: settings.device)
     }
 
     private func update(_ body: (inout CameraStatus) -> Void) {
-        statusLock.lock()
-        body(&_status)
-        statusLock.unlock()
+        body(&status)
     }
 
     /// Captures until cancelled, handing each delivered frame to `deliver` (on this thread).
     /// Returns only after `cancellation.cancel()`; every fd is closed and every buffer unmapped on return.
     public func run(deliver: (Frame) -> Void) {
         defer { teardown() }
-        var pending: CameraRecoveryAction? = nil
+        var pending: ReconnectAction? = nil
         while !cancellation.isCancelled {
             if let action = pending {
                 pending = nil
@@ -130,10 +123,10 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
 
     // MARK: - Ladder
 
-    private func fail(_ fault: CameraFault, during phase: String) -> CameraRecoveryAction {
-        let action = ladder.handle(fault)
+    private func fail(_ fault: CameraFault, during phase: String) -> ReconnectAction {
+        let action = ladder.handle(fault.reconnectFault)
         update {
-            $0.health = ladder.health
+            $0.health = .degraded(fault.description)
             $0.lastError = "\(phase): \(fault)"
             $0.lastFault = fault
             switch fault {
@@ -143,7 +136,7 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
             }
         }
         switch action {
-        case .restartStreaming:
+        case .restart:
             logger.warning("camera \(phase) fault, restarting the stream", metadata: ["fault": "\(fault)"])
         case .reopen(let after):
             logger.warning("camera \(phase) fault, reopening", metadata: ["fault": "\(fault)", "after_s": "\(String(format: "%.2f", after))"])
@@ -152,9 +145,9 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
     }
 
     /// Returns false when cancelled.
-    private func perform(_ action: CameraRecoveryAction) -> Bool {
+    private func perform(_ action: ReconnectAction) -> Bool {
         switch action {
-        case .restartStreaming:
+        case .restart:
             guard let device else { return true }
             update { $0.counters.streamRestarts += 1 }
             do {
@@ -333,10 +326,10 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
         }
         merge(dropped)
         if let frame {
-            ladder.frameDelivered()
+            ladder.succeeded()
             update {
                 $0.counters.delivered += 1
-                $0.health = ladder.health
+                $0.health = .streaming
             }
             deliver(frame)
         }
@@ -356,7 +349,7 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
 
     private func convert(_ dev: any V4L2Device, _ buffer: V4L2DequeuedBuffer, format: NegotiatedFormat, dropped: inout CameraCounters) -> Frame? {
         let inWarmup = framesSinceStreamOn <= settings.warmupFrames
-        let stamp = buffer.timestampNanos > 0 ? buffer.timestampNanos : monotonicNanos()
+        let stamp = buffer.timestampNanos > 0 ? buffer.timestampNanos : now()
         let result: Result<Frame, CameraFrameError> = dev.withBuffer(index: buffer.index, length: buffer.bytesUsed) { bytes in
             Self.makeFrame(bytes, format: format, output: settings.output, minimumJPEGBytes: settings.minimumJPEGBytes,
                            sequence: UInt64(buffer.sequence), monotonicNanos: stamp)
@@ -414,16 +407,9 @@ public final class V4L2CaptureEngine: @unchecked Sendable {
         format = nil
     }
 
+    /// The camera's reading of an error: `AdapterError(errno:_:_:)` has already classified the errno into the code.
     func classify(_ error: any Error) -> CameraFault {
         guard let e = error as? AdapterError else { return .failed("\(error)") }
-        if let n = e.errnoValue {
-            switch n {
-            case ENODEV, ENXIO, ENOENT: return .disconnected(e.description)
-            case EBUSY: return .busy(e.description)
-            case EIO: return .ioError(e.description)
-            default: return .failed(e.description)
-            }
-        }
         switch e.code {
         case .disconnected: return .disconnected(e.description)
         case .busy: return .busy(e.description)
@@ -441,12 +427,15 @@ public struct CameraFrameError: Error, Sendable, Equatable {
 
 /// The V4L2 camera as a `FrameSource`: runs `V4L2CaptureEngine` on its own thread and hands the consumer
 /// only the newest frame (a one-slot mailbox: a slow consumer never sees a backlog).
-public final class V4L2Camera: FrameSource, @unchecked Sendable {
+///
+/// The engine is created on that thread; what is shared is the `Mutex` of the status it publishes and the
+/// thread's `CaptureCancellation`.
+public final class V4L2Camera: FrameSource, Sendable {
     public let settings: CameraSettings
     private let opener: any V4L2DeviceOpener
     private let logger: Logger
-    private let lock = NSLock()
-    private var engine: V4L2CaptureEngine?
+    /// The running engine's last published status.
+    private let shared = Mutex<CameraStatus?>(nil)
 
     public init(settings: CameraSettings, opener: any V4L2DeviceOpener = SystemV4L2DeviceOpener(), logger: Logger = Logger(label: "checkpointd.camera")) {
         self.settings = settings
@@ -458,21 +447,20 @@ public final class V4L2Camera: FrameSource, @unchecked Sendable {
 
     /// The running engine's status (or a `.starting` status before `frames()` is called).
     public var status: CameraStatus {
-        lock.lock()
-        defer { lock.unlock() }
-        return engine?.status ?? CameraStatus(device: settings.device)
+        shared.withLock { $0 } ?? CameraStatus(device: settings.device)
     }
 
     /// Starts capturing on a dedicated thread; ending the stream (or dropping its consumer) stops it.
     /// Call once per camera: a second concurrent call would find the device busy.
     public func frames() -> AsyncStream<Frame> {
-        let engine = V4L2CaptureEngine(settings: settings, opener: opener, logger: logger)
-        lock.lock()
-        self.engine = engine
-        lock.unlock()
+        let cancellation = CaptureCancellation()
+        let starting = CameraStatus(device: settings.device)
+        shared.withLock { $0 = starting }
         let (stream, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        continuation.onTermination = { _ in engine.cancellation.cancel() }
-        let thread = Thread {
+        continuation.onTermination = { _ in cancellation.cancel() }
+        let thread = Thread { [self] in
+            let engine = V4L2CaptureEngine(settings: settings, opener: opener, cancellation: cancellation, logger: logger,
+                                           onStatus: { status in self.shared.withLock { $0 = status } })
             engine.run { frame in continuation.yield(frame) }
             continuation.finish()
         }

@@ -54,10 +54,35 @@ public struct AdapterError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
-    /// An error from the current `errno`, captured immediately after a failed call.
-    public static func posix(_ code: Code, _ message: String, errno value: Int32 = errno) -> AdapterError {
-        AdapterError(code, message, cause: .errno(value))
+    /// The adapters' one errno classification. `code` says what failed (`.open`, `.ioctl`, `.io`, `.storage`…) and is
+    /// kept unless the errno says more:
+    ///
+    /// | errno | code |
+    /// |---|---|
+    /// | ENODEV, ENXIO (the device was unregistered: unplug) | `.disconnected` |
+    /// | ENOENT, when opening a device node (`deviceNode: true`: the node is gone) | `.disconnected` |
+    /// | EBUSY (another process holds it) | `.busy` |
+    /// | EIO (a fatal I/O error on the device) | `.io` |
+    /// | anything else | `code` |
+    public init(errno value: Int32, _ code: Code, _ message: String, deviceNode: Bool = false) {
+        let classified: Code
+        switch value {
+        case ENODEV, ENXIO: classified = .disconnected
+        case ENOENT where deviceNode: classified = .disconnected
+        case EBUSY: classified = .busy
+        case EIO: classified = .io
+        default: classified = code
+        }
+        self.init(classified, message, cause: .errno(value))
     }
+
+    /// An error from the current `errno`, captured immediately after a failed call (classified as `init(errno:_:_:)` does).
+    public static func posix(_ code: Code, _ message: String, errno value: Int32 = errno) -> AdapterError {
+        AdapterError(errno: value, code, message)
+    }
+
+    /// The device is gone (unplugged, or its node removed): see `init(errno:_:_:deviceNode:)`.
+    public var isDisconnect: Bool { code == .disconnected }
 
     /// The errno, when the cause is one.
     public var errnoValue: Int32? {
@@ -76,5 +101,21 @@ extension String {
     init(cBuffer buffer: [CChar]) {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         self = String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Runs `call` (a system call that returns -1 and sets errno on failure) again while it fails with EINTR, and turns
+/// any other failure into an `AdapterError` classified by `init(errno:_:_:)`: the adapters' one EINTR loop.
+/// `@inline(never)` so nothing runs between the call and the errno read.
+@inline(never)
+func retryingOnInterrupt<T: FixedWidthInteger>(
+    _ what: @autoclosure () -> String, code: AdapterError.Code = .io, deviceNode: Bool = false, _ call: () -> T
+) throws(AdapterError) -> T {
+    while true {
+        let r = call()
+        if r != -1 { return r }
+        let e = errno
+        if e == EINTR { continue }
+        throw AdapterError(errno: e, code, what(), deviceNode: deviceNode)
     }
 }

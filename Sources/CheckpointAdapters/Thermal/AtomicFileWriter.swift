@@ -13,33 +13,27 @@ public enum AtomicFileWriter {
         let dir: String
         if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) } else { dir = "." }
         let tmp = "\(path).tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw AdapterError.posix(.io, "cannot create \(tmp)") }
+        let fd = try retryingOnInterrupt("cannot create \(tmp)") { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         var ok = false
         defer { if !ok { unlink(tmp) } }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                close(fd)
-                throw AdapterError(.io, "cannot write \(tmp)", cause: .errno(e))
+        do {
+            var offset = 0
+            while offset < bytes.count {
+                offset += try retryingOnInterrupt("cannot write \(tmp)") { bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
             }
-            offset += n
-        }
-        guard fchmod(fd, mode) == 0, fsync(fd) == 0 else {
-            let e = errno
+            _ = try retryingOnInterrupt("cannot sync \(tmp)") { fchmod(fd, mode) }
+            _ = try retryingOnInterrupt("cannot sync \(tmp)") { fsync(fd) }
+        } catch {
             close(fd)
-            throw AdapterError(.io, "cannot sync \(tmp)", cause: .errno(e))
+            throw error
         }
         close(fd)
-        guard rename(tmp, path) == 0 else { throw AdapterError.posix(.io, "cannot rename \(tmp) to \(path)") }
+        _ = try retryingOnInterrupt("cannot rename \(tmp) to \(path)") { rename(tmp, path) }
         ok = true
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             defer { close(dfd) }
-            guard fsync(dfd) == 0 else { throw AdapterError.posix(.io, "cannot sync directory \(dir)") }
+            _ = try retryingOnInterrupt("cannot sync directory \(dir)") { fsync(dfd) }
         }
     }
 }

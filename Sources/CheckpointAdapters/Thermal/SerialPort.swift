@@ -19,15 +19,17 @@ public final class SerialPort {
         guard let speed = Self.speed(for: baud) else {
             throw AdapterError(.unsupported, "baud \(baud) is not supported; use one of \(Self.supportedBauds.map(String.init).joined(separator: ", "))")
         }
-        let fd = Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw AdapterError.posix(.open, "cannot open serial port \(path)") }
+        let fd = try retryingOnInterrupt("cannot open serial port \(path)", code: .open, deviceNode: true) {
+            Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        }
         self.fd = fd
         do throws(AdapterError) {
-            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-                let e = errno
-                throw AdapterError(.busy, "serial port \(path) is in use by another process", cause: .errno(e))
+            do {
+                _ = try retryingOnInterrupt("serial port \(path) is in use by another process") { flock(fd, LOCK_EX | LOCK_NB) }
+            } catch {
+                throw AdapterError(.busy, error.message, cause: error.cause)
             }
-            if ioctl(fd, UInt(TIOCEXCL)) != 0 { throw AdapterError.posix(.ioctl, "TIOCEXCL on \(path)") }
+            _ = try retryingOnInterrupt("TIOCEXCL on \(path)", code: .ioctl) { ioctl(fd, UInt(TIOCEXCL)) }
             try Self.configure(fd: fd, speed: speed, path: path)
             tcflush(fd, TCIOFLUSH)  // never a stale reading: drop whatever queued up before we opened
         } catch {
@@ -71,7 +73,7 @@ public final class SerialPort {
     /// Raw mode, 8 data bits, no parity, 1 stop bit, no hardware or software flow control, receiver on, modem lines ignored.
     static func configure(fd: Int32, speed: speed_t, path: String) throws(AdapterError) {
         var t = termios()
-        guard tcgetattr(fd, &t) == 0 else { throw AdapterError.posix(.ioctl, "tcgetattr on \(path)") }
+        _ = try retryingOnInterrupt("tcgetattr on \(path)", code: .ioctl) { tcgetattr(fd, &t) }
         cfmakeraw(&t)
         t.c_cflag &= ~(tcflag_t(PARENB | CSTOPB | CSIZE) | tcflag_t(CRTSCTS))
         t.c_cflag |= tcflag_t(CS8 | CLOCAL | CREAD)
@@ -82,33 +84,30 @@ public final class SerialPort {
         }
         cfsetispeed(&t, speed)
         cfsetospeed(&t, speed)
-        guard tcsetattr(fd, TCSANOW, &t) == 0 else { throw AdapterError.posix(.ioctl, "tcsetattr on \(path)") }
+        _ = try retryingOnInterrupt("tcsetattr on \(path)", code: .ioctl) { tcsetattr(fd, TCSANOW, &t) }
     }
 
     public enum ReadOutcome: Equatable {
         case data(Int)
         case timeout
+        /// `cancellation` fired while waiting.
+        case cancelled
     }
 
-    /// Waits up to `timeoutMillis` for bytes and reads what is there into `buffer`.
-    /// Throws `.disconnected` on POLLHUP/POLLERR, EIO/ENODEV, or readable-with-0-bytes.
-    public func read(into buffer: UnsafeMutableRawBufferPointer, timeoutMillis: Int32) throws(AdapterError) -> ReadOutcome {
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let r = poll(&p, 1, timeoutMillis)
-        if r < 0 {
-            if errno == EINTR { return .timeout }
-            throw AdapterError.posix(.io, "poll on \(path)")
+    /// Waits up to `timeoutMillis` for bytes (or for `cancellation`) and reads what is there into `buffer`.
+    /// Throws `.disconnected` on POLLHUP/POLLERR, ENODEV/ENXIO, or readable-with-0-bytes (errno classified by
+    /// `AdapterError(errno:_:_:)`).
+    public func read(into buffer: UnsafeMutableRawBufferPointer, timeoutMillis: Int32, cancellation: CaptureCancellation? = nil) throws(AdapterError) -> ReadOutcome {
+        guard let revents = try pollDevice(fd, events: Int16(POLLIN), timeoutMillis: timeoutMillis, cancellation: cancellation) else { return .cancelled }
+        if revents == 0 { return .timeout }
+        if revents & Int16(POLLIN) == 0, revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+            throw AdapterError(.disconnected, "serial port \(path) hung up", cause: .text("poll revents 0x\(String(revents, radix: 16))"))
         }
-        if r == 0 { return .timeout }
-        if p.revents & Int16(POLLIN) == 0, p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
-            throw AdapterError(.disconnected, "serial port \(path) hung up", cause: .text("poll revents 0x\(String(p.revents, radix: 16))"))
-        }
-        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-        if n < 0 {
-            let e = errno
-            if e == EAGAIN || e == EINTR { return .timeout }
-            if e == EIO || e == ENODEV || e == ENXIO { throw AdapterError(.disconnected, "serial port \(path) went away", cause: .errno(e)) }
-            throw AdapterError(.io, "read from \(path)", cause: .errno(e))
+        let n: Int
+        do {
+            n = try retryingOnInterrupt("read from \(path)") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        } catch where error.errnoValue == EAGAIN {
+            return .timeout
         }
         if n == 0 { throw AdapterError(.disconnected, "serial port \(path) is readable but returned no data (unplugged, or a second reader?)") }
         return .data(n)
@@ -118,19 +117,15 @@ public final class SerialPort {
     public func write(_ bytes: [UInt8]) throws(AdapterError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let e = errno
-                if e == EAGAIN || e == EINTR {
-                    var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                    _ = poll(&p, 1, 100)
-                    continue
-                }
-                if e == EIO || e == ENODEV || e == ENXIO { throw AdapterError(.disconnected, "serial port \(path) went away", cause: .errno(e)) }
-                throw AdapterError(.io, "write to \(path)", cause: .errno(e))
+            let n: Int
+            do {
+                n = try retryingOnInterrupt("write to \(path)") { bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+            } catch where error.errnoValue == EAGAIN {
+                _ = try pollDevice(fd, events: Int16(POLLOUT), timeoutMillis: 100, cancellation: nil)
+                continue
             }
             offset += n
         }
-        tcdrain(fd)
+        _ = try? retryingOnInterrupt("tcdrain on \(path)") { tcdrain(fd) }  // a dead port shows on the next read
     }
 }

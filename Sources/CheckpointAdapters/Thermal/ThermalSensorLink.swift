@@ -4,13 +4,7 @@
 import CheckpointCore
 import Foundation
 import Logging
-
-/// Monotonic nanoseconds (CLOCK_MONOTONIC, the clock V4L2 stamps camera frames with).
-public func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+import Synchronization
 
 public struct SensorLinkConfig: Sendable {
     /// Prefer a stable path such as `/dev/serial/by-id/usb-…`.
@@ -83,22 +77,28 @@ public enum SensorEvent: Sendable {
     case emissivity(Double)
 }
 
-/// Reads a thermal sensor on its own thread: poll loop, driver, reopen with backoff, stale-frame watchdog.
+/// Reads a thermal sensor on its own thread: poll loop, driver, reconnect ladder (`ReconnectLadder`, thermal schedule),
+/// stale-frame watchdog.
 ///
 /// ```swift
 /// let link = ThermalSensorLink(config: .init(path: "/dev/serial/by-id/…", model: .gyMCU90640, baud: 115200))
 /// for await event in link.start() { … }   // .frame / .status / .emissivity
 /// link.stop()
 /// ```
-public final class ThermalSensorLink: @unchecked Sendable {
+///
+/// The port, the driver and the ladder live on the reader thread only; what other threads see is the `Mutex` of
+/// `Shared` and the thread's `CaptureCancellation` (an eventfd its polls and backoff waits wake on).
+public final class ThermalSensorLink: Sendable {
     public let config: SensorLinkConfig
     private let logger: Logger
-    private let lock = NSLock()
-    private var stopping = false
-    private var thread: Thread?
-    private var continuation: AsyncStream<SensorEvent>.Continuation?
-    private var latestCounters = ThermalCounters()
-    private var pendingWrites: [[UInt8]] = []
+
+    private struct Shared {
+        var cancellation: CaptureCancellation?
+        var continuation: AsyncStream<SensorEvent>.Continuation?
+        var counters = ThermalCounters()
+        var pendingWrites: [[UInt8]] = []
+    }
+    private let shared = Mutex(Shared())
 
     public init(config: SensorLinkConfig, logger: Logger = Logger(label: "checkpointd.thermal.serial")) {
         self.config = config
@@ -108,56 +108,49 @@ public final class ThermalSensorLink: @unchecked Sendable {
     deinit { stop() }
 
     /// The driver's counters as of the last read.
-    public var counters: ThermalCounters { lock.withLock { latestCounters } }
+    public var counters: ThermalCounters { shared.withLock { $0.counters } }
 
     /// Starts the reader thread; the stream keeps only the newest events if the consumer falls behind.
     public func start() -> AsyncStream<SensorEvent> {
         // Room for 64 s at 4 Hz, so a briefly starved consumer loses no status event; stale frames are rejected
         // downstream by the frame-quality age check, never measured late.
         let (stream, continuation) = AsyncStream.makeStream(of: SensorEvent.self, bufferingPolicy: .bufferingNewest(256))
-        lock.withLock {
-            self.continuation = continuation
-            stopping = false
+        let cancellation = CaptureCancellation()
+        let previous = shared.withLock { s in
+            defer {
+                s.continuation = continuation
+                s.cancellation = cancellation
+            }
+            return s.cancellation
         }
-        let thread = Thread { [self] in run() }
+        previous?.cancel()
+        let thread = Thread { [self] in run(cancellation: cancellation, continuation: continuation) }
         thread.name = "thermal-serial"
-        lock.withLock { self.thread = thread }
         thread.start()
-        continuation.onTermination = { [weak self] _ in self?.stop() }
+        continuation.onTermination = { _ in cancellation.cancel() }
         return stream
     }
 
     public func stop() {
-        lock.withLock { stopping = true }
+        shared.withLock { $0.cancellation }?.cancel()
     }
 
     /// Queues raw command bytes (e.g. a technician's explicit flash "save") for the reader thread to write.
     public func send(_ bytes: [UInt8]) {
-        lock.withLock { pendingWrites.append(bytes) }
+        shared.withLock { $0.pendingWrites.append(bytes) }
     }
 
-    private var isStopping: Bool { lock.withLock { stopping } }
+    // MARK: The loop (on the reader thread)
 
-    private func emit(_ event: SensorEvent) {
-        _ = lock.withLock { continuation }?.yield(event)
-    }
-
-    private func sleep(seconds: Double) {
-        let end = monotonicNanos() + UInt64(seconds * 1e9)
-        while !isStopping, monotonicNanos() < end { usleep(20_000) }
-    }
-
-    // MARK: The loop
-
-    private func run() {
-        var backoff = config.backoffInitialSeconds
-        var staleStage = 0  // 0: fine · 1: init re-sent · 2: reopened · 3: reported unavailable
+    private func run(cancellation: CaptureCancellation, continuation: AsyncStream<SensorEvent>.Continuation) {
+        defer { continuation.finish() }
+        func emit(_ event: SensorEvent) { continuation.yield(event) }
+        var ladder = ReconnectLadder(schedule: .thermal(minimumBackoff: config.backoffInitialSeconds, maximumBackoff: config.backoffMaxSeconds))
         var reportedUnavailable = false
         var degraded = false  // a recovery step was announced; the next valid frame announces "available" again
         var driver: any ThermalDriver
         do { driver = try config.model.makeDriver() } catch {
             emit(.status(.unavailable(reason: "\(error)")))
-            lock.withLock { continuation }?.finish()
             return
         }
         // Logged once; emitted on every failed attempt, so the daemon's health sees a recovery that is still
@@ -169,47 +162,48 @@ public final class ThermalSensorLink: @unchecked Sendable {
             emit(.status(.unavailable(reason: reason)))
             reportedUnavailable = true
         }
-        outer: while !isStopping {
+        /// Waits out a reopen the ladder decided (returns at once when cancelled).
+        func wait(_ action: ReconnectAction) {
+            if case .reopen(let seconds) = action, seconds > 0 { _ = cancellation.sleep(seconds: seconds) }
+        }
+        outer: while !cancellation.isCancelled {
             let port: SerialPort
             do {
-                port = try open(driverModel: config.model)
+                port = try open(cancellation: cancellation)
             } catch {
                 unavailable("cannot open \(config.path): \(error)")
-                sleep(seconds: backoff)
-                backoff = min(backoff * 2, config.backoffMaxSeconds)
+                wait(ladder.handle(.failure))
                 continue outer
             }
             defer { port.close() }
             driver.reset()
             do {
-                try initialise(port, &driver)
+                try initialise(port, &driver, cancellation: cancellation)
             } catch {
                 unavailable("init failed: \(error)")
-                sleep(seconds: backoff)
-                backoff = min(backoff * 2, config.backoffMaxSeconds)
+                wait(ladder.handle(.failure))
                 continue outer
             }
             var lastValid = monotonicNanos()
             let staleNanos = UInt64(config.stalePeriods * config.periodSeconds * 1e9)
             var announced = false
             var buffer = [UInt8](repeating: 0, count: 4096)
-            while !isStopping {
-                let writes: [[UInt8]] = lock.withLock { defer { pendingWrites.removeAll() }; return pendingWrites }
+            while !cancellation.isCancelled {
+                let writes: [[UInt8]] = shared.withLock { s in defer { s.pendingWrites.removeAll() }; return s.pendingWrites }
                 do {
                     for w in writes { try port.write(w) }
                     let timeout = Int32(min(100, max(10, config.periodSeconds * 1000 / 2)))
-                    let outcome = try buffer.withUnsafeMutableBytes { try port.read(into: $0, timeoutMillis: timeout) }
+                    let outcome = try buffer.withUnsafeMutableBytes { try port.read(into: $0, timeoutMillis: timeout, cancellation: cancellation) }
                     if case .data(let n) = outcome {
                         let now = monotonicNanos()
                         let events = buffer.withUnsafeBufferPointer { driver.feed(UnsafeBufferPointer(rebasing: $0[0..<n]), at: now) }
                         let counters = driver.counters
-                        lock.withLock { latestCounters = counters }
+                        shared.withLock { $0.counters = counters }
                         for event in events {
                             switch event {
                             case .frame(let frame):
                                 lastValid = now
-                                staleStage = 0
-                                backoff = config.backoffInitialSeconds
+                                ladder.succeeded()
                                 if !announced || reportedUnavailable || degraded {
                                     announced = true
                                     reportedUnavailable = false
@@ -228,51 +222,48 @@ public final class ThermalSensorLink: @unchecked Sendable {
                     }
                 } catch {
                     unavailable("\(error)")
-                    sleep(seconds: backoff)
-                    backoff = min(backoff * 2, config.backoffMaxSeconds)
+                    wait(ladder.handle(.failure))
                     continue outer
                 }
                 let now = monotonicNanos()
                 if now > lastValid, now - lastValid > staleNanos {
                     driver.noteTimeout()
-                    lock.withLock { latestCounters = driver.counters }
+                    let counters = driver.counters
+                    shared.withLock { $0.counters = counters }
                     lastValid = now
-                    switch staleStage {
-                    case 0:
-                        staleStage = 1
+                    switch ladder.handle(.stall) {
+                    case .restart:
                         logger.warning("no valid thermal frame for \(config.stalePeriods) periods; re-sending init commands")
                         degraded = true
                         emit(.status(.reinitialised))
-                        do { try initialise(port, &driver) } catch {
+                        do { try initialise(port, &driver, cancellation: cancellation) } catch {
+                            // The port is failing: reopen it at once (the open's own failures climb the ladder).
                             unavailable("\(error)")
                             continue outer
                         }
-                    case 1:
-                        staleStage = 2
+                    case .reopen(afterSeconds: 0):
                         logger.warning("still no valid thermal frame; reopening the port")
                         degraded = true
                         emit(.status(.reopening))
                         continue outer
-                    default:
+                    case .reopen(let seconds):
                         unavailable("no valid frame for \(Int(config.stalePeriods)) periods after re-init and reopen")
-                        sleep(seconds: backoff)
-                        backoff = min(backoff * 2, config.backoffMaxSeconds)
+                        wait(.reopen(afterSeconds: seconds))
                         continue outer
                     }
                 }
             }
         }
-        lock.withLock { continuation }?.finish()
     }
 
-    private func open(driverModel: ThermalModel) throws(AdapterError) -> SerialPort {
+    private func open(cancellation: CaptureCancellation) throws(AdapterError) -> SerialPort {
         if let baud = config.baud { return try SerialPort(path: config.path, baud: baud) }
         let port = try SerialPort(path: config.path, baud: config.probeBauds.first ?? 115_200)
         for baud in config.probeBauds {
-            if isStopping { break }
+            if cancellation.isCancelled { break }
             do {
                 try port.setBaud(baud)
-                if try probe(port, baud: baud) {
+                if try probe(port, baud: baud, cancellation: cancellation) {
                     logger.info("baud confirmed by 2 checksum-valid frames", metadata: ["baud": "\(baud)"])
                     return port
                 }
@@ -286,15 +277,15 @@ public final class ThermalSensorLink: @unchecked Sendable {
     }
 
     /// Listens at `baud` for up to 3 periods + 1 s; confirmed by 2 checksum-valid frames.
-    private func probe(_ port: SerialPort, baud: Int) throws(AdapterError) -> Bool {
+    private func probe(_ port: SerialPort, baud: Int, cancellation: CaptureCancellation) throws(AdapterError) -> Bool {
         guard var driver = try? config.model.makeDriver() else { return false }
         if case .gyMCU90640 = config.model { try port.write(GYMCU90640Driver.autoOutputCommand) }
         let deadline = monotonicNanos() + UInt64((config.stalePeriods * config.periodSeconds + 1) * 1e9)
         var valid = 0
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while monotonicNanos() < deadline, !isStopping {
+        while monotonicNanos() < deadline, !cancellation.isCancelled {
             let result: Result<SerialPort.ReadOutcome, AdapterError> = buffer.withUnsafeMutableBytes { p in
-                do throws(AdapterError) { return .success(try port.read(into: p, timeoutMillis: 50)) } catch { return .failure(error) }
+                do throws(AdapterError) { return .success(try port.read(into: p, timeoutMillis: 50, cancellation: cancellation)) } catch { return .failure(error) }
             }
             guard case .data(let n) = try result.get() else { continue }
             let events = buffer.withUnsafeBufferPointer { driver.feed(UnsafeBufferPointer(rebasing: $0[0..<n]), at: 0) }
@@ -304,7 +295,7 @@ public final class ThermalSensorLink: @unchecked Sendable {
         return false
     }
 
-    private func initialise(_ port: SerialPort, _ driver: inout any ThermalDriver) throws(AdapterError) {
+    private func initialise(_ port: SerialPort, _ driver: inout any ThermalDriver, cancellation: CaptureCancellation) throws(AdapterError) {
         let settings = ThermalInitSettings(rateHz: config.rateHz, baud: port.baud, emissivity: config.emissivity)
         let commands: [[UInt8]]
         do { commands = try driver.initCommands(settings) } catch {
@@ -312,7 +303,7 @@ public final class ThermalSensorLink: @unchecked Sendable {
         }
         for c in commands {
             try port.write(c)
-            usleep(20_000)
+            _ = cancellation.sleep(seconds: 0.02)  // the sensor's command pacing
         }
         if config.emissivity != nil, let query = driver.emissivityQuery() { try port.write(query) }
     }

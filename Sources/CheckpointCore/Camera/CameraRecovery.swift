@@ -22,14 +22,6 @@ public enum CameraFault: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// What the capture loop must do next.
-public enum CameraRecoveryAction: Sendable, Equatable {
-    /// STREAMOFF, re-queue every buffer, STREAMON on the same fd.
-    case restartStreaming
-    /// Close every fd and unmap every buffer, wait `afterSeconds`, then open again from scratch.
-    case reopen(afterSeconds: Double)
-}
-
 /// The camera's health as the daemon reports it.
 public enum CameraHealth: Sendable, Equatable, CustomStringConvertible {
     case starting
@@ -46,75 +38,28 @@ public enum CameraHealth: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The recovery ladder as a pure state machine: feed it faults and delivered frames, do what it returns.
-///
-/// | fault | action |
-/// |---|---|
-/// | timeout | restart streaming; the next timeout without a frame reopens; after that, reopen with backoff |
-/// | EIO / POLLERR | reopen (at once the first time, with backoff if it keeps happening) |
-/// | ENODEV / POLLHUP | close everything, jittered backoff 0.5 s … 30 s, reopen when the device is back |
-/// | EBUSY | back off, then reopen |
-///
-/// A delivered frame resets the ladder. The ladder never gives up: the daemon must keep trying for months.
-public struct CameraRecoveryLadder: Sendable {
-    public let minimumBackoff: Double
-    public let maximumBackoff: Double
-    /// Uniform random numbers in [0, 1), injectable for tests.
-    private let random: @Sendable () -> Double
-
-    /// Consecutive timeouts since the last delivered frame.
-    public private(set) var consecutiveTimeouts = 0
-    /// Consecutive faults (of any kind) without a frame in between; drives the backoff exponent.
-    public private(set) var consecutiveFailures = 0
-    public private(set) var health: CameraHealth = .starting
-
-    public init(minimumBackoff: Double = 0.5, maximumBackoff: Double = 30, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
-        self.minimumBackoff = minimumBackoff
-        self.maximumBackoff = max(minimumBackoff, maximumBackoff)
-        self.random = random
-    }
-
-    /// A frame reached the consumer: everything is fine again.
-    public mutating func frameDelivered() {
-        consecutiveTimeouts = 0
-        consecutiveFailures = 0
-        health = .streaming
-    }
-
-    /// Decides what to do about `fault` (raised while streaming or while opening).
-    public mutating func handle(_ fault: CameraFault) -> CameraRecoveryAction {
-        health = .degraded(fault.description)
-        switch fault {
-        case .timeout:
-            consecutiveTimeouts += 1
-            if consecutiveTimeouts == 1 { return .restartStreaming }
-            consecutiveFailures += 1
-            // Second timeout in a row: reopen at once; later ones keep reopening, spaced out.
-            return .reopen(afterSeconds: consecutiveTimeouts == 2 ? 0 : nextBackoff())
-        case .ioError:
-            consecutiveTimeouts = 0
-            consecutiveFailures += 1
-            return .reopen(afterSeconds: consecutiveFailures == 1 ? 0 : nextBackoff())
-        case .disconnected, .busy, .failed:
-            consecutiveTimeouts = 0
-            consecutiveFailures += 1
-            return .reopen(afterSeconds: nextBackoff())
+extension CameraFault {
+    /// The rung of the device-neutral `ReconnectLadder` this fault climbs.
+    public var reconnectFault: ReconnectFault {
+        switch self {
+        case .timeout: return .stall
+        case .ioError: return .ioError
+        case .disconnected, .busy, .failed: return .failure
         }
     }
+}
 
-    /// Exponential backoff with jitter, always inside [minimumBackoff, maximumBackoff]:
-    /// the ceiling doubles from the minimum with each consecutive failure and the delay is drawn from its upper half.
-    private func nextBackoff() -> Double {
-        let exponent = Double(max(0, min(consecutiveFailures - 1, 20)))
-        let ceiling = min(maximumBackoff, minimumBackoff * pow2(exponent))
-        let value = ceiling * (0.5 + 0.5 * random())
-        return min(maximumBackoff, max(minimumBackoff, value))
-    }
-
-    private func pow2(_ e: Double) -> Double {
-        var v = 1.0
-        for _ in 0..<Int(e) { v *= 2 }
-        return v
+extension ReconnectSchedule {
+    /// The camera's schedule: jittered, from `backoff_min_s` (0.5 s) to `backoff_max_s` (30 s).
+    ///
+    /// | fault | action |
+    /// |---|---|
+    /// | timeout | restart streaming; the next timeout without a frame reopens; after that, reopen with backoff |
+    /// | EIO / POLLERR | reopen (at once the first time, with backoff if it keeps happening) |
+    /// | ENODEV / POLLHUP | close everything, jittered backoff 0.5 s … 30 s, reopen when the device is back |
+    /// | EBUSY | back off, then reopen |
+    public static func camera(minimumBackoff: Double = 0.5, maximumBackoff: Double = 30) -> ReconnectSchedule {
+        ReconnectSchedule(minimumBackoff: minimumBackoff, maximumBackoff: maximumBackoff, jitter: true)
     }
 }
 

@@ -532,9 +532,9 @@ struct CameraBenchCommand: AsyncParsableCommand {
         settings.warmupFrames = 0
         var logger = Logger(label: "checkpointd.camera.bench")
         logger.logLevel = .error
-        let engine = V4L2CaptureEngine(settings: settings, opener: opener, logger: logger)
         return await withCheckedContinuation { (done: CheckedContinuation<(Double, Double, Int), Never>) in
-            let thread = Thread {
+            let thread = Thread { [settings, logger] in
+                let engine = V4L2CaptureEngine(settings: settings, opener: opener, logger: logger)
                 var count = 0
                 let cpu0 = Self.cpuSeconds()
                 let start = Date()

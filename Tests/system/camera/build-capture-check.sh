@@ -10,13 +10,13 @@ for d in "$ROOT"/.build*/checkouts/swift-log/Sources/Logging /opt/swift-packages
   [ -d "$d" ] && { LOGSRC=$d; break; }
 done
 [ -n "$LOGSRC" ] || { echo "swift-log sources not found (build the package first)" >&2; exit 1; }
-CORE=("$ROOT"/Sources/CheckpointCore/Support/CoreError.swift)
+CORE=("$ROOT"/Sources/CheckpointCore/Support/CoreError.swift "$ROOT"/Sources/CheckpointCore/Support/ReconnectLadder.swift)
 for f in "$ROOT"/Sources/CheckpointCore/Camera/*.swift; do
   # the config mapping needs the whole config model; the kiosk preview's drawing needs the faces model
   case "$f" in *+Config.swift|*/PreviewRendering.swift) ;; *) CORE+=("$f") ;; esac
 done
-ADAPT=("$ROOT"/Sources/CheckpointAdapters/Support/AdapterError.swift "$ROOT"/Sources/CheckpointAdapters/Camera/V4L2Device.swift
-       "$ROOT"/Sources/CheckpointAdapters/Camera/SystemV4L2Device.swift "$ROOT"/Sources/CheckpointAdapters/Camera/CaptureCancellation.swift
+ADAPT=("$ROOT"/Sources/CheckpointAdapters/Support/AdapterError.swift "$ROOT"/Sources/CheckpointAdapters/Camera/V4L2{Device,Capabilities,FormatDescription,FrameSize,FrameInterval,FrameRate,DequeuedBuffer,WaitResult}.swift
+       "$ROOT"/Sources/CheckpointAdapters/Camera/SystemV4L2Device.swift "$ROOT"/Sources/CheckpointAdapters/Support/CaptureCancellation.swift
        "$ROOT"/Sources/CheckpointAdapters/Camera/V4L2Capture.swift "$ROOT"/Sources/CheckpointAdapters/Camera/CameraProbe.swift)
 HASH=$(cat "${CORE[@]}" "${ADAPT[@]}" "$(dirname "$0")/capture-check.swift" "$ROOT/Sources/CV4L2/shim.h" "$0" | sha256sum | cut -c1-16)
 BIN=$OUTDIR/capture-check-$HASH

@@ -13,6 +13,7 @@
 //                         progress every 0.5 s
 import CheckpointCore
 import Foundation
+import Synchronization
 import Logging
 
 let args = CommandLine.arguments
@@ -97,10 +98,13 @@ final class Tally: @unchecked Sendable {
 func capture(formats: String, width: Int, height: Int, fps: Int, maxSeconds: Double, untilFrames: Int = .max, inject: Bool) {
     let settings = CameraSettings(device: device, formats: formats.split(separator: ",").compactMap { CameraPixelFormat(name: String($0)) },
                                   width: width, height: height, fps: fps, buffers: 4, frameTimeoutMs: 2500, output: .gray8)
-    let engine = V4L2CaptureEngine(settings: settings)
+    // The engine lives on its thread; this thread sees its published status and its cancellation.
+    let cancellation = CaptureCancellation()
+    let published = PublishedStatus(CameraStatus(device: device))
     let tally = Tally()
     let done = DispatchSemaphore(value: 0)
     let thread = Thread {
+        let engine = V4L2CaptureEngine(settings: settings, cancellation: cancellation, onStatus: { published.set($0) })
         engine.run { tally.add($0) }
         done.signal()
     }
@@ -125,10 +129,10 @@ func capture(formats: String, width: Int, height: Int, fps: Int, maxSeconds: Dou
             waitFor(frames() + 20)
             // A frozen camera: every buffer dropped until the engine has both restarted the stream (first frame
             // timeout) and reopened the device (second one in a row).
-            let before = engine.status.counters
+            let before = published.get().counters
             press(path, "Percentage of Dropped Buffers", 100, frames())
             let escalated = waitUntil {
-                let c = engine.status.counters
+                let c = published.get().counters
                 return c.timeouts >= before.timeouts + 2 && c.streamRestarts > before.streamRestarts && c.reopens > before.reopens
             }
             Sink.shared.say("frozen camera: \(escalated ? "restarted and reopened" : "no restart and reopen within 60 s")")
@@ -145,11 +149,11 @@ func capture(formats: String, width: Int, height: Int, fps: Int, maxSeconds: Dou
     while -start.timeIntervalSinceNow < maxSeconds && stop.read({ $0.count }) == 0 && tally.read({ $0.count }) < untilFrames {
         Thread.sleep(forTimeInterval: 0.5)
         let n = tally.read { $0.count }
-        Sink.shared.say(String(format: "t=%.1f frames=%d health=", -start.timeIntervalSinceNow, n) + engine.status.health.description)
+        Sink.shared.say(String(format: "t=%.1f frames=%d health=", -start.timeIntervalSinceNow, n) + published.get().health.description)
     }
-    engine.cancellation.cancel()
+    cancellation.cancel()
     done.wait()
-    let s = engine.status
+    let s = published.get()
     let c = s.counters
     let (count, badSize, sizes) = tally.read { ($0.count, $0.badSize, $0.sizes) }
     Sink.shared.say("format: \(s.format.map { "\($0)" } ?? "none")")
@@ -173,3 +177,11 @@ Sink.shared.open("cap.txt")
 capture(formats: "YUYV", width: 320, height: 240, fps: 25, maxSeconds: 480, inject: true)
 Sink.shared.say("capture rc=0")
 Sink.shared.open("done.txt")
+
+/// The engine's status as its `onStatus` publishes it, readable from any thread.
+final class PublishedStatus: Sendable {
+    private let value: Mutex<CameraStatus>
+    init(_ initial: CameraStatus) { value = Mutex(initial) }
+    func set(_ status: CameraStatus) { value.withLock { $0 = status } }
+    func get() -> CameraStatus { value.withLock { $0 } }
+}
