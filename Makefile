@@ -57,7 +57,8 @@ test: deps
 ## check: the fast tier for every change (minutes): unit tests and the system tests without a VM, a package build,
 ## the browser or the long crash and soak loops. CI and `make test` run everything.
 SLOW_SYSTEM_TESTS := camera-vm.test.sh powercut-vm.test.sh systemd-vm.test.sh deb.test.sh kiosk-screen.test.sh \
-                     uplink-crash.test.sh soak.test.sh fuzz.test.sh fleet-view.test.sh
+                     uplink-crash.test.sh soak.test.sh fuzz.test.sh fleet-view.test.sh \
+                     monitoring-still.test.sh
 FAST_SYSTEM_TESTS = $(filter-out $(SLOW_SYSTEM_TESTS),$(notdir $(wildcard Tests/system/*.test.sh)))
 check: deps
 	$(SWIFT) build
