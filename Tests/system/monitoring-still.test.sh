@@ -66,13 +66,13 @@ kill -0 "$DAEMON" 2>/dev/null || fail "daemon did not start: $(tail -5 "$D/daemo
 for _ in $(seq 600); do rcurl "$R/v1/fleet" | grep -q "\"$DEVICE\"" && break; sleep 0.2; done
 rcurl "$R/v1/fleet" | grep -q "\"$DEVICE\"" || fail "no heartbeat from the kiosk: $(tail -5 "$D/daemon.log")"
 
-# Asks for a still: prints the request id; the 202's body is validated against StillRequestAccepted.
+# Asks for a still: its request id in REQ; the 202's body is validated against StillRequestAccepted.
 ask() {
   local n=$1 code
   code=$(rcurl -o "$D/accepted-$n.json" -w '%{http_code}' -X POST "$R/v1/fleet/$DEVICE/still-requests")
   [ "$code" = 202 ] || fail "still request $n: HTTP $code $(cat "$D/accepted-$n.json")"
   contract StillRequestAccepted "$D/accepted-$n.json" >/dev/null || fail "the 202 does not match the contract: $(contract StillRequestAccepted "$D/accepted-$n.json")"
-  $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["requestId"])' "$D/accepted-$n.json"
+  REQ=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["requestId"])' "$D/accepted-$n.json")
 }
 # Waits until the kiosk's still request $1 is in state $2; prints the seconds it took.
 wait_state() {
@@ -93,7 +93,7 @@ reload() {
 }
 
 # 1. Stills off (the default): refused, nothing kept, the page says so.
-id1=$(ask 1) || exit 1
+ask 1; id1=$REQ
 t=$(wait_state "$id1" refused) || fail "stills off: request $id1 not refused within $WITHIN s: $(grep -i still "$D/daemon.log" | tail -3)"
 $PY -c 'import json,sys; k=[k for k in json.load(open(sys.argv[1]))["kiosks"] if k["deviceId"]=="demo-kiosk"][0]; assert k["still"]["refusal"]=="disabled", k["still"]; assert "still" not in k["still"], k["still"]' "$D/fleet.json" \
   || fail "stills off: the fleet says $(cat "$D/fleet.json")"
@@ -105,7 +105,7 @@ ok "stills off: request refused in ${t} s, the page says 'monitoring stills are 
 
 # 2. On, faces not blurred.
 reload true false
-id2=$(ask 2) || exit 1
+ask 2; id2=$REQ
 t2=$(wait_state "$id2" received) || fail "blur off: still $id2 not received within $WITHIN s: $(grep -i still "$D/daemon.log" | tail -3)"
 rcurl -D "$D/raw.headers" -o "$D/raw.jpg" "$R/v1/fleet/$DEVICE/still.jpg"
 grep -qi "^x-faces-blurred: false" "$D/raw.headers" && grep -qi "^x-request-id: $id2" "$D/raw.headers" || fail "blur off: headers $(cat "$D/raw.headers")"
@@ -113,7 +113,7 @@ ok "still_enabled = true, blur_faces = false: still $id2 received in ${t2} s ($(
 
 # 3. On, faces blurred (the default once enabled).
 reload true true
-id3=$(ask 3) || exit 1
+ask 3; id3=$REQ
 t3=$(wait_state "$id3" received) || fail "blur on: still $id3 not received within $WITHIN s: $(grep -i still "$D/daemon.log" | tail -3)"
 rcurl -D "$D/blurred.headers" -o "$D/blurred.jpg" "$R/v1/fleet/$DEVICE/still.jpg"
 grep -qi "^x-faces-blurred: true" "$D/blurred.headers" || fail "blur on: headers $(cat "$D/blurred.headers")"
