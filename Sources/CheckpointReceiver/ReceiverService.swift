@@ -353,8 +353,8 @@ public final class ReceiverService: Sendable {
     func serveStill(deviceId: String) -> Response {
         guard let latest = options.stills?.latest(deviceId: deviceId) else { return Self.problem(.notFound, "no still of this kiosk") }
         var headers: HTTPFields = [.contentType: "image/jpeg", .cacheControl: "no-store"]
-        headers[HTTPField.Name("X-Request-Id")!] = latest.still.requestId
-        headers[HTTPField.Name("X-Faces-Blurred")!] = latest.still.facesBlurred ? "true" : "false"
+        headers[HTTPFields.Element.Name("X-Request-Id")!] = latest.still.requestId
+        headers[HTTPFields.Element.Name("X-Faces-Blurred")!] = latest.still.facesBlurred ? "true" : "false"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: latest.jpeg)))
     }
 

@@ -72,12 +72,14 @@ struct StillRequestTests {
     @Test func anUnknownKioskOrAReceiverWithoutStillsRefusesTheRequest() async throws {
         let (svc, _) = try service(TestClock())
         try await testApplication(svc).test(.router) { client in
-            #expect(try await ask(client, "NEVER-SEEN").0 == .notFound)
+            let (status, _) = try await ask(client, "NEVER-SEEN")
+            #expect(status == .notFound)
         }
         let (off, _) = try service(TestClock(), stills: false)
         try await testApplication(off).test(.router) { client in
             _ = try await heartbeat(client, "K1")
-            #expect(try await ask(client, "K1").0 == .conflict)
+            let (status, _) = try await ask(client, "K1")
+            #expect(status == .conflict)
             #expect(try await page(client).contains("still-requests") == false)
         }
     }
@@ -90,7 +92,8 @@ struct StillRequestTests {
             _ = try await heartbeat(client, "K2")
             // Unsolicited: no request outstanding.
             #expect(try await postStill(client, device: "K1", request: "r-unasked") == .conflict)
-            let requestId = try #require(try await ask(client, "K1").1)
+            let (_, asked) = try await ask(client, "K1")
+            let requestId = try #require(asked)
             _ = try await heartbeat(client, "K1")
             // Another kiosk cannot answer K1's request under its own name, nor post a non-JPEG, nor a bad id.
             #expect(try await postStill(client, device: "K2", request: requestId) == .conflict)
@@ -103,8 +106,8 @@ struct StillRequestTests {
                 #expect(r.status == .ok)
                 #expect(r.headers[.contentType] == "image/jpeg")
                 #expect(Data(buffer: r.body) == Self.jpeg)
-                #expect(r.headers[HTTPField.Name("X-Request-Id")!] == requestId)
-                #expect(r.headers[HTTPField.Name("X-Faces-Blurred")!] == "true")
+                #expect(r.headers[HTTPFields.Element.Name("X-Request-Id")!] == requestId)
+                #expect(r.headers[HTTPFields.Element.Name("X-Faces-Blurred")!] == "true")
             }
             try await client.execute(uri: "/v1/fleet/K2/still.jpg", method: .get) { #expect($0.status == .notFound) }
             let still = try #require(try await fleetKiosk(client, "K1")["still"] as? [String: Any])
@@ -123,7 +126,8 @@ struct StillRequestTests {
         let (svc, _) = try service(TestClock())
         try await testApplication(svc).test(.router) { client in
             _ = try await heartbeat(client, "K1")
-            let requestId = try #require(try await ask(client, "K1").1)
+            let (_, asked) = try await ask(client, "K1")
+            let requestId = try #require(asked)
             _ = try await heartbeat(client, "K1")
             let refusal = try StillRefusal(deviceId: "K1", requestId: requestId, reason: .disabled).encoded()
             try await client.execute(uri: "/v1/monitoring/still-refusals", method: .post, headers: [.contentType: "application/json"],
@@ -156,7 +160,8 @@ struct StillRequestTests {
         let (svc, dir) = try service(clock)
         try await testApplication(svc).test(.router) { client in
             _ = try await heartbeat(client, "K1")
-            let requestId = try #require(try await ask(client, "K1").1)
+            let (_, asked) = try await ask(client, "K1")
+            let requestId = try #require(asked)
             _ = try await heartbeat(client, "K1")
             #expect(try await postStill(client, device: "K1", request: requestId, blurred: false) == .created)
         }

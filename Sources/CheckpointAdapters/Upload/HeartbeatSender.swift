@@ -118,12 +118,12 @@ public final class HeartbeatSender: Sendable {
 
     /// Applies a reload of `[upload]`, `[heartbeat] interval_s` and `[monitoring]`.
     public func reconfigure(upload: UploadConfiguration, intervalSeconds: Double, stillEnabled: Bool? = nil, blurFaces: Bool? = nil) throws {
-        try transport.withLock { try $0.reconfigure(Self.transfer(upload)) }
-        schedule.withLock { $0.interval = max(1, intervalSeconds) }
         stillPolicy.withLock { p in
             if let stillEnabled { p.stillEnabled = stillEnabled }
             if let blurFaces { p.blurFaces = blurFaces }
         }
+        schedule.withLock { $0.interval = max(1, intervalSeconds) }
+        try transport.withLock { try $0.reconfigure(Self.transfer(upload)) }
     }
 
     /// Runs until the task is cancelled.
