@@ -43,6 +43,8 @@ public struct FleetView: Codable, Sendable, Equatable {
         public var freeDiskBytes: Int64
         public var uptimeSeconds: Double
         public var screenings: Heartbeat.Screenings
+        /// Monitoring stills: the latest request's state and the latest still kept (nil: none).
+        public var still: MonitoringStills.State?
     }
 
     public struct Thresholds: Sendable, Equatable {
@@ -76,6 +78,8 @@ public struct FleetView: Codable, Sendable, Equatable {
     }
 
     public var generatedAt: Date
+    /// Whether this receiver keeps monitoring stills (`--stills`): the page offers its button only then.
+    public var stillsEnabled = false
     public var silentAfterSeconds: Double
     public var counts: Counts
     /// Silent kiosks first (longest silent first), then failed, then needing attention, then fine; by device id within.

@@ -31,7 +31,7 @@ public enum FleetPage {
             let st = statusText[k.status]!
             let reasons = k.reasons.map { escape(reasonText($0)) }.joined(separator: "<br>")
             rows += """
-            <tr class="\(k.status.rawValue)" data-device="\(escape(k.deviceId))" data-status="\(k.status.rawValue)">
+            <tr id="kiosk-\(escape(k.deviceId))" class="\(k.status.rawValue)" data-device="\(escape(k.deviceId))" data-status="\(k.status.rawValue)">
             <td><b>\(escape(k.deviceId))</b><br><small>\(escape(k.checkpointId))</small></td>
             <td class="st"><b>\(st.vi)</b><br><small>\(st.en)</small>\(reasons.isEmpty ? "" : "<div class=\"why\">\(reasons)</div>")</td>
             <td>\(age(k.secondsSinceHeartbeat))<br><small>\(time(k.lastHeartbeatAt))</small></td>
@@ -42,12 +42,13 @@ public enum FleetPage {
             <td>\(k.lastSuccessfulUploadAt.map(time) ?? "—")</td>
             <td class="n">\(String(format: "%.1f", Double(k.freeDiskBytes) / 1e9)) GB</td>
             <td><small>\(escape(k.softwareVersion))</small></td>
+            \(fleet.stillsEnabled ? stillCell(k) : "")
             </tr>
 
             """
         }
         if fleet.kiosks.isEmpty {
-            rows = "<tr><td colspan=\"10\">Chưa có kiosk nào gửi tín hiệu. / No kiosk has sent a heartbeat yet.</td></tr>\n"
+            rows = "<tr><td colspan=\"\(fleet.stillsEnabled ? 11 : 10)\">Chưa có kiosk nào gửi tín hiệu. / No kiosk has sent a heartbeat yet.</td></tr>\n"
         }
         let c = fleet.counts
         return """
@@ -75,6 +76,8 @@ public enum FleetPage {
         tr.failed { background: #fbe3e3; } tr.failed td.st { border-left: 8px solid #7a0010; color: #7a0010; }
         tr.attention { background: #fff4e0; } tr.attention td.st { border-left: 8px solid #d98b00; }
         tr.ok td.st { border-left: 8px solid #2e7d32; color: #2e7d32; }
+        td.still img { display: block; width: 200px; height: auto; border: 1px solid #999; margin-bottom: .2rem; }
+        td.still .off { color: #7a0010; font-weight: 600; } td.still button { margin-top: .3rem; }
         </style>
         </head>
         <body>
@@ -99,6 +102,7 @@ public enum FleetPage {
         <th>Gửi thành công cuối<br><small>Last upload</small></th>
         <th>Đĩa trống<br><small>Free disk</small></th>
         <th>Phiên bản<br><small>Version</small></th>
+        \(fleet.stillsEnabled ? "<th>Ảnh giám sát<br><small>Monitoring still</small></th>" : "")
         </tr></thead>
         <tbody>
         \(rows)</tbody>
@@ -107,6 +111,28 @@ public enum FleetPage {
         </html>
 
         """
+    }
+
+    /// The monitoring still cell: the latest still (time, request, blurred or not), the latest request's state, and
+    /// the button that asks for a new one (a plain form: the page has no script).
+    static func stillCell(_ k: FleetView.Kiosk) -> String {
+        let id = escape(k.deviceId)
+        var cell = "<td class=\"still\" data-still-state=\"\(k.still?.request?.rawValue ?? "none")\">"
+        if let still = k.still?.still {
+            cell += "<a href=\"/v1/fleet/\(id)/still.jpg\"><img src=\"/v1/fleet/\(id)/still.jpg?r=\(escape(still.requestId))\" alt=\"Ảnh giám sát / monitoring still \(id)\"></a>"
+            cell += "<small>\(time(still.receivedAt)) · "
+            cell += still.facesBlurred ? "khuôn mặt đã làm mờ / faces blurred" : "<b>khuôn mặt KHÔNG làm mờ / faces NOT blurred</b>"
+            cell += "</small><br>"
+        }
+        switch (k.still?.request, k.still?.refusal) {
+        case (.pending?, _): cell += "<small>Đang chờ tín hiệu kế tiếp của kiosk / waiting for the kiosk's next heartbeat</small>"
+        case (.delivered?, _): cell += "<small>Kiosk đã nhận yêu cầu, đang chờ ảnh / requested, waiting for the still</small>"
+        case (.refused?, .disabled?): cell += "<span class=\"off\">Kiosk này tắt ảnh giám sát / monitoring stills are off on this kiosk</span>"
+        case (.refused?, _): cell += "<span class=\"off\">Kiosk không có khung hình camera / no camera frame on this kiosk</span>"
+        case (.received?, _), (nil, _): break
+        }
+        cell += "<form method=\"post\" action=\"/v1/fleet/\(id)/still-requests\"><button type=\"submit\">Chụp ảnh / Request still</button></form></td>"
+        return cell
     }
 
     /// "42 giây / s", "5 phút / min", "3 giờ / h", "2 ngày / d".

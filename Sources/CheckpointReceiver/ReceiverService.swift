@@ -22,10 +22,13 @@ public struct ReceiverOptions: Sendable {
     public var devices: DevicePolicy
     /// Most requests (records and heartbeats) one device may make per minute; beyond, 429 with Retry-After. 0 = no limit.
     public var perDevicePerMinute: Int
+    /// Monitoring stills (requests, the latest still per kiosk); nil = operators cannot ask for stills.
+    public var stills: MonitoringStills?
 
     public init(facesDirectory: String? = nil, maxBodyBytes: Int = 16 * 1024 * 1024, faults: FaultInjection? = nil,
                 fleet: FleetView.Thresholds = .init(), clock: @escaping @Sendable () -> Date = { Date() }, devices: DevicePolicy = .init(),
-                perDevicePerMinute: Int = 600) {
+                perDevicePerMinute: Int = 600, stills: MonitoringStills? = nil) {
+        self.stills = stills
         self.devices = devices
         self.perDevicePerMinute = perDevicePerMinute
         self.facesDirectory = facesDirectory
@@ -93,6 +96,12 @@ public final class ReceiverService: Sendable {
         router.post("/v1/heartbeats") { [self] request, context -> Response in
             await self.receiveHeartbeat(request, channel: context.channel)
         }
+        router.post("/v1/monitoring/stills") { [self] request, context -> Response in
+            await self.receiveStill(request, channel: context.channel)
+        }
+        router.post("/v1/monitoring/still-refusals") { [self] request, context -> Response in
+            await self.receiveStillRefusal(request, channel: context.channel)
+        }
         if fleetView { addFleetRoutes(router) }
         router.get("/healthz") { _, _ in "ok\n" }
         return router
@@ -113,6 +122,12 @@ public final class ReceiverService: Sendable {
         router.get("/fleet") { [self] _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: FleetPage.html(try await self.fleet()))))
+        }
+        router.post("/v1/fleet/:deviceId/still-requests") { [self] request, context -> Response in
+            await self.requestStill(request, deviceId: context.parameters.get("deviceId") ?? "")
+        }
+        router.get("/v1/fleet/:deviceId/still.jpg") { [self] _, context -> Response in
+            self.serveStill(deviceId: context.parameters.get("deviceId") ?? "")
         }
         router.get("/metrics") { [self] _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -142,13 +157,25 @@ public final class ReceiverService: Sendable {
                 if (try? FileManager.default.removeItem(atPath: path)) != nil { faces += 1 }
             }
         }
-        if records > 0 || faces > 0 { logger.notice("retention purge", metadata: ["records": "\(records)", "faces": "\(faces)"]) }
+        // Stills show people: they go with the faces' retention (else the records'), whichever is set.
+        var stills = 0
+        if let days = faceDays ?? recordDays, let store = options.stills {
+            stills = store.purge(receivedBefore: now.addingTimeInterval(-Double(days) * 86400))
+        }
+        if records > 0 || faces > 0 || stills > 0 {
+            logger.notice("retention purge", metadata: ["records": "\(records)", "faces": "\(faces)", "stills": "\(stills)"])
+        }
         return (records, faces)
     }
 
     /// The fleet as of now.
     public func fleet() async throws -> FleetView {
-        FleetView(heartbeats: try await storage.latestHeartbeats(), now: options.clock(), thresholds: options.fleet)
+        var view = FleetView(heartbeats: try await storage.latestHeartbeats(), now: options.clock(), thresholds: options.fleet)
+        if let stills = options.stills {
+            view.stillsEnabled = true
+            for i in view.kiosks.indices { view.kiosks[i].still = stills.state(deviceId: view.kiosks[i].deviceId) }
+        }
+        return view
     }
 
     /// The test stand's misbehaviour, if any, for this request.
@@ -325,12 +352,6 @@ public final class ReceiverService: Sendable {
         }
     }
 
-    /// What the receiver answers a heartbeat with.
-    struct HeartbeatReceipt: Codable {
-        let deviceId: String
-        let receivedAt: String
-    }
-
     /// Largest heartbeat accepted: a heartbeat is about 1 KB.
     static let maxHeartbeatBytes = 64 * 1024
 
@@ -362,8 +383,126 @@ public final class ReceiverService: Sendable {
                 "device": "\(heartbeat.deviceId)", "changes": "\(heartbeat.changes.map(\.rawValue).joined(separator: ","))",
             ])
         }
-        return (try? Self.json(.ok, HeartbeatReceipt(deviceId: heartbeat.deviceId, receivedAt: now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))))
+        // An operator's still request rides on this reply, once.
+        let still = options.stills?.take(deviceId: heartbeat.deviceId)
+        if let still { logger.notice("monitoring still request handed to the kiosk", metadata: ["device": "\(heartbeat.deviceId)", "request_id": "\(still.id)"]) }
+        return (try? Self.json(.ok, HeartbeatReceipt(deviceId: heartbeat.deviceId, receivedAt: Self.timestamp(now), stillRequest: still)))
             ?? Response(status: .ok)
+    }
+
+    static func timestamp(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }
+
+    // MARK: Monitoring stills
+
+    struct StillRequestAccepted: Codable {
+        let deviceId: String
+        let requestId: String
+        let requestedAt: String
+    }
+
+    struct StillReceipt: Codable {
+        let deviceId: String
+        let requestId: String
+        let receivedAt: String
+        let bytes: Int
+    }
+
+    /// Largest refusal accepted (a refusal is about 100 bytes).
+    static let maxRefusalBytes = 4 * 1024
+
+    /// `POST /v1/fleet/{deviceId}/still-requests`: an operator asks for a still of a kiosk that has sent a heartbeat.
+    /// 202 (JSON) with the request id; from the fleet page's form, 303 back to the page.
+    func requestStill(_ request: Request, deviceId: String) async -> Response {
+        guard let stills = options.stills else {
+            return Self.problem(.conflict, "monitoring stills are not kept by this receiver (start it with --stills DIR)")
+        }
+        guard MonitoringStills.isSafeDeviceId(deviceId) else { return Self.problem(.notFound, "no such kiosk") }
+        let known: Bool
+        do { known = try await storage.latestHeartbeats().contains { $0.deviceId == deviceId } } catch {
+            return Self.problem(.serviceUnavailable, "storage unavailable; retry later")
+        }
+        guard known else { return Self.problem(.notFound, "no such kiosk (it has never sent a heartbeat)") }
+        let now = options.clock()
+        let id = stills.request(deviceId: deviceId, now: now)
+        logger.notice("monitoring still requested", metadata: ["device": "\(deviceId)", "request_id": "\(id)"])
+        if request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
+            return Response(status: .seeOther, headers: [.location: "/fleet#kiosk-\(deviceId)"])
+        }
+        return (try? Self.json(.accepted, StillRequestAccepted(deviceId: deviceId, requestId: id, requestedAt: Self.timestamp(now))))
+            ?? Response(status: .accepted)
+    }
+
+    /// `GET /v1/fleet/{deviceId}/still.jpg`: the latest still of a kiosk.
+    func serveStill(deviceId: String) -> Response {
+        guard let latest = options.stills?.latest(deviceId: deviceId) else { return Self.problem(.notFound, "no still of this kiosk") }
+        var headers: HTTPFields = [.contentType: "image/jpeg", .cacheControl: "no-store"]
+        headers[HTTPFields.Element.Name("X-Request-Id")!] = latest.still.requestId
+        headers[HTTPFields.Element.Name("X-Faces-Blurred")!] = latest.still.facesBlurred ? "true" : "false"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: latest.jpeg)))
+    }
+
+    /// `POST /v1/monitoring/stills?deviceId&requestId&facesBlurred&faces`: a kiosk's still (JPEG) for a request it was
+    /// handed. Same device rules as records: a kiosk posts only its own.
+    func receiveStill(_ request: Request, channel: (any Channel)? = nil) async -> Response {
+        let q = request.uri.queryParameters
+        guard let deviceId = q.get("deviceId"), MonitoringStills.isSafeDeviceId(deviceId) else {
+            return Self.problem(.badRequest, "deviceId missing or not a device id")
+        }
+        guard let requestId = q.get("requestId"), MonitoringStill.isValidRequestId(requestId) else {
+            return Self.problem(.badRequest, "requestId missing or malformed")
+        }
+        guard let blurred = q.get("facesBlurred").flatMap(Bool.init) else { return Self.problem(.badRequest, "facesBlurred must be true or false") }
+        let faces = q.get("faces").flatMap(Int.init) ?? 0
+        guard request.headers[.contentType]?.lowercased().hasPrefix("image/jpeg") == true else {
+            return Self.problem(.unsupportedMediaType, "expected image/jpeg")
+        }
+        if let refusal = await refused(channel, deviceId: deviceId, what: "monitoring still") { return refusal }
+        if let limited = overLimit(deviceId) { return limited }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: options.maxBodyBytes) } catch {
+            return Self.problem(.contentTooLarge, "still larger than \(options.maxBodyBytes) bytes")
+        }
+        let jpeg = Data(buffer: body)
+        guard jpeg.count > 3, jpeg.prefix(3) == Data([0xFF, 0xD8, 0xFF]) else { return Self.problem(.unprocessableContent, "the body is not a JPEG") }
+        guard let stills = options.stills else { return Self.problem(.conflict, "monitoring stills are not kept by this receiver") }
+        guard stills.isOutstanding(deviceId: deviceId, requestId: requestId) else {
+            logger.warning("monitoring still without an outstanding request refused", metadata: ["device": "\(deviceId)", "request_id": "\(requestId)"])
+            return Self.problem(.conflict, "no outstanding still request \(requestId) for this device")
+        }
+        let now = options.clock()
+        do {
+            _ = try stills.store(deviceId: deviceId, requestId: requestId, jpeg: jpeg, facesBlurred: blurred, faces: faces, now: now)
+        } catch {
+            logger.error("cannot store a monitoring still", metadata: ["device": "\(deviceId)", "request_id": "\(requestId)", "error": "\(error)"])
+            return Self.problem(.serviceUnavailable, "storage unavailable")
+        }
+        logger.notice("monitoring still received", metadata: ["device": "\(deviceId)", "request_id": "\(requestId)", "bytes": "\(jpeg.count)",
+                                                            "faces_blurred": "\(blurred)"])
+        return (try? Self.json(.created, StillReceipt(deviceId: deviceId, requestId: requestId, receivedAt: Self.timestamp(now), bytes: jpeg.count)))
+            ?? Response(status: .created)
+    }
+
+    /// `POST /v1/monitoring/still-refusals`: a kiosk says no still will come for a request, and why.
+    func receiveStillRefusal(_ request: Request, channel: (any Channel)? = nil) async -> Response {
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+            return Self.problem(.unsupportedMediaType, "expected application/json")
+        }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: Self.maxRefusalBytes) } catch {
+            return Self.problem(.contentTooLarge, "refusal larger than \(Self.maxRefusalBytes) bytes")
+        }
+        guard let refusal = try? JSONDecoder().decode(StillRefusal.self, from: Data(buffer: body)),
+              MonitoringStills.isSafeDeviceId(refusal.deviceId), MonitoringStill.isValidRequestId(refusal.requestId) else {
+            return Self.problem(.unprocessableContent, "not a StillRefusal of this contract")
+        }
+        if let denied = await refused(channel, deviceId: refusal.deviceId, what: "monitoring still refusal") { return denied }
+        if let limited = overLimit(refusal.deviceId) { return limited }
+        guard let stills = options.stills, stills.refused(deviceId: refusal.deviceId, requestId: refusal.requestId, reason: refusal.reason) else {
+            return Self.problem(.conflict, "no outstanding still request \(refusal.requestId) for this device")
+        }
+        logger.notice("monitoring still refused by the kiosk", metadata: ["device": "\(refusal.deviceId)", "request_id": "\(refusal.requestId)",
+                                                                        "reason": "\(refusal.reason.rawValue)"])
+        return Response(status: .noContent)
     }
 
     static func problem(_ status: HTTPResponse.Status, _ message: String) -> Response {

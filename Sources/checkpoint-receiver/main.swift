@@ -27,6 +27,7 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "SQLite database for received records (the embedded default: one receiver).") var db: String?
     @Option(help: "PostgreSQL instead of SQLite: postgres://user[:password]@host[:port]/database[?sslmode=MODE[&sslrootcert=CA.pem]] (password also from PGPASSWORD). sslmode: disable (loopback only), require (TLS verified against the system's CAs), verify-ca (against sslrootcert), verify-full (against sslrootcert and the host name; what a province uses). The receiver does not start when the server's certificate does not verify. Several receivers may share one database.") var postgres: String?
     @Option(help: "Directory for received face images (default: none kept).") var faces: String?
+    @Option(help: "Directory for monitoring stills (the latest per kiosk, asked for from the fleet page or POST /v1/fleet/DEVICE/still-requests; deleted with --face-retention-days, else --retention-days). Default: operators cannot ask for stills.") var stills: String?
     @Option(help: "Server certificate chain (PEM). Without it the receiver speaks plain HTTP, on loopback only.") var tlsCert: String?
     @Option(help: "Server private key (PEM).") var tlsKey: String?
     @Option(help: "Require client certificates signed by this CA (PEM): mutual TLS; each certificate's subject CN must be the deviceId it uploads for (403 otherwise).") var clientCA: String?
@@ -52,7 +53,7 @@ struct ServeOptions: ParsableArguments {
         if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if let d = retentionDays, d < 30 { throw ValidationError("--retention-days must be at least 30 (Idempotency-Keys are kept 30 days)") }
         if let d = faceRetentionDays, d < 1 { throw ValidationError("--face-retention-days must be at least 1") }
-        if faceRetentionDays != nil && faces == nil { throw ValidationError("--face-retention-days needs --faces") }
+        if faceRetentionDays != nil && faces == nil && stills == nil { throw ValidationError("--face-retention-days needs --faces or --stills") }
         if adminPort != nil && tlsCert == nil && !ReceiverServer.isLoopback(adminHost) {
             throw ValidationError("plain HTTP is only served on loopback: the admin listener on \(adminHost) needs --tls-cert and --tls-key")
         }
@@ -89,7 +90,7 @@ struct ServeOptions: ParsableArguments {
             facesDirectory: faces, maxBodyBytes: maxBodyBytes, faults: faults,
             fleet: FleetView.Thresholds(silentAfterSeconds: Double(silentAfter), calibrationMaxAgeDays: Double(calibrationMaxAgeDays)),
             devices: DevicePolicy(requireClientCertificate: clientCA != nil, revoked: try revoked.map(RevocationList.init(path:))),
-            perDevicePerMinute: perDevicePerMinute ?? (faults == nil ? 600 : 0)),
+            perDevicePerMinute: perDevicePerMinute ?? (faults == nil ? 600 : 0), stills: try stills.map(MonitoringStills.init(directory:))),
                                       logger: logger)
         let tls = tlsCert.map { ReceiverTLS(certificateChain: $0, privateKey: tlsKey!, clientCA: clientCA) }
         let app = try ReceiverServer.application(router: service.router(fleetView: adminPort == nil), host: host, port: port, tls: tls,

@@ -138,7 +138,8 @@ enum Daemon {
                 await uploader.reconfigured(policy: uploadPolicy(next.upload), transportChanged: transportChanged)
                 stateMetrics.calibration(id: next.calibration.record.id, calibratedAt: next.calibration.record.calibratedAt)
                 stateMetrics.clientCertificate(path: next.upload.clientCert)
-                try? heartbeatTally.withLock { $0 }?.reconfigure(upload: transport, intervalSeconds: Double(next.heartbeat.intervalSeconds))
+                try? heartbeatTally.withLock { $0 }?.reconfigure(upload: transport, intervalSeconds: Double(next.heartbeat.intervalSeconds),
+                                                                  stillEnabled: next.monitoring.stillEnabled, blurFaces: next.monitoring.blurFaces)
                 let previous = await running.swap(next)
                 for setting in ConfigReload.restartRequired(from: previous, to: next) {
                     logger.warning("changed \(setting) takes effect after a restart (systemctl restart checkpointd)")
@@ -153,6 +154,8 @@ enum Daemon {
                 upload: UploadConfiguration(initial.upload), intervalSeconds: Double(initial.heartbeat.intervalSeconds),
                 identity: HeartbeatIdentity(deviceId: initial.kiosk.deviceID, checkpointId: initial.kiosk.checkpointID,
                                             bootId: SystemRecordClock().bootId),
+                monitoring: StillRequestPolicy(stillEnabled: initial.monitoring.stillEnabled, blurFaces: initial.monitoring.blurFaces),
+                still: { blur in await monitoringStill(snapshot, blurFaces: blur) },
                 conditions: {
                     let u = uploader.status
                     return HeartbeatConditions(stages: await health.stages, sensorAvailable: await hub.engineStatus().sensorAvailable,
@@ -188,6 +191,20 @@ enum Daemon {
         try await group.run()
         curl.shutdown()
         logger.notice("checkpointd stopped")
+    }
+
+    /// The newest camera frame as a monitoring still: every detected face blurred (core's `MonitoringStill`) unless
+    /// `blurFaces` is false, encoded as JPEG on a thread of its own. Nil when no frame comes within 10 s.
+    static func monitoringStill(_ snapshot: LiveSnapshot, blurFaces: Bool) async -> HeartbeatSender.Still? {
+        guard let capture = await snapshot.next(timeout: .seconds(10)) else { return nil }
+        let thread = DedicatedThread(name: "ckpt.still")
+        defer { thread.stop() }
+        return try? await thread.run { () -> HeartbeatSender.Still in
+            let frame = blurFaces ? MonitoringStill.blurFaces(capture.frame, boxes: capture.faces.map(\.box)) : capture.frame
+            let jpeg = try ImageCodec.encode(frame.pixels, width: frame.width, height: frame.height, channels: frame.layout.bytesPerPixel,
+                                             quality: MonitoringStill.jpegQuality)
+            return HeartbeatSender.Still(jpeg: Data(jpeg), faces: capture.faces.count, facesBlurred: blurFaces)
+        }
     }
 
     // MARK: Config → adapters

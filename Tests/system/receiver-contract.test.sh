@@ -68,7 +68,8 @@ for _ in $(seq 600); do grep -q '^listening on' "$W/out" 2>/dev/null && break; s
 PORT=$(awk '/^listening on/{print $3}' "$W/out")
 [ -n "$PORT" ] || fail "receiver did not start: $(cat "$W/err")"
 
-cd "$W" && "$VENV/bin/schemathesis" run "$SPEC" --experimental=openapi-3.1 --base-url "http://127.0.0.1:$PORT" --checks all \
+# The hooks add a serializer for the stills' image/jpeg body (Tests/system/lib/schemathesis_hooks.py).
+cd "$W" && PYTHONPATH="$HERE/lib" SCHEMATHESIS_HOOKS=schemathesis_hooks "$VENV/bin/schemathesis" run "$SPEC" --experimental=openapi-3.1 --base-url "http://127.0.0.1:$PORT" --checks all \
   --hypothesis-max-examples "${CONTRACT_EXAMPLES:-150}" --hypothesis-seed 20261206 --hypothesis-deadline none \
   --workers 1 --no-color >"$W/st.log" 2>&1
 rc=$?

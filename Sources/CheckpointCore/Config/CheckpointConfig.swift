@@ -25,6 +25,7 @@ public struct CheckpointConfig: Sendable {
     public var ui: UI
     public var upload: Upload
     public var heartbeat: Heartbeat
+    public var monitoring: Monitoring
     public var queue: Queue
     public var logging: Logging
     /// The calibration file named by `thermal.calibration`, validated too.
@@ -180,6 +181,11 @@ public struct CheckpointConfig: Sendable {
         public var intervalSeconds: Int
     }
 
+    public struct Monitoring: Sendable, Equatable {
+        public var stillEnabled: Bool
+        public var blurFaces: Bool
+    }
+
     public struct Queue: Sendable, Equatable {
         public var databasePath: String
         public var maxBytes: Int
@@ -226,6 +232,7 @@ public struct CheckpointConfig: Sendable {
                          + (ui.qrScan ? ", QR scan" : ", no QR scan"))
         }
         lines.append("upload: \(upload.endpoint)" + (upload.caFile.map { " (CA \($0))" } ?? "") + (upload.clientCert != nil ? " with client certificate" : ""))
+        lines.append("monitoring: " + (monitoring.stillEnabled ? "stills on request, faces \(monitoring.blurFaces ? "blurred" : "NOT blurred")" : "stills off"))
         lines.append(
             "queue: \(queue.databasePath), max \(queue.maxBytes) bytes, keep \(queue.minFreeBytes) bytes free")
         lines.append("logging: \(logging.level.rawValue)")
@@ -255,6 +262,7 @@ extension CheckpointConfig {
         self.ui = UI(ui)
         upload = Upload(u)
         heartbeat = Heartbeat(r[table: "heartbeat"])
+        monitoring = Monitoring(r[table: "monitoring"])
         queue = Queue(q)
         logging = Logging(l)
     }
@@ -386,6 +394,12 @@ extension CheckpointConfig.Upload {
 extension CheckpointConfig.Heartbeat {
     public init(_ h: ResolvedTable) {
         self.init(enabled: h.get("enabled", bool), intervalSeconds: h.get("interval_s", int))
+    }
+}
+
+extension CheckpointConfig.Monitoring {
+    public init(_ m: ResolvedTable) {
+        self.init(stillEnabled: m.get("still_enabled", bool), blurFaces: m.get("blur_faces", bool))
     }
 }
 

@@ -16,7 +16,7 @@ public enum CheckpointConfigSchema {
     public static let root = ConfigTable(
         "", doc: "checkpointd daemon configuration",
         keys: [],
-        tables: [kiosk, camera, detector, tracking, snapshot, thermal, screening, api, ui, upload, heartbeat, queue, logging])
+        tables: [kiosk, camera, detector, tracking, snapshot, thermal, screening, api, ui, upload, heartbeat, monitoring, queue, logging])
 
     static let kiosk = ConfigTable(
         "kiosk", doc: "Identity of this kiosk, recorded in every declaration.", restart: true,
@@ -207,6 +207,13 @@ public enum CheckpointConfigSchema {
         keys: [
             Schema.bool("enabled", true, "Send heartbeats: at start, every interval_s, and at once when the sensor or camera is lost or back, the uplink alert changes or records are dead-lettered."),
             Schema.int("interval_s", 300, 30, 3600, unit: "s", "Time between heartbeats when nothing changes; the fleet view calls a kiosk silent after a few missed ones."),
+        ])
+
+    static let monitoring = ConfigTable(
+        "monitoring", doc: "Monitoring stills for the province's monitoring app: on an operator's request, carried on a heartbeat's reply, one current camera still is uploaded (POST …/v1/monitoring/stills). Off by default; every request is logged (request id, outcome, size; never the image).",
+        keys: [
+            Schema.bool("still_enabled", false, "Answer an operator's still request with one current camera still; when false the request is refused (the fleet page says stills are off on this kiosk) and logged."),
+            Schema.bool("blur_faces", true, "Blur every detected face (box plus a margin) in a still before it leaves the kiosk; false sends faces as the camera sees them (personal data: only where the province's rules allow it)."),
         ])
 
     static let queue = ConfigTable(

@@ -192,14 +192,17 @@ public struct Heartbeat: Codable, Sendable, Equatable {
 extension Heartbeat {
     /// Where heartbeats go: the upload endpoint with its last path segment replaced by `heartbeats`
     /// (`https://host/v1/records` → `https://host/v1/heartbeats`), so one `[upload]` table names both.
-    public static func endpoint(forUpload upload: String) -> String {
+    public static func endpoint(forUpload upload: String) -> String { endpoint(forUpload: upload, last: "heartbeats") }
+
+    /// The upload endpoint with its last path segment replaced by `last` (which may hold several segments).
+    static func endpoint(forUpload upload: String, last: String) -> String {
         guard var c = URLComponents(string: upload) else { return upload }
         var segments = c.path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         while segments.count > 1 && segments.last == "" { segments.removeLast() }
         if segments.count > 1 {
-            segments[segments.count - 1] = "heartbeats"
+            segments[segments.count - 1] = last
         } else {
-            segments.append("heartbeats")
+            segments.append(last)
         }
         c.path = segments.joined(separator: "/")
         c.query = nil

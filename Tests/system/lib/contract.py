@@ -3,6 +3,7 @@
 Heartbeat schemas).
 
 Usage: contract.py OPENAPI_YAML RECEIVER_DB [RECEIVER_DB ...] [--heartbeats]
+       contract.py OPENAPI_YAML --schema NAME FILE.json [FILE.json ...]
 Prints "contract: N records valid, M heartbeats valid" and exits 0, or prints each violation (record id or device,
 JSON path, message; never the personal values) and exits 1. Without --heartbeats there must be records; with it,
 heartbeats (and records are optional). A real validator: jsonschema's Draft 2020-12 validator (OpenAPI 3.1's
@@ -28,7 +29,27 @@ def record_validator(spec_path, name="Record"):
     return jsonschema.Draft202012Validator(schema, format_checker=checker)
 
 
+def validate_documents(spec_path, name, paths):
+    """`contract.py OPENAPI --schema NAME FILE.json ...`: each JSON document against one named schema of the contract
+    (what the receiver answered or kept: a Fleet, a StillRequestAccepted, a StillReceipt, a HeartbeatReceipt)."""
+    validator = record_validator(spec_path, name)
+    bad = 0
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+            bad += 1
+            where = "/".join(str(p) for p in err.absolute_path) or "(document)"
+            print(f"contract: {path}: {where}: violates '{err.validator}' ({err.validator_value!r:.80})")
+    if bad:
+        return 1
+    print(f"contract: {len(paths)} {name} valid")
+    return 0
+
+
 def main(argv):
+    if len(argv) >= 5 and argv[2] == "--schema":
+        return validate_documents(argv[1], argv[3], argv[4:])
     want_heartbeats = "--heartbeats" in argv
     argv = [a for a in argv if a != "--heartbeats"]
     if len(argv) < 3:
