@@ -1,5 +1,6 @@
 import CheckpointAdapters
 import CheckpointCore
+import CheckpointServices
 import Foundation
 import Logging
 import Prometheus
@@ -261,10 +262,3 @@ actor RunningConfig {
     }
 }
 
-/// Runs the heartbeat sender until shutdown.
-struct HeartbeatService: Service {
-    let sender: HeartbeatSender
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await sender.run() }
-    }
-}
