@@ -9,9 +9,9 @@ public actor HealthBoard {
 
     public init(clock: @escaping @Sendable () -> UInt64) { self.clock = clock }
 
-    public func register(_ stage: String, stallLimitSeconds: Double) { supervisor.register(stage, stallLimitSeconds: stallLimitSeconds, now: clock()) }
-    public func progress(_ stage: String) { supervisor.progress(stage, now: clock()) }
-    public func report(_ stage: String, _ state: HealthSupervisor.State) { supervisor.report(stage, state, now: clock()) }
+    public func register(_ stage: HealthStage, stallLimitSeconds: Double) { supervisor.register(stage, stallLimitSeconds: stallLimitSeconds, now: clock()) }
+    public func progress(_ stage: HealthStage) { supervisor.progress(stage, now: clock()) }
+    public func report(_ stage: HealthStage, _ state: HealthSupervisor.State) { supervisor.report(stage, state, now: clock()) }
 
     /// A camera frame arrived: counts towards the fps figure.
     public func frame() {
@@ -19,7 +19,7 @@ public actor HealthBoard {
         framesSeen += 1
         fpsWindow.append(now)
         fpsWindow.removeAll { now - $0 > 5_000_000_000 }
-        supervisor.progress("camera", now: now)
+        supervisor.progress(.camera, now: now)
     }
 
     public var cameraFPS: Double? {
@@ -30,8 +30,8 @@ public actor HealthBoard {
     }
 
     public func shouldPetWatchdog() -> Bool { supervisor.shouldPetWatchdog(now: clock()) }
-    public func stalled() -> [String] { supervisor.stalled(now: clock()).map(\.name) }
+    public func stalled() -> [HealthStage] { supervisor.stalled(now: clock()).map(\.stage) }
     public var overall: HealthSupervisor.State { supervisor.overall }
     public var stages: [HealthSupervisor.Stage] { supervisor.stages }
-    public func state(of stage: String) -> HealthSupervisor.State? { supervisor.stages.first { $0.name == stage }?.state }
+    public func state(of stage: HealthStage) -> HealthSupervisor.State? { supervisor.stages.first { $0.stage == stage }?.state }
 }

@@ -12,7 +12,8 @@ public struct SupervisorService: Service {
     let health: HealthBoard
     let store: QueueStore
     let uploader: UploadService
-    let cameraHealth: @Sendable () -> HealthSupervisor.State?
+    /// The camera, when the vision stage runs: its own health is reported each tick.
+    let camera: (any FrameSource)?
     let metrics: PipelineMetrics
     let reload: @Sendable () async -> [String]
     let logger: Logger
@@ -20,13 +21,13 @@ public struct SupervisorService: Service {
     let tickSeconds: Double?
 
     public init(notifier: any ServiceNotifier, health: HealthBoard, store: QueueStore, uploader: UploadService,
-                cameraHealth: @escaping @Sendable () -> HealthSupervisor.State?, metrics: PipelineMetrics,
+                camera: (any FrameSource)?, metrics: PipelineMetrics,
                 reload: @escaping @Sendable () async -> [String], logger: Logger, tickSeconds: Double? = nil) {
         self.notifier = notifier
         self.health = health
         self.store = store
         self.uploader = uploader
-        self.cameraHealth = cameraHealth
+        self.camera = camera
         self.metrics = metrics
         self.reload = reload
         self.logger = logger
@@ -50,9 +51,7 @@ public struct SupervisorService: Service {
     private func tickLoop(every seconds: Double) async {
         var policy = SupervisorPolicy()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if let camera = cameraHealth() {
-                if case .ok = camera {} else { await health.report("camera", camera) }
-            }
+            if let state = camera?.cameraHealth?.stageState { await health.report(.camera, state) }
             let actions = policy.tick(status: await statusLine(), stalled: await health.stalled())
             if let status = actions.status { try? notifier.status(status) }
             if let fps = await health.cameraFPS { metrics.cameraFPS.record(fps) }
@@ -60,7 +59,7 @@ public struct SupervisorService: Service {
             switch actions.log {
             case .recovered: logger.notice("all stages progressing again")
             case .stalled(let stalled):
-                logger.error("stages stalled; withholding the watchdog ping", metadata: ["stages": "\(stalled.joined(separator: ","))"])
+                logger.error("stages stalled; withholding the watchdog ping", metadata: ["stages": "\(stalled.map(\.rawValue).joined(separator: ","))"])
             case nil: break
             }
             try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
@@ -86,7 +85,7 @@ public struct SupervisorService: Service {
         let disk = try? await store.io { store in (status: try store.status(), quarantined: store.quarantinedFiles.count) }
         let queue = disk?.status
         let up = uploader.status
-        let sensor = await health.state(of: "thermal").map { "\($0)" } ?? "off"
+        let sensor = await health.state(of: .thermal).map { "\($0)" } ?? "off"
         return StatusLine(cameraFPS: await health.cameraFPS, sensor: sensor, queueDepth: queue?.pending ?? -1,
                           secondsSinceLastUpload: up.lastDeliveryAt.map { Date().timeIntervalSince($0) },
                           overall: "\(await health.overall)", deadLetters: queue?.dead ?? up.deadLetters,

@@ -35,7 +35,7 @@ public struct ThermalService: Service {
                     }
                     lastCounters = counters
                     await hub.thermal(frame)
-                    await health.progress("thermal")
+                    await health.progress(.thermal)
                 case .status(let status):
                     // The link repeats "unavailable" on every reconnect attempt (a sign of life); log changes only.
                     if status != lastStatus { logger.notice("thermal sensor \(status)") }
@@ -43,10 +43,10 @@ public struct ThermalService: Service {
                     metrics.sensorUp.set(status.isAvailable ? 1.0 : 0.0)
                     if status.isAvailable {
                         await hub.sensorAvailable()
-                        await health.progress("thermal")
+                        await health.progress(.thermal)
                     } else {
                         if case .unavailable = status { await hub.sensorUnavailable() }
-                        await health.report("thermal", .recovering(status.description))
+                        await health.report(.thermal, .recovering(status.description))
                     }
                 case .emissivity(let e):
                     logger.info("sensor emissivity read back", metadata: ["emissivity": "\(e)"])

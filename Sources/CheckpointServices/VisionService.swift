@@ -63,10 +63,10 @@ public struct VisionService: Service {
                 }
                 await hub.faces(assessment, cameraWidth: frame.width, cameraHeight: frame.height,
                                 at: frame.monotonicNanos, candidate: candidate)
-                await health.progress("detector")
+                await health.progress(.detector)
             } catch {
                 metrics.detectionErrors.increment()
-                await health.report("detector", .recovering("detection failed: \(error)"))
+                await health.report(.detector, .recovering("detection failed: \(error)"))
                 logger.error("face detection failed", metadata: ["error": "\(error)"])
             }
         }

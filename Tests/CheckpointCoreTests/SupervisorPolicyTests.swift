@@ -5,8 +5,8 @@ import Testing
     @Test func petsOnlyWhileNoStageIsStalled() {
         var policy = SupervisorPolicy()
         #expect(policy.tick(status: "a", stalled: []).petWatchdog)
-        #expect(!policy.tick(status: "a", stalled: ["camera"]).petWatchdog)
-        #expect(!policy.tick(status: "a", stalled: ["camera", "thermal"]).petWatchdog)
+        #expect(!policy.tick(status: "a", stalled: [.camera]).petWatchdog)
+        #expect(!policy.tick(status: "a", stalled: [.camera, .thermal]).petWatchdog)
         #expect(policy.tick(status: "a", stalled: []).petWatchdog)
     }
 
@@ -15,14 +15,13 @@ import Testing
         #expect(policy.tick(status: "ok; queue 0", stalled: []).status == "ok; queue 0")
         #expect(policy.tick(status: "ok; queue 0", stalled: []).status == nil)
         #expect(policy.tick(status: "ok; queue 1", stalled: []).status == "ok; queue 1")
-        #expect(policy.tick(status: "ok; queue 1", stalled: ["camera"]).status == nil)
+        #expect(policy.tick(status: "ok; queue 1", stalled: [.camera]).status == nil)
     }
 
     @Test func aStallIsLoggedWhenTheSetChangesAndTheRecoveryOnce() {
         var policy = SupervisorPolicy()
-        let logs = [[], ["camera"], ["camera"], ["camera", "thermal"], ["camera", "thermal"], [], []].map {
-            policy.tick(status: "s", stalled: $0).log
-        }
-        #expect(logs == [nil, .stalled(["camera"]), nil, .stalled(["camera", "thermal"]), nil, .recovered, nil])
+        let sequence: [[HealthStage]] = [[], [.camera], [.camera], [.camera, .thermal], [.camera, .thermal], [], []]
+        let logs = sequence.map { policy.tick(status: "s", stalled: $0).log }
+        #expect(logs == [nil, .stalled([.camera]), nil, .stalled([.camera, .thermal]), nil, .recovered, nil])
     }
 }

@@ -41,11 +41,14 @@ final class ScriptedFrameSource: FrameSource {
     }
 }
 
-/// The camera's own health as the supervisor reads it, counting the reads: one per supervisor tick.
-final class ReportingCamera: Sendable {
-    let health = Mutex<HealthSupervisor.State?>(nil)
+/// A camera that reports its own health (as the V4L2 camera does) and counts how often it was asked: once per
+/// supervisor tick.
+final class ReportingCamera: FrameSource {
+    let description = "reporting camera"
+    let health = Mutex<CameraHealth>(.streaming)
     let reads = Mutex(0)
-    func read() -> HealthSupervisor.State? {
+    func frames() -> AsyncStream<Frame> { AsyncStream { $0.finish() } }
+    var cameraHealth: CameraHealth? {
         reads.withLock { $0 += 1 }
         return health.withLock { $0 }
     }

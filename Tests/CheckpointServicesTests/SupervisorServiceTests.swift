@@ -22,15 +22,15 @@ import Testing
     @Test func watchdogIsPettedOnlyWhileAllStagesProgress() async throws {
         let clock = TestClock()
         let health = HealthBoard(clock: { clock.now() })
-        await health.register("detector", stallLimitSeconds: 10)
-        await health.progress("detector")
+        await health.register(.detector, stallLimitSeconds: 10)
+        await health.progress(.detector)
         let (store, uploader) = try queue()
         let notifier = RecordingNotifier()
         let camera = ReportingCamera()
         let (logger, log) = Fixtures.logger()
         let supervisor = SupervisorService(
             notifier: notifier, health: health, store: store, uploader: uploader,
-            cameraHealth: { camera.read() },
+            camera: camera,
             metrics: Fixtures.metrics(), reload: { [] }, logger: logger, tickSeconds: 0.005)
         func tickCount() -> Int { camera.reads.withLock { $0 } }
         func waitTicks(_ n: Int) async -> Bool { let start = tickCount(); return await Fixtures.eventually { tickCount() >= start + n } }
@@ -54,7 +54,7 @@ import Testing
                 #expect(stalledEntry?.metadata["stages"] == "detector")
 
                 // Progress again: pings resume and the recovery is said once.
-                await health.progress("detector")
+                await health.progress(.detector)
                 #expect(await Fixtures.eventually { notifier.count("WATCHDOG=1") > pingsWhileStalled })
                 #expect(await waitTicks(3))
                 #expect(logged("all stages progressing again") == 1)
@@ -71,22 +71,22 @@ import Testing
     /// A camera reporting a recovery shows in health and changes the status line, which is sent again.
     @Test func cameraRecoveryIsReportedAndChangesTheStatus() async throws {
         let health = HealthBoard(clock: { 0 })
-        await health.register("camera", stallLimitSeconds: 10)
-        await health.progress("camera")
+        await health.register(.camera, stallLimitSeconds: 10)
+        await health.progress(.camera)
         let (store, uploader) = try queue()
         let notifier = RecordingNotifier()
         let camera = ReportingCamera()
         let (logger, _) = Fixtures.logger()
         let supervisor = SupervisorService(
-            notifier: notifier, health: health, store: store, uploader: uploader, cameraHealth: { camera.read() },
+            notifier: notifier, health: health, store: store, uploader: uploader, camera: camera,
             metrics: Fixtures.metrics(), reload: { [] }, logger: logger, tickSeconds: 0.005)
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await supervisor.run() }
                 #expect(await Fixtures.eventually { notifier.count("STATUS=") == 1 })
                 let before = notifier.messages.last { $0.hasPrefix("STATUS=") }
-                camera.health.withLock { $0 = .recovering("device unplugged") }
-                #expect(await Fixtures.eventually { await health.state(of: "camera") == .recovering("device unplugged") })
+                camera.health.withLock { $0 = .degraded("device unplugged") }
+                #expect(await Fixtures.eventually { await health.state(of: .camera) == .recovering("device unplugged") })
                 #expect(await Fixtures.eventually { notifier.count("STATUS=") == 2 })
                 #expect(notifier.messages.last { $0.hasPrefix("STATUS=") } != before)
                 trigger.triggerGracefulShutdown()

@@ -26,7 +26,7 @@ import Testing
         ], endAfterScript: true)
         let metrics = Fixtures.metrics()
         let health = HealthBoard(clock: { 0 })
-        await health.register("thermal", stallLimitSeconds: 10)
+        await health.register(.thermal, stallLimitSeconds: 10)
         let (logger, _) = Fixtures.logger()
         try await ThermalService(link: sensor, hub: Fixtures.hub(), health: health, metrics: metrics, logger: logger).run()
 
@@ -34,7 +34,7 @@ import Testing
         #expect(Fixtures.value("checkpointd_sensor_frames_total", in: metrics) == 4)
         #expect(Fixtures.value("checkpointd_sensor_up", in: metrics) == 1)
         #expect(Fixtures.value("checkpointd_sensor_ambient_celsius", in: metrics) == 23.5)
-        #expect(await health.state(of: "thermal") == .ok)
+        #expect(await health.state(of: .thermal) == .ok)
     }
 
     /// The link repeats "unavailable" on every reconnect attempt: the log says each change once, health and the
@@ -50,7 +50,7 @@ import Testing
         ], endAfterScript: true)
         let metrics = Fixtures.metrics()
         let health = HealthBoard(clock: { 0 })
-        await health.register("thermal", stallLimitSeconds: 10)
+        await health.register(.thermal, stallLimitSeconds: 10)
         let hub = Fixtures.hub()
         let (logger, log) = Fixtures.logger()
         try await ThermalService(link: sensor, hub: hub, health: health, metrics: metrics, logger: logger).run()
@@ -61,7 +61,7 @@ import Testing
             "thermal sensor available at 115200 baud",
             "thermal sensor unavailable: no such device",
         ])
-        #expect(await health.state(of: "thermal") == .recovering("unavailable: no such device"))
+        #expect(await health.state(of: .thermal) == .recovering("unavailable: no such device"))
         #expect(Fixtures.value("checkpointd_sensor_up", in: metrics) == 0)
         #expect(await hub.engineStatus().sensorAvailable == false)
     }
@@ -70,13 +70,13 @@ import Testing
     @Test func gracefulShutdownStopsTheLink() async throws {
         let sensor = ScriptedSensor([.status(.available(baud: 115_200))], endAfterScript: false)
         let health = HealthBoard(clock: { 0 })
-        await health.register("thermal", stallLimitSeconds: 10)
+        await health.register(.thermal, stallLimitSeconds: 10)
         let (logger, log) = Fixtures.logger()
         let service = ThermalService(link: sensor, hub: Fixtures.hub(), health: health, metrics: Fixtures.metrics(), logger: logger)
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await service.run() }
-                #expect(await Fixtures.eventually { await health.state(of: "thermal") == .ok })
+                #expect(await Fixtures.eventually { await health.state(of: .thermal) == .ok })
                 trigger.triggerGracefulShutdown()
                 try await group.waitForAll()
             }

@@ -20,8 +20,8 @@ import Testing
         let detector = ScriptedDetector(failingOn: [2, 3])
         let metrics = Fixtures.metrics()
         let health = HealthBoard(clock: { 0 })
-        await health.register("camera", stallLimitSeconds: 10)
-        await health.register("detector", stallLimitSeconds: 10)
+        await health.register(.camera, stallLimitSeconds: 10)
+        await health.register(.detector, stallLimitSeconds: 10)
         let (logger, log) = Fixtures.logger()
         try await service(source: source, detector: detector, health: health, metrics: metrics, logger: logger).run()
 
@@ -29,7 +29,7 @@ import Testing
         #expect(Fixtures.value("checkpointd_camera_frames_total", in: metrics) == 4)
         #expect(Fixtures.value("checkpointd_detection_errors_total", in: metrics) == 2)
         #expect(log.entries.filter { $0.level == .error && "\($0.message)" == "face detection failed" }.count == 2)
-        #expect(await health.state(of: "detector") == .ok)
+        #expect(await health.state(of: .detector) == .ok)
         #expect(await health.framesSeen == 4)
         #expect(detector.shutdowns.withLock { $0 } == 1)
     }
@@ -37,11 +37,11 @@ import Testing
     @Test func aFailingDetectorLeavesTheStageRecovering() async throws {
         let detector = ScriptedDetector(failingOn: [2])
         let health = HealthBoard(clock: { 0 })
-        await health.register("detector", stallLimitSeconds: 10)
+        await health.register(.detector, stallLimitSeconds: 10)
         let (logger, _) = Fixtures.logger()
         try await service(source: ScriptedFrameSource(frames: 2, endAfterScript: true), detector: detector, health: health,
                           metrics: Fixtures.metrics(), logger: logger).run()
-        let state = await health.state(of: "detector")
+        let state = await health.state(of: .detector)
         guard case .recovering(let why) = state else {
             Issue.record("detector stage is \(String(describing: state)), expected recovering")
             return

@@ -4,7 +4,7 @@
 public struct SupervisorPolicy: Sendable {
     public enum Log: Sendable, Equatable {
         /// Stages stalled; the watchdog ping is withheld (logged when the set changes).
-        case stalled([String])
+        case stalled([HealthStage])
         /// Every stage progresses again after a stall.
         case recovered
     }
@@ -22,11 +22,11 @@ public struct SupervisorPolicy: Sendable {
     }
 
     private var lastStatus = ""
-    private var lastStalled: [String] = []
+    private var lastStalled: [HealthStage] = []
 
     public init() {}
 
-    public mutating func tick(status: String, stalled: [String]) -> Actions {
+    public mutating func tick(status: String, stalled: [HealthStage]) -> Actions {
         var actions = Actions(status: nil, petWatchdog: stalled.isEmpty, log: nil)
         if status != lastStatus {
             actions.status = status
