@@ -10,7 +10,7 @@ import UnixSignals
 public struct SupervisorService: Service {
     let notifier: any ServiceNotifier
     let health: HealthBoard
-    let store: QueueStore
+    let store: AsyncQueueStore
     let uploader: UploadService
     /// The camera, when the vision stage runs: its own health is reported each tick.
     let camera: (any FrameSource)?
@@ -20,7 +20,7 @@ public struct SupervisorService: Service {
     /// How often the supervisor looks; by default half of systemd's watchdog interval, at most 5 s.
     let tickSeconds: Double?
 
-    public init(notifier: any ServiceNotifier, health: HealthBoard, store: QueueStore, uploader: UploadService,
+    public init(notifier: any ServiceNotifier, health: HealthBoard, store: AsyncQueueStore, uploader: UploadService,
                 camera: (any FrameSource)?, metrics: PipelineMetrics,
                 reload: @escaping @Sendable () async -> [String], logger: Logger, tickSeconds: Double? = nil) {
         self.notifier = notifier
@@ -82,13 +82,13 @@ public struct SupervisorService: Service {
 
     public func statusLine() async -> String {
         // SQLite and the directory listing block: they run on the queue's own thread, never on the cooperative pool.
-        let disk = try? await store.io { store in (status: try store.status(), quarantined: store.quarantinedFiles.count) }
-        let queue = disk?.status
+        let queue = try? await store.status()
+        let quarantined = queue == nil ? nil : try? await store.quarantinedFiles().count
         let up = uploader.status
         let sensor = await health.state(of: .thermal).map { "\($0)" } ?? "off"
         return StatusLine(cameraFPS: await health.cameraFPS, sensor: sensor, queueDepth: queue?.pending ?? -1,
                           secondsSinceLastUpload: up.lastDeliveryAt.map { Date().timeIntervalSince($0) },
                           overall: "\(await health.overall)", deadLetters: queue?.dead ?? up.deadLetters,
-                          uploadNeedsAttention: up.attention != nil, quarantinedQueues: disk?.quarantined ?? 0).text
+                          uploadNeedsAttention: up.attention != nil, quarantinedQueues: quarantined ?? 0).text
     }
 }

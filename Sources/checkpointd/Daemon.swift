@@ -27,6 +27,7 @@ enum Daemon {
         // The queue first: nothing is confirmed to a person unless it can be stored.
         let store = try QueueStore(path: initial.queue.databasePath, options: queueOptions(initial.queue),
                                    logger: Logger(label: "checkpointd.queue"))
+        let asyncStore = AsyncQueueStore(store)   // the daemon's only way to the queue: every call on its own thread
         if let moved = store.quarantinedTo { logger.critical("queue database was corrupt; quarantined", metadata: ["moved_to": "\(moved)"]) }
         let curl = try CurlUploader(configuration: UploadConfiguration(initial.upload))
         let uploader = UploadService(store: store, uploader: curl, policy: uploadPolicy(initial.upload),
@@ -95,7 +96,7 @@ enum Daemon {
 
         // Local API for the kiosk front end, and the uploader.
         let api = DeclarationAPI(
-            configuration: apiConfiguration(initial), store: store, screening: hub, uploader: uploader, metrics: uplinkMetrics,
+            configuration: apiConfiguration(initial), store: asyncStore, screening: hub, uploader: uploader, metrics: uplinkMetrics,
             logger: Logger(label: "checkpointd.api"), preview: preview, snapshot: snapshot, qrScanner: qrScanner,
             extraHealth: {
                 var fields: [String: String] = ["overall": "\(await health.overall)"]
@@ -154,7 +155,7 @@ enum Daemon {
                 },
                 status: {
                     let engine = await hub.engineStatus()
-                    let queue = try? await store.io { try $0.status() }
+                    let queue = try? await asyncStore.status()
                     let u = uploader.status
                     let calibration = await running.current.calibration.record
                     return KioskStatus(
@@ -171,7 +172,7 @@ enum Daemon {
         }
 
         services.append(SupervisorService(notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
-                                          health: health, store: store, uploader: uploader, camera: source,
+                                          health: health, store: asyncStore, uploader: uploader, camera: source,
                                           metrics: metrics, reload: reload, logger: Logger(label: "checkpointd")))
 
         for line in initial.summary { logger.info("config: \(line)") }

@@ -10,11 +10,11 @@ import Testing
 
 @Suite struct SupervisorServiceTests {
     /// The real queue (SQLite in a temporary directory) and an uploader that never runs.
-    private func queue() throws -> (QueueStore, UploadService) {
+    private func queue() throws -> (AsyncQueueStore, UploadService) {
         let dir = try Fixtures.temporaryDirectory()
         let store = try QueueStore(path: dir + "/queue.sqlite")
         let curl = try CurlUploader(configuration: UploadConfiguration(endpoint: "http://127.0.0.1:9/v1/records", allowInsecureHTTP: true))
-        return (store, UploadService(store: store, uploader: curl))
+        return (AsyncQueueStore(store), UploadService(store: store, uploader: curl))
     }
 
     /// WATCHDOG=1 only while every stage progresses; the stall is logged once, the recovery once; STATUS= is sent

@@ -336,8 +336,8 @@ public final class QueueStore: Sendable {
         return result
     }
 
-    /// Runs store operations on the store's own thread (for async callers: the API and the uploader loop).
-    public func io<T: Sendable>(_ body: @escaping @Sendable (QueueStore) throws -> T) async throws -> T {
+    /// Runs store operations on the store's own thread; async callers use `AsyncQueueStore`, which calls this.
+    func io<T: Sendable>(_ body: @escaping @Sendable (QueueStore) throws -> T) async throws -> T {
         try await thread.run { [self] in try body(self) }
     }
 

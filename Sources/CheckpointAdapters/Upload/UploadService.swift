@@ -36,7 +36,7 @@ public struct UploaderStatus: Sendable, Codable, Equatable {
 /// Each record has its own backoff, so a failing record never blocks the ones behind it; 429, 503 and
 /// connect failures pause the whole loop. Deleted only after a 2xx; 400/413/422 go to the dead-letter table.
 public final class UploadService: Sendable {
-    private let store: QueueStore
+    private let queue: AsyncQueueStore
     private let uploader: CurlUploader
     private let logger: Logger
     private let scheduler: Mutex<UploadScheduler>
@@ -47,7 +47,7 @@ public final class UploadService: Sendable {
 
     public init(store: QueueStore, uploader: CurlUploader, policy: UploadPolicy = UploadPolicy(),
                 purgeInterval: Duration = .seconds(3600), logger: Logger = Logger(label: "checkpointd.upload")) {
-        self.store = store
+        self.queue = AsyncQueueStore(store)
         self.uploader = uploader
         self.logger = logger
         self.scheduler = Mutex(UploadScheduler(policy: policy))
@@ -65,7 +65,7 @@ public final class UploadService: Sendable {
             if transportChanged { s.transportChanged() }
         }
         if transportChanged {
-            do { try await store.io { try $0.makeAllDue() } } catch {
+            do { try await queue.makeAllDue() } catch {
                 logger.error("cannot reschedule the queue after a reload", metadata: ["error": "\(error)"])
             }
             update { s in
@@ -92,7 +92,7 @@ public final class UploadService: Sendable {
                 if ContinuousClock.now - lastPurge >= purgeInterval {
                     lastPurge = .now
                     do {
-                        let faces = try await store.io { try $0.purge() }
+                        let faces = try await queue.purge()
                         if faces > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)"]) }
                         await refreshDeadLetters()
                     } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
@@ -106,13 +106,13 @@ public final class UploadService: Sendable {
                     continue
                 }
                 let next: StoredRecord?
-                do { next = try await store.io { try $0.nextDue(now: now, horizon: horizon) } } catch {
+                do { next = try await queue.nextDue(now: now, horizon: horizon) } catch {
                     logger.error("cannot read queue", metadata: ["error": "\(error)"])
                     await waker.wait(timeout: 5, honourWake: true)
                     continue
                 }
                 guard let record = next else {
-                    let due = (try? await store.io { try $0.earliestDue() }) ?? nil
+                    let due = (try? await queue.earliestDue()) ?? nil
                     let wait = min(due.map { max(0.01, $0.timeIntervalSinceNow) } ?? 60, 60)
                     await waker.wait(timeout: wait, honourWake: true)
                     continue
@@ -129,7 +129,7 @@ public final class UploadService: Sendable {
     /// Uploads everything due now and returns when nothing due is left or `deadline` passes (CLI and tests).
     /// Records still backing off are skipped. Returns how many were delivered.
     public func drain(until deadline: Date, makeDue: Bool = true) async throws -> Int {
-        if makeDue { try await store.io { try $0.makeAllDue() } }
+        if makeDue { try await queue.makeAllDue() }
         let before = status.delivered
         while Date() < deadline {
             let paused = scheduler.withLock { $0.pause(now: Date()) }
@@ -138,8 +138,8 @@ public final class UploadService: Sendable {
                 continue
             }
             let horizon = scheduler.withLock { $0.policy.longestDelay }
-            guard let record = try await store.io({ try $0.nextDue(horizon: horizon) }) else {
-                guard let due = try await store.io({ try $0.earliestDue() }) else { break }
+            guard let record = try await queue.nextDue(horizon: horizon) else {
+                guard let due = try await queue.earliestDue() else { break }
                 let wait = min(due.timeIntervalSinceNow, deadline.timeIntervalSinceNow)
                 if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
                 continue
@@ -159,7 +159,7 @@ public final class UploadService: Sendable {
         do {
             switch action {
             case .delete:
-                try await store.io { try $0.markDelivered(id: stored.record.id) }
+                try await queue.markDelivered(id: stored.record.id)
                 update { s in
                     s.delivered += 1
                     s.lastDeliveryAt = now
@@ -167,7 +167,7 @@ public final class UploadService: Sendable {
                 }
                 logger.info("record delivered", metadata: ["record_id": "\(stored.record.id.uuidString.lowercased())"])
             case .deadLetter(let reason):
-                try await store.io { try $0.deadLetter(id: stored.record.id, reason: reason) }
+                try await queue.deadLetter(id: stored.record.id, reason: reason)
                 update { s in
                     s.deadLettered += 1
                     s.lastError = reason
@@ -175,7 +175,7 @@ public final class UploadService: Sendable {
                 logger.error("record rejected by server; moved to dead letter", metadata: ["record_id": "\(stored.record.id.uuidString.lowercased())", "reason": "\(reason)"])
                 await refreshDeadLetters()
             case .reschedule(let notBefore, let attempts, let reason):
-                try await store.io { try $0.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason) }
+                try await queue.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason)
                 update { s in
                     s.failedAttempts += 1
                     s.lastError = reason
@@ -198,7 +198,7 @@ public final class UploadService: Sendable {
     /// Reads how many records the dead letter holds (at start, after a rejection, hourly: `retry-dead` from the CLI
     /// empties it behind our back).
     private func refreshDeadLetters() async {
-        guard let n = try? await store.io({ try $0.deadLetterCount() }) else { return }
+        guard let n = try? await queue.deadLetterCount() else { return }
         if n != status.deadLetters { update { $0.deadLetters = n } }
     }
 
