@@ -86,39 +86,8 @@ public final class UploadService: Sendable {
     public func run() async {
         logger.info("uploader started", metadata: ["endpoint": "\(uploader.configuration.endpoint)"])
         await refreshDeadLetters()
-        var lastPurge = ContinuousClock.now - purgeInterval
         await withTaskCancellationHandler {
-            while !Task.isCancelled {
-                if ContinuousClock.now - lastPurge >= purgeInterval {
-                    lastPurge = .now
-                    do {
-                        let faces = try await queue.purge()
-                        if faces > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)"]) }
-                        await refreshDeadLetters()
-                    } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
-                }
-                let now = Date()
-                let paused = scheduler.withLock { $0.pause(now: now) }
-                let horizon = scheduler.withLock { $0.policy.longestDelay }
-                if now < paused {
-                    // Woken early (a new record, a reload), the loop just checks the pause again.
-                    await waker.wait(timeout: paused.timeIntervalSince(now), honourWake: true)
-                    continue
-                }
-                let next: StoredRecord?
-                do { next = try await queue.nextDue(now: now, horizon: horizon) } catch {
-                    logger.error("cannot read queue", metadata: ["error": "\(error)"])
-                    await waker.wait(timeout: 5, honourWake: true)
-                    continue
-                }
-                guard let record = next else {
-                    let due = (try? await queue.earliestDue()) ?? nil
-                    let wait = min(due.map { max(0.01, $0.timeIntervalSinceNow) } ?? 60, 60)
-                    await waker.wait(timeout: wait, honourWake: true)
-                    continue
-                }
-                await attempt(record)
-            }
+            try? await loop(.service)
         } onCancel: {
             uploader.shutdown()
             waker.wake()
@@ -131,22 +100,76 @@ public final class UploadService: Sendable {
     public func drain(until deadline: Date, makeDue: Bool = true) async throws -> Int {
         if makeDue { try await queue.makeAllDue() }
         let before = status.delivered
-        while Date() < deadline {
-            let paused = scheduler.withLock { $0.pause(now: Date()) }
-            if Date() < paused {
-                try await Task.sleep(for: .seconds(min(paused.timeIntervalSinceNow, deadline.timeIntervalSinceNow, 60)))
+        try await loop(.drain(until: deadline))
+        return status.delivered - before
+    }
+
+    /// How the one upload loop ends and waits.
+    private enum Mode {
+        /// The daemon's loop: until cancelled; purges hourly; waits on the waker (a new record, a reload); a queue
+        /// read error is logged and retried.
+        case service
+        /// Until nothing due is left or the deadline passes; sleeps; errors are thrown.
+        case drain(until: Date)
+    }
+
+    /// Oldest due record first, one at a time, honouring the scheduler's pause.
+    private func loop(_ mode: Mode) async throws {
+        var lastPurge = ContinuousClock.now - purgeInterval
+        while true {
+            switch mode {
+            case .service:
+                if Task.isCancelled { return }
+                if ContinuousClock.now - lastPurge >= purgeInterval {
+                    lastPurge = .now
+                    do {
+                        let faces = try await queue.purge()
+                        if faces > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)"]) }
+                        await refreshDeadLetters()
+                    } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
+                }
+            case .drain(let deadline):
+                if Date() >= deadline { return }
+            }
+            let now = Date()
+            let paused = scheduler.withLock { $0.pause(now: now) }
+            let horizon = scheduler.withLock { $0.policy.longestDelay }
+            if now < paused {
+                // Woken early (a new record, a reload), the loop just checks the pause again.
+                try await wait(mode, seconds: paused.timeIntervalSince(now))
                 continue
             }
-            let horizon = scheduler.withLock { $0.policy.longestDelay }
-            guard let record = try await queue.nextDue(horizon: horizon) else {
-                guard let due = try await queue.earliestDue() else { break }
-                let wait = min(due.timeIntervalSinceNow, deadline.timeIntervalSinceNow)
-                if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+            let next: StoredRecord?
+            do { next = try await queue.nextDue(now: now, horizon: horizon) } catch {
+                guard case .service = mode else { throw error }
+                logger.error("cannot read queue", metadata: ["error": "\(error)"])
+                try await wait(mode, seconds: 5)
+                continue
+            }
+            guard let record = next else {
+                let due: Date?
+                switch mode {
+                case .service: due = (try? await queue.earliestDue()) ?? nil
+                case .drain:
+                    due = try await queue.earliestDue()
+                    if due == nil { return }   // nothing left at all
+                }
+                try await wait(mode, seconds: min(due.map { max(0.01, $0.timeIntervalSinceNow) } ?? 60, 60))
                 continue
             }
             await attempt(record)
         }
-        return status.delivered - before
+    }
+
+    /// The daemon waits on the waker (or the timeout); a drain sleeps, never past its deadline.
+    private func wait(_ mode: Mode, seconds: Double) async throws {
+        switch mode {
+        case .service:
+            await waker.wait(timeout: seconds, honourWake: true)
+        case .drain(let deadline):
+            let wait = min(seconds, deadline.timeIntervalSinceNow, 60)
+            if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+        }
     }
 
     private func attempt(_ stored: StoredRecord) async {
