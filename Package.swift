@@ -8,6 +8,8 @@
 //   Core:        CheckpointCore      — pure Swift domain logic, imports no C
 //   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, QR decoder,
 //                uploader, store)
+//   Services:    CheckpointServices  — the daemon's long-running services (vision, thermal, uploader, heartbeat,
+//                supervisor) and their shared health board and metrics, behind small ports a test can stand in for
 //   Receiver:    CheckpointReceiver  — the province's receiver (storage, contract, fleet view); no C, no OpenCV or libcurl
 //   Executables: checkpointd (daemon) · checkpointctl (technician CLI) · checkpoint-receiver (the receiver's wiring)
 import PackageDescription
@@ -20,6 +22,7 @@ let swiftSettings: [SwiftSetting] = [
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let testKit = Target.Dependency.product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")
 let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 let toml = Target.Dependency.product(name: "TOMLKit", package: "TOMLKit")
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
@@ -89,6 +92,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Services — the daemon's services (swift-service-lifecycle), wired by checkpointd.
+        .target(
+            name: "CheckpointServices",
+            dependencies: ["CheckpointCore", "CheckpointAdapters", lifecycle, unixSignals, logging, prometheus],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Receiver — the province side; links no C shim.
         .target(
             name: "CheckpointReceiver",
@@ -99,7 +109,7 @@ let package = Package(
         // MARK: Executables — wiring only.
         .executableTarget(
             name: "checkpointd",
-            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, lifecycle, unixSignals, logging, prometheus],
+            dependencies: ["CheckpointCore", "CheckpointAdapters", "CheckpointServices", argumentParser, lifecycle, unixSignals, logging, prometheus],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -119,6 +129,12 @@ let package = Package(
         .testTarget(
             name: "CheckpointAdaptersTests",
             dependencies: ["CheckpointAdapters", "CheckpointCore", hummingbirdTesting, hummingbird],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CheckpointServicesTests",
+            dependencies: ["CheckpointServices", "CheckpointAdapters", "CheckpointCore", lifecycle, testKit, prometheus, logging,
+                           .product(name: "InMemoryLogging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import CheckpointAdapters
 import CheckpointCore
+import CheckpointServices
 import Foundation
 import Logging
 import Prometheus
@@ -26,6 +27,7 @@ enum Daemon {
         // The queue first: nothing is confirmed to a person unless it can be stored.
         let store = try QueueStore(path: initial.queue.databasePath, options: queueOptions(initial.queue),
                                    logger: Logger(label: "checkpointd.queue"))
+        let asyncStore = AsyncQueueStore(store)   // the daemon's only way to the queue: every call on its own thread
         if let moved = store.quarantinedTo { logger.critical("queue database was corrupt; quarantined", metadata: ["moved_to": "\(moved)"]) }
         let curl = try CurlUploader(configuration: UploadConfiguration(initial.upload))
         let uploader = UploadService(store: store, uploader: curl, policy: uploadPolicy(initial.upload),
@@ -72,36 +74,29 @@ enum Daemon {
         do {
             let detector = try await DetectionWorker(config: detectorConfig(initial.detector), logger: Logger(label: "checkpointd.faces"))
             // Registered once the model has loaded (seconds on a slow machine), so that load is not a camera stall.
-            await health.register("camera", stallLimitSeconds: max(10, Double(initial.camera.frameTimeoutMilliseconds) / 1000 * 4))
-            await health.register("detector", stallLimitSeconds: 30)
-            if detector.health != "ok" { await health.report("detector", .degraded(detector.health.replacingOccurrences(of: "degraded: ", with: ""))) }
+            await health.register(.camera, stallLimitSeconds: max(10, Double(initial.camera.frameTimeoutMilliseconds) / 1000 * 4))
+            await health.register(.detector, stallLimitSeconds: 30)
+            if detector.health != .ok { await health.report(.detector, detector.health) }
             services.append(VisionService(source: source, detector: detector, readiness: FaceReadinessConfig(initial.tracking), tracker: FaceTracker(initial.tracking),
                                           hub: hub, health: health, metrics: metrics, preview: preview, snapshot: snapshot, qr: qrScanner,
                                           logger: Logger(label: "checkpointd.vision")))
         } catch {
             logger.critical("face detector unavailable; declarations are taken without screening", metadata: ["error": "\(error)"])
             // No vision stage runs, so the camera is not watched; the failure shows in health and STATUS.
-            await health.register("detector", stallLimitSeconds: .infinity)
-            await health.report("detector", .failed("\(error)"))
+            await health.register(.detector, stallLimitSeconds: .infinity)
+            await health.report(.detector, .failed("\(error)"))
         }
 
         // Thermal sensor.
         let linkConfig = try SensorLinkConfig(initial)
         let link = ThermalSensorLink(config: linkConfig, logger: Logger(label: "checkpointd.thermal"))
         // Silent longer than a few frame periods, or than two reconnect attempts while the sensor is away: stalled.
-        await health.register("thermal", stallLimitSeconds: max(10, 6 / initial.thermal.frameRateHz, 2 * linkConfig.backoffMaxSeconds + 2))
+        await health.register(.thermal, stallLimitSeconds: max(10, 6 / initial.thermal.frameRateHz, 2 * linkConfig.backoffMaxSeconds + 2))
         services.append(ThermalService(link: link, hub: hub, health: health, metrics: metrics, logger: Logger(label: "checkpointd.thermal")))
 
         // Local API for the kiosk front end, and the uploader.
-        let cameraStatus: @Sendable () -> HealthSupervisor.State? = {
-            guard let camera = source as? V4L2Camera else { return nil }
-            switch camera.status.health {
-            case .starting, .streaming: return nil
-            case .degraded(let why): return .recovering(why)
-            }
-        }
         let api = DeclarationAPI(
-            configuration: apiConfiguration(initial), store: store, screening: hub, uploader: uploader, metrics: uplinkMetrics,
+            configuration: apiConfiguration(initial), store: asyncStore, screening: hub, uploader: uploader, metrics: uplinkMetrics,
             logger: Logger(label: "checkpointd.api"), preview: preview, snapshot: snapshot, qrScanner: qrScanner,
             extraHealth: {
                 var fields: [String: String] = ["overall": "\(await health.overall)"]
@@ -163,7 +158,7 @@ enum Daemon {
                 },
                 status: {
                     let engine = await hub.engineStatus()
-                    let queue = try? await store.io { try $0.status() }
+                    let queue = try? await asyncStore.status()
                     let u = uploader.status
                     let calibration = await running.current.calibration.record
                     return KioskStatus(
@@ -180,7 +175,7 @@ enum Daemon {
         }
 
         services.append(SupervisorService(notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
-                                          health: health, store: store, uploader: uploader, cameraHealth: cameraStatus,
+                                          health: health, store: asyncStore, uploader: uploader, camera: source,
                                           metrics: metrics, reload: reload, logger: Logger(label: "checkpointd")))
 
         for line in initial.summary { logger.info("config: \(line)") }
@@ -278,10 +273,3 @@ actor RunningConfig {
     }
 }
 
-/// Runs the heartbeat sender until shutdown.
-struct HeartbeatService: Service {
-    let sender: HeartbeatSender
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await sender.run() }
-    }
-}

@@ -222,7 +222,7 @@ struct APIDeclarationTests {
         let socket = configuration.socketPath ?? defaultSocket
         let api = DeclarationAPI(
             configuration: configuration,
-            store: store, screening: screening, uploader: nil, preview: preview, qrScanner: qrScanner)
+            store: AsyncQueueStore(store), screening: screening, uploader: nil, preview: preview, qrScanner: qrScanner)
         let task = Task { try await api.run() }
         let deadline = ContinuousClock.now + .seconds(60)  // generous: the socket is usually up within milliseconds
         while ContinuousClock.now < deadline {

@@ -14,7 +14,7 @@ struct FaceDetectorTests {
 
     @Test func everyPhotoWithAFaceHasExactlyThatFace() throws {
         let detector = try FaceDetector(config: FaceFixtures.config())
-        #expect(detector.kind == .yunet && detector.health == "ok")
+        #expect(detector.kind == .yunet && detector.health == .ok)
         let files = try FaceFixtures.images("with-face")
         #expect(files.count >= 2)
         for url in files {
@@ -136,8 +136,8 @@ struct FaceDetectorTests {
         config.allowFallback = true
         let detector = try FaceDetector(config: config)
         #expect(detector.kind == .haar)
-        #expect(detector.health.hasPrefix("degraded: blind to masked faces"))
-        #expect(detector.health.contains("/nonexistent/yunet.onnx"))
+        #expect("\(detector.health)".hasPrefix("degraded: blind to masked faces"))
+        #expect("\(detector.health)".contains("/nonexistent/yunet.onnx"))
         // The cascade still finds the unmasked photos (boxes only, no landmarks) …
         for url in try FaceFixtures.images("with-face") {
             let faces = try detector.detect(try FaceFixtures.frame(url))
@@ -168,7 +168,7 @@ struct FaceDetectorTests {
     @Test func workersOnTwoThreadsAgree() async throws {
         let a = try await DetectionWorker(config: FaceFixtures.config())
         let b = try await DetectionWorker(config: FaceFixtures.config())
-        #expect(a.health == "ok" && a.kind == .yunet)
+        #expect(a.health == .ok && a.kind == .yunet)
         let frames = try FaceFixtures.images("masked").map { try FaceFixtures.frame($0) }
         async let ra = frames.asyncMap { try await a.detect($0) }
         async let rb = frames.asyncMap { try await b.detect($0) }

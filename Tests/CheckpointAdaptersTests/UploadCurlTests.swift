@@ -185,6 +185,28 @@ struct UploadCurlTests {
         #expect(service.status.failedAttempts > 0)
     }
 
+    /// `checkpointctl queue flush`: the same loop as the daemon's, ending when nothing due is left; records that failed
+    /// (500s) are waited for through their backoff and delivered within the deadline.
+    @Test func drainDeliversEverythingThroughServerErrorsThenReturns() async throws {
+        let receiver = try ReceiverProcess(["--fail-status", "500", "--fail-count", "3"])
+        let store = try QueueStore(path: uplinkTempDir("drain") + "/q.db")
+        var ids: [String] = []
+        for i in 0..<5 {
+            let r = sampleRecord(300 + i)
+            try store.enqueue(r, face: nil, now: Date().addingTimeInterval(Double(i) * 0.001))
+            ids.append(r.id.uuidString.lowercased())
+        }
+        let service = UploadService(store: store, uploader: try CurlUploader(configuration: UploadConfiguration(endpoint: receiver.url, allowInsecureHTTP: true)),
+                                    policy: UploadPolicy(baseDelay: .milliseconds(20), maxDelay: .milliseconds(100)))
+        let delivered = try await service.drain(until: Date().addingTimeInterval(120))
+        #expect(delivered == 5)
+        #expect(service.status.failedAttempts == 3)
+        #expect(try store.status().pending == 0)
+        #expect(Set(try receiver.receivedIDs()) == Set(ids))
+        // An empty queue: the drain ends at once with nothing delivered (it does not wait for its deadline).
+        #expect(try await service.drain(until: Date().addingTimeInterval(3600)) == 0)
+    }
+
     /// A gateway or captive portal answering "200 OK" with its own page for the first requests: before receipts were
     /// required, every record sent then was deleted from the queue and never reached the province.
     @Test func aGatewayPageAnswering200DeletesNothingAndEveryRecordArrivesLater() async throws {

@@ -6,36 +6,36 @@ import Testing
 
     @Test func petsOnlyWhileEveryStageProgresses() {
         var h = HealthSupervisor()
-        h.register("camera", stallLimitSeconds: 10, now: 0)
-        h.register("thermal", stallLimitSeconds: 10, now: 0)
+        h.register(.camera, stallLimitSeconds: 10, now: 0)
+        h.register(.thermal, stallLimitSeconds: 10, now: 0)
         #expect(h.shouldPetWatchdog(now: 5 * s))
-        h.progress("camera", now: 9 * s)
+        h.progress(.camera, now: 9 * s)
         #expect(!h.shouldPetWatchdog(now: 11 * s), "thermal silent for 11 s: a hung stage must stop the pings")
         #expect(h.stalled(now: 11 * s).map(\.name) == ["thermal"])
-        h.progress("thermal", now: 12 * s)
+        h.progress(.thermal, now: 12 * s)
         #expect(h.shouldPetWatchdog(now: 13 * s))
     }
 
     @Test func aReportedRecoveryIsASignOfLife() {
         var h = HealthSupervisor()
-        h.register("camera", stallLimitSeconds: 10, now: 0)
-        h.report("camera", .recovering("unplugged, retry in 8 s"), now: 8 * s)
+        h.register(.camera, stallLimitSeconds: 10, now: 0)
+        h.report(.camera, .recovering("unplugged, retry in 8 s"), now: 8 * s)
         #expect(h.shouldPetWatchdog(now: 15 * s))
         #expect(h.overall == .recovering("unplugged, retry in 8 s"))
-        h.progress("camera", now: 16 * s)
+        h.progress(.camera, now: 16 * s)
         #expect(h.overall == .ok, "a frame after recovery returns the stage to ok")
     }
 
     @Test func overallIsTheWorstStage() {
         var h = HealthSupervisor()
-        h.register("a", stallLimitSeconds: 1, now: 0)
-        h.register("b", stallLimitSeconds: 1, now: 0)
-        h.progress("a", now: 1)
-        h.progress("b", now: 1)
+        h.register(.detector, stallLimitSeconds: 1, now: 0)
+        h.register(.thermal, stallLimitSeconds: 1, now: 0)
+        h.progress(.detector, now: 1)
+        h.progress(.thermal, now: 1)
         #expect(h.overall == .ok)
-        h.report("a", .degraded("blind to masked faces"), now: 2)
+        h.report(.detector, .degraded("blind to masked faces"), now: 2)
         #expect(h.overall == .degraded("blind to masked faces"))
-        h.report("b", .failed("no model"), now: 2)
+        h.report(.thermal, .failed("no model"), now: 2)
         #expect(h.overall == .failed("no model"))
     }
 

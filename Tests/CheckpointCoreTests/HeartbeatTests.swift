@@ -84,8 +84,8 @@ struct HeartbeatTests {
 
     func status() -> KioskStatus {
         KioskStatus(
-            stages: [.init(name: "camera", state: .recovering("/dev/video0 gone"), lastReport: 0, stallLimit: 0, progressCount: 0),
-                     .init(name: "thermal", state: .ok, lastReport: 0, stallLimit: 0, progressCount: 4)],
+            stages: [.init(stage: .camera, state: .recovering("/dev/video0 gone"), lastReport: 0, stallLimit: 0, progressCount: 0),
+                     .init(stage: .thermal, state: .ok, lastReport: 0, stallLimit: 0, progressCount: 4)],
             overall: .recovering("/dev/video0 gone"), sensorAvailable: true, ambientC: 31.25, warmUpRemainingSeconds: -3,
             calibrationId: "TN-01-2026-11", calibratedAt: Date(timeIntervalSince1970: 1_790_000_000),
             queueDepth: 12, oldestPendingAt: Date(timeIntervalSince1970: 1_790_000_000 + 86400 * 10 - 600), deadLetters: 1,

@@ -238,3 +238,24 @@ extension Array {
         stride(from: 0, to: count, by: n).map { Array(self[$0..<Swift.min(count, $0 + n)]) }
     }
 }
+
+@Suite struct ThermalCounterDeltaTests {
+    private func counters(_ bad: UInt64, _ timeouts: UInt64, resyncs: UInt64 = 0) -> ThermalCounters {
+        var c = ThermalCounters()
+        c.badChecksum = bad
+        c.timeouts = timeouts
+        c.resyncs = resyncs
+        return c
+    }
+
+    @Test func errorsAreBadChecksumsAndTimeoutsSinceThePreviousFrame() {
+        #expect(counters(7, 4).errors(since: counters(5, 1)) == 5)
+        #expect(counters(5, 1).errors(since: counters(5, 1)) == 0)
+        // Resyncs and dropped bytes are not lost frames.
+        #expect(counters(5, 1, resyncs: 9).errors(since: counters(5, 1)) == 0)
+    }
+
+    @Test func aNewDriverCountsFromZero() {
+        #expect(counters(2, 0).errors(since: counters(40, 3)) == 2)
+    }
+}

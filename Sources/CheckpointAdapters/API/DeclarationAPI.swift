@@ -81,7 +81,7 @@ public struct UIConfiguration: Sendable {
 /// Run it with `run()` (until cancelled), or add `applications()` to a ServiceGroup.
 public final class DeclarationAPI: Sendable {
     public let configuration: APIConfiguration
-    let store: QueueStore
+    let store: AsyncQueueStore
     let screening: any ScreeningProvider
     let uploader: UploadService?
     let metrics: UplinkMetrics
@@ -101,7 +101,7 @@ public final class DeclarationAPI: Sendable {
     /// Idempotency-Keys whose declaration is being handled now: a retry with the same key waits for it.
     let keysInFlight = InFlightKeys()
 
-    public init(configuration: APIConfiguration, store: QueueStore, screening: any ScreeningProvider, uploader: UploadService?,
+    public init(configuration: APIConfiguration, store: AsyncQueueStore, screening: any ScreeningProvider, uploader: UploadService?,
                 metrics: UplinkMetrics = UplinkMetrics(), logger: Logger = Logger(label: "checkpointd.api"),
                 preview: CameraPreview? = nil, snapshot: LiveSnapshot? = nil, qrScanner: QRScanner? = nil,
                 extraHealth: (@Sendable () async -> [String: String])? = nil) {
@@ -183,7 +183,7 @@ public final class DeclarationAPI: Sendable {
         }
         router.get("/metrics") { [self] _, _ -> Response in
             await self.metrics.refreshState()
-            self.metrics.update(queue: try? await self.store.io { try $0.status() }, uploader: self.uploader?.status)
+            self.metrics.update(queue: try? await self.store.status(), uploader: self.uploader?.status)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.render())))
         }
@@ -355,7 +355,7 @@ public final class DeclarationAPI: Sendable {
         let start = ContinuousClock.now
         do {
             let face = capture?.faceJPEG
-            try await store.io { try $0.enqueue(record, face: face, idempotency: idempotency) }
+            try await store.enqueue(record, face: face, idempotency: idempotency)
         } catch {
             // Not stored: the screening goes back, for the person's next attempt.
             if let claimedID { await screening.release(claimedID) }
@@ -415,7 +415,7 @@ public final class DeclarationAPI: Sendable {
 
     /// The stored answer for a retried key: the same 201, or 422 when the key came with another body.
     private func replay(key: String, bodyHash: String) async -> Response? {
-        guard let stored = try? await store.io({ try $0.idempotentResponse(key: key) }) else { return nil }
+        guard let stored = try? await store.idempotentResponse(key: key) else { return nil }
         guard stored.bodySHA256 == bodyHash else {
             // The key's first declaration is stored, with another body (the kiosk changed a field after a lost answer):
             // that first one stands. Its id and short code go back, so the page can say it was saved.
@@ -438,14 +438,14 @@ public final class DeclarationAPI: Sendable {
         var fields: [String: String] = ["status": "ok", "version": CheckpointVersion.string]
         var healthy = true
         do {
-            let q = try await store.io { try $0.status() }
+            let q = try await store.status()
             fields["queue.pending"] = "\(q.pending)"
             fields["queue.dead"] = "\(q.dead)"
             fields["queue.usedBytes"] = "\(q.usedBytes)"
             fields["queue.maxBytes"] = "\(q.maxBytes)"
             fields["queue.freeDiskBytes"] = "\(q.freeDiskBytes)"
             if let oldest = q.oldestPendingAt { fields["queue.oldestPendingAt"] = oldest.formatted(.iso8601) }
-            let quarantined = try await store.io { $0.quarantinedFiles }  // a directory listing: off the cooperative pool
+            let quarantined = try await store.quarantinedFiles()  // a directory listing: off the cooperative pool
             if !quarantined.isEmpty {
                 // A corrupt queue was moved aside: it may hold declarations never uploaded. A person must recover them.
                 healthy = false

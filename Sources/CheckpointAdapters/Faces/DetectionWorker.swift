@@ -13,8 +13,8 @@ public final class DetectionWorker: Sendable {
     private let thread: DedicatedThread
     private let box: Box
     public let kind: FaceDetectorKind
-    /// "ok", or "degraded: blind to masked faces (…)" on the Haar fallback.
-    public let health: String
+    /// `.ok`, or degraded ("blind to masked faces (…)") on the Haar fallback.
+    public let health: HealthSupervisor.State
 
     /// Creates the detector on the worker thread. Throws the load error (naming the model path) when
     /// neither YuNet nor the allowed fallback loads.
@@ -22,7 +22,7 @@ public final class DetectionWorker: Sendable {
         let thread = DedicatedThread(name: "face-detector")
         let box = Box()
         do {
-            let (kind, health) = try await thread.run { () throws -> (FaceDetectorKind, String) in
+            let (kind, health) = try await thread.run { () throws -> (FaceDetectorKind, HealthSupervisor.State) in
                 let detector = try FaceDetector(config: config, logger: logger)
                 box.detector = detector
                 return (detector.kind, detector.health)

@@ -76,10 +76,10 @@ public final class FaceDetector {
     private let handle: OpaquePointer
     private var faces: [cfd_face]
 
-    /// "ok", or "degraded: blind to masked faces (…why…)" when running on the Haar fallback.
-    public var health: String {
-        guard kind == .haar else { return "ok" }
-        return "degraded: blind to masked faces" + (fallbackReason.map { " (\($0))" } ?? "")
+    /// `.ok`, or degraded ("blind to masked faces (…why…)") when running on the Haar fallback.
+    public var health: HealthSupervisor.State {
+        guard kind == .haar else { return .ok }
+        return .degraded("blind to masked faces" + (fallbackReason.map { " (\($0))" } ?? ""))
     }
 
     /// Loads YuNet (checking the model's sha256 first); on failure, the Haar cascade if allowed.

@@ -336,8 +336,8 @@ public final class QueueStore: Sendable {
         return result
     }
 
-    /// Runs store operations on the store's own thread (for async callers: the API and the uploader loop).
-    public func io<T: Sendable>(_ body: @escaping @Sendable (QueueStore) throws -> T) async throws -> T {
+    /// Runs store operations on the store's own thread; async callers use `AsyncQueueStore`, which calls this.
+    func io<T: Sendable>(_ body: @escaping @Sendable (QueueStore) throws -> T) async throws -> T {
         try await thread.run { [self] in try body(self) }
     }
 
@@ -469,11 +469,8 @@ public final class QueueStore: Sendable {
                 let seq: Int64 = row["seq"]
                 let id: String = row["id"]
                 try commit { db in
-                    try db.execute(sql: """
-                        INSERT OR REPLACE INTO dead_letter (seq, id, json, face, created_at, reason, dead_at)
-                        SELECT seq, id, json, face, created_at, ?, ? FROM records WHERE seq = ?
-                        """, arguments: ["undecodable record: its stored JSON no longer reads as a record", now.timeIntervalSince1970, seq])
-                    try db.execute(sql: "DELETE FROM records WHERE seq = ?", arguments: [seq])
+                    try Self.moveToDeadLetter(db, column: "seq", key: seq,
+                                              reason: "undecodable record: its stored JSON no longer reads as a record", now: now)
                 }
                 // The id only: the content may be personal data, and the decoder's message may quote it.
                 logger.critical("queue record cannot be decoded; moved to the dead letter so the rest can flow", metadata: ["record_id": "\(id.lowercased())"])
@@ -517,12 +514,18 @@ public final class QueueStore: Sendable {
     /// Moves a record to the dead-letter table (one transaction).
     public func deadLetter(id: UUID, reason: String, now: Date = Date()) throws {
         try commit { db in
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO dead_letter (seq, id, json, face, created_at, reason, dead_at)
-                SELECT seq, id, json, face, created_at, ?, ? FROM records WHERE id = ?
-                """, arguments: [String(reason.prefix(500)), now.timeIntervalSince1970, id.uuidString])
-            try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id.uuidString])
+            try Self.moveToDeadLetter(db, column: "id", key: id.uuidString, reason: String(reason.prefix(500)), now: now)
         }
+    }
+
+    /// The one move from `records` to `dead_letter`, by `seq` or by `id` (inside the caller's transaction).
+    private static func moveToDeadLetter(_ db: Database, column: StaticString, key: some DatabaseValueConvertible,
+                                         reason: String, now: Date) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO dead_letter (seq, id, json, face, created_at, reason, dead_at)
+            SELECT seq, id, json, face, created_at, ?, ? FROM records WHERE \(column) = ?
+            """, arguments: [reason, now.timeIntervalSince1970, key])
+        try db.execute(sql: "DELETE FROM records WHERE \(column) = ?", arguments: [key])
     }
 
     /// Moves every dead-lettered record back into the queue, due now. Returns how many.

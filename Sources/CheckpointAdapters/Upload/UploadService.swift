@@ -36,7 +36,7 @@ public struct UploaderStatus: Sendable, Codable, Equatable {
 /// Each record has its own backoff, so a failing record never blocks the ones behind it; 429, 503 and
 /// connect failures pause the whole loop. Deleted only after a 2xx; 400/413/422 go to the dead-letter table.
 public final class UploadService: Sendable {
-    private let store: QueueStore
+    private let queue: AsyncQueueStore
     private let uploader: CurlUploader
     private let logger: Logger
     private let scheduler: Mutex<UploadScheduler>
@@ -47,7 +47,7 @@ public final class UploadService: Sendable {
 
     public init(store: QueueStore, uploader: CurlUploader, policy: UploadPolicy = UploadPolicy(),
                 purgeInterval: Duration = .seconds(3600), logger: Logger = Logger(label: "checkpointd.upload")) {
-        self.store = store
+        self.queue = AsyncQueueStore(store)
         self.uploader = uploader
         self.logger = logger
         self.scheduler = Mutex(UploadScheduler(policy: policy))
@@ -65,7 +65,7 @@ public final class UploadService: Sendable {
             if transportChanged { s.transportChanged() }
         }
         if transportChanged {
-            do { try await store.io { try $0.makeAllDue() } } catch {
+            do { try await queue.makeAllDue() } catch {
                 logger.error("cannot reschedule the queue after a reload", metadata: ["error": "\(error)"])
             }
             update { s in
@@ -86,39 +86,8 @@ public final class UploadService: Sendable {
     public func run() async {
         logger.info("uploader started", metadata: ["endpoint": "\(uploader.configuration.endpoint)"])
         await refreshDeadLetters()
-        var lastPurge = ContinuousClock.now - purgeInterval
         await withTaskCancellationHandler {
-            while !Task.isCancelled {
-                if ContinuousClock.now - lastPurge >= purgeInterval {
-                    lastPurge = .now
-                    do {
-                        let faces = try await store.io { try $0.purge() }
-                        if faces > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)"]) }
-                        await refreshDeadLetters()
-                    } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
-                }
-                let now = Date()
-                let paused = scheduler.withLock { $0.pause(now: now) }
-                let horizon = scheduler.withLock { $0.policy.longestDelay }
-                if now < paused {
-                    // Woken early (a new record, a reload), the loop just checks the pause again.
-                    await waker.wait(timeout: paused.timeIntervalSince(now), honourWake: true)
-                    continue
-                }
-                let next: StoredRecord?
-                do { next = try await store.io { try $0.nextDue(now: now, horizon: horizon) } } catch {
-                    logger.error("cannot read queue", metadata: ["error": "\(error)"])
-                    await waker.wait(timeout: 5, honourWake: true)
-                    continue
-                }
-                guard let record = next else {
-                    let due = (try? await store.io { try $0.earliestDue() }) ?? nil
-                    let wait = min(due.map { max(0.01, $0.timeIntervalSinceNow) } ?? 60, 60)
-                    await waker.wait(timeout: wait, honourWake: true)
-                    continue
-                }
-                await attempt(record)
-            }
+            try? await loop(.service)
         } onCancel: {
             uploader.shutdown()
             waker.wake()
@@ -129,24 +98,78 @@ public final class UploadService: Sendable {
     /// Uploads everything due now and returns when nothing due is left or `deadline` passes (CLI and tests).
     /// Records still backing off are skipped. Returns how many were delivered.
     public func drain(until deadline: Date, makeDue: Bool = true) async throws -> Int {
-        if makeDue { try await store.io { try $0.makeAllDue() } }
+        if makeDue { try await queue.makeAllDue() }
         let before = status.delivered
-        while Date() < deadline {
-            let paused = scheduler.withLock { $0.pause(now: Date()) }
-            if Date() < paused {
-                try await Task.sleep(for: .seconds(min(paused.timeIntervalSinceNow, deadline.timeIntervalSinceNow, 60)))
+        try await loop(.drain(until: deadline))
+        return status.delivered - before
+    }
+
+    /// How the one upload loop ends and waits.
+    private enum Mode {
+        /// The daemon's loop: until cancelled; purges hourly; waits on the waker (a new record, a reload); a queue
+        /// read error is logged and retried.
+        case service
+        /// Until nothing due is left or the deadline passes; sleeps; errors are thrown.
+        case drain(until: Date)
+    }
+
+    /// Oldest due record first, one at a time, honouring the scheduler's pause.
+    private func loop(_ mode: Mode) async throws {
+        var lastPurge = ContinuousClock.now - purgeInterval
+        while true {
+            switch mode {
+            case .service:
+                if Task.isCancelled { return }
+                if ContinuousClock.now - lastPurge >= purgeInterval {
+                    lastPurge = .now
+                    do {
+                        let faces = try await queue.purge()
+                        if faces > 0 { logger.info("retention purge", metadata: ["faces": "\(faces)"]) }
+                        await refreshDeadLetters()
+                    } catch { logger.error("retention purge failed", metadata: ["error": "\(error)"]) }
+                }
+            case .drain(let deadline):
+                if Date() >= deadline { return }
+            }
+            let now = Date()
+            let paused = scheduler.withLock { $0.pause(now: now) }
+            let horizon = scheduler.withLock { $0.policy.longestDelay }
+            if now < paused {
+                // Woken early (a new record, a reload), the loop just checks the pause again.
+                try await wait(mode, seconds: paused.timeIntervalSince(now))
                 continue
             }
-            let horizon = scheduler.withLock { $0.policy.longestDelay }
-            guard let record = try await store.io({ try $0.nextDue(horizon: horizon) }) else {
-                guard let due = try await store.io({ try $0.earliestDue() }) else { break }
-                let wait = min(due.timeIntervalSinceNow, deadline.timeIntervalSinceNow)
-                if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+            let next: StoredRecord?
+            do { next = try await queue.nextDue(now: now, horizon: horizon) } catch {
+                guard case .service = mode else { throw error }
+                logger.error("cannot read queue", metadata: ["error": "\(error)"])
+                try await wait(mode, seconds: 5)
+                continue
+            }
+            guard let record = next else {
+                let due: Date?
+                switch mode {
+                case .service: due = (try? await queue.earliestDue()) ?? nil
+                case .drain:
+                    due = try await queue.earliestDue()
+                    if due == nil { return }   // nothing left at all
+                }
+                try await wait(mode, seconds: min(due.map { max(0.01, $0.timeIntervalSinceNow) } ?? 60, 60))
                 continue
             }
             await attempt(record)
         }
-        return status.delivered - before
+    }
+
+    /// The daemon waits on the waker (or the timeout); a drain sleeps, never past its deadline.
+    private func wait(_ mode: Mode, seconds: Double) async throws {
+        switch mode {
+        case .service:
+            await waker.wait(timeout: seconds, honourWake: true)
+        case .drain(let deadline):
+            let wait = min(seconds, deadline.timeIntervalSinceNow, 60)
+            if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+        }
     }
 
     private func attempt(_ stored: StoredRecord) async {
@@ -159,7 +182,7 @@ public final class UploadService: Sendable {
         do {
             switch action {
             case .delete:
-                try await store.io { try $0.markDelivered(id: stored.record.id) }
+                try await queue.markDelivered(id: stored.record.id)
                 update { s in
                     s.delivered += 1
                     s.lastDeliveryAt = now
@@ -167,7 +190,7 @@ public final class UploadService: Sendable {
                 }
                 logger.info("record delivered", metadata: ["record_id": "\(stored.record.id.uuidString.lowercased())"])
             case .deadLetter(let reason):
-                try await store.io { try $0.deadLetter(id: stored.record.id, reason: reason) }
+                try await queue.deadLetter(id: stored.record.id, reason: reason)
                 update { s in
                     s.deadLettered += 1
                     s.lastError = reason
@@ -175,7 +198,7 @@ public final class UploadService: Sendable {
                 logger.error("record rejected by server; moved to dead letter", metadata: ["record_id": "\(stored.record.id.uuidString.lowercased())", "reason": "\(reason)"])
                 await refreshDeadLetters()
             case .reschedule(let notBefore, let attempts, let reason):
-                try await store.io { try $0.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason) }
+                try await queue.reschedule(id: stored.record.id, notBefore: notBefore, attempts: attempts, error: reason)
                 update { s in
                     s.failedAttempts += 1
                     s.lastError = reason
@@ -198,7 +221,7 @@ public final class UploadService: Sendable {
     /// Reads how many records the dead letter holds (at start, after a rejection, hourly: `retry-dead` from the CLI
     /// empties it behind our back).
     private func refreshDeadLetters() async {
-        guard let n = try? await store.io({ try $0.deadLetterCount() }) else { return }
+        guard let n = try? await queue.deadLetterCount() else { return }
         if n != status.deadLetters { update { $0.deadLetters = n } }
     }
 

@@ -42,4 +42,11 @@ public protocol FrameSource: Sendable {
     var description: String { get }
     /// Frames, newest only: a consumer that falls behind sees the latest frame, never a backlog.
     func frames() -> AsyncStream<Frame>
+    /// The device's own health, for sources that can lose their device (the V4L2 camera); nil for those that
+    /// cannot (replay). The supervisor reads it each tick.
+    var cameraHealth: CameraHealth? { get }
+}
+
+extension FrameSource {
+    public var cameraHealth: CameraHealth? { nil }
 }

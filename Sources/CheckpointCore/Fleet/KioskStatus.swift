@@ -48,7 +48,7 @@ extension HeartbeatConditions {
     /// failed), the uplink alert and the dead letters.
     public init(stages: [HealthSupervisor.Stage], sensorAvailable: Bool, uplinkAlert: Bool, deadLetters: Int) {
         let cameraOK: Bool
-        switch stages.first(where: { $0.name == "camera" })?.state {
+        switch stages.first(where: { $0.stage == .camera })?.state {
         case .recovering?, .failed?: cameraOK = false
         default: cameraOK = true
         }

@@ -27,7 +27,9 @@ public struct HealthSupervisor: Sendable {
     }
 
     public struct Stage: Sendable, Equatable {
-        public var name: String
+        public var stage: HealthStage
+        /// The stage's name on the wire (`/healthz`, heartbeats).
+        public var name: String { stage.rawValue }
         public var state: State
         /// Last progress or state report, monotonic nanoseconds.
         public var lastReport: UInt64
@@ -41,18 +43,18 @@ public struct HealthSupervisor: Sendable {
     public init() {}
 
     /// Registers a stage; `stallLimitSeconds` is how long it may go without any report.
-    public mutating func register(_ name: String, stallLimitSeconds: Double, now: UInt64) {
+    public mutating func register(_ name: HealthStage, stallLimitSeconds: Double, now: UInt64) {
         let limit = UInt64(max(0, stallLimitSeconds) * 1e9)
         if let i = index(name) {
             stages[i].stallLimit = limit
             stages[i].lastReport = now
         } else {
-            stages.append(Stage(name: name, state: .starting, lastReport: now, stallLimit: limit, progressCount: 0))
+            stages.append(Stage(stage: name, state: .starting, lastReport: now, stallLimit: limit, progressCount: 0))
         }
     }
 
     /// The stage did useful work.
-    public mutating func progress(_ name: String, now: UInt64) {
+    public mutating func progress(_ name: HealthStage, now: UInt64) {
         guard let i = index(name) else { return }
         stages[i].lastReport = now
         stages[i].progressCount &+= 1
@@ -61,7 +63,7 @@ public struct HealthSupervisor: Sendable {
     }
 
     /// The stage changed state (a report also counts as a sign of life).
-    public mutating func report(_ name: String, _ state: State, now: UInt64) {
+    public mutating func report(_ name: HealthStage, _ state: State, now: UInt64) {
         guard let i = index(name) else { return }
         stages[i].state = state
         stages[i].lastReport = now
@@ -94,5 +96,5 @@ public struct HealthSupervisor: Sendable {
         return worst
     }
 
-    private func index(_ name: String) -> Int? { stages.firstIndex { $0.name == name } }
+    private func index(_ name: HealthStage) -> Int? { stages.firstIndex { $0.stage == name } }
 }

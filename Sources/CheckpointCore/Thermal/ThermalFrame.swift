@@ -54,6 +54,15 @@ public struct ThermalCounters: Sendable, Equatable, Codable {
     }
 }
 
+extension ThermalCounters {
+    /// Read errors (bad checksums and timeouts) counted since `earlier`, the counters of the previous frame: what
+    /// `checkpointd_sensor_errors_total` grows by. A counter lower than before (a new driver) counts from zero.
+    public func errors(since earlier: ThermalCounters) -> UInt64 {
+        func delta(_ now: UInt64, _ before: UInt64) -> UInt64 { now >= before ? now - before : now }
+        return delta(badChecksum, earlier.badChecksum) + delta(timeouts, earlier.timeouts)
+    }
+}
+
 /// What a driver can decode from the byte stream.
 public enum ThermalEvent: Sendable, Equatable {
     case frame(ThermalFrame)

@@ -6,9 +6,9 @@ import ServiceLifecycle
 
 /// camera → detector → tracker/readiness → ScreeningHub. Frames arrive newest-only (the source keeps
 /// one buffered frame), so a slow detection drops stale frames instead of building a backlog.
-struct VisionService: Service {
+public struct VisionService: Service {
     let source: any FrameSource
-    let detector: DetectionWorker
+    let detector: any FaceDetecting
     let readiness: FaceReadinessConfig
     let tracker: FaceTracker
     let hub: ScreeningHub
@@ -22,10 +22,26 @@ struct VisionService: Service {
     let qr: QRScanner?
     let logger: Logger
 
-    func run() async throws {
+    public init(source: any FrameSource, detector: any FaceDetecting, readiness: FaceReadinessConfig, tracker: FaceTracker,
+                hub: ScreeningHub, health: HealthBoard, metrics: PipelineMetrics, preview: CameraPreview?, snapshot: LiveSnapshot?,
+                qr: QRScanner?, logger: Logger) {
+        self.source = source
+        self.detector = detector
+        self.readiness = readiness
+        self.tracker = tracker
+        self.hub = hub
+        self.health = health
+        self.metrics = metrics
+        self.preview = preview
+        self.snapshot = snapshot
+        self.qr = qr
+        self.logger = logger
+    }
+
+    public func run() async throws {
         var pipeline = FacePipeline(readiness: readiness, tracker: tracker)
         await hub.setTimingObserver { [metrics] timing in metrics.record(timing) }
-        logger.info("vision started", metadata: ["source": "\(source.description)", "detector": "\(detector.kind.rawValue)"])
+        logger.info("vision started", metadata: ["source": "\(source.description)", "detector": "\(detector.kindName)"])
         for await frame in source.frames().cancelOnGracefulShutdown() {
             await health.frame()
             metrics.frames.increment()
@@ -47,70 +63,14 @@ struct VisionService: Service {
                 }
                 await hub.faces(assessment, cameraWidth: frame.width, cameraHeight: frame.height,
                                 at: frame.monotonicNanos, candidate: candidate)
-                await health.progress("detector")
+                await health.progress(.detector)
             } catch {
                 metrics.detectionErrors.increment()
-                await health.report("detector", .recovering("detection failed: \(error)"))
+                await health.report(.detector, .recovering("detection failed: \(error)"))
                 logger.error("face detection failed", metadata: ["error": "\(error)"])
             }
         }
         await detector.shutdown()
         logger.info("vision stopped")
-    }
-}
-
-/// Thermal sensor link → ScreeningHub, reporting the link's state to health.
-struct ThermalService: Service {
-    let link: ThermalSensorLink
-    let hub: ScreeningHub
-    let health: HealthBoard
-    let metrics: PipelineMetrics
-    let logger: Logger
-
-    func run() async throws {
-        let events = link.start()
-        await withGracefulShutdownHandler {
-            var lastCounters: ThermalCounters?
-            var lastStatus: SensorLinkStatus?
-            for await event in events {
-                switch event {
-                case .frame(let frame, let counters):
-                    metrics.thermalFrames.increment()
-                    metrics.sensorAmbient.set(frame.ambientC)
-                    if let last = lastCounters {
-                        let errors = (counters.badChecksum - last.badChecksum) + (counters.timeouts - last.timeouts)
-                        if errors > 0 { metrics.thermalErrors.increment(by: Int64(errors)) }
-                    }
-                    lastCounters = counters
-                    await hub.thermal(frame)
-                    await health.progress("thermal")
-                case .status(let status):
-                    // The link repeats "unavailable" on every reconnect attempt (a sign of life); log changes only.
-                    if status != lastStatus { logger.notice("thermal sensor \(status)") }
-                    lastStatus = status
-                    metrics.sensorUp.set(status.isAvailable ? 1.0 : 0.0)
-                    if status.isAvailable {
-                        await hub.sensorAvailable()
-                        await health.progress("thermal")
-                    } else {
-                        if case .unavailable = status { await hub.sensorUnavailable() }
-                        await health.report("thermal", .recovering(status.description))
-                    }
-                case .emissivity(let e):
-                    logger.info("sensor emissivity read back", metadata: ["emissivity": "\(e)"])
-                }
-            }
-        } onGracefulShutdown: {
-            link.stop()
-        }
-        logger.info("thermal stopped")
-    }
-}
-
-/// The uploader loop, cancelled on graceful shutdown (a transfer in flight is aborted and stays queued).
-struct UploaderService: Service {
-    let uploader: UploadService
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await uploader.run() }
     }
 }

@@ -4,26 +4,26 @@ import Prometheus
 
 /// The pipeline's own metrics, on the registry served at GET /metrics next to the uplink's queue and upload metrics.
 /// Names and help texts: `MetricCatalog`.
-struct PipelineMetrics: Sendable {
-    let registry: PrometheusCollectorRegistry
-    let frames: Counter
-    let detectionSeconds: DurationHistogram
-    let detectionErrors: Counter
-    let thermalFrames: Counter
-    let thermalErrors: Counter
-    let cameraFPS: Gauge
-    let sensorUp: Gauge
-    let sensorAmbient: Gauge
+public struct PipelineMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let frames: Counter
+    public let detectionSeconds: DurationHistogram
+    public let detectionErrors: Counter
+    public let thermalFrames: Counter
+    public let thermalErrors: Counter
+    public let cameraFPS: Gauge
+    public let sensorUp: Gauge
+    public let sensorAmbient: Gauge
 
     /// Person ready (the camera frame in which the face first became ready) → screening result.
-    let lastLatency: Gauge
+    public let lastLatency: Gauge
     /// The thermal frames the last result used, and their own time (count × the sensor's measured period).
-    let lastThermalFrames: Gauge
-    let lastThermalSeconds: Gauge
+    public let lastThermalFrames: Gauge
+    public let lastThermalSeconds: Gauge
     /// Latency minus the thermal frames' own time (may be negative: see `ScreeningTiming`).
-    let lastOverhead: Gauge
+    public let lastOverhead: Gauge
 
-    init(registry: PrometheusCollectorRegistry) {
+    public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
         frames = registry.counter(MetricCatalog.cameraFrames)
         detectionSeconds = registry.durationHistogram(MetricCatalog.detectionSeconds)
@@ -39,16 +39,16 @@ struct PipelineMetrics: Sendable {
         lastOverhead = registry.gauge(MetricCatalog.lastOverhead)
     }
 
-    func screening(outcome: String) -> Counter {
+    public func screening(outcome: String) -> Counter {
         registry.counter(MetricCatalog.screenings, [("result", outcome)])
     }
 
-    func latency(outcome: String) -> DurationHistogram {
+    public func latency(outcome: String) -> DurationHistogram {
         registry.durationHistogram(MetricCatalog.screeningLatency, [("result", outcome)])
     }
 
     /// The gauges first, then the histogram: a reader that sees the count grow reads this result's gauges.
-    func record(_ timing: ScreeningTiming) {
+    public func record(_ timing: ScreeningTiming) {
         lastLatency.set(Double(timing.readyToResultNanos) / 1e9)
         lastThermalFrames.set(Double(timing.thermalFrames))
         lastThermalSeconds.set(timing.thermalFramesNanos.map { Double($0) / 1e9 } ?? .nan)

@@ -7,19 +7,36 @@ import UnixSignals
 
 /// Talks to systemd: READY=1 once running, WATCHDOG=1 only while every stage makes progress or reports
 /// a recovery, STATUS= with a one-line summary, and SIGHUP → reload (RELOADING=1 … READY=1).
-struct SupervisorService: Service {
-    let notifier: SystemdNotifier
+public struct SupervisorService: Service {
+    let notifier: any ServiceNotifier
     let health: HealthBoard
-    let store: QueueStore
+    let store: AsyncQueueStore
     let uploader: UploadService
-    let cameraHealth: @Sendable () -> HealthSupervisor.State?
+    /// The camera, when the vision stage runs: its own health is reported each tick.
+    let camera: (any FrameSource)?
     let metrics: PipelineMetrics
     let reload: @Sendable () async -> [String]
     let logger: Logger
+    /// How often the supervisor looks; by default half of systemd's watchdog interval, at most 5 s.
+    let tickSeconds: Double?
 
-    func run() async throws {
+    public init(notifier: any ServiceNotifier, health: HealthBoard, store: AsyncQueueStore, uploader: UploadService,
+                camera: (any FrameSource)?, metrics: PipelineMetrics,
+                reload: @escaping @Sendable () async -> [String], logger: Logger, tickSeconds: Double? = nil) {
+        self.notifier = notifier
+        self.health = health
+        self.store = store
+        self.uploader = uploader
+        self.camera = camera
+        self.metrics = metrics
+        self.reload = reload
+        self.logger = logger
+        self.tickSeconds = tickSeconds
+    }
+
+    public func run() async throws {
         let watchdog = SystemdNotifier.watchdogInterval(environment: ProcessInfo.processInfo.environment)
-        let tick = min(5.0, (watchdog ?? 10) / 2)
+        let tick = tickSeconds ?? min(5.0, (watchdog ?? 10) / 2)
         try? notifier.ready(status: "starting")
         logger.notice("checkpointd ready", metadata: ["watchdog_s": "\(watchdog.map { "\($0)" } ?? "off")"])
         await withTaskGroup(of: Void.self) { group in
@@ -32,28 +49,18 @@ struct SupervisorService: Service {
     }
 
     private func tickLoop(every seconds: Double) async {
-        var lastStatus = ""
-        var lastStalled: [String] = []
+        var policy = SupervisorPolicy()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if let camera = cameraHealth() {
-                if case .ok = camera {} else { await health.report("camera", camera) }
-            }
-            let status = await statusLine()
-            if status != lastStatus {
-                try? notifier.status(status)
-                lastStatus = status
-            }
+            if let state = camera?.cameraHealth?.stageState { await health.report(.camera, state) }
+            let actions = policy.tick(status: await statusLine(), stalled: await health.stalled())
+            if let status = actions.status { try? notifier.status(status) }
             if let fps = await health.cameraFPS { metrics.cameraFPS.record(fps) }
-            if await health.shouldPetWatchdog() {
-                try? notifier.watchdog()
-                if !lastStalled.isEmpty { logger.notice("all stages progressing again") }
-                lastStalled = []
-            } else {
-                let stalled = await health.stalled()
-                if stalled != lastStalled {
-                    logger.error("stages stalled; withholding the watchdog ping", metadata: ["stages": "\(stalled.joined(separator: ","))"])
-                    lastStalled = stalled
-                }
+            if actions.petWatchdog { try? notifier.watchdog() }
+            switch actions.log {
+            case .recovered: logger.notice("all stages progressing again")
+            case .stalled(let stalled):
+                logger.error("stages stalled; withholding the watchdog ping", metadata: ["stages": "\(stalled.map(\.rawValue).joined(separator: ","))"])
+            case nil: break
             }
             try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
         }
@@ -73,15 +80,15 @@ struct SupervisorService: Service {
         }
     }
 
-    func statusLine() async -> String {
+    public func statusLine() async -> String {
         // SQLite and the directory listing block: they run on the queue's own thread, never on the cooperative pool.
-        let disk = try? await store.io { store in (status: try store.status(), quarantined: store.quarantinedFiles.count) }
-        let queue = disk?.status
+        let queue = try? await store.status()
+        let quarantined = queue == nil ? nil : try? await store.quarantinedFiles().count
         let up = uploader.status
-        let sensor = await health.state(of: "thermal").map { "\($0)" } ?? "off"
+        let sensor = await health.state(of: .thermal).map { "\($0)" } ?? "off"
         return StatusLine(cameraFPS: await health.cameraFPS, sensor: sensor, queueDepth: queue?.pending ?? -1,
                           secondsSinceLastUpload: up.lastDeliveryAt.map { Date().timeIntervalSince($0) },
                           overall: "\(await health.overall)", deadLetters: queue?.dead ?? up.deadLetters,
-                          uploadNeedsAttention: up.attention != nil, quarantinedQueues: disk?.quarantined ?? 0).text
+                          uploadNeedsAttention: up.attention != nil, quarantinedQueues: quarantined ?? 0).text
     }
 }
