@@ -1,3 +1,4 @@
+import CheckpointCore
 import Foundation
 import Logging
 import PostgresNIO
@@ -148,6 +149,11 @@ public final class PostgresReceiverStorage: ReceiverStorage {
                     CREATE TABLE IF NOT EXISTS heartbeats (
                         device_id TEXT PRIMARY KEY, checkpoint_id TEXT NOT NULL, json BYTEA NOT NULL, received_at TIMESTAMPTZ NOT NULL)
                     """, logger: logger)
+                try await conn.query("""
+                    CREATE TABLE IF NOT EXISTS still_requests (
+                        device_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, state TEXT NOT NULL, requested_at TIMESTAMPTZ NOT NULL,
+                        refusal TEXT)
+                    """, logger: logger)
             }
         } catch {
             throw ReceiverError(.storage, "cannot prepare the PostgreSQL tables", cause: error)
@@ -223,5 +229,51 @@ public final class PostgresReceiverStorage: ReceiverStorage {
         } catch {
             throw ReceiverError(.storage, "cannot read heartbeats from PostgreSQL", cause: error)
         }
+    }
+
+    public func putStillRequest(_ r: StillRequestRecord) async throws {
+        do {
+            try await client.query("""
+                INSERT INTO still_requests (device_id, request_id, state, requested_at, refusal)
+                VALUES (\(r.deviceId), \(r.requestId), \(r.state.rawValue), \(r.requestedAt), \(r.refusal?.rawValue))
+                ON CONFLICT (device_id) DO UPDATE SET request_id = EXCLUDED.request_id, state = EXCLUDED.state,
+                    requested_at = EXCLUDED.requested_at, refusal = EXCLUDED.refusal
+                """, logger: logger)
+        } catch {
+            throw ReceiverError(.storage, "cannot store a still request in PostgreSQL", cause: error)
+        }
+    }
+
+    public func stillRequest(deviceId: String) async throws -> StillRequestRecord? {
+        do {
+            let rows = try await client.query(
+                "SELECT device_id, request_id, state, requested_at, refusal FROM still_requests WHERE device_id = \(deviceId)", logger: logger)
+            for try await row in rows.decode((String, String, String, Date, String?).self) { return Self.stillRequest(row) }
+            return nil
+        } catch {
+            throw ReceiverError(.storage, "cannot read a still request from PostgreSQL", cause: error)
+        }
+    }
+
+    public func advanceStillRequest(deviceId: String, requestId: String?, from: [StillRequestRecord.State], to state: StillRequestRecord.State,
+                                    refusal: StillRefusal.Reason?) async throws -> StillRequestRecord? {
+        do {
+            let rows = try await client.query("""
+                UPDATE still_requests SET state = \(state.rawValue), refusal = \(refusal?.rawValue)
+                WHERE device_id = \(deviceId) AND state = ANY(\(from.map(\.rawValue)))
+                    AND (\(requestId)::text IS NULL OR request_id = \(requestId)::text)
+                RETURNING device_id, request_id, state, requested_at, refusal
+                """, logger: logger)
+            for try await row in rows.decode((String, String, String, Date, String?).self) { return Self.stillRequest(row) }
+            return nil
+        } catch {
+            throw ReceiverError(.storage, "cannot update a still request in PostgreSQL", cause: error)
+        }
+    }
+
+    static func stillRequest(_ row: (String, String, String, Date, String?)) -> StillRequestRecord? {
+        guard let state = StillRequestRecord.State(rawValue: row.2) else { return nil }
+        return StillRequestRecord(deviceId: row.0, requestId: row.1, state: state, requestedAt: row.3,
+                                  refusal: row.4.flatMap(StillRefusal.Reason.init(rawValue:)))
     }
 }

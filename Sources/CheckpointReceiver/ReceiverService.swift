@@ -173,7 +173,10 @@ public final class ReceiverService: Sendable {
         var view = FleetView(heartbeats: try await storage.latestHeartbeats(), now: options.clock(), thresholds: options.fleet)
         if let stills = options.stills {
             view.stillsEnabled = true
-            for i in view.kiosks.indices { view.kiosks[i].still = stills.state(deviceId: view.kiosks[i].deviceId) }
+            for i in view.kiosks.indices {
+                let device = view.kiosks[i].deviceId
+                view.kiosks[i].still = stills.state(deviceId: device, request: try await storage.stillRequest(deviceId: device))
+            }
         }
         return view
     }
@@ -384,7 +387,16 @@ public final class ReceiverService: Sendable {
             ])
         }
         // An operator's still request rides on this reply, once.
-        let still = options.stills?.take(deviceId: heartbeat.deviceId)
+        var still: StillRequest?
+        if options.stills != nil {
+            do {
+                still = try await storage.advanceStillRequest(deviceId: heartbeat.deviceId, requestId: nil, from: [.pending], to: .delivered,
+                                                              refusal: nil).map { StillRequest(id: $0.requestId) }
+            } catch {
+                // The heartbeat is stored; the request stays pending for the next one.
+                logger.error("cannot hand out a still request", metadata: ["device": "\(heartbeat.deviceId)", "error": "\(error)"])
+            }
+        }
         if let still { logger.notice("monitoring still request handed to the kiosk", metadata: ["device": "\(heartbeat.deviceId)", "request_id": "\(still.id)"]) }
         return (try? Self.json(.ok, HeartbeatReceipt(deviceId: heartbeat.deviceId, receivedAt: Self.timestamp(now), stillRequest: still)))
             ?? Response(status: .ok)
@@ -413,7 +425,7 @@ public final class ReceiverService: Sendable {
     /// `POST /v1/fleet/{deviceId}/still-requests`: an operator asks for a still of a kiosk that has sent a heartbeat.
     /// 202 (JSON) with the request id; from the fleet page's form, 303 back to the page.
     func requestStill(_ request: Request, deviceId: String) async -> Response {
-        guard let stills = options.stills else {
+        guard options.stills != nil else {
             return Self.problem(.conflict, "monitoring stills are not kept by this receiver (start it with --stills DIR)")
         }
         guard MonitoringStills.isSafeDeviceId(deviceId) else { return Self.problem(.notFound, "no such kiosk") }
@@ -423,7 +435,12 @@ public final class ReceiverService: Sendable {
         }
         guard known else { return Self.problem(.notFound, "no such kiosk (it has never sent a heartbeat)") }
         let now = options.clock()
-        let id = stills.request(deviceId: deviceId, now: now)
+        let id = UUID().uuidString.lowercased()
+        do {
+            try await storage.putStillRequest(StillRequestRecord(deviceId: deviceId, requestId: id, state: .pending, requestedAt: now))
+        } catch {
+            return Self.problem(.serviceUnavailable, "storage unavailable; retry later")
+        }
         logger.notice("monitoring still requested", metadata: ["device": "\(deviceId)", "request_id": "\(id)"])
         if request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
             return Response(status: .seeOther, headers: [.location: "/fleet#kiosk-\(deviceId)"])
@@ -465,13 +482,19 @@ public final class ReceiverService: Sendable {
         let jpeg = Data(buffer: body)
         guard jpeg.count > 3, jpeg.prefix(3) == Data([0xFF, 0xD8, 0xFF]) else { return Self.problem(.unprocessableContent, "the body is not a JPEG") }
         guard let stills = options.stills else { return Self.problem(.conflict, "monitoring stills are not kept by this receiver") }
-        guard stills.isOutstanding(deviceId: deviceId, requestId: requestId) else {
+        let current: StillRequestRecord?
+        do { current = try await storage.stillRequest(deviceId: deviceId) } catch {
+            return Self.problem(.serviceUnavailable, "storage unavailable")
+        }
+        guard let current, current.requestId == requestId, [.pending, .delivered].contains(current.state) else {
             logger.warning("monitoring still without an outstanding request refused", metadata: ["device": "\(deviceId)", "request_id": "\(requestId)"])
             return Self.problem(.conflict, "no outstanding still request \(requestId) for this device")
         }
         let now = options.clock()
         do {
             _ = try stills.store(deviceId: deviceId, requestId: requestId, jpeg: jpeg, facesBlurred: blurred, faces: faces, now: now)
+            _ = try await storage.advanceStillRequest(deviceId: deviceId, requestId: requestId, from: [.pending, .delivered], to: .received,
+                                                      refusal: nil)
         } catch {
             logger.error("cannot store a monitoring still", metadata: ["device": "\(deviceId)", "request_id": "\(requestId)", "error": "\(error)"])
             return Self.problem(.serviceUnavailable, "storage unavailable")
@@ -497,7 +520,14 @@ public final class ReceiverService: Sendable {
         }
         if let denied = await refused(channel, deviceId: refusal.deviceId, what: "monitoring still refusal") { return denied }
         if let limited = overLimit(refusal.deviceId) { return limited }
-        guard let stills = options.stills, stills.refused(deviceId: refusal.deviceId, requestId: refusal.requestId, reason: refusal.reason) else {
+        let answered: StillRequestRecord?
+        do {
+            answered = options.stills == nil ? nil : try await storage.advanceStillRequest(
+                deviceId: refusal.deviceId, requestId: refusal.requestId, from: [.pending, .delivered], to: .refused, refusal: refusal.reason)
+        } catch {
+            return Self.problem(.serviceUnavailable, "storage unavailable")
+        }
+        guard answered != nil else {
             return Self.problem(.conflict, "no outstanding still request \(refusal.requestId) for this device")
         }
         logger.notice("monitoring still refused by the kiosk", metadata: ["device": "\(refusal.deviceId)", "request_id": "\(refusal.requestId)",

@@ -1,3 +1,4 @@
+import CheckpointCore
 import Foundation
 
 /// Where the receiver keeps what kiosks send. Every backend gives the same guarantees:
@@ -5,7 +6,9 @@ import Foundation
 /// * a record is stored once per Idempotency-Key, whichever receiver instance got it and however often it was sent
 ///   (the key is a unique constraint, so several receivers on one database need no coordination);
 /// * a stored record is durable before `insertRecord` returns (the 201 the kiosk deletes its copy on);
-/// * for heartbeats only the latest per device is kept.
+/// * for heartbeats only the latest per device is kept;
+/// * a kiosk's monitoring-still request lives here too, so that a request made on one receiver is handed out by
+///   whichever receiver gets that kiosk's next heartbeat, and answered on whichever gets its still.
 public protocol ReceiverStorage: Sendable {
     /// Stores a record under `id` (its Idempotency-Key), or says it is a retry of a stored one, or that the key was
     /// reused with a different record.
@@ -19,6 +22,36 @@ public protocol ReceiverStorage: Sendable {
     /// Deletes the records received before `cutoff` (retention) so that their content is gone from the storage, not
     /// only unlisted; returns their ids (whose face files the service then deletes).
     func purgeRecords(receivedBefore cutoff: Date) async throws -> [String]
+    /// Makes `request` its kiosk's current monitoring-still request (an earlier one, answered or not, is replaced).
+    func putStillRequest(_ request: StillRequestRecord) async throws
+    /// The kiosk's current monitoring-still request, if any.
+    func stillRequest(deviceId: String) async throws -> StillRequestRecord?
+    /// Moves the kiosk's current request to `state` when it is in one of `from` (and is `requestId`, when given),
+    /// setting `refusal`; returns the request as it now is, or nil when none matched. One statement, so of two
+    /// receivers racing (two heartbeats, a still and a refusal) exactly one wins.
+    func advanceStillRequest(deviceId: String, requestId: String?, from: [StillRequestRecord.State], to state: StillRequestRecord.State,
+                             refusal: StillRefusal.Reason?) async throws -> StillRequestRecord?
+}
+
+/// An operator's request for a kiosk's monitoring still, one current per kiosk (`MonitoringStill` in the fleet JSON).
+public struct StillRequestRecord: Sendable, Equatable {
+    /// `pending`: asked, waiting for the kiosk's next heartbeat; `delivered`: handed over on a heartbeat's reply,
+    /// waiting for the still; `received`: answered with a still; `refused`: the kiosk said no (`refusal`).
+    public enum State: String, Codable, Sendable, CaseIterable { case pending, delivered, received, refused }
+    public var deviceId: String
+    public var requestId: String
+    public var state: State
+    public var requestedAt: Date
+    /// Why the kiosk refused (state `refused` only).
+    public var refusal: StillRefusal.Reason?
+
+    public init(deviceId: String, requestId: String, state: State, requestedAt: Date, refusal: StillRefusal.Reason? = nil) {
+        self.deviceId = deviceId
+        self.requestId = requestId
+        self.state = state
+        self.requestedAt = requestedAt
+        self.refusal = refusal
+    }
 }
 
 /// One heartbeat as received (only the latest per device is kept).

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import CheckpointCore
 import Foundation
 import GRDB
 
@@ -40,6 +41,57 @@ public final class SQLiteReceiverStorage: ReceiverStorage {
             CREATE TABLE IF NOT EXISTS heartbeats (
                 device_id TEXT PRIMARY KEY, checkpoint_id TEXT NOT NULL, json BLOB NOT NULL, received_at REAL NOT NULL)
             """)
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS still_requests (
+                device_id TEXT PRIMARY KEY, request_id TEXT NOT NULL, state TEXT NOT NULL, requested_at REAL NOT NULL, refusal TEXT)
+            """)
+    }
+
+    public func putStillRequest(_ r: StillRequestRecord) async throws {
+        do {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO still_requests (device_id, request_id, state, requested_at, refusal) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (device_id) DO UPDATE SET request_id = excluded.request_id, state = excluded.state,
+                        requested_at = excluded.requested_at, refusal = excluded.refusal
+                    """, arguments: [r.deviceId, r.requestId, r.state.rawValue, r.requestedAt.timeIntervalSince1970, r.refusal?.rawValue])
+            }
+        } catch {
+            throw ReceiverError(.storage, "cannot store a still request", cause: error)
+        }
+    }
+
+    public func stillRequest(deviceId: String) async throws -> StillRequestRecord? {
+        do {
+            return try await pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT device_id, request_id, state, requested_at, refusal FROM still_requests WHERE device_id = ?",
+                                 arguments: [deviceId]).flatMap(Self.stillRequest)
+            }
+        } catch {
+            throw ReceiverError(.storage, "cannot read a still request", cause: error)
+        }
+    }
+
+    public func advanceStillRequest(deviceId: String, requestId: String?, from: [StillRequestRecord.State], to state: StillRequestRecord.State,
+                                    refusal: StillRefusal.Reason?) async throws -> StillRequestRecord? {
+        do {
+            return try await pool.write { db in
+                let states = from.map { "'\($0.rawValue)'" }.joined(separator: ",")   // enum raw values: letters only
+                return try Row.fetchOne(db, sql: """
+                    UPDATE still_requests SET state = ?, refusal = ?
+                    WHERE device_id = ? AND state IN (\(states)) AND (? IS NULL OR request_id = ?)
+                    RETURNING device_id, request_id, state, requested_at, refusal
+                    """, arguments: [state.rawValue, refusal?.rawValue, deviceId, requestId, requestId]).flatMap(Self.stillRequest)
+            }
+        } catch {
+            throw ReceiverError(.storage, "cannot update a still request", cause: error)
+        }
+    }
+
+    static func stillRequest(_ row: Row) -> StillRequestRecord? {
+        guard let state = StillRequestRecord.State(rawValue: row[2]) else { return nil }
+        return StillRequestRecord(deviceId: row[0], requestId: row[1], state: state, requestedAt: Date(timeIntervalSince1970: row[3]),
+                                  refusal: (row[4] as String?).flatMap(StillRefusal.Reason.init(rawValue:)))
     }
 
     public func insertRecord(_ r: IncomingRecord) async throws -> InsertOutcome {

@@ -176,4 +176,35 @@ struct StillRequestTests {
             try await client.execute(uri: "/v1/fleet/K1/still.jpg", method: .get) { #expect($0.status == .notFound) }
         }
     }
+
+    /// Scaling out: two receivers on one database (each its own connection pool, as two processes would have). A request
+    /// made on one is handed out by the other on the kiosk's heartbeat, once; the still is accepted by either; a second
+    /// heartbeat to either carries nothing; the fleet view on both shows the same state.
+    @Test func twoReceiversOnOneDatabaseShareTheRequests() async throws {
+        let clock = TestClock()
+        let dir = receiverTempDir("stills-two")
+        let stillsDir = dir + "/stills"   // shared, as the faces directory is
+        let a = ReceiverService(storage: try SQLiteReceiverStorage(path: dir + "/r.db"),
+                                options: ReceiverOptions(clock: clock.read, stills: try MonitoringStills(directory: stillsDir)))
+        let b = ReceiverService(storage: try SQLiteReceiverStorage(path: dir + "/r.db"),
+                                options: ReceiverOptions(clock: clock.read, stills: try MonitoringStills(directory: stillsDir)))
+        try await testApplication(a).test(.router) { onA in
+            try await testApplication(b).test(.router) { onB in
+                _ = try await heartbeat(onA, "K1")
+                let (status, asked) = try await ask(onA, "K1")
+                #expect(status == .accepted)
+                let requestId = try #require(asked)
+                #expect((try await fleetKiosk(onB, "K1")["still"] as? [String: Any])?["request"] as? String == "pending")
+                #expect((try await heartbeat(onB, "K1")["stillRequest"] as? [String: Any])?["id"] as? String == requestId)
+                #expect(try await heartbeat(onA, "K1")["stillRequest"] == nil)
+                #expect(try await postStill(onA, device: "K1", request: requestId) == .created)
+                #expect(try await postStill(onB, device: "K1", request: requestId) == .conflict)   // answered already
+                for client in [onA, onB] as [any TestClientProtocol] {
+                    let still = try await fleetKiosk(client, "K1")["still"] as? [String: Any]
+                    #expect(still?["request"] as? String == "received")
+                    #expect(still?["requestId"] as? String == requestId)
+                }
+            }
+        }
+    }
 }

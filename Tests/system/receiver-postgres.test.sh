@@ -73,7 +73,8 @@ refuses() {  # name dsn grep-pattern
 }
 refuses postgres-wrong-ca-refused "postgres://ckpt@localhost:$PGPORT/postgres?sslmode=verify-full&sslrootcert=$W/other-ca.pem" "does not verify against the CA in $W/other-ca.pem"
 refuses postgres-plain-tcp-refused "postgres://ckpt@127.0.0.1:$PGPORT/postgres" "pg_hba.conf.*no encryption|refused.*encryption"
-launch() { "$BIN/checkpoint-receiver" --port 0 --postgres "$DSN" >"$W/$1.out" 2>"$W/$1.err" & PIDS+=($!); }
+# One stills directory for all (shared, as the faces directory would be); the still requests live in the database.
+launch() { "$BIN/checkpoint-receiver" --port 0 --postgres "$DSN" --stills "$W/stills" >"$W/$1.out" 2>"$W/$1.err" & PIDS+=($!); }
 port_of() {  # name → its port, once it listens
   for _ in $(seq 600); do grep -q "listening on" "$W/$1.out" 2>/dev/null && break; sleep 0.1; done
   awk '/listening on/{print $3}' "$W/$1.out"
@@ -132,7 +133,8 @@ h = {"deviceId": "TN-K09", "checkpointId": "TN-03", "softwareVersion": "1", "sen
      "screenings": {"normal": 0, "elevated": 0, "invalid": 0}}
 req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/heartbeats", data=json.dumps(h).encode(), method="POST",
                              headers={"Content-Type": "application/json"})
-print(urllib.request.urlopen(req).status)
+r = urllib.request.urlopen(req)
+print(r.status, json.dumps(json.load(r).get("stillRequest")))
 PY
 }
 hb "$PORT_a" 1 >/dev/null; hb "$PORT_b" 2 >/dev/null
@@ -140,6 +142,18 @@ rows=$(psql_ "SELECT count(*) FROM heartbeats WHERE device_id = 'TN-K09'")
 depth=$(curl -s "http://127.0.0.1:$PORT_a/v1/fleet" | python3 -c 'import json,sys; print([k["queueDepth"] for k in json.load(sys.stdin)["kiosks"] if k["deviceId"]=="TN-K09"])')
 [ "$rows" = 1 ] && [ "$depth" = "[2]" ] && pass "heartbeats-latest-per-device-across-receivers (1 row; receiver A shows B's newer one)" \
   || bad heartbeats-latest-per-device-across-receivers "rows $rows, fleet depth $depth"
+
+# A monitoring-still request made on A is handed out by B on the kiosk's next heartbeat, once; the kiosk's refusal
+# reaches A; both show it (the request lives in the database, not in one receiver's memory).
+req_id=$(curl -s -X POST "http://127.0.0.1:$PORT_a/v1/fleet/TN-K09/still-requests" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requestId"])')
+on_b=$(hb "$PORT_b" 3); on_a=$(hb "$PORT_a" 4)
+refused=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  --data "{\"deviceId\":\"TN-K09\",\"requestId\":\"$req_id\",\"reason\":\"disabled\"}" "http://127.0.0.1:$PORT_a/v1/monitoring/still-refusals")
+state_b=$(curl -s "http://127.0.0.1:$PORT_b/v1/fleet" | python3 -c 'import json,sys; print([k["still"]["request"] for k in json.load(sys.stdin)["kiosks"] if k["deviceId"]=="TN-K09"])')
+rows=$(psql_ "SELECT count(*) FROM still_requests WHERE device_id = 'TN-K09' AND request_id = '$req_id' AND state = 'refused'")
+[ -n "$req_id" ] && [ "$on_b" = "200 {\"id\": \"$req_id\"}" ] && [ "$on_a" = "200 null" ] && [ "$refused" = 204 ] && [ "$state_b" = "['refused']" ] && [ "$rows" = 1 ] \
+  && pass "still-request-across-receivers (asked on A, handed out once by B, refusal on A, B shows refused, 1 row)" \
+  || bad still-request-across-receivers "id '$req_id', B's reply '$on_b', A's reply '$on_a', refusal HTTP $refused, B shows $state_b, rows $rows"
 
 # Restart: the tables are found, the records still there.
 kill "${PIDS[0]}" 2>/dev/null; wait "${PIDS[0]}" 2>/dev/null

@@ -251,7 +251,7 @@ struct QueueCommand: AsyncParsableCommand {
                     conditions: { HeartbeatConditions(stages: [], sensorAvailable: true, uplinkAlert: service.status.alert != nil,
                                                       deadLetters: service.status.deadLetters) },
                     status: {
-                        let q = try? await store.io { try $0.status() }
+                        let q = try? await AsyncQueueStore(store).status()
                         let u = service.status
                         return KioskStatus(stages: [], overall: .ok, sensorAvailable: true, calibrationId: "test", calibratedAt: nil,
                                            queueDepth: q?.pending ?? 0, oldestPendingAt: q?.oldestPendingAt, deadLetters: u.deadLetters,
