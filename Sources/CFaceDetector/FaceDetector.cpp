@@ -62,6 +62,12 @@ bool valid_options(const cfd_options *o, char *err, size_t err_len) {
         set_error(err, err_len, "top_k must be positive");
         return false;
     }
+    if (o->gate_reference_width < 0 || !(o->gate_focal_px >= 0.0f) || !(o->gate_near_m >= 0.0f) || !(o->gate_far_m >= 0.0f) ||
+        (o->gate_far_m > 0.0f && o->gate_near_m > o->gate_far_m) ||
+        (o->gate_focal_px > 0.0f && !(o->gate_eye_m > 0.0f && o->gate_face_m > 0.0f))) {
+        set_error(err, err_len, "range gate: focal length, distances and reference width must be >= 0 (0 = off), near <= far, and the eye and face sizes positive");
+        return false;
+    }
     if (o->verify_size != 0) {
         if (o->verify_size < 32 || o->verify_size > 640) {
             set_error(err, err_len, "verification size must be 0 (off) or 32…640 pixels");
@@ -112,6 +118,23 @@ void read_yunet(const cv::Mat &out, double sx, double sy, double ox, double oy, 
         f.verified = 1;
         faces.push_back(f);
     }
+}
+
+// The range gate: false for a box whose eye distance says it is nearer or farther than the options allow.
+bool in_range(const cfd_options &o, const cfd_face &f, int image_width) {
+    if (o.gate_focal_px <= 0.0f || (o.gate_near_m <= 0.0f && o.gate_far_m <= 0.0f)) return true;
+    const double focal = o.gate_focal_px * (o.gate_reference_width > 0 ? static_cast<double>(image_width) / o.gate_reference_width : 1.0);
+    const double by_width = f.width > 1.0f ? focal * o.gate_face_m / f.width : 1e9;
+    double nearest = by_width, farthest = by_width;
+    if (f.has_landmarks) {
+        const double eye = std::hypot(f.landmarks[2] - f.landmarks[0], f.landmarks[3] - f.landmarks[1]);
+        const double by_eyes = eye > 1.0 ? focal * o.gate_eye_m / eye : 1e9;
+        nearest = std::min(by_width, by_eyes);
+        farthest = std::max(by_width, by_eyes);
+    }
+    if (o.gate_near_m > 0.0f && farthest < o.gate_near_m) return false;  // both say nearer than anyone stands
+    if (o.gate_far_m > 0.0f && nearest > o.gate_far_m) return false;     // both say too far
+    return true;
 }
 
 } // namespace
@@ -165,6 +188,13 @@ std::vector<cfd_face> verify(cfd_detector &d, const cv::Mat &full, std::vector<c
     const int vs = o.verify_size;
     std::vector<cfd_face> result, found;
     for (const cfd_face &p : proposals) {
+        if (p.score >= o.verify_above) {  // confident enough at the detection size: no crop needed
+            cfd_face v = p;
+            v.proposal_score = p.score;
+            v.verified = 1;
+            result.push_back(v);
+            continue;
+        }
         const double side = std::max(p.width, p.height) * (1.0 + 2.0 * o.verify_margin);
         if (!(side >= 2.0)) continue;
         const double cx = p.x + p.width / 2.0, cy = p.y + p.height / 2.0;
@@ -349,7 +379,22 @@ extern "C" cfd_status cfd_detect(cfd_detector *detector, const uint8_t *pixels, 
         }
         std::vector<cfd_face> found;
         detector->run(*input, sx, sy, found);
+        std::vector<cfd_face> gated;
+        {
+            std::vector<cfd_face> in;
+            for (cfd_face &f : found) {
+                if (in_range(detector->options, f, width)) {
+                    in.push_back(f);
+                } else if (detector->options.keep_rejected) {
+                    f.verified = 0;
+                    f.score = 0.0f;
+                    gated.push_back(f);
+                }
+            }
+            found.swap(in);
+        }
         if (detector->kind == CFD_KIND_YUNET && detector->verifier) found = verify(*detector, *img, std::move(found));
+        found.insert(found.end(), gated.begin(), gated.end());
         std::sort(found.begin(), found.end(), [](const cfd_face &a, const cfd_face &b) {
             return a.score != b.score ? a.score > b.score : (a.x != b.x ? a.x < b.x : a.y < b.y);
         });

@@ -72,7 +72,7 @@ enum Daemon {
         let source = try CameraSourceFactory.make(initial.camera, output: .bgr24, logger: Logger(label: "checkpointd.camera"))
         FaceDetector.setThreads(initial.detector.threads)
         do {
-            let detector = try await DetectionWorker(config: detectorConfig(initial.detector), logger: Logger(label: "checkpointd.faces"))
+            let detector = try await DetectionWorker(config: detectorConfig(initial.detector, focalLengthPx: initial.tracking.focalLengthPixels, captureWidth: initial.camera.width), logger: Logger(label: "checkpointd.faces"))
             // Registered once the model has loaded (seconds on a slow machine), so that load is not a camera stall.
             await health.register(.camera, stallLimitSeconds: max(10, Double(initial.camera.frameTimeoutMilliseconds) / 1000 * 4))
             await health.register(.detector, stallLimitSeconds: 30)
@@ -225,7 +225,7 @@ enum Daemon {
                                sensor: SensorIdentity(c.calibration, port: c.thermal.port), logger: Logger(label: "checkpointd.screening"))
     }
 
-    static func detectorConfig(_ d: CheckpointConfig.Detector) -> FaceDetectorConfig {
+    static func detectorConfig(_ d: CheckpointConfig.Detector, focalLengthPx: Double, captureWidth: Int) -> FaceDetectorConfig {
         var f = FaceDetectorConfig(modelPath: d.modelPath)
         f.modelSHA256 = d.modelSHA256 ?? FaceDetectorConfig.yunet2022marSHA256
         f.cascadePath = d.fallbackCascadePath
@@ -237,6 +237,11 @@ enum Daemon {
         f.proposalScoreThreshold = d.proposalScoreThreshold
         f.verifyMargin = d.verifyMargin
         f.maxProposals = d.maxProposals
+        f.verifyAbove = d.verifyAbove
+        f.nearestFaceM = d.nearestFaceMeters
+        f.farthestFaceM = d.farthestFaceMeters
+        f.focalLengthPx = focalLengthPx
+        f.gateReferenceWidth = captureWidth
         return f
     }
 

@@ -16,7 +16,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
 . "$ROOT/Tests/demo/lib.sh"
 HERE=$ROOT/Tests/Benchmarks/daemon
-# VERIFY_SIZE / SCORE_THRESHOLD: the detector scheme of the CPU run (default: the daemon default, one pass at 0.75).
+# VERIFY_SIZE / SCORE_THRESHOLD: the detector scheme of the CPU run (default: the daemon's default scheme;
+# VERIFY_SIZE=0 SCORE_THRESHOLD=0.75 is the former one-pass default).
 STARTS=${STARTS:-7} CAM_FPS=${CAM_FPS:-15} WARM_S=${WARM_S:-10} CPU_S=${CPU_S:-30} VISITORS=${VISITORS:-12}
 D=$(mktemp -d /tmp/daemon-bench.XXXXXX)
 pids=()
@@ -36,7 +37,7 @@ cpd_frames "$D/visitors" "$CAM_FPS" 0 3 1.5 >/dev/null
 cpd_tls
 cpd_start_receiver
 cpd_calibration
-cpd_config -e "s#^verify_size = .*#verify_size = ${VERIFY_SIZE:-0}#" -e "s#^score_threshold = .*#score_threshold = ${SCORE_THRESHOLD:-0.75}#" -e "s#^replay_fps = .*#replay_fps = $CAM_FPS#" -e "s#^replay_path = .*#replay_path = \"$D/face\"#"
+cpd_config -e "s#^verify_size = .*#verify_size = ${VERIFY_SIZE:-$(sed -n 's/^verify_size = //p' "$ROOT/examples/checkpointd.toml")}#" -e "s#^score_threshold = .*#score_threshold = ${SCORE_THRESHOLD:-$(sed -n 's/^score_threshold = //p' "$ROOT/examples/checkpointd.toml")}#" -e "s#^replay_fps = .*#replay_fps = $CAM_FPS#" -e "s#^replay_path = .*#replay_path = \"$D/face\"#"
 mv "$D/checkpointd.toml" "$D/face.toml"
 cpd_config -e "s#^replay_fps = .*#replay_fps = $CAM_FPS#" -e "s#^replay_path = .*#replay_path = \"$D/visitors\"#"
 mv "$D/checkpointd.toml" "$D/visitors.toml"

@@ -4,10 +4,11 @@
 # OpenCV directly (resize, then detect), (c) Python OpenCV. Same frames, same sizes, same run; the
 # three are interleaved over ROUNDS rounds and the best round of each is kept, so machine-load drift
 # hits them alike. Also: faces found per size (every fixture face must be found) and peak RSS.
-# The loops compare one pass at each size (checkpointctl detect --verify-size 0), like for like.
+# The loops compare one pass at each size (checkpointctl detect --verify-size 0, no range gate), like for like.
 # Then, when FACES_EVAL names a local evaluation set built by faces/build-eval.py (real masked photos, never
-# committed), the accuracy and cost of today's default (320x240 one pass, 0.75), 480x360 one pass at 0.8 and
-# the two-pass scheme (the daemon's default) on it, cost measured side by side in interleaved rounds.
+# committed), the accuracy and cost of the former default (320x240 one pass, 0.75, no range gate), 480x360 one
+# pass at 0.8 and the daemon's default scheme (checkpointctl detect with no scheme options: the config schema's
+# [detector] defaults) on it, cost measured side by side in interleaved rounds.
 # Env: BIN, SHARED, optional FACES_EVAL. Prints `| measure | value | unit |` rows.
 set -euo pipefail
 BIN=${BIN:?BIN not set}
@@ -36,7 +37,7 @@ g++ -O2 -o "$TMP/loop" "$HERE/faces/loop.cpp" $(pkg-config --cflags --libs openc
 
 # ours SIZE THREADS -> "mean-of-per-frame-fastest-ms faces"
 ours() {
-    "$BIN/checkpointctl" detect --json --model "$MODEL" --verify-size 0 --score 0.75 --detect-size "$1" --threads "$2" --repeat "$REPEAT" "${FRAMES[@]}" 2>/dev/null |
+    "$BIN/checkpointctl" detect --json --model "$MODEL" --verify-size 0 --nearest-face 0 --farthest-face 0 --score 0.75 --detect-size "$1" --threads "$2" --repeat "$REPEAT" "${FRAMES[@]}" 2>/dev/null |
         "$PY" -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin]
@@ -94,9 +95,10 @@ if [[ -z "$EVAL" || ! -f "$EVAL/truth.jsonl" ]]; then
     exit 0
 fi
 EVAL_FRAMES=("$EVAL"/frames/*.png)
-SCHEMES=("default-320x240-one-pass|--verify-size 0 --detect-size 320x240 --score 0.75"
-         "480x360-one-pass-0.8|--verify-size 0 --detect-size 480x360 --score 0.8"
-         "two-pass-160-0.8|--verify-size 160 --score 0.8")
+NOGATE="--nearest-face 0 --farthest-face 0"
+SCHEMES=("before-320x240-one-pass-0.75|--verify-size 0 --detect-size 320x240 --score 0.75 $NOGATE"
+         "480x360-one-pass-0.8|--verify-size 0 --detect-size 480x360 --score 0.8 $NOGATE"
+         "daemon-default|")
 echo "| evaluation set: ${#EVAL_FRAMES[@]} frames 640x480 (real masked photos at face widths 90/120/180 px + no-face frames), 1 OpenCV thread | | |"
 for s in "${SCHEMES[@]}"; do
     name=${s%%|*}; opts=${s#*|}
@@ -117,9 +119,9 @@ for ((r = 0; r < ROUNDS; r++)); do
         best[$name]=$("$PY" -c "print(min(float('$ms'), float('${best[$name]:-1e9}')))")
     done
 done
-base=${best[default-320x240-one-pass]}
+base=${best[before-320x240-one-pass-0.75]}
 for s in "${SCHEMES[@]}"; do
     name=${s%%|*}
     echo "| $name: cost per frame (${#COST_FRAMES[@]} evaluation frames, 1 thread) | ${best[$name]} | ms/frame |"
-    echo "| $name: cost / today's default (two-pass target <= 1.3) | $("$PY" -c "print(f'{${best[$name]} / $base:.3f}')") | x |"
+    echo "| $name: cost / the former 320x240 default (target <= 1.3) | $("$PY" -c "print(f'{${best[$name]} / $base:.3f}')") | x |"
 done

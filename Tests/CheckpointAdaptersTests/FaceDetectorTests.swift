@@ -242,12 +242,90 @@ struct FaceTwoPassDetectorTests {
     }
 
     @Test func oneOrTwoPassesIsTheConfigsChoice() throws {
-        #expect(FaceDetectorConfig().verifySize == 0, "one pass by default: two passes measured no better (README)")
+        // The adapter's defaults are the config schema's [detector] defaults (the daemon's scheme).
+        let schema = CheckpointConfig.Detector.defaults, c = FaceDetectorConfig()
+        #expect(c.verifySize == schema.verifySize && c.verifySize > 0, "two passes by default (README, Faces)")
+        #expect(c.scoreThreshold == schema.scoreThreshold && c.proposalScoreThreshold == schema.proposalScoreThreshold)
+        #expect(c.verifyMargin == schema.verifyMargin && c.verifyAbove == schema.verifyAbove && c.maxProposals == schema.maxProposals)
+        #expect(c.nearestFaceM == schema.nearestFaceMeters && c.farthestFaceM == schema.farthestFaceMeters)
+        #expect(c.detectionWidth == schema.detectionWidth && c.detectionHeight == schema.detectionHeight)
         var bad = twoPass()
         bad.maxProposals = 0
         #expect(throws: AdapterError.self) { try FaceDetector(config: bad) }
         bad = twoPass()
         bad.verifySize = 8
         #expect(throws: AdapterError.self) { try FaceDetector(config: bad) }
+    }
+}
+
+/// Issue #17: only the doubtful proposals are verified, and boxes outside the range gate are not faces.
+@Suite(.enabled(if: FaceFixtures.available, "needs ../shared/models and ../shared/fixtures/faces"))
+struct FaceRangeGateTests {
+    /// The astronaut photo placed in a 640×480 frame so that its face box is about `faceWidth` px wide.
+    func astronaut(faceWidth: Double) throws -> Frame {
+        let photo = try FaceFixtures.frame(named: "astronaut.png", in: "with-face")
+        var probe = FaceFixtures.config(width: 640, height: 480)
+        probe.nearestFaceM = 0
+        probe.farthestFaceM = 0
+        let f = try #require(try FaceDetector(config: probe).detect(photo).first)
+        let k = faceWidth / f.box.width
+        // Face centre at the frame centre.
+        let x = Int(320 - (f.box.x + f.box.width / 2) * k), y = Int(240 - (f.box.y + f.box.height / 2) * k)
+        return FaceFixtures.compose([(photo, k, x, y)])
+    }
+
+    func config(near: Double, far: Double, keepRejected: Bool = false) -> FaceDetectorConfig {
+        var c = FaceFixtures.config(width: 640, height: 480)
+        c.nearestFaceM = near
+        c.farthestFaceM = far
+        c.keepRejected = keepRejected
+        return c
+    }
+
+    @Test func aFaceFartherThanTheGateIsNotAFace() throws {
+        // 30 px wide: 600 × 0.15 / 30 = 3 m by its width, farther still by its eyes.
+        let frame = try astronaut(faceWidth: 30)
+        #expect(try FaceDetector(config: config(near: 0, far: 0)).detect(frame).count == 1, "found without the gate")
+        #expect(try FaceDetector(config: config(near: 0, far: 2)).detect(frame).isEmpty, "gated at 2 m")
+        let diag = try FaceDetector(config: config(near: 0, far: 2, keepRejected: true)).detect(frame)
+        #expect(diag.count == 1 && diag.allSatisfy { !$0.verified }, "reported as rejected with --stages")
+        // The same face at the kiosk's working distance (about 1 m, 90 px) passes the default gate.
+        #expect(try FaceDetector(config: config(near: 0.2, far: 3)).detect(try astronaut(faceWidth: 90)).count == 1)
+    }
+
+    @Test func aFaceNearerThanTheGateIsNotAFace() throws {
+        // 300 px wide: 600 × 0.15 / 300 = 0.3 m by its width, about as near by its eyes; a gate at 0.4 m drops it.
+        let frame = try astronaut(faceWidth: 300)
+        #expect(try FaceDetector(config: config(near: 0, far: 0)).detect(frame).count == 1, "found without the gate")
+        #expect(try FaceDetector(config: config(near: 0.4, far: 0)).detect(frame).isEmpty, "gated at 0.4 m")
+        #expect(try FaceDetector(config: config(near: 0.2, far: 0)).detect(frame).count == 1, "kept at 0.2 m")
+    }
+
+    @Test func confidentProposalsSkipVerification() throws {
+        var c = FaceFixtures.config()
+        c.verifySize = 320
+        c.verifyMargin = 0.5
+        c.proposalScoreThreshold = 0.5
+        c.scoreThreshold = 0.8
+        c.verifyAbove = 0.5  // every proposal is confident: none is cropped, the score is the proposal's
+        let skip = try FaceDetector(config: c)
+        c.verifyAbove = 1  // every proposal is verified: the score is the crop's
+        let all = try FaceDetector(config: c)
+        var differs = false
+        for url in try FaceFixtures.images("masked") {
+            let frame = try FaceFixtures.frame(url)
+            let a = try #require(try skip.detect(frame).first), b = try #require(try all.detect(frame).first)
+            #expect(a.proposalScore == a.score, "\(url.lastPathComponent): not verified, the proposal score stands")
+            #expect(b.proposalScore == a.proposalScore && b.box == a.box, "\(url.lastPathComponent): same proposal")
+            if b.score != b.proposalScore { differs = true }
+        }
+        #expect(differs, "verification scores the crop, not the proposal")
+    }
+
+    @Test func badGateSettingsAreRefused() {
+        var c = config(near: 2, far: 1)
+        #expect(throws: AdapterError.self) { try FaceDetector(config: c) }
+        c = config(near: -1, far: 0)
+        #expect(throws: AdapterError.self) { try FaceDetector(config: c) }
     }
 }

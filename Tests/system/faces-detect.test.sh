@@ -110,4 +110,22 @@ else
     fail faces-detect-bad-image "rc=$rc, $(wc -l <"$TMP/bad.json") lines, stderr: $(cat "$TMP/bad.err")"
 fi
 
+# Issue #17: by default detect runs the daemon's scheme (the config schema's [detector] defaults), and a face
+# far beyond the working range (a 24 px face in a 640x480 frame: about 3.5 m) is gated, shown only with --stages.
+"$PY" -c "
+import cv2, numpy as np, sys
+i = cv2.imread(sys.argv[1]); s = cv2.resize(i, None, fx=0.27, fy=0.27, interpolation=cv2.INTER_AREA)
+f = np.full((480, 640, 3), 118, np.uint8); f[200:200 + s.shape[0], 300:300 + s.shape[1]] = s; cv2.imwrite(sys.argv[2], f)" \
+    "$FIX/with-face/astronaut.png" "$TMP/far.png"
+stages=$("$CTL" detect --stages --detect-size 640x480 --model "$MODEL" "$TMP/far.png" 2>/dev/null)
+plain=$("$CTL" detect --json --detect-size 640x480 --model "$MODEL" "$TMP/far.png" 2>/dev/null)
+nogate=$("$CTL" detect --json --detect-size 640x480 --farthest-face 0 --model "$MODEL" "$TMP/far.png" 2>/dev/null)
+if grep -q "^scheme: 640×480 proposals ≥ 0.5 .*verified on 320×320 crops .*0.2…3.0 m only" <<<"$stages" &&
+    grep -q "0 faces" <<<"$stages" && grep -q "rejected proposal" <<<"$stages" &&
+    grep -q '"faces":\[\]' <<<"$plain" && grep -q '"faces":\[{' <<<"$nogate"; then
+    pass faces-detect-range-gate
+else
+    fail faces-detect-range-gate "stages: $stages / plain: $plain / no gate: $nogate"
+fi
+
 exit $failed

@@ -78,6 +78,23 @@ typedef struct {
     int max_proposals;
     /// 1: also return the proposals that failed verification (verified = 0), for diagnostics.
     int keep_rejected;
+    /// Two-pass only: a proposal scoring at least this at the detection size is a face without a
+    /// verification crop (its score stays the proposal score); >= 1 verifies every proposal.
+    float verify_above;
+    /// Range gate, applied before verification. A box's distance is estimated twice, as the kiosk does:
+    /// gate_focal_px × gate_eye_m / its eye distance in pixels (landmarks), and gate_focal_px × gate_face_m /
+    /// its width. A box both estimates put nearer than gate_near_m (a wall or a photo filling the frame) or
+    /// both put farther than gate_far_m (a valve, a badge, a face far behind) is not a face; needing both keeps
+    /// a turned head (short eye distance) or an odd box. 0 = no bound. gate_focal_px holds for images
+    /// gate_reference_width pixels wide (the capture width); other widths scale it in proportion (0: as is).
+    /// Boxes without landmarks (Haar) are judged on the width alone. Gated boxes come back as rejected
+    /// (verified = 0, score 0) with keep_rejected.
+    float gate_focal_px;
+    float gate_eye_m;
+    float gate_face_m;
+    float gate_near_m;
+    float gate_far_m;
+    int gate_reference_width;
 } cfd_options;
 
 typedef struct cfd_detector cfd_detector;

@@ -17,16 +17,29 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     public var detectionWidth: Int = 320
     public var detectionHeight: Int = 240
     /// The score a face must reach: on the verification crop when verification is on, else at the detection size.
-    public var scoreThreshold: Double = 0.75
+    public var scoreThreshold: Double = 0.8
     /// Two-pass detection: the pass at the detection size only proposes candidates (at
-    /// `proposalScoreThreshold`), each verified on a `verifySize`² crop of the full-resolution frame
-    /// around it (`verifyMargin` of the box added on every side). 0 (the default) is one pass: on real masked
-    /// photos the two passes measured no better than one (README, "Faces"); 160 is the measured setting.
-    public var verifySize: Int = 0
-    public var proposalScoreThreshold: Double = 0.3
-    public var verifyMargin: Double = 0.6
+    /// `proposalScoreThreshold`); those below `verifyAbove` are verified on a `verifySize`² crop of the
+    /// full-resolution frame around them (`verifyMargin` of the box added on every side, so the face is
+    /// verifySize / (1 + 2 × margin) px wide there). 0 is one pass. The defaults mirror the config schema's
+    /// `[detector]` defaults, measured in the README ("Faces").
+    public var verifySize: Int = 320
+    public var proposalScoreThreshold: Double = 0.5
+    public var verifyMargin: Double = 0.5
     /// Most proposals verified per frame (the cost bound), best first.
     public var maxProposals: Int = 4
+    /// Two-pass only: proposals scoring at least this at the detection size are faces without a crop
+    /// (1 = verify every proposal). Verification is only spent on the doubtful ones.
+    public var verifyAbove: Double = 0.95
+    /// Range gate, before verification: a box that both of the kiosk's distance estimates (focal × inter-eye
+    /// distance / eye distance in pixels, focal × face width / box width) put nearer than `nearestFaceM` or
+    /// farther than `farthestFaceM` is not a face (a wall or photo filling the frame; a valve, a badge). 0 = no bound.
+    public var nearestFaceM: Double = 0.2
+    public var farthestFaceM: Double = 3.0
+    /// The camera's focal length in pixels at the frame size (tracking.focal_length_px), for the range gate.
+    public var focalLengthPx: Double = 600
+    /// The frame width `focalLengthPx` holds at (the capture width); other widths scale the gate in proportion.
+    public var gateReferenceWidth: Int = 640
     /// Also return proposals that failed verification (`DetectedFace.verified == false`): diagnostics only.
     public var keepRejected: Bool = false
     public var nmsThreshold: Double = 0.3
@@ -50,14 +63,29 @@ public struct FaceDetectorConfig: Sendable, Equatable {
             score_threshold: Float(twoPass ? proposalScoreThreshold : scoreThreshold), nms_threshold: Float(nmsThreshold),
             top_k: Int32(topK), min_face_size: Int32(cascadeMinFace),
             verify_size: Int32(verifySize), verify_score_threshold: Float(scoreThreshold), verify_margin: Float(verifyMargin),
-            max_proposals: Int32(maxProposals), keep_rejected: keepRejected ? 1 : 0)
+            max_proposals: Int32(maxProposals), keep_rejected: keepRejected ? 1 : 0,
+            verify_above: Float(verifyAbove),
+            gate_focal_px: Float(focalLengthPx), gate_eye_m: Float(Self.readiness.interEyeMeters),
+            gate_face_m: Float(Self.readiness.faceWidthMeters), gate_near_m: Float(nearestFaceM), gate_far_m: Float(farthestFaceM),
+            gate_reference_width: Int32(gateReferenceWidth))
+    }
+
+    /// The kiosk's own size constants (`FaceReadinessConfig.interEyeMeters`, `faceWidthMeters`), so the gate and the readiness rules agree.
+    static let readiness = FaceReadinessConfig()
+
+    /// The range gate in words, or "" when off.
+    public var gateDescription: String {
+        guard nearestFaceM > 0 || farthestFaceM > 0 else { return "" }
+        let near = nearestFaceM > 0 ? "\(nearestFaceM)" : "0"
+        let far = farthestFaceM > 0 ? "\(farthestFaceM)" : "∞"
+        return ", faces estimated \(near)…\(far) m only"
     }
 
     /// One line for logs and the CLI: "320×240 proposals ≥ 0.4, verified on 128² crops ≥ 0.8" or "320×240 ≥ 0.75".
     public var schemeDescription: String {
         verifySize > 0
-            ? "\(detectionWidth)×\(detectionHeight) proposals ≥ \(proposalScoreThreshold) (at most \(maxProposals)), verified on \(verifySize)×\(verifySize) crops (margin \(verifyMargin)) ≥ \(scoreThreshold)"
-            : "\(detectionWidth)×\(detectionHeight) ≥ \(scoreThreshold), one pass"
+            ? "\(detectionWidth)×\(detectionHeight) proposals ≥ \(proposalScoreThreshold) (at most \(maxProposals)), those below \(verifyAbove) verified on \(verifySize)×\(verifySize) crops (margin \(verifyMargin)) ≥ \(scoreThreshold)\(gateDescription)"
+            : "\(detectionWidth)×\(detectionHeight) ≥ \(scoreThreshold), one pass\(gateDescription)"
     }
 }
 

@@ -86,6 +86,9 @@ public struct CheckpointConfig: Sendable {
         public var proposalScoreThreshold: Double
         public var verifyMargin: Double
         public var maxProposals: Int
+        public var verifyAbove: Double
+        public var nearestFaceMeters: Double
+        public var farthestFaceMeters: Double
     }
 
     public struct Tracking: Sendable, Equatable {
@@ -308,8 +311,11 @@ extension CheckpointConfig.Detector {
             scoreThreshold: d.get("score_threshold", dbl), nmsThreshold: d.get("nms_threshold", dbl),
             threads: d.get("threads", int), verifySize: d.get("verify_size", int),
             proposalScoreThreshold: d.get("proposal_score_threshold", dbl), verifyMargin: d.get("verify_margin", dbl),
-            maxProposals: d.get("max_proposals", int))
+            maxProposals: d.get("max_proposals", int), verifyAbove: d.get("verify_above", dbl),
+            nearestFaceMeters: d.get("nearest_face_m", dbl), farthestFaceMeters: d.get("farthest_face_m", dbl))
     }
+    /// The schema's defaults (`checkpointctl detect` runs the daemon's scheme with them).
+    public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "detector"]) }
 }
 
 extension CheckpointConfig.Tracking {

@@ -72,16 +72,25 @@ public enum CheckpointConfigSchema {
             Schema.int("detection_width", 320, 160, 1280, unit: "px", "Width frames are scaled to before detection."),
             Schema.int("detection_height", 240, 120, 960, unit: "px", "Height frames are scaled to before detection."),
             Schema.num(
-                "score_threshold", 0.75, 0.1, 0.99, unit: "score",
+                "score_threshold", 0.8, 0.1, 0.99, unit: "score",
                 "Minimum YuNet score of a face: on its verification crop when verify_size > 0, else at the detection size. 0.9 misses masked faces."),
             Schema.int(
-                "verify_size", 0, 0, 640, unit: "px",
-                "Two-pass detection: each proposal from the detection size is verified on a square crop of the full-resolution frame scaled to this size (32..640; 160 measured best); 0 = one pass (measured no worse, see README)."),
+                "verify_size", 320, 0, 640, unit: "px",
+                "Two-pass detection: each doubtful proposal from the detection size is verified on a square crop of the full-resolution frame scaled to this size (32..640; the face is then verify_size / (1 + 2 × verify_margin) px wide, 160 at the defaults); 0 = one pass. Measured in the README, 'Faces'."),
             Schema.num(
-                "proposal_score_threshold", 0.3, 0.05, 0.99, unit: "score",
+                "proposal_score_threshold", 0.5, 0.05, 0.99, unit: "score",
                 "Minimum YuNet score of a proposal at the detection size (two-pass only); low, since verification decides."),
-            Schema.num("verify_margin", 0.6, 0, 2, unit: "fraction of box size", "Margin around a proposal, on each side, in its verification crop."),
+            Schema.num("verify_margin", 0.5, 0, 2, unit: "fraction of box size", "Margin around a proposal, on each side, in its verification crop."),
             Schema.int("max_proposals", 4, 1, 16, unit: "proposals", "Most proposals verified per frame, best first (bounds the cost)."),
+            Schema.num(
+                "verify_above", 0.95, 0.1, 1.0, unit: "score",
+                "Two-pass only: proposals scoring at least this at the detection size are faces without a verification crop; 1 = verify every proposal."),
+            Schema.num(
+                "nearest_face_m", 0.2, 0, 5, unit: "m",
+                "Range gate: a box both distance estimates (eye distance, box width) put nearer than this is not a face (a wall or photo filling the frame); 0 = no bound. Uses tracking.focal_length_px."),
+            Schema.num(
+                "farthest_face_m", 3.0, 0, 20, unit: "m",
+                "Range gate: a box both distance estimates (eye distance, box width) put farther than this is not a face (a valve, a badge, a face far behind); 0 = no bound. Uses tracking.focal_length_px."),
             Schema.num("nms_threshold", 0.3, 0.05, 0.95, unit: "IoU", "Non-maximum suppression overlap threshold."),
             Schema.int("threads", 1, 1, 4, unit: "threads", "OpenCV threads used by detection."),
         ])

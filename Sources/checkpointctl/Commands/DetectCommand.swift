@@ -12,10 +12,13 @@ struct DetectCommand: AsyncParsableCommand {
             Boxes and landmarks are in each image's own pixels. Landmarks are, in order: right eye, left eye,
             nose tip, right and left mouth corner (the person's right). The Haar cascade reports no landmarks.
             With --json, prints one JSON object per image, one per line.
-            By default this is the daemon's scheme: proposals at the detection size (score ≥ --proposal-score),
-            each verified on a --verify-size² crop of the full-resolution image (score ≥ --score).
-            --verify-size 0 detects in one pass at --detect-size with --score. --stages also lists the
-            proposals that failed verification (marked rejected) and every face's proposal score.
+            By default this is the daemon's scheme, from the config schema's [detector] defaults: with
+            --verify-size > 0, proposals at the detection size (score ≥ --proposal-score), those below
+            --verify-above verified on a --verify-size² crop of the full-resolution image (score ≥ --score);
+            --verify-size 0 detects in one pass at --detect-size with --score. Either way, boxes outside the
+            range gate (--nearest-face, --farthest-face metres, estimated from the eye distance) are dropped.
+            --stages also lists the proposals that failed verification or the gate (marked rejected) and every
+            face's proposal score.
             """
     )
 
@@ -35,22 +38,37 @@ struct DetectCommand: AsyncParsableCommand {
     var cascade: String = FaceDetectorConfig.defaultCascadePath
 
     @Option(name: .long, help: "Detection size WxH: images are downscaled to fit inside it.")
-    var detectSize: String = "\(FaceDetectorConfig().detectionWidth)x\(FaceDetectorConfig().detectionHeight)"
+    var detectSize: String = "\(daemonDefaults.detectionWidth)x\(daemonDefaults.detectionHeight)"
 
     @Option(name: .long, help: "Minimum YuNet score of a face, 0–1 (on the verification crop; at the detection size with --verify-size 0).")
-    var score: Double = FaceDetectorConfig().scoreThreshold
+    var score: Double = daemonDefaults.scoreThreshold
 
     @Option(name: .long, help: "Side of the square verification crop in pixels; 0 = one pass, no verification.")
-    var verifySize: Int = FaceDetectorConfig().verifySize
+    var verifySize: Int = daemonDefaults.verifySize
 
     @Option(name: .long, help: "Minimum YuNet score of a proposal at the detection size, 0–1 (two-pass only).")
-    var proposalScore: Double = FaceDetectorConfig().proposalScoreThreshold
+    var proposalScore: Double = daemonDefaults.proposalScoreThreshold
 
     @Option(name: .long, help: "Margin around a proposal in its verification crop, fraction of the box on each side.")
-    var verifyMargin: Double = FaceDetectorConfig().verifyMargin
+    var verifyMargin: Double = daemonDefaults.verifyMargin
 
     @Option(name: .long, help: "Most proposals verified per image.")
-    var maxProposals: Int = FaceDetectorConfig().maxProposals
+    var maxProposals: Int = daemonDefaults.maxProposals
+
+    @Option(name: .long, help: "Proposals scoring at least this at the detection size skip verification (1 = verify all).")
+    var verifyAbove: Double = daemonDefaults.verifyAbove
+
+    @Option(name: .long, help: "Range gate: boxes estimated nearer than this many metres are not faces (0 = no bound).")
+    var nearestFace: Double = daemonDefaults.nearestFaceMeters
+
+    @Option(name: .long, help: "Range gate: boxes estimated farther than this many metres are not faces (0 = no bound).")
+    var farthestFace: Double = daemonDefaults.farthestFaceMeters
+
+    @Option(name: .long, help: "Focal length in pixels for the range gate's distance estimate (tracking.focal_length_px).")
+    var focalLength: Double = CheckpointConfig.Tracking.defaults.focalLengthPixels
+
+    @Option(name: .long, help: "The image width --focal-length holds at (camera.width); other widths scale the range gate in proportion.")
+    var gateWidth: Int = CheckpointConfig.Camera(CheckpointConfigSchema.defaults[table: "camera"]).width
 
     @Flag(name: .long, help: "Show each stage: every proposal with its proposal score and verification score, rejected ones included.")
     var stages = false
@@ -71,6 +89,11 @@ struct DetectCommand: AsyncParsableCommand {
         guard proposalScore > 0, proposalScore < 1 else { throw ValidationError("--proposal-score must lie strictly between 0 and 1, got \(proposalScore)") }
         guard verifySize == 0 || (32...640).contains(verifySize) else { throw ValidationError("--verify-size must be 0 or 32…640, got \(verifySize)") }
         guard verifyMargin >= 0, verifyMargin <= 2 else { throw ValidationError("--verify-margin must lie in 0…2, got \(verifyMargin)") }
+        guard verifyAbove > 0, verifyAbove <= 1 else { throw ValidationError("--verify-above must lie in (0, 1], got \(verifyAbove)") }
+        guard nearestFace >= 0, farthestFace >= 0, farthestFace == 0 || nearestFace <= farthestFace else {
+            throw ValidationError("--nearest-face and --farthest-face must be >= 0 (0 = no bound) with nearest <= farthest")
+        }
+        guard focalLength > 0, gateWidth > 0 else { throw ValidationError("--focal-length and --gate-width must be positive") }
         guard maxProposals >= 1 else { throw ValidationError("--max-proposals must be at least 1") }
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
         guard threads >= 0 else { throw ValidationError("--threads must not be negative") }
@@ -88,6 +111,11 @@ struct DetectCommand: AsyncParsableCommand {
         config.proposalScoreThreshold = proposalScore
         config.verifyMargin = verifyMargin
         config.maxProposals = maxProposals
+        config.verifyAbove = verifyAbove
+        config.nearestFaceM = nearestFace
+        config.farthestFaceM = farthestFace
+        config.focalLengthPx = focalLength
+        config.gateReferenceWidth = gateWidth
         config.keepRejected = stages
         if threads > 0 { FaceDetector.setThreads(threads) }
 
@@ -157,6 +185,9 @@ struct DetectCommand: AsyncParsableCommand {
         return "{\"image\":\(jsonString(path)),\"width\":\(image.width),\"height\":\(image.height),\"ms\":\(fmt(ms, 3)),\"faces\":[\(faces.filter(\.verified).map(item).joined(separator: ","))]\(rejected)}"
     }
 }
+
+/// The daemon's `[detector]` defaults, from the schema (the one definition).
+private let daemonDefaults = CheckpointConfig.Detector.defaults
 
 private func parseSize(_ text: String) -> (Int, Int)? {
     let parts = text.lowercased().split(separator: "x")
