@@ -35,6 +35,8 @@ let postgres = Target.Dependency.product(name: "PostgresNIO", package: "postgres
 let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
 // The receiver reads its clients' certificates (subject, serial) with swift-certificates.
 let x509 = Target.Dependency.product(name: "X509", package: "swift-certificates")
+// SHA-256 on the kiosk (the face model's check, the API's idempotency body hash); swift-certificates needs it anyway.
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 
 let package = Package(
     name: "checkpointd",
@@ -54,6 +56,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MARK: C shims — each declares only what Swift cannot import by itself.
@@ -88,7 +91,7 @@ let package = Package(
         // MARK: Adapters — hardware, network and storage boundaries.
         .target(
             name: "CheckpointAdapters",
-            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", "CSystemdJournal", grdb, hummingbird, logging, prometheus, nioSSL],
+            dependencies: ["CheckpointCore", "CV4L2", "CCurl", "CFaceDetector", "CQRDecoder", "CImageCodec", "CSystemdJournal", grdb, hummingbird, logging, prometheus, nioSSL, crypto],
             swiftSettings: swiftSettings
         ),
 

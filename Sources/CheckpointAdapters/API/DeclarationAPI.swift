@@ -288,7 +288,7 @@ public final class DeclarationAPI: Sendable {
             }
             idempotencyKey = key
         }
-        let bodyHash = SHA256.hex(SHA256.hash(bodyData))
+        let bodyHash = Digest.sha256Hex(bodyData)
         guard let key = idempotencyKey else { return await handleDeclaration(bodyData, bodyHash: bodyHash, idempotencyKey: nil) }
         // One request per key at a time: a retry waits for its first attempt (however slow the disk), then gets
         // that attempt's stored answer, so it never meets its own claim as a 409.

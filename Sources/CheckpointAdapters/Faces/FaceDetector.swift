@@ -158,7 +158,7 @@ public final class FaceDetector {
             throw AdapterError(.model, "face model at \(path) is not readable")
         }
         guard let expected else { return }
-        let actual = SHA256.hex(SHA256.hash(data))
+        let actual = Digest.sha256Hex(data)
         guard actual == expected.lowercased() else {
             let hint = data.count < 1024 ? " — a \(data.count)-byte file, probably a Git LFS pointer, not the model" : ""
             throw AdapterError(.model, "face model at \(path) has sha256 \(actual), expected \(expected) (face_detection_yunet_2022mar.onnx)\(hint)")

@@ -30,7 +30,7 @@ struct ModelCommand: ParsableCommand {
         func run() throws {
             let destination = try resolvedDestination()
             let bytes = try Self.readModel(path)
-            let digest = SHA256.hex(SHA256.hash(bytes))
+            let digest = Digest.sha256Hex(bytes)
             guard digest == FaceDetectorConfig.yunet2022marSHA256 else {
                 throw CtlError.runtime("\(path): sha256 \(digest) is not YuNet 2022mar's (\(FaceDetectorConfig.yunet2022marSHA256)): "
                                        + "not installed; download face_detection_yunet_2022mar.onnx again (README, \"The face model\")")
