@@ -171,7 +171,7 @@ func tempDir() -> String {
         var result: ScreeningResult?
         engine.sensorAvailable(at: log.frames.first!.monotonicNanos)  // what the daemon does on .status(.available)
         for f in log.frames.suffix(6) {
-            _ = engine.faces(FaceReadiness(sessionID: 1, faceCount: 1, face: face, monotonicNanos: f.monotonicNanos))
+            _ = engine.faces(FacesInView(sessionID: 1, faceCount: 1, face: face, monotonicNanos: f.monotonicNanos))
             if let r = engine.thermal(f, nowNanos: f.monotonicNanos) { result = r }
         }
         let r = try #require(result)

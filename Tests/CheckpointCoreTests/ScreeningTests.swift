@@ -38,7 +38,7 @@ func req<T>(_ value: T?, sourceLocation: SourceLocation = #_sourceLocation) thro
         _ = e.thermal(syntheticFrame(face: 30, at: t), nowNanos: t)  // sensor running
         for temp in temps {
             t += 250 * ms
-            if let r = e.faces(FaceReadiness(sessionID: session, faceCount: faceCount, face: face, monotonicNanos: t)) { return r }
+            if let r = e.faces(FacesInView(sessionID: session, faceCount: faceCount, face: face, monotonicNanos: t)) { return r }
             if let r = e.thermal(syntheticFrame(face: temp, at: t), nowNanos: t + 5 * ms) { return r }
         }
         return nil
@@ -127,13 +127,13 @@ func req<T>(_ value: T?, sourceLocation: SourceLocation = #_sourceLocation) thro
 
         // Sensor unavailable: no frame ever arrived.
         var none = Self.engine()
-        let u = try req(none.faces(FaceReadiness(sessionID: 3, faceCount: 1, face: Self.face, monotonicNanos: 10)))
+        let u = try req(none.faces(FacesInView(sessionID: 3, faceCount: 1, face: Self.face, monotonicNanos: 10)))
         #expect(u.invalidReason == .sensorUnavailable)
 
         // Sensor lost mid-session.
         var lost = Self.engine()
         _ = lost.thermal(syntheticFrame(face: 36, at: Self.ms), nowNanos: Self.ms)
-        let pending = lost.faces(FaceReadiness(sessionID: 4, faceCount: 1, face: Self.face, monotonicNanos: 2 * Self.ms))
+        let pending = lost.faces(FacesInView(sessionID: 4, faceCount: 1, face: Self.face, monotonicNanos: 2 * Self.ms))
         #expect(pending == nil)
         let l = try req(lost.sensorUnavailable(at: 3 * Self.ms))
         #expect(l.invalidReason == .sensorUnavailable)
@@ -148,7 +148,7 @@ func req<T>(_ value: T?, sourceLocation: SourceLocation = #_sourceLocation) thro
     @Test func staleFramesAreNeverUsed() {
         var e = Self.engine()
         _ = e.thermal(syntheticFrame(face: 30, at: Self.ms), nowNanos: Self.ms)
-        _ = e.faces(FaceReadiness(sessionID: 1, faceCount: 1, face: Self.face, monotonicNanos: 10_000 * Self.ms))
+        _ = e.faces(FacesInView(sessionID: 1, faceCount: 1, face: Self.face, monotonicNanos: 10_000 * Self.ms))
         for i in 0..<10 {
             let t = UInt64(10_000 + i * 250) * Self.ms
             // Frame stamped 2 s before "now": stale.

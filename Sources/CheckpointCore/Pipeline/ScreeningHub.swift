@@ -118,7 +118,7 @@ public actor ScreeningHub: ScreeningProvider {
             inView = nil
             liveFace = nil
             lastAssessment = nil
-            _ = engine.faces(FaceReadiness(sessionID: 0, faceCount: 0, face: nil, monotonicNanos: nanos))
+            _ = engine.faces(FacesInView(sessionID: 0, faceCount: 0, face: nil, monotonicNanos: nanos))
             refreshView(now: nanos)
             return
         }
@@ -136,7 +136,7 @@ public actor ScreeningHub: ScreeningProvider {
             observation = FaceObservation(box: PixelRect(x: b.x, y: b.y, width: b.width, height: b.height),
                                           cameraWidth: cameraWidth, cameraHeight: cameraHeight, distanceM: distance)
         }
-        let event = FaceReadiness(sessionID: face.id, faceCount: visibleCount, face: visibleCount == 1 ? observation : nil,
+        let event = FacesInView(sessionID: face.id, faceCount: visibleCount, face: visibleCount == 1 ? observation : nil,
                                   monotonicNanos: nanos)
         if event.face != nil, readySince?.session != face.id { readySince = (face.id, nanos) }
         if let result = engine.faces(event) { deliver(result) }

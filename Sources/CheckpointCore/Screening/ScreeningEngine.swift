@@ -1,7 +1,7 @@
 import Logging
 
 /// What the camera side tells the engine about faces (one event per detection pass).
-public struct FaceReadiness: Sendable, Equatable {
+public struct FacesInView: Sendable, Equatable {
     /// Identifies one person's visit; the engine emits exactly one result per session.
     public var sessionID: UInt64
     public var faceCount: Int
@@ -53,7 +53,7 @@ public struct ScreeningEngine: Sendable {
     public private(set) var warmUp: WarmUpGate
     private var quality: FrameQualityFilter
     private var available = false
-    private var current: FaceReadiness?
+    private var current: FacesInView?
     private var finishedSession: UInt64?
     private var samples: [(m: ThermalMeasurement, stages: CorrectionStages, distance: Double)] = []
     private var tooFarFrames = 0
@@ -101,7 +101,7 @@ public struct ScreeningEngine: Sendable {
         return finish(invalid: .sensorUnavailable, detail: "the thermal sensor stopped delivering valid frames", session: session, at: nanos)
     }
 
-    public mutating func faces(_ event: FaceReadiness) -> ScreeningResult? {
+    public mutating func faces(_ event: FacesInView) -> ScreeningResult? {
         if event.sessionID == finishedSession { return nil }
         if current?.sessionID != event.sessionID {
             samples.removeAll()

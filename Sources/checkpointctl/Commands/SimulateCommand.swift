@@ -158,7 +158,7 @@ struct SimulateCommand: AsyncParsableCommand {
                 _ = d3.feed(Array(bytes[0..<(bytes.count - 64)]), at: 0)
                 let tail = Array(bytes[(bytes.count - 64)...])
                 let now = monotonicNanos()
-                _ = engine.faces(FaceReadiness(sessionID: UInt64(i / 5), faceCount: 1, face: face, monotonicNanos: now))
+                _ = engine.faces(FacesInView(sessionID: UInt64(i / 5), faceCount: 1, face: face, monotonicNanos: now))
                 let start = monotonicNanos()
                 for event in d3.feed(tail, at: start) {
                     if case .frame(let f) = event, engine.thermal(f, nowNanos: monotonicNanos()) != nil { results += 1 }
