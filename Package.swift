@@ -8,6 +8,8 @@
 //   Core:        CheckpointCore      — pure Swift domain logic, imports no C
 //   Adapters:    CheckpointAdapters  — the only Swift code that touches C (camera, serial, detector, QR decoder,
 //                uploader, store)
+//   Simulators:  CheckpointSimulators — the thermal sensor on a pseudo-terminal and a synthetic V4L2 device, for
+//                `checkpointctl simulate`, `camera bench` and the tests; not linked into checkpointd
 //   Services:    CheckpointServices  — the daemon's long-running services (vision, thermal, uploader, heartbeat,
 //                supervisor) and their shared health board and metrics, behind small ports a test can stand in for
 //   Receiver:    CheckpointReceiver  — the province's receiver (storage, contract, fleet view); no C, no OpenCV or libcurl
@@ -95,6 +97,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Simulators — stand-ins at the hardware boundary, apart from the production adapters.
+        .target(
+            name: "CheckpointSimulators",
+            dependencies: ["CheckpointCore", "CheckpointAdapters", logging],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Services — the daemon's services (swift-service-lifecycle), wired by checkpointd.
         .target(
             name: "CheckpointServices",
@@ -117,7 +126,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "checkpointctl",
-            dependencies: ["CheckpointCore", "CheckpointAdapters", argumentParser, logging],
+            dependencies: ["CheckpointCore", "CheckpointAdapters", "CheckpointSimulators", argumentParser, logging],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -131,7 +140,7 @@ let package = Package(
         .testTarget(name: "CheckpointCoreTests", dependencies: ["CheckpointCore", logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "CheckpointAdaptersTests",
-            dependencies: ["CheckpointAdapters", "CheckpointCore", hummingbirdTesting, hummingbird],
+            dependencies: ["CheckpointAdapters", "CheckpointSimulators", "CheckpointCore", hummingbirdTesting, hummingbird],
             swiftSettings: swiftSettings
         ),
         .testTarget(

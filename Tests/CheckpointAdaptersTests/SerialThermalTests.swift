@@ -1,4 +1,5 @@
 import CheckpointCore
+import CheckpointSimulators
 import Foundation
 import Testing
 @testable import CheckpointAdapters

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CheckpointAdapters
 import CheckpointCore
+import CheckpointSimulators
 import Foundation
 import Logging
 
