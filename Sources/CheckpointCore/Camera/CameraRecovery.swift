@@ -36,15 +36,6 @@ public enum CameraHealth: Sendable, Equatable, CustomStringConvertible {
         case .degraded(let reason): return "degraded: \(reason)"
         }
     }
-
-    /// What the camera stage reports to health: nothing while starting or streaming (frames are its progress),
-    /// recovering while degraded.
-    public var stageState: HealthSupervisor.State? {
-        switch self {
-        case .starting, .streaming: return nil
-        case .degraded(let why): return .recovering(why)
-        }
-    }
 }
 
 extension CameraFault {
