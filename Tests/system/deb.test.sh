@@ -145,7 +145,9 @@ done
 # DEB_SKIP_VM=1: the package checks above only (the VM part takes ~20 minutes on a busy 2-core machine).
 if [ -n "${DEB_SKIP_VM:-}" ]; then echo "  info: DEB_SKIP_VM set: the package was not installed in the VM"; [ "$fails" -eq 0 ]; exit; fi
 MODEL=${SHARED:-$ROOT/../shared}/models/face_detection_yunet_2022mar.onnx
-[ -f "$MODEL" ] || MODEL=
+# Resolved, as DEB is: the guest has a fresh /tmp, and only resolved host paths under /tmp are bound back into it (a
+# clone under /tmp with ../shared a symlink elsewhere gave the guest a path it could not see: run D, this session).
+if [ -f "$MODEL" ]; then MODEL=$(readlink -f "$MODEL"); else MODEL=; fi
 start=$(date +%s); mkdir -p "$out/vm-run"
 REPO=$ROOT DEB=$(readlink -f "$DEB") MODEL=$MODEL VM_PASS_ENV="REPO DEB MODEL VM_WAIT" \
   bash "$HERE/systemd/vm-with-sensor.sh" "$HERE/systemd/guest-deb.sh" "$out/vm-run" > "$out/vm-run/vm.log" 2>&1
