@@ -45,6 +45,13 @@ public struct FaceBox: Sendable, Equatable, Hashable {
         FaceBox(x: x - width * fraction, y: y - height * fraction, width: width * (1 + 2 * fraction), height: height * (1 + 2 * fraction))
     }
 
+    /// The whole pixels the box covers in a `width`×`height` image (x0, y0 inclusive; x1, y1 exclusive): clipped, edges
+    /// rounded outwards; empty when the box lies outside (x1 <= x0 or y1 <= y0).
+    public func pixelBounds(width w: Int, height h: Int) -> (x0: Int, y0: Int, x1: Int, y1: Int) {
+        let r = clipped(width: w, height: h)
+        return (Int(r.x.rounded(.down)), Int(r.y.rounded(.down)), min(w, Int(r.maxX.rounded(.up))), min(h, Int(r.maxY.rounded(.up))))
+    }
+
     /// The box clipped to an image of the given size (may become empty).
     public func clipped(width w: Int, height h: Int) -> FaceBox {
         let x0 = min(max(0, x), Double(w)), y0 = min(max(0, y), Double(h))

@@ -62,9 +62,7 @@ public struct BestFrameSelector: Sendable {
 public enum FaceCrop {
     /// The face box grown by `margin`, clipped to the frame, as a new frame of the same layout.
     public static func crop(_ frame: Frame, box: FaceBox, margin: Double) throws(CoreError) -> Frame {
-        let r = box.expanded(by: margin).clipped(width: frame.width, height: frame.height)
-        let x0 = Int(r.x.rounded(.down)), y0 = Int(r.y.rounded(.down))
-        let x1 = min(frame.width, Int(r.maxX.rounded(.up))), y1 = min(frame.height, Int(r.maxY.rounded(.up)))
+        let (x0, y0, x1, y1) = box.expanded(by: margin).pixelBounds(width: frame.width, height: frame.height)
         guard x1 - x0 >= 2, y1 - y0 >= 2 else {
             throw CoreError(.invalidInput, "face box \(box) lies outside the \(frame.width)×\(frame.height) frame")
         }

@@ -21,11 +21,8 @@ public enum MonitoringStill {
     /// The region that is blurred for `box` in a `width`×`height` frame: the box grown by `faceMargin`, clipped, in
     /// whole pixels (x0, y0 inclusive; x1, y1 exclusive); nil when nothing of it is inside the frame.
     public static func region(_ box: FaceBox, width: Int, height: Int) -> (x0: Int, y0: Int, x1: Int, y1: Int)? {
-        let mx = box.width * faceMargin, my = box.height * faceMargin
-        let x0 = max(0, Int((box.x - mx).rounded(.down))), y0 = max(0, Int((box.y - my).rounded(.down)))
-        let x1 = min(width, Int((box.x + box.width + mx).rounded(.up))), y1 = min(height, Int((box.y + box.height + my).rounded(.up)))
-        guard x1 > x0, y1 > y0 else { return nil }
-        return (x0, y0, x1, y1)
+        let r = box.expanded(by: faceMargin).pixelBounds(width: width, height: height)
+        return r.x1 > r.x0 && r.y1 > r.y0 ? r : nil
     }
 
     /// `frame` with every face in `boxes` blurred beyond recognition: each region (`region(_:width:height:)`) is
