@@ -150,7 +150,7 @@ enum Daemon {
                 identity: HeartbeatIdentity(deviceId: initial.kiosk.deviceID, checkpointId: initial.kiosk.checkpointID,
                                             bootId: SystemRecordClock().bootId),
                 monitoring: StillRequestPolicy(stillEnabled: initial.monitoring.stillEnabled, blurFaces: initial.monitoring.blurFaces),
-                still: { blur in await monitoringStill(snapshot, blurFaces: blur) },
+                still: { blur in await snapshot.monitoringStill(blurFaces: blur) },
                 conditions: {
                     let u = uploader.status
                     return HeartbeatConditions(stages: await health.stages, sensorAvailable: await hub.engineStatus().sensorAvailable,
@@ -186,20 +186,6 @@ enum Daemon {
         try await group.run()
         curl.shutdown()
         logger.notice("checkpointd stopped")
-    }
-
-    /// The newest camera frame as a monitoring still: every detected face blurred (core's `MonitoringStill`) unless
-    /// `blurFaces` is false, encoded as JPEG on a thread of its own. Nil when no frame comes within 10 s.
-    static func monitoringStill(_ snapshot: LiveSnapshot, blurFaces: Bool) async -> HeartbeatSender.Still? {
-        guard let capture = await snapshot.next(timeout: .seconds(10)) else { return nil }
-        let thread = DedicatedThread(name: "ckpt.still")
-        defer { thread.stop() }
-        return try? await thread.run { () -> HeartbeatSender.Still in
-            let frame = blurFaces ? MonitoringStill.blurFaces(capture.frame, boxes: capture.faces.map(\.box)) : capture.frame
-            let jpeg = try ImageCodec.encode(frame.pixels, width: frame.width, height: frame.height, channels: frame.layout.bytesPerPixel,
-                                             quality: MonitoringStill.jpegQuality)
-            return HeartbeatSender.Still(jpeg: Data(jpeg), faces: capture.faces.count, facesBlurred: blurFaces)
-        }
     }
 
     // MARK: Config → adapters

@@ -35,12 +35,8 @@ extension DeclarationAPI {
                 TechnicianSnapshot.Face(box: f.box, landmarks: f.landmarks, score: f.score,
                                         measured: capture.measured.map { f.box.iou($0) > 0.3 } ?? false)
             }
-            let thread = DedicatedThread(name: "ckpt.snapshot")
-            defer { thread.stop() }
-            let png = try? await thread.run { () -> [UInt8] in
-                let drawn = raw ? capture.frame : TechnicianSnapshot.render(capture.frame, faces: faces, thermal: context.thermal, lines: context.lines)
-                return try ImageCodec.encode(drawn.pixels, width: drawn.width, height: drawn.height,
-                                             channels: drawn.layout.bytesPerPixel, png: true, quality: 90)
+            let png = try? await ImageCodec.encodeOffPool(png: true, quality: 90) {
+                raw ? capture.frame : TechnicianSnapshot.render(capture.frame, faces: faces, thermal: context.thermal, lines: context.lines)
             }
             guard let png else { return Self.problem(.internalServerError, "cannot encode the snapshot", field: nil, code: "internal") }
             return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],

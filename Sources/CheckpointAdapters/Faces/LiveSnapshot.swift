@@ -46,3 +46,15 @@ public final class LiveSnapshot: Sendable {
         }
     }
 }
+
+extension LiveSnapshot {
+    /// The next frame as a monitoring still: every detected face blurred (core's `MonitoringStill`) unless
+    /// `blurFaces` is false, encoded as JPEG off the pool. Nil when no frame comes within 10 s (or it cannot be encoded).
+    public func monitoringStill(blurFaces: Bool) async -> HeartbeatSender.Still? {
+        guard let capture = await next(timeout: .seconds(10)) else { return nil }
+        guard let jpeg = try? await ImageCodec.encodeOffPool(png: false, quality: MonitoringStill.jpegQuality, {
+            blurFaces ? MonitoringStill.blurFaces(capture.frame, boxes: capture.faces.map(\.box)) : capture.frame
+        }) else { return nil }
+        return HeartbeatSender.Still(jpeg: Data(jpeg), faces: capture.faces.count, facesBlurred: blurFaces)
+    }
+}

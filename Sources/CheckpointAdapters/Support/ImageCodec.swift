@@ -1,4 +1,5 @@
 import CImageCodec
+import CheckpointCore
 
 /// Still-image decoding and encoding through libturbojpeg and libpng (see CImageCodec.h).
 public enum ImageCodec {
@@ -45,5 +46,17 @@ public enum ImageCodec {
         }
         defer { cic_buffer_free(out) }
         return Array(UnsafeBufferPointer(start: out, count: length))
+    }
+
+    /// Makes a frame (`render`: a drawing, a blur, or the frame as it is) and encodes it on a thread of its own:
+    /// drawing and encoding a camera frame block for milliseconds, never on the cooperative pool. For the technician's
+    /// snapshot and the monitoring still.
+    public static func encodeOffPool(png: Bool, quality: Int, _ render: @escaping @Sendable () -> Frame) async throws -> [UInt8] {
+        let thread = DedicatedThread(name: "ckpt.encode")
+        defer { thread.stop() }
+        return try await thread.run {
+            let f = render()
+            return try encode(f.pixels, width: f.width, height: f.height, channels: f.layout.bytesPerPixel, png: png, quality: quality)
+        }
     }
 }
