@@ -255,6 +255,19 @@ public final class PostgresReceiverStorage: ReceiverStorage {
         }
     }
 
+    public func stillRequests() async throws -> [StillRequestRecord] {
+        do {
+            var out: [StillRequestRecord] = []
+            let rows = try await client.query("SELECT device_id, request_id, state, requested_at, refusal FROM still_requests", logger: logger)
+            for try await row in rows.decode((String, String, String, Date, String?).self) {
+                if let r = Self.stillRequest(row) { out.append(r) }
+            }
+            return out
+        } catch {
+            throw ReceiverError(.storage, "cannot read the still requests from PostgreSQL", cause: error)
+        }
+    }
+
     public func advanceStillRequest(deviceId: String, requestId: String?, from: [StillRequestRecord.State], to state: StillRequestRecord.State,
                                     refusal: StillRefusal.Reason?) async throws -> StillRequestRecord? {
         do {

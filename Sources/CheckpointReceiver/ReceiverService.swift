@@ -131,7 +131,7 @@ public final class ReceiverService: Sendable {
         }
         router.get("/metrics") { [self] _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: FleetMetrics.exposition(try await self.fleet()))))
+                     body: .init(byteBuffer: ByteBuffer(string: FleetMetrics.exposition(try await self.fleet(stills: false)))))
         }
     }
 
@@ -168,14 +168,16 @@ public final class ReceiverService: Sendable {
         return (records, faces)
     }
 
-    /// The fleet as of now.
-    public func fleet() async throws -> FleetView {
+    /// The fleet as of now; with `stills`, each kiosk's monitoring-still state too (the page and the JSON, not the
+    /// Prometheus scrape, which has no use for it).
+    public func fleet(stills withStills: Bool = true) async throws -> FleetView {
         var view = FleetView(heartbeats: try await storage.latestHeartbeats(), now: options.clock(), thresholds: options.fleet)
-        if let stills = options.stills {
+        if withStills, let stills = options.stills {
             view.stillsEnabled = true
+            let requests = Dictionary(try await storage.stillRequests().map { ($0.deviceId, $0) }, uniquingKeysWith: { a, _ in a })
             for i in view.kiosks.indices {
                 let device = view.kiosks[i].deviceId
-                view.kiosks[i].still = stills.state(deviceId: device, request: try await storage.stillRequest(deviceId: device))
+                view.kiosks[i].still = stills.state(deviceId: device, request: requests[device])
             }
         }
         return view

@@ -26,6 +26,8 @@ public protocol ReceiverStorage: Sendable {
     func putStillRequest(_ request: StillRequestRecord) async throws
     /// The kiosk's current monitoring-still request, if any.
     func stillRequest(deviceId: String) async throws -> StillRequestRecord?
+    /// Every kiosk's current monitoring-still request (the fleet view: one query, not one per kiosk).
+    func stillRequests() async throws -> [StillRequestRecord]
     /// Moves the kiosk's current request to `state` when it is in one of `from` (and is `requestId`, when given),
     /// setting `refusal`; returns the request as it now is, or nil when none matched. One statement, so of two
     /// receivers racing (two heartbeats, a still and a refusal) exactly one wins.

@@ -72,6 +72,17 @@ public final class SQLiteReceiverStorage: ReceiverStorage {
         }
     }
 
+    public func stillRequests() async throws -> [StillRequestRecord] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT device_id, request_id, state, requested_at, refusal FROM still_requests")
+                    .compactMap(Self.stillRequest)
+            }
+        } catch {
+            throw ReceiverError(.storage, "cannot read the still requests", cause: error)
+        }
+    }
+
     public func advanceStillRequest(deviceId: String, requestId: String?, from: [StillRequestRecord.State], to state: StillRequestRecord.State,
                                     refusal: StillRefusal.Reason?) async throws -> StillRequestRecord? {
         do {
