@@ -7,7 +7,7 @@ import Synchronization
 /// A face image being received: written, as it streams in, to a private (0600) temporary file in the faces directory,
 /// then renamed into place once its record is stored, or removed. The image is never held whole in memory, and a
 /// half-received one is never found under a record's name. Writes run on the spool's own queue, not the
-/// cooperative pool.
+/// cooperative pool. Monitoring stills (`MonitoringStills`) are written through it too.
 final class FaceSpool: Sendable {
     /// Name prefix of the temporary files (left over only by a crash; `removeLeftovers` clears them at start).
     static let prefix = ".incoming-"

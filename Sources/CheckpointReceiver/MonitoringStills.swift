@@ -36,6 +36,7 @@ public final class MonitoringStills: Sendable {
     public init(directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         self.directory = directory
+        FaceSpool.removeLeftovers(in: directory)   // a crash's half-written stills
     }
 
     /// Whether `deviceId` can name a kiosk's files: letters, digits, `.`, `_`, `-`, not starting with a dot, 1–128.
@@ -45,23 +46,25 @@ public final class MonitoringStills: Sendable {
     }
 
     /// Keeps `jpeg` as `deviceId`'s latest still (replacing the previous one); the service marks the request answered.
-    public func store(deviceId: String, requestId: String, jpeg: Data, facesBlurred: Bool, faces: Int, now: Date) throws -> Still {
+    public func store(deviceId: String, requestId: String, jpeg: Data, facesBlurred: Bool, faces: Int, now: Date) async throws -> Still {
         let still = Still(requestId: requestId, receivedAt: now, facesBlurred: facesBlurred, faces: faces, bytes: jpeg.count)
         let meta = try QueueRecord.encoder.encode(still)
-        try write(jpeg, to: "\(directory)/\(deviceId).jpg")
-        try write(meta, to: "\(directory)/\(deviceId).json")
+        try await write(jpeg, to: "\(directory)/\(deviceId).jpg")
+        try await write(meta, to: "\(directory)/\(deviceId).json")
         return still
     }
 
-    /// Written beside, then renamed over: a reader never sees half a still.
-    private func write(_ data: Data, to path: String) throws {
-        let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw ReceiverError(.storage, "cannot write \(tmp)")
-        }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw ReceiverError(.storage, "cannot rename \(tmp): errno \(errno)")
+    /// Through the receiver's one spooled writer (`FaceSpool`: a private temporary file with a unique name, synced,
+    /// then renamed over; off the cooperative pool): a reader never sees half a still, and two receivers sharing the
+    /// directory never write the same temporary file.
+    private func write(_ data: Data, to path: String) async throws {
+        let spool = try FaceSpool.create(in: directory)
+        do {
+            try await spool.write([UInt8](data))
+            try await spool.commit(as: path)
+        } catch {
+            await spool.discard()
+            throw error
         }
     }
 

@@ -494,7 +494,7 @@ public final class ReceiverService: Sendable {
         }
         let now = options.clock()
         do {
-            _ = try stills.store(deviceId: deviceId, requestId: requestId, jpeg: jpeg, facesBlurred: blurred, faces: faces, now: now)
+            _ = try await stills.store(deviceId: deviceId, requestId: requestId, jpeg: jpeg, facesBlurred: blurred, faces: faces, now: now)
             _ = try await storage.advanceStillRequest(deviceId: deviceId, requestId: requestId, from: [.pending, .delivered], to: .received,
                                                       refusal: nil)
         } catch {
