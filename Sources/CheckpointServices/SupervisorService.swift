@@ -12,8 +12,6 @@ public struct SupervisorService: Service {
     let health: HealthBoard
     let store: AsyncQueueStore
     let uploader: UploadService
-    /// The camera, when the vision stage runs: its own health is reported each tick.
-    let camera: (any FrameSource)?
     let metrics: PipelineMetrics
     let reload: @Sendable () async -> [String]
     let logger: Logger
@@ -21,13 +19,12 @@ public struct SupervisorService: Service {
     let tickSeconds: Double?
 
     public init(notifier: any ServiceNotifier, health: HealthBoard, store: AsyncQueueStore, uploader: UploadService,
-                camera: (any FrameSource)?, metrics: PipelineMetrics,
+                metrics: PipelineMetrics,
                 reload: @escaping @Sendable () async -> [String], logger: Logger, tickSeconds: Double? = nil) {
         self.notifier = notifier
         self.health = health
         self.store = store
         self.uploader = uploader
-        self.camera = camera
         self.metrics = metrics
         self.reload = reload
         self.logger = logger
@@ -51,7 +48,6 @@ public struct SupervisorService: Service {
     private func tickLoop(every seconds: Double) async {
         var policy = SupervisorPolicy()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if let state = camera?.cameraHealth?.stageState { await health.report(.camera, state) }
             let actions = policy.tick(status: await statusLine(), stalled: await health.stalled())
             if let status = actions.status { try? notifier.status(status) }
             if let fps = await health.cameraFPS { metrics.cameraFPS.record(fps) }

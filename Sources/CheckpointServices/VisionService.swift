@@ -5,7 +5,8 @@ import Logging
 import ServiceLifecycle
 
 /// camera → detector → tracker/readiness → ScreeningHub. Frames arrive newest-only (the source keeps
-/// one buffered frame), so a slow detection drops stale frames instead of building a backlog.
+/// one buffered event), so a slow detection drops stale frames instead of building a backlog; the camera's health
+/// changes arrive on the same stream and go to the health board.
 public struct VisionService: Service {
     let source: any FrameSource
     let detector: any FaceDetecting
@@ -42,7 +43,17 @@ public struct VisionService: Service {
         var pipeline = FacePipeline(readiness: readiness, tracker: tracker)
         await hub.setTimingObserver { [metrics] timing in metrics.record(timing) }
         logger.info("vision started", metadata: ["source": "\(source.description)", "detector": "\(detector.kindName)"])
-        for await frame in source.frames().cancelOnGracefulShutdown() {
+        for await event in source.events().cancelOnGracefulShutdown() {
+            let frame: Frame
+            switch event {
+            case .health(let camera):
+                // The camera lost its device and is recovering: health shows why (the next frame clears it). The engine
+                // itself logs each change.
+                if let state = camera.stageState { await health.report(.camera, state) }
+                continue
+            case .frame(let f):
+                frame = f
+            }
             await health.frame()
             metrics.frames.increment()
             if let qr, qr.isActive { qr.offer(frame) }   // decoded on its own thread, alongside this frame's detection

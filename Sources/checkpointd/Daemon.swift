@@ -175,7 +175,7 @@ enum Daemon {
         }
 
         services.append(SupervisorService(notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
-                                          health: health, store: asyncStore, uploader: uploader, camera: source,
+                                          health: health, store: asyncStore, uploader: uploader,
                                           metrics: metrics, reload: reload, logger: Logger(label: "checkpointd")))
 
         for line in initial.summary { logger.info("config: \(line)") }

@@ -264,7 +264,8 @@ import Testing
         camera.waitDelay = 0.02  // 50 fps
         let source = V4L2Camera(settings: Self.settings(), opener: camera)
         var got: [UInt64] = []
-        for await frame in source.frames() {
+        for await event in source.events() {
+            guard case .frame(let frame) = event else { continue }
             got.append(frame.sequence)
             if got.count == 3 { break }
         }
@@ -273,6 +274,35 @@ import Testing
         let deadline = ContinuousClock.now + .seconds(30)  // generous: a busy machine may schedule that thread late
         while camera.openDevices != 0 && ContinuousClock.now < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
         #expect(camera.openDevices == 0 && camera.mappedBuffers == 0)
+    }
+
+    /// The camera's stream carries its health: unplugged, the consumer is told the camera is degraded (and why)
+    /// while no frame comes; each change once; frames follow when the device is back.
+    @Test func theStreamCarriesTheCamerasHealthChanges() async throws {
+        let camera = FakeCamera()
+        camera.script = [.frames([Self.frame(0)]), .hangup] + (1..<1000).map { .frames([Self.frame(UInt32($0))]) }
+        camera.waitDelay = 0.02
+        // The first open works; after the unplug the node stays gone until the test has seen the camera degraded.
+        camera.openErrors = [0] + [Int32](repeating: ENOENT, count: 500)
+        let source = V4L2Camera(settings: Self.settings(), opener: camera)
+        var healths: [CameraHealth] = []
+        var framesAfterDegraded = 0
+        for await event in source.events() {
+            switch event {
+            case .health(let h):
+                healths.append(h)
+                if case .degraded = h {
+                    camera.lock.lock(); camera.openErrors = []; camera.lock.unlock()
+                }
+            case .frame:
+                if healths.contains(where: { if case .degraded = $0 { return true }; return false }) { framesAfterDegraded += 1 }
+            }
+            if framesAfterDegraded == 2 { break }
+        }
+        let degraded = healths.compactMap { h -> String? in if case .degraded(let why) = h { return why }; return nil }
+        #expect(!degraded.isEmpty && degraded.allSatisfy { !$0.isEmpty }, "health events: \(healths)")
+        #expect(framesAfterDegraded == 2)
+        #expect(zip(healths, healths.dropFirst()).allSatisfy { $0 != $1 }, "each change once: \(healths)")
     }
 }
 
@@ -296,7 +326,8 @@ import Testing
         let start = Date()
         var lumas: [UInt8] = []
         var sequences: [UInt64] = []
-        for await frame in source.frames() {
+        for await event in source.events() {
+            guard case .frame(let frame) = event else { Issue.record("a replay yields frames only: \(event)"); continue }
             lumas.append(frame.pixels[0])
             sequences.append(frame.sequence)
             if lumas.count == 7 { break }
@@ -315,7 +346,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let source = try ReplaySource(directory: dir, fps: 200, loop: false)
         var sequences: [UInt64] = []
-        for await frame in source.frames() {
+        for await event in source.events() {
+            guard case .frame(let frame) = event else { Issue.record("a replay yields frames only: \(event)"); continue }
             #expect(frame.layout == .bgr24 && frame.width == 12 && frame.height == 10)
             sequences.append(frame.sequence)
         }

@@ -10,10 +10,14 @@ import Synchronization
 // Stand-ins at the hardware boundary only (camera, detector, sensor, systemd); the hub, health board,
 // metrics registry and SQLite queue are the real ones.
 
-/// A monotonic clock the test moves by hand.
+/// A monotonic clock the test moves by hand; counts how often it was read (the supervisor reads it each tick).
 final class TestClock: Sendable {
     private let nanos = Mutex<UInt64>(1_000_000_000)
-    func now() -> UInt64 { nanos.withLock { $0 } }
+    let reads = Mutex(0)
+    func now() -> UInt64 {
+        reads.withLock { $0 += 1 }
+        return nanos.withLock { $0 }
+    }
     func advance(seconds: Double) { nanos.withLock { $0 += UInt64(seconds * 1e9) } }
 }
 
@@ -32,25 +36,30 @@ final class ScriptedFrameSource: FrameSource {
         self.endAfterScript = endAfterScript
     }
 
-    func frames() -> AsyncStream<Frame> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .unbounded)
-        for frame in script { continuation.yield(frame) }
+    func events() -> AsyncStream<CameraEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: CameraEvent.self, bufferingPolicy: .unbounded)
+        for frame in script { continuation.yield(.frame(frame)) }
         continuation.onTermination = { _ in self.released.withLock { $0 = true } }
         if endAfterScript { continuation.finish() }
         return stream
     }
 }
 
-/// A camera that reports its own health (as the V4L2 camera does) and counts how often it was asked: once per
-/// supervisor tick.
-final class ReportingCamera: FrameSource {
-    let description = "reporting camera"
-    let health = Mutex<CameraHealth>(.streaming)
-    let reads = Mutex(0)
-    func frames() -> AsyncStream<Frame> { AsyncStream { $0.finish() } }
-    var cameraHealth: CameraHealth? {
-        reads.withLock { $0 += 1 }
-        return health.withLock { $0 }
+/// A camera driven by the test, event by event, as the V4L2 camera's capture thread drives its stream (frames, and
+/// health changes when the device is lost and comes back).
+final class ControlledCamera: FrameSource {
+    let description = "controlled camera"
+    private let continuation = Mutex<AsyncStream<CameraEvent>.Continuation?>(nil)
+    func events() -> AsyncStream<CameraEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: CameraEvent.self, bufferingPolicy: .unbounded)
+        self.continuation.withLock { $0 = continuation }
+        return stream
+    }
+    var isListening: Bool { continuation.withLock { $0 != nil } }
+    func send(_ event: CameraEvent) { continuation.withLock { _ = $0?.yield(event) } }
+    static func frame(_ sequence: UInt64) -> Frame {
+        Frame(width: 4, height: 4, layout: .bgr24, pixels: [UInt8](repeating: 0, count: 48), sequence: sequence,
+              monotonicNanos: sequence * 1_000_000)
     }
 }
 

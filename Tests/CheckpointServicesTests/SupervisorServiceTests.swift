@@ -26,13 +26,11 @@ import Testing
         await health.progress(.detector)
         let (store, uploader) = try queue()
         let notifier = RecordingNotifier()
-        let camera = ReportingCamera()
         let (logger, log) = Fixtures.logger()
         let supervisor = SupervisorService(
             notifier: notifier, health: health, store: store, uploader: uploader,
-            camera: camera,
             metrics: Fixtures.metrics(), reload: { [] }, logger: logger, tickSeconds: 0.005)
-        func tickCount() -> Int { camera.reads.withLock { $0 } }
+        func tickCount() -> Int { clock.reads.withLock { $0 } }
         func waitTicks(_ n: Int) async -> Bool { let start = tickCount(); return await Fixtures.eventually { tickCount() >= start + n } }
         func logged(_ message: String) -> Int { log.entries.filter { "\($0.message)" == message }.count }
 
@@ -68,25 +66,23 @@ import Testing
         #expect(notifier.messages.last == "STOPPING=1")
     }
 
-    /// A camera reporting a recovery shows in health and changes the status line, which is sent again.
-    @Test func cameraRecoveryIsReportedAndChangesTheStatus() async throws {
+    /// A stage that starts recovering (the camera lost its device) changes the status line, which is sent again.
+    @Test func aRecoveringStageChangesTheStatus() async throws {
         let health = HealthBoard(clock: { 0 })
         await health.register(.camera, stallLimitSeconds: 10)
         await health.progress(.camera)
         let (store, uploader) = try queue()
         let notifier = RecordingNotifier()
-        let camera = ReportingCamera()
         let (logger, _) = Fixtures.logger()
         let supervisor = SupervisorService(
-            notifier: notifier, health: health, store: store, uploader: uploader, camera: camera,
+            notifier: notifier, health: health, store: store, uploader: uploader,
             metrics: Fixtures.metrics(), reload: { [] }, logger: logger, tickSeconds: 0.005)
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await supervisor.run() }
                 #expect(await Fixtures.eventually { notifier.count("STATUS=") == 1 })
                 let before = notifier.messages.last { $0.hasPrefix("STATUS=") }
-                camera.health.withLock { $0 = .degraded("device unplugged") }
-                #expect(await Fixtures.eventually { await health.state(of: .camera) == .recovering("device unplugged") })
+                await health.report(.camera, .recovering("device unplugged"))
                 #expect(await Fixtures.eventually { notifier.count("STATUS=") == 2 })
                 #expect(notifier.messages.last { $0.hasPrefix("STATUS=") } != before)
                 trigger.triggerGracefulShutdown()

@@ -70,4 +70,33 @@ import Testing
         #expect(detector.shutdowns.withLock { $0 } == 1)
         #expect(log.entries.contains { "\($0.message)" == "vision stopped" })
     }
+
+    /// The camera's health travels on its event stream: a lost device shows in health as recovering, with its
+    /// reason, while no frame comes; the first frame after it puts the camera stage back to ok.
+    @Test func cameraHealthEventsReachTheHealthBoard() async throws {
+        let camera = ControlledCamera()
+        let detector = ScriptedDetector(failingOn: [])
+        let health = HealthBoard(clock: { 0 })
+        await health.register(.camera, stallLimitSeconds: 10)
+        let (logger, _) = Fixtures.logger()
+        let vision = service(source: camera, detector: detector, health: health, metrics: Fixtures.metrics(), logger: logger)
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await vision.run() }
+                #expect(await Fixtures.eventually { camera.isListening })
+                camera.send(.frame(ControlledCamera.frame(1)))
+                #expect(await Fixtures.eventually { await health.state(of: .camera) == .ok })
+                camera.send(.health(.degraded("device unplugged")))
+                #expect(await Fixtures.eventually { await health.state(of: .camera) == .recovering("device unplugged") })
+                // Back: the first frame after it puts the stage back to ok.
+                camera.send(.health(.streaming))
+                camera.send(.frame(ControlledCamera.frame(2)))
+                #expect(await Fixtures.eventually { await health.state(of: .camera) == .ok })
+                #expect(await health.framesSeen == 2)
+                #expect(detector.detected.withLock { $0 } == [1, 2])
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+    }
 }

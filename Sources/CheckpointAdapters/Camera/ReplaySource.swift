@@ -72,12 +72,12 @@ public final class ReplaySource: FrameSource, Sendable {
     }
 
     /// Plays the images on a dedicated thread; the stream finishes after the last image unless looping.
-    public func frames() -> AsyncStream<Frame> {
-        let (stream, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    public func events() -> AsyncStream<CameraEvent> {
+        let (stream, continuation) = AsyncStream<CameraEvent>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let cancellation = CaptureCancellation()
         continuation.onTermination = { _ in cancellation.cancel() }
         let thread = Thread { [self] in
-            self.play(cancellation: cancellation) { continuation.yield($0) }
+            self.play(cancellation: cancellation) { continuation.yield(.frame($0)) }
             continuation.finish()
         }
         thread.name = "camera-replay"

@@ -450,18 +450,27 @@ public final class V4L2Camera: FrameSource, Sendable {
         shared.withLock { $0 } ?? CameraStatus(device: settings.device)
     }
 
-    /// Starts capturing on a dedicated thread; ending the stream (or dropping its consumer) stops it.
-    /// Call once per camera: a second concurrent call would find the device busy.
-    public func frames() -> AsyncStream<Frame> {
+    /// Starts capturing on a dedicated thread; ending the stream (or dropping its consumer) stops it. The stream
+    /// carries each health change (`.health`) between the frames. Call once per camera: a second concurrent call
+    /// would find the device busy.
+    public func events() -> AsyncStream<CameraEvent> {
         let cancellation = CaptureCancellation()
         let starting = CameraStatus(device: settings.device)
         shared.withLock { $0 = starting }
-        let (stream, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (stream, continuation) = AsyncStream<CameraEvent>.makeStream(bufferingPolicy: .bufferingNewest(1))
         continuation.onTermination = { _ in cancellation.cancel() }
         let thread = Thread { [self] in
+            // On this thread only: the health last put on the stream, so only changes are.
+            var announced = starting.health
             let engine = V4L2CaptureEngine(settings: settings, opener: opener, cancellation: cancellation, logger: logger,
-                                           onStatus: { status in self.shared.withLock { $0 = status } })
-            engine.run { frame in continuation.yield(frame) }
+                                           onStatus: { status in
+                                               self.shared.withLock { $0 = status }
+                                               if status.health != announced {
+                                                   announced = status.health
+                                                   continuation.yield(.health(status.health))
+                                               }
+                                           })
+            engine.run { frame in continuation.yield(.frame(frame)) }
             continuation.finish()
         }
         thread.name = "camera-capture"

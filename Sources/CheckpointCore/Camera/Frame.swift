@@ -36,17 +36,21 @@ public struct Frame: Sendable {
     }
 }
 
+/// What a frame source yields: frames, and the device's health when it changes (as `SensorEvent` does for the
+/// thermal link).
+public enum CameraEvent: Sendable {
+    /// A frame: the camera is delivering.
+    case frame(Frame)
+    /// The device's health changed: lost and recovering (`.degraded`), or delivering again (`.streaming`).
+    case health(CameraHealth)
+}
+
 /// Anything that yields frames: the V4L2 camera, or the replay source used by the demo, tests and technicians.
 public protocol FrameSource: Sendable {
     /// A human-readable description for logs and status (no personal data).
     var description: String { get }
-    /// Frames, newest only: a consumer that falls behind sees the latest frame, never a backlog.
-    func frames() -> AsyncStream<Frame>
-    /// The device's own health, for sources that can lose their device (the V4L2 camera); nil for those that
-    /// cannot (replay). The supervisor reads it each tick.
-    var cameraHealth: CameraHealth? { get }
-}
-
-extension FrameSource {
-    public var cameraHealth: CameraHealth? { nil }
+    /// Frames and health changes, newest only: a consumer that falls behind sees the latest event, never a backlog.
+    /// Dropping an older event loses nothing a consumer needs: a later health event replaces an earlier one, and a
+    /// frame means the camera is delivering again. Sources that cannot lose their device (replay) yield frames only.
+    func events() -> AsyncStream<CameraEvent>
 }

@@ -136,9 +136,11 @@ func consumeFrames(_ source: any FrameSource, timeout: Double, giveUpWhen held: 
                    _ body: (Frame) throws -> Bool) async throws -> Bool {
     let (relay, continuation) = AsyncStream<Frame>.makeStream(bufferingPolicy: .bufferingNewest(1))
     let watch = FrameWatch()
-    let upstream = source.frames()
+    let upstream = source.events()
     let forwarder = Task {
-        for await frame in upstream {
+        for await event in upstream {
+            // Health changes are not frames: a camera that only reports being lost times out here.
+            guard case .frame(let frame) = event else { continue }
             watch.touch()
             continuation.yield(frame)
         }
