@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// Copies the queue's write-ahead log back into the database file on a thread of its own.
 ///
@@ -10,18 +11,20 @@ import GRDB
 /// separate connection shortly after commits. PASSIVE never takes the write lock, so enqueues go on beside it;
 /// the log restarts from its beginning once a checkpoint has caught up. Durability is unchanged: a commit is
 /// durable when its WAL frames are fsynced (synchronous=FULL), checkpoint or not.
-final class WALCheckpointer: @unchecked Sendable {
+final class WALCheckpointer: Sendable {
     /// The writer's `wal_autocheckpoint`: only reached if background checkpoints stop keeping up.
     static let backstopPages = 8192
 
     private let connection: DatabaseQueue
     private let thread = DedicatedThread(name: "ckpt.walckpt")
     private let delay: Duration
-    private let lock = NSLock()
-    private var scheduled = false
-    private var erasing = false
-    private var completed = 0
-    private var truncated = 0
+    private struct State {
+        var scheduled = false
+        var erasing = false
+        var completed = 0
+        var truncated = 0
+    }
+    private let state = Mutex(State())
 
     /// - Parameter delay: how long after a commit to wait, so that a burst of commits costs one checkpoint.
     init(path: String, configuration: Configuration, delay: Duration = .milliseconds(200)) throws {
@@ -36,10 +39,10 @@ final class WALCheckpointer: @unchecked Sendable {
     /// Called after each commit: schedules one checkpoint unless one is already waiting. With `erasing`, that checkpoint
     /// also truncates the log once everything in it is in the database file (the log still holds deleted content).
     func noteCommit(erasing: Bool = false) {
-        let schedule = lock.withLock { () -> Bool in
-            if erasing { self.erasing = true }
-            if scheduled { return false }
-            scheduled = true
+        let schedule = state.withLock { s -> Bool in
+            if erasing { s.erasing = true }
+            if s.scheduled { return false }
+            s.scheduled = true
             return true
         }
         guard schedule else { return }
@@ -51,16 +54,16 @@ final class WALCheckpointer: @unchecked Sendable {
             let ns = c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
             if ns > 0 { Thread.sleep(forTimeInterval: Double(min(ns, 10_000_000_000)) / 1e9) }  // at most 10 s
             guard let self else { return }
-            let erase = self.lock.withLock { () -> Bool in
-                self.scheduled = false
-                defer { self.erasing = false }
-                return self.erasing
+            let erase = self.state.withLock { s -> Bool in
+                s.scheduled = false
+                defer { s.erasing = false }
+                return s.erasing
             }
             let r = self.checkpointNow()
             if erase {
                 // Only when the passive checkpoint caught up: TRUNCATE then just waits out a commit in flight
                 // (busy timeout) and empties the file, instead of copying frames while the person waits.
-                if let r, r.copied == r.walFrames, self.truncateNow() {} else { self.lock.withLock { self.erasing = true } }
+                if let r, r.copied == r.walFrames, self.truncateNow() {} else { self.state.withLock { $0.erasing = true } }
             }
         }
     }
@@ -69,22 +72,22 @@ final class WALCheckpointer: @unchecked Sendable {
     @discardableResult
     func truncateNow() -> Bool {
         let ok = (try? connection.writeWithoutTransaction { db in try db.checkpoint(.truncate) }) != nil
-        if ok { lock.withLock { truncated += 1 } }
+        if ok { state.withLock { $0.truncated += 1 } }
         return ok
     }
 
     /// Log truncations after deletions so far (tests and diagnostics).
-    var truncatedCount: Int { lock.withLock { truncated } }
+    var truncatedCount: Int { state.withLock { $0.truncated } }
 
     /// One PASSIVE checkpoint now, on the calling thread. Returns (frames in the log, frames copied), or nil if
     /// another checkpoint was running (SQLITE_BUSY) or it failed; the next commit schedules another.
     @discardableResult
     func checkpointNow() -> (walFrames: Int, copied: Int)? {
         let r = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-        if r != nil { lock.withLock { completed += 1 } }
+        if r != nil { state.withLock { $0.completed += 1 } }
         return r.map { (walFrames: $0.walFrameCount, copied: $0.checkpointedFrameCount) }
     }
 
     /// Checkpoints completed so far (tests and diagnostics).
-    var completedCount: Int { lock.withLock { completed } }
+    var completedCount: Int { state.withLock { $0.completed } }
 }

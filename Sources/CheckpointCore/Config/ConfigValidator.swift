@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A validated table with defaults applied, and typed accessors for building the config structs.
 public struct ResolvedTable: Sendable {
@@ -77,12 +78,11 @@ public struct ResolvedTable: Sendable {
 }
 
 /// The keys read from a `ResolvedTable` (and its sub-tables), as rendered paths.
-public final class KeyReadRecorder: @unchecked Sendable {
-    private let lock = NSLock()
-    private var keys = Set<String>()
+public final class KeyReadRecorder: Sendable {
+    private let keys = Mutex(Set<String>())
     public init() {}
-    func note(_ key: String) { lock.withLock { _ = keys.insert(key) } }
-    public var read: Set<String> { lock.withLock { keys } }
+    func note(_ key: String) { keys.withLock { _ = $0.insert(key) } }
+    public var read: Set<String> { keys.withLock { $0 } }
 }
 
 /// Checks a parsed document against a schema: unknown keys (with "did you mean"), wrong types, missing required

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 
 /// A swift-log handler for systemd's journal: one line per event on stderr, prefixed with the
@@ -16,19 +17,18 @@ public struct JournaldLogHandler: LogHandler {
 
     /// Where lines go; a test passes its own closure. With `entry`, each event goes to the journal as structured
     /// fields (`JournalFields`) instead; when that send fails, the line goes to `write` as before.
-    public final class Sink: @unchecked Sendable {
+    public final class Sink: Sendable {
         let write: @Sendable (String) -> Void
         let entry: (@Sendable ([String]) -> Bool)?
         let identifier: String
-        let lock = NSLock()
-        var limiter: RateLimiter
+        let limiter: Mutex<RateLimiter>
 
         public init(burst: Int = 5, window: Double = 60, identifier: String = "checkpointd",
                     entry: (@Sendable ([String]) -> Bool)? = nil, write: @escaping @Sendable (String) -> Void) {
             self.write = write
             self.entry = entry
             self.identifier = identifier
-            self.limiter = RateLimiter(burst: burst, window: window)
+            self.limiter = Mutex(RateLimiter(burst: burst, window: window))
         }
 
         public static let stderr = Sink { line in
@@ -106,9 +106,7 @@ public struct JournaldLogHandler: LogHandler {
         let body = Self.body(message: "\(event.message)", metadata: merged)
         let prefix = "<\(Self.priority(of: event.level))>"
         let now = Date().timeIntervalSince1970
-        sink.lock.lock()
-        let decision = sink.limiter.admit(key: "\(event.level)|\(label)|\(body)", now: now)
-        sink.lock.unlock()
+        let decision = sink.limiter.withLock { $0.admit(key: "\(event.level)|\(label)|\(body)", now: now) }
         for summary in decision.summaries {
             let text = "previous message repeated \(summary.suppressed) more times: \(summary.key.split(separator: "|", maxSplits: 2).last ?? "")"
             if let entry = sink.entry, entry(JournalFields.encode(label: label, identifier: sink.identifier, level: .notice, message: text,

@@ -3,6 +3,7 @@ import CheckpointAdapters
 import CheckpointCore
 import CheckpointSimulators
 import Foundation
+import Synchronization
 import Logging
 
 /// `checkpointctl camera list|snapshot|record`: the technician's view of the kiosk camera.
@@ -167,34 +168,14 @@ func consumeFrames(_ source: any FrameSource, timeout: Double, giveUpWhen held: 
 }
 
 /// When the last frame arrived (shared between the forwarding and watchdog tasks).
-final class FrameWatch: @unchecked Sendable {
-    private let lock = NSLock()
-    private var last = Date()
-    private var _timedOut = false
+final class FrameWatch: Sendable {
+    private let last = Mutex(Date())
+    private let timedOutFlag = Mutex(false)
 
-    func touch() {
-        lock.lock()
-        last = Date()
-        lock.unlock()
-    }
-
-    var idleSeconds: Double {
-        lock.lock()
-        defer { lock.unlock() }
-        return -last.timeIntervalSinceNow
-    }
-
-    func markTimedOut() {
-        lock.lock()
-        _timedOut = true
-        lock.unlock()
-    }
-
-    var timedOut: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return _timedOut
-    }
+    func touch() { last.withLock { $0 = Date() } }
+    var idleSeconds: Double { -last.withLock { $0 }.timeIntervalSinceNow }
+    func markTimedOut() { timedOutFlag.withLock { $0 = true } }
+    var timedOut: Bool { timedOutFlag.withLock { $0 } }
 }
 
 /// Writes an image of people to `path` atomically (temporary file, then rename), readable by its owner only (0600):
