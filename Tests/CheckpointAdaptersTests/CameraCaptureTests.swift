@@ -278,7 +278,7 @@ import Testing
 
     /// The camera's stream carries its health: unplugged, the consumer is told the camera is degraded (and why)
     /// while no frame comes; each change once; frames follow when the device is back.
-    @Test func theStreamCarriesTheCamerasHealthChanges() async throws {
+    @Test(.timeLimit(.minutes(2))) func theStreamCarriesTheCamerasHealthChanges() async throws {
         let camera = FakeCamera()
         camera.script = [.frames([Self.frame(0)]), .hangup] + (1..<1000).map { .frames([Self.frame(UInt32($0))]) }
         camera.waitDelay = 0.02
@@ -292,7 +292,7 @@ import Testing
             case .health(let h):
                 healths.append(h)
                 if case .degraded = h {
-                    camera.lock.lock(); camera.openErrors = []; camera.lock.unlock()
+                    camera.lock.withLock { camera.openErrors = [] }
                 }
             case .frame:
                 if healths.contains(where: { if case .degraded = $0 { return true }; return false }) { framesAfterDegraded += 1 }
