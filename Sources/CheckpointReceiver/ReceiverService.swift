@@ -484,20 +484,25 @@ public final class ReceiverService: Sendable {
         let jpeg = Data(buffer: body)
         guard jpeg.count > 3, jpeg.prefix(3) == Data([0xFF, 0xD8, 0xFF]) else { return Self.problem(.unprocessableContent, "the body is not a JPEG") }
         guard let stills = options.stills else { return Self.problem(.conflict, "monitoring stills are not kept by this receiver") }
-        let current: StillRequestRecord?
-        do { current = try await storage.stillRequest(deviceId: deviceId) } catch {
+        // The request is claimed first, in one UPDATE: of two posts for it (a retry racing the first, or two receivers
+        // sharing the database), exactly one gets 201 and the other 409.
+        let claimed: StillRequestRecord?
+        do {
+            claimed = try await storage.advanceStillRequest(deviceId: deviceId, requestId: requestId, from: [.pending, .delivered],
+                                                            to: .received, refusal: nil)
+        } catch {
             return Self.problem(.serviceUnavailable, "storage unavailable")
         }
-        guard let current, current.requestId == requestId, [.pending, .delivered].contains(current.state) else {
+        guard claimed != nil else {
             logger.warning("monitoring still without an outstanding request refused", metadata: ["device": "\(deviceId)", "request_id": "\(requestId)"])
             return Self.problem(.conflict, "no outstanding still request \(requestId) for this device")
         }
         let now = options.clock()
         do {
             _ = try await stills.store(deviceId: deviceId, requestId: requestId, jpeg: jpeg, facesBlurred: blurred, faces: faces, now: now)
-            _ = try await storage.advanceStillRequest(deviceId: deviceId, requestId: requestId, from: [.pending, .delivered], to: .received,
-                                                      refusal: nil)
         } catch {
+            // Not kept: the request is outstanding again, so the kiosk's retry (or the operator's page) can still end it.
+            _ = try? await storage.advanceStillRequest(deviceId: deviceId, requestId: requestId, from: [.received], to: .delivered, refusal: nil)
             logger.error("cannot store a monitoring still", metadata: ["device": "\(deviceId)", "request_id": "\(requestId)", "error": "\(error)"])
             return Self.problem(.serviceUnavailable, "storage unavailable")
         }

@@ -69,6 +69,26 @@ struct StillRequestTests {
         }
     }
 
+    /// Posts for one request racing each other (a kiosk's retry beside its first try): exactly one is kept (201), the
+    /// others get 409, and the still served is one of them.
+    @Test func racingPostsForOneRequestGetExactlyOneCreated() async throws {
+        let (svc, _) = try service(TestClock())
+        try await testApplication(svc).test(.router) { client in
+            _ = try await heartbeat(client, "K1")
+            let (_, asked) = try await ask(client, "K1")
+            let requestId = try #require(asked)
+            _ = try await heartbeat(client, "K1")
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<8 { group.addTask { try await self.postStill(client, device: "K1", request: requestId) } }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .created }.count == 1, "\(statuses)")
+            #expect(statuses.filter { $0 == .conflict }.count == 7, "\(statuses)")
+            #expect((try await fleetKiosk(client, "K1")["still"] as? [String: Any])?["request"] as? String == "received")
+            try await client.execute(uri: "/v1/fleet/K1/still.jpg", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
     @Test func anUnknownKioskOrAReceiverWithoutStillsRefusesTheRequest() async throws {
         let (svc, _) = try service(TestClock())
         try await testApplication(svc).test(.router) { client in
