@@ -1,9 +1,9 @@
-#!/usr/bin/env python3
 """What the replayed camera shows, switched while the daemon runs.
 
 The daemon's replay source lists its directory once but reads each file again every time it plays it, so
 rewriting every file of the directory (atomically: write, then rename) changes the scene within one loop.
-    scenes.py DIR BOXES_JSON PHOTO...    writes the empty background (the daemon needs images at start)
+Camera(DIR, BOXES_JSON, PHOTOS).show(scene) writes a scene (Tests/system/test_kiosk_screen.py shows the empty
+background before the daemon starts: it needs images at start).
 Scenes: background; visitor (one face ~210 px wide, about 0.5 m); far (the same face scaled down to ~60 px, beyond
 max_distance_m); close (~420 px, nearer than min_distance_m); blurry (the visitor out of focus); two (two faces
 side by side); qr (a phone held up to the camera showing a QR code with `Camera.qr_payload`, drawn with segno through
@@ -74,7 +74,7 @@ class Camera:
         self.boxes = load_boxes(boxes_path)
         self.photos = [p for p in photos if p in self.boxes]
         if len(self.photos) < 2:
-            raise SystemExit(f"scenes: need two photos with a detected face, got {self.photos}")
+            raise ValueError(f"scenes: need two photos with a detected face, got {self.photos}")
         self.current = None
         self.qr_payload = None
 
@@ -113,9 +113,3 @@ class Camera:
             os.replace(tmp, os.path.join(self.dir, f"frame-{i:05d}.jpg"))
         self.current = (kind, k)
 
-
-if __name__ == "__main__":
-    d = sys.argv[1]
-    os.makedirs(d, exist_ok=True)
-    for i in range(FRAMES):
-        cv2.imwrite(os.path.join(d, f"frame-{i:05d}.jpg"), background(), [cv2.IMWRITE_JPEG_QUALITY, 90])

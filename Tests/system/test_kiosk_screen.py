@@ -1,30 +1,39 @@
-"""The kiosk screen in headless Chromium against the real daemon (see ../kiosk-screen.test.sh).
+"""The kiosk screen in headless Chromium against the real daemon on the demo pipeline: replayed camera frames (switched
+by the tests: empty, a visitor, a visitor too far or too close, blurred, two faces, a QR code held up), the GY-MCU90640
+simulator on a pseudo-terminal, the receiver over HTTPS (the harness's Stack), the screen served from this tree's ui/.
 
 The tests run in file order and share one daemon and one browser: the daemon warms up (one minute), then
 visitors come: too far, two at once, a normal one who declares, an elevated one, an implausibly cold one.
 Every state is photographed in Vietnamese and English, landscape 1280×800 and portrait 800×1280, and checked for
-overflow, clipping, touch targets ≥ 15 mm (64 CSS px at the kiosk's stated ≤ 108 CSS px per inch, browser.py) and
-text ≥ 24 px. Every request the page makes must stay on the origin.
+overflow, clipping, touch targets ≥ 15 mm (64 CSS px at the kiosk's stated ≤ 108 CSS px per inch, kiosk/browser.py)
+and text ≥ 24 px. Every request the page makes must stay on the origin. Screenshots go to .build/ui-screenshots/.
+Helpers: kiosk/browser.py (Chromium, layout checks, request log), kiosk/page.py (taps, the on-screen keyboard),
+kiosk/scenes.py (what the camera shows). Needs Debian's chromium, chromium-driver, python3-selenium, python3-opencv.
 """
+import glob
+import http.client
 import json
 import os
 import re
 import signal
 import sqlite3
-import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-import browser as B
-import page as P
-from scenes import Camera
+from harness import MODEL_NAME, ROOT, SHARED, api, binary, free_port, http_get, python, run, wait_until
 
-URL = os.environ["KIOSK_URL"]
-D = os.environ["KIOSK_DIR"]
-ROOT = os.environ["KIOSK_ROOT"]
-SHOTS = os.environ["KIOSK_SHOTS"]
-UI = os.path.join(ROOT, "ui")
+sys.path.insert(0, str(Path(__file__).resolve().parent / "kiosk"))
+import browser as B  # noqa: E402  (kiosk/browser.py)
+import page as P  # noqa: E402  (kiosk/page.py)
+from scenes import Camera  # noqa: E402  (kiosk/scenes.py)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+SHOTS = str(ROOT / ".build" / "ui-screenshots")
+UI = str(ROOT / "ui")
 CAT = {l: json.load(open(os.path.join(UI, "i18n", f"{l}.json"), encoding="utf-8")) for l in ("vi", "en")}
 REASONS = ["too-far", "too-close", "multiple-faces", "not-frontal", "blurry", "settling", "no-face", "ready"]
 FLAGS = ["warming_up", "too_far", "several_faces", "sensor_unavailable", "reference_missing", "reference_noisy", "implausible_low", "unknown"]
@@ -44,29 +53,116 @@ PERSON = dict(
 )
 
 
+# ------------------------------------------------------------------------------------------------ the stack
+
+def face_photos():
+    """Face photos for the visitors, as the demo picks them (Tests/demo/lib.sh, cpd_photos): ../shared's fixtures when
+    present, otherwise photographs from Debian packages (python3-skimage's astronaut, facedetect's Grace Hopper),
+    installed when missing."""
+    f = SHARED / "fixtures" / "faces"
+    if f.is_dir():
+        return [str(f / p) for p in ("masked/astronaut-mask-blue.png", "masked/grace_hopper_512-mask-white.png",
+                                     "with-face/astronaut.png", "masked/grace_hopper_512-mask-black.png",
+                                     "with-face/grace_hopper_512.jpg")]
+    need = [p for p in ("python3-skimage", "facedetect")
+            if "ok installed" not in run("dpkg-query", "-W", "-f=${Status}", p).out]
+    if need:
+        r = run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *need, timeout=900)
+        assert r.rc == 0, f"no face photos: {SHARED}/fixtures/faces is missing and apt-get install {' '.join(need)} failed: {r.both[-500:]}"
+    a = run(python, "-c", 'import skimage, os; print(os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png"))').out.strip()
+    g = (sorted(glob.glob("/usr/share/doc/facedetect/examples/grace_hopper*.jpg")) or [""])[0]
+    assert a and g, f"no face photos: astronaut {a!r}, Grace Hopper {g!r}"
+    return [a, g, a, g, a]
+
+
+def say(request, text):
+    """Prints past pytest's output capture (as the bash script printed its notes and the daemon's log)."""
+    with request.config.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print(text, flush=True)
+
+
+@pytest.fixture(scope="module")
+def kiosk_stack(stack, request):
+    """The demo pipeline for the screen: the receiver, the simulator (no face yet), the daemon on the demo config with
+    the screen on 127.0.0.1:<free port> from this tree's ui/, a one-minute sensor warm-up (the warming-up screen) and
+    24 thermal frames per measurement (the measuring screen stays long enough to look at); the replayed camera shows
+    the empty background."""
+    if "Noto" not in run("fc-match", "Noto Sans").out:
+        say(request, "note: fonts-noto-core is not installed; the screen falls back to DejaVu Sans")
+    w = stack.work
+    photos = face_photos()
+    if not stack.model():
+        say(request, f"note: no YuNet model in {SHARED}/models; the daemon falls back to Haar (blind to masked faces)")
+    # The face boxes in the photos, for pasting them into the frames at a chosen size (a failed detection leaves
+    # photos out; the Camera needs two).
+    r = run(binary("checkpointctl"), "detect", "--json", "--model", w / MODEL_NAME, "--allow-fallback", *photos, timeout=300)
+    (w / "boxes.json").write_text(r.out)
+    try:
+        stack.camera = Camera(str(w / "frames"), str(w / "boxes.json"), photos)
+    except ValueError as e:
+        pytest.fail(f"cannot write the replay frames: {e}")
+    stack.camera.show("background")        # the daemon needs images at start
+    stack.ui_port = free_port()
+    cfg = stack.config(tcp_port=stack.ui_port, set={"warmup_minutes": "1", "frames": "24", "dir": f'"{UI}"', "level": '"info"'})
+    text = cfg.read_text()
+    if not re.search(r"(?m)^\[ui\]", text):
+        cfg.write_text(text + f'\n[ui]\ndir = "{UI}"\n')
+    # The demo config of this tree may still carry a key the daemon under test no longer knows (result_wait_ms).
+    check = run(binary("checkpointd"), "--check-config", "--no-environment", cfg)
+    if check.rc != 0 and "result_wait_ms" in check.both:
+        cfg.write_text(re.sub(r"(?m)^result_wait_ms.*\n", "", cfg.read_text()))
+        check = run(binary("checkpointd"), "--check-config", "--no-environment", cfg)
+    assert check.rc == 0, f"the test config is invalid (--check-config exit {check.rc}): {check.both[-2000:]}"
+    stack.config_path = cfg
+    stack.recv = stack.receiver()
+    stack.sim = stack.simulator("--no-face", "--ambient-c", "27")
+    stack.sim.send("noface")
+    stack.first_daemon = stack.daemon(cfg)
+    try:
+        served = http_get(f"http://127.0.0.1:{stack.ui_port}/ui/", timeout=10).status
+    except OSError as e:
+        served = e
+    assert served == 200, f"the daemon does not serve /ui/ on 127.0.0.1:{stack.ui_port} ({served}): {stack.first_daemon.tail(20)}"
+    os.makedirs(SHOTS, exist_ok=True)
+    failed = request.session.testsfailed
+    yield stack
+    if request.session.testsfailed > failed:
+        for p in (stack.first_daemon, getattr(stack, "second_daemon", None)):
+            if p is not None:
+                say(request, f"\n--- {Path(p.log).name} (tail)\n{p.tail(30)}")
+
+
 class Kiosk:
-    def __init__(self):
-        self.d = B.start(D)
-        photos = [p for p in os.environ["KIOSK_PHOTOS"].split("\n") if p]
-        self.camera = Camera(os.path.join(D, "frames"), os.path.join(D, "boxes.json"), photos)
-        self.sim_fifo = open(os.path.join(D, "sim.in"), "w", buffering=1)
+    def __init__(self, stack, driver):
+        self.stack = stack
+        self.dir = str(stack.work)
+        self.url = f"http://127.0.0.1:{stack.ui_port}"
+        self.d = driver
+        self.camera = stack.camera
+        self.daemon = stack.first_daemon   # the daemon now running (the reconnecting test starts a second one)
+        self.sock = self.daemon.sock
         self.urls = []
         self.reqs = []
         self.console = []
         self.layout = {}
         self.shots = []
         self.missing_keys = set()
-        self.daemon = None   # a daemon restarted by the test (the shell started the first one)
 
     # -- the environment
     def sim(self, line):
-        self.sim_fifo.write(line + "\n")
+        self.stack.sim.send(line)
+
+    def get(self, path):
+        """GET over the daemon's API socket; None when it does not answer."""
+        try:
+            return api(self.sock, path, timeout=3)
+        except (OSError, http.client.HTTPException):
+            return None
 
     def view(self):
-        out = subprocess.run(["curl", "-s", "--max-time", "3", "--unix-socket", os.path.join(D, "api.sock"), "http://kiosk/v1/screening"],
-                             capture_output=True, text=True)
+        r = self.get("/v1/screening")
         try:
-            return json.loads(out.stdout)
+            return json.loads(r.body) if r else {}
         except ValueError:
             return {}
 
@@ -84,7 +180,7 @@ class Kiosk:
     def open(self, query=""):
         self.drain()
         B.viewport(self.d, "landscape")
-        self.d.get(URL + "/ui/" + query)
+        self.d.get(self.url + "/ui/" + query)
         B.wait(self.d, "document.body.dataset.ready === 'true'", 15, "the page to start")
         assert self.d.execute_script("return document.documentElement.lang") == "vi"
 
@@ -148,13 +244,9 @@ class Kiosk:
 
 
 @pytest.fixture(scope="module")
-def k():
-    kiosk = Kiosk()
-    yield kiosk
-    kiosk.d.quit()
-    if kiosk.daemon:
-        kiosk.daemon.terminate()
-        kiosk.daemon.wait(10)
+def k(kiosk_stack, browser):
+    """The kiosk under test: the stack above and the module's Chromium (conftest's `browser`, kiosk/browser.py)."""
+    return Kiosk(kiosk_stack, browser)
 
 
 def t(l, key, **kw):
@@ -343,8 +435,8 @@ def test_measuring_then_normal_result(k):
     k.assert_layout("result-normal")
 
 
-def receiver_records():
-    db = os.path.join(D, "receiver.sqlite")
+def receiver_records(k):
+    db = os.path.join(k.dir, "receiver.sqlite")
     if not os.path.exists(db):
         return []
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -382,7 +474,7 @@ def test_declaration_typed_on_the_screen_reaches_the_receiver(k):
         k.capture(name)
     P.fill_declaration(k.d, PERSON, snap)
     # The face photo's retention in the consent notice is the daemon's [queue] face_retention_hours, not a fixed text.
-    hours = int(re.search(r"(?m)^face_retention_hours = (\d+)", open(os.path.join(D, "checkpointd.toml")).read()).group(1))
+    hours = int(re.search(r"(?m)^face_retention_hours = (\d+)", open(os.path.join(k.dir, "checkpointd.toml")).read()).group(1))
     for l in ("vi", "en"):
         k.lang(l)
         period = t(l, "period.days", n=hours // 24) if hours % 24 == 0 else t(l, "period.hours", n=hours)
@@ -421,11 +513,11 @@ def test_declaration_typed_on_the_screen_reaches_the_receiver(k):
     end = time.monotonic() + 90
     rec = None
     while time.monotonic() < end and rec is None:
-        for r in receiver_records():
+        for r in receiver_records(k):
             if find_key(r, "fullName") == PERSON["fullName"]:
                 rec = r
         time.sleep(1)
-    assert rec, f"the declaration did not reach the receiver; it has {len(receiver_records())} records"
+    assert rec, f"the declaration did not reach the receiver; it has {len(receiver_records(k))} records"
     decl = rec.get("declaration") or {}
     assert decl.get("fullName") == "Nguyễn Văn Hoà" and decl.get("address") == PERSON["address"], decl
     assert decl.get("birthYear") == 1985 and decl.get("phone") == PERSON["phone"] and decl.get("wardId") == "05443", decl
@@ -585,7 +677,7 @@ def test_a_new_person_measured_wipes_the_previous_persons_open_form(k):
     end = time.monotonic() + 90
     got = []
     while time.monotonic() < end and not got:
-        got = [r for r in receiver_records() if (r.get("declaration") or {}).get("phone") == "0966000222"]
+        got = [r for r in receiver_records(k) if (r.get("declaration") or {}).get("phone") == "0966000222"]
         time.sleep(1)
     assert len(got) == 1, f"B's declaration reached the receiver {len(got)} times"
     assert got[0]["screening"].get("correctedTemperatureC") == b["screening"]["correctedTemperatureC"], (got[0]["screening"], b["screening"])
@@ -645,16 +737,15 @@ def test_422_shows_every_wrong_field(k):
     for step in ("contacts", "travel", "symptoms", "consent"):
         P.next_step(k.d, step)
     P.tap(k.d, '.toggle[data-field="consent"]')
-    pid = int(os.environ["KIOSK_DAEMON_PID"])
     k.drain()
-    os.kill(pid, signal.SIGSTOP)
+    k.daemon.signal(signal.SIGSTOP)
     try:
         P.tap(k.d, "#form-next")
         B.wait(k.d, "!document.getElementById('notice').hidden && document.getElementById('notice').dataset.kind === 'network'", 20,
                "the network error (no answer within the page's timeout)")
         k.capture("error-network", lambda l: k.text("#notice-text") == t(l, "submit.network") or pytest.fail(l))
     finally:
-        os.kill(pid, signal.SIGCONT)
+        k.daemon.signal(signal.SIGCONT)
     # The answer was lost, the first send may have been saved. The person goes back and changes the phone number
     # before sending again: the page keeps the form session's Idempotency-Key, so the daemon never stores a second
     # declaration. Either the first send was saved (422 idempotency-key-reused: the page says it was saved, with that
@@ -681,12 +772,12 @@ def test_422_shows_every_wrong_field(k):
     assert len(posts) == 2 and keys[0] and keys[0] == keys[1], keys
     end = time.monotonic() + 60
     while time.monotonic() < end:
-        got = [r for r in receiver_records() if (r.get("declaration") or {}).get("phone") in ("0987654321", "0987654000")]
+        got = [r for r in receiver_records(k) if (r.get("declaration") or {}).get("phone") in ("0987654321", "0987654000")]
         if got:
             break
         time.sleep(1)
     time.sleep(2)
-    got = [r for r in receiver_records() if (r.get("declaration") or {}).get("phone") in ("0987654321", "0987654000")]
+    got = [r for r in receiver_records(k) if (r.get("declaration") or {}).get("phone") in ("0987654321", "0987654000")]
     assert len(got) == 1, f"the declaration reached the receiver {len(got)} times"
     assert got[0]["declaration"]["phone"] == ("0987654321" if earlier else "0987654000"), (earlier, got[0]["declaration"]["phone"])
     assert code.replace("-", "") == got[0]["id"].replace("-", "")[:8].upper(), (code, got[0]["id"])
@@ -699,10 +790,9 @@ QR_CCCD = "079190004321|026111222|Lê Thị Thu Hằng|24061990|Nữ|Tổ 7, Ph�
 QR_URL = "https://example.org/checkin/kiosk-7731"
 
 
-def metrics():
-    out = subprocess.run(["curl", "-s", "--max-time", "3", "--unix-socket", os.path.join(D, "api.sock"), "http://kiosk/metrics"],
-                         capture_output=True, text=True)
-    return out.stdout
+def metrics(k):
+    r = k.get("/metrics")
+    return r.text if r else ""
 
 
 def test_declaration_from_a_health_qr_reaches_the_receiver_with_its_source(k):
@@ -719,7 +809,7 @@ def test_declaration_from_a_health_qr_reaches_the_receiver_with_its_source(k):
     k.wait_screen("result", 10)
     k.capture("qr-0-result", lambda l: (k.text("#declare-qr") == t(l, "qr.scan") and k.text("#declare") == t(l, "result.declare"))
               or pytest.fail(k.text("#declare-qr")))
-    assert 'checkpointd_qr_reads_total{kind="qr-cccd"}' not in metrics()
+    assert 'checkpointd_qr_reads_total{kind="qr-cccd"}' not in metrics(k)
     P.tap(k.d, "#declare-qr")
     k.wait_screen("form", 5)
     B.wait(k.d, "document.body.dataset.qrScan === 'open' && document.querySelector('#steps .step[data-step=\"qr-scan\"]')", 10, "the scan view")
@@ -750,10 +840,10 @@ def test_declaration_from_a_health_qr_reaches_the_receiver_with_its_source(k):
     # Metrics count kinds and refusals, never content; once the page closed its stream, the daemon stops decoding
     # (the frame counter stands still).
     k.camera.show("background")
-    m = metrics()
+    m = metrics(k)
     assert 'checkpointd_qr_reads_total{kind="qr-cccd"}' in m and 'checkpointd_qr_refusals_total{reason="not-health-declaration"}' in m, m[-3000:]
     assert QR_URL not in m and "Hằng" not in m and "079190004321" not in m
-    frames = lambda: int((re.search(r"(?m)^checkpointd_qr_frames_total (\d+)", metrics()) or [0, "-1"])[1])
+    frames = lambda: int((re.search(r"(?m)^checkpointd_qr_frames_total (\d+)", metrics(k)) or [0, "-1"])[1])
     assert frames() > 0
     end, still = time.monotonic() + 30, False
     while time.monotonic() < end and not still:
@@ -801,7 +891,7 @@ def test_declaration_from_a_health_qr_reaches_the_receiver_with_its_source(k):
     end = time.monotonic() + 90
     rec = None
     while time.monotonic() < end and rec is None:
-        rec = next((r for r in receiver_records() if (r.get("declaration") or {}).get("fullName") == "Lê Thị Thu Hằng"), None)
+        rec = next((r for r in receiver_records(k) if (r.get("declaration") or {}).get("fullName") == "Lê Thị Thu Hằng"), None)
         time.sleep(0.5 if rec is None else 0)
     assert rec, "the QR declaration did not reach the receiver"
     decl = rec["declaration"]
@@ -811,10 +901,10 @@ def test_declaration_from_a_health_qr_reaches_the_receiver_with_its_source(k):
     # The raw code is nowhere: not the whole text, not the parts the declaration has no field for (old CMND number,
     # issue date), not the refused web address. Checked in the bytes of the queue database (with its WAL), the
     # daemon's log and the receiver's store.
-    conf = open(os.path.join(D, "checkpointd.toml")).read()
+    conf = open(os.path.join(k.dir, "checkpointd.toml")).read()
     queue = re.search(r'(?m)^database = "(.*)"', conf).group(1)
-    places = [queue, queue + "-wal", os.path.join(D, "daemon.log"), os.path.join(D, "receiver.sqlite"),
-              os.path.join(D, "receiver.sqlite-wal"), os.path.join(D, "receiver.log")]
+    places = [queue, queue + "-wal", os.path.join(k.dir, "daemon.log"), os.path.join(k.dir, "receiver.sqlite"),
+              os.path.join(k.dir, "receiver.sqlite-wal"), os.path.join(k.dir, "receiver.log")]
     checked = 0
     for path in places:
         if not os.path.exists(path):
@@ -824,7 +914,7 @@ def test_declaration_from_a_health_qr_reaches_the_receiver_with_its_source(k):
         for raw in (QR_CCCD, QR_URL, "026111222", "05072022", "24061990", "example.org/checkin"):
             assert raw.encode() not in data, f"{raw!r} found in {path}"
     assert checked >= 3, places
-    log = open(os.path.join(D, "daemon.log"), encoding="utf-8", errors="replace").read()
+    log = open(os.path.join(k.dir, "daemon.log"), encoding="utf-8", errors="replace").read()
     assert "QR scan started" in log and "QR qr-cccd" in log, "the scan and its outcome are logged (kind only)"
     assert "Hằng" not in log and "079190004321" not in log
     k.camera.show("background")
@@ -895,17 +985,17 @@ def test_a_pccovid_qr_declaration_reaches_the_receiver_with_its_source(k):
         assert body["source"] == "qr-pccovid" and body["screeningId"] == v["screeningId"], body
     end, rec = time.monotonic() + 90, None
     while time.monotonic() < end and rec is None:
-        rec = next((r for r in receiver_records() if (r.get("declaration") or {}).get("fullName") == "TRAN VAN BINH"), None)
+        rec = next((r for r in receiver_records(k) if (r.get("declaration") or {}).get("fullName") == "TRAN VAN BINH"), None)
         time.sleep(0.5 if rec is None else 0)
     assert rec, "the PC-COVID declaration did not reach the receiver"
     decl = rec["declaration"]
     assert decl.get("source") == "qr-pccovid" and decl.get("passport") == "036087003710", decl
     assert decl.get("birthYear") == 1987 and decl.get("phone") == "0912888777" and decl.get("gender") == "Nam", decl
     assert (rec.get("screening") or {}).get("result") == "normal", rec.get("screening")
-    conf = open(os.path.join(D, "checkpointd.toml")).read()
+    conf = open(os.path.join(k.dir, "checkpointd.toml")).read()
     queue = re.search(r'(?m)^database = "(.*)"', conf).group(1)
-    for path in [queue, queue + "-wal", os.path.join(D, "daemon.log"), os.path.join(D, "receiver.sqlite"),
-                 os.path.join(D, "receiver.sqlite-wal"), os.path.join(D, "receiver.log")]:
+    for path in [queue, queue + "-wal", os.path.join(k.dir, "daemon.log"), os.path.join(k.dir, "receiver.sqlite"),
+                 os.path.join(k.dir, "receiver.sqlite-wal"), os.path.join(k.dir, "receiver.log")]:
         if os.path.exists(path):
             data = open(path, "rb").read()
             for raw in (QR_PCCOVID, "162979388586171200", "HS4010120878899"):
@@ -989,26 +1079,19 @@ def test_a_declaration_saved_without_its_screening_says_so(k):
 def test_reconnecting_indicator_when_the_daemon_is_down(k):
     k.open()
     B.wait(k.d, "document.body.dataset.connected === 'true'", 10, "the event stream")
-    pid = int(os.environ["KIOSK_DAEMON_PID"])
-    os.kill(pid, signal.SIGTERM)
+    k.daemon.signal(signal.SIGTERM)
     try:
         B.wait(k.d, "!document.getElementById('conn').hidden", 20, "the reconnecting indicator")
         k.capture("reconnecting", lambda l: k.text("#conn") == t(l, "conn.reconnecting") or pytest.fail(k.text("#conn")))
     finally:
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            except ProcessLookupError:
-                break
+        k.daemon.stop(timeout=30)        # waits for the exit (SIGKILL only if SIGTERM took more than 30 s)
         # Back up, but with a "full disk" (min_free_bytes = 1 TiB): the next test's declaration gets a 507.
-        conf = open(os.path.join(D, "checkpointd.toml")).read()
+        conf = open(os.path.join(k.dir, "checkpointd.toml")).read()
         conf = re.sub(r"(?m)^min_free_bytes = .*$", "min_free_bytes = 1099511627776", conf)
-        with open(os.path.join(D, "checkpointd-full.toml"), "w") as f:
+        with open(os.path.join(k.dir, "checkpointd-full.toml"), "w") as f:
             f.write(conf)
-        bin_dir = os.environ.get("BIN")
-        k.daemon = subprocess.Popen([os.path.join(bin_dir, "checkpointd"), "--config", os.path.join(D, "checkpointd-full.toml")],
-                                    stderr=open(os.path.join(D, "daemon2.log"), "w"))
+        k.daemon = k.stack.second_daemon = k.stack.daemon(os.path.join(k.dir, "checkpointd-full.toml"), log="daemon2.log", wait=False)
+    assert wait_until(k.view, 60), f"the restarted daemon's API does not answer: {k.daemon.tail(20)}"
     B.wait(k.d, "document.getElementById('conn').hidden && document.body.dataset.connected === 'true'", 40, "the page reconnecting")
 
 
@@ -1098,11 +1181,11 @@ def test_a_masked_pccovid_id_is_shown_masked_and_never_sent_and_cancel_wipes_it(
 def test_every_request_stays_on_the_origin_no_csp_violation_no_missing_key(k):
     k.drain()
     assert k.urls, "no request seen in the performance log"
-    outside = sorted({u for u in k.urls if not (u.startswith(URL + "/") or u.startswith("data:"))})
-    assert not outside, f"requests outside {URL}: {outside}"
+    outside = sorted({u for u in k.urls if not (u.startswith(k.url + "/") or u.startswith("data:"))})
+    assert not outside, f"requests outside {k.url}: {outside}"
     csp = [c for c in k.console if "Content Security Policy" in c or "Refused to" in c]
     assert not csp, csp
     assert not k.missing_keys, k.missing_keys
     k.assert_layout("")          # every screenshot of the run
     assert len(k.shots) >= 150, len(k.shots)
-    print(f"\n{len(k.urls)} requests, all on {URL}; {len(k.shots)} screenshots in {SHOTS}")
+    print(f"\n{len(k.urls)} requests, all on {k.url}; {len(k.shots)} screenshots in {SHOTS}")
