@@ -142,6 +142,7 @@ def test_retry_still_a_duplicate(rx, concurrent):
     c = concurrent
     rid = c["ids"][0]
     status, receipt = _upload(rx.port, rid, c["face"][: 1 << 20])
+    print(f"retry of a stored record: HTTP {status} {receipt}")
     assert status == 200 and receipt.get("duplicate") is True, f"want 200 with duplicate: true; saw HTTP {status} {receipt}"
     size = (rx.faces / f"{rid}.jpg").stat().st_size
     assert size == len(c["face"]), f"the stored face should be untouched ({len(c['face'])} bytes); it is {size}"

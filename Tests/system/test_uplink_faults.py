@@ -388,7 +388,7 @@ def test_stall_and_reset_recovered_with_heartbeats_beside(w, receiver):
         proxy.close()
         r.stop()
     line = heartbeat_line(d.out)[0]
-    print(f"stall then two resets: {got}/5 received in {el:.0f} s (declaration connections: "
+    print(f"stall then two resets: {got}/5 received in {el:.0f} s (connections through the proxy: "
           f"{[m for m in proxy.modes]}); heartbeats beside: {line}")
     assert (got, p) == (5, 0), f"want 5 received, 0 pending; saw {got} received, {p} pending: {d.both[-300:]}"
     # The stalled connection holds for 60 s: only the low-speed limit (2 s) gets the drain past it well before.
