@@ -58,9 +58,9 @@ def frames(work, out, fps, lead, visit, gap, faces=None):
                         "--allow-fallback", *faces], stdout=f, stderr=subprocess.DEVNULL)
     Path(out).mkdir(parents=True, exist_ok=True)
     p = subprocess.run([python, str(MAKE_FRAMES), str(out), str(fps), str(lead), str(visit), str(gap), str(boxes),
-                        *faces], capture_output=True, text=True)
+                        *faces], stdout=subprocess.PIPE, text=True)
     if p.returncode != 0:
-        raise RuntimeError(f"make_frames.py failed (exit {p.returncode}): {p.stdout}{p.stderr}")
+        raise RuntimeError(f"make_frames.py failed (exit {p.returncode}): {p.stdout}")
     return int(p.stdout.split()[-1])
 
 
