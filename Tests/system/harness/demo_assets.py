@@ -217,7 +217,7 @@ def sed(text, exprs):
 
 def set_exprs(values):
     """{key: TOML literal} as s commands replacing each line `key = …`."""
-    return [f"s\x01^{re.escape(k)} = .*\x01{k} = {v.replace(chr(92), chr(92) * 2).replace('&', chr(92) + '&')}\x01"
+    return [f"s\x01^{re.escape(k)} = .*\x01{k} = {str(v).replace(chr(92), chr(92) * 2).replace('&', chr(92) + '&')}\x01"
             for k, v in (values or {}).items()]
 
 
