@@ -59,7 +59,7 @@ test: deps
 ## System tests are bash scripts (Tests/system/*.test.sh) or pytest modules on the harness (Tests/system/test_*.py);
 ## in the pytest modules, tests marked slow, vm or browser are left out of the fast tier too.
 SLOW_SYSTEM_TESTS := camera-vm.test.sh powercut-vm.test.sh systemd-vm.test.sh deb.test.sh test_kiosk_screen.py \
-                     test_uplink_crash.py soak.test.sh fuzz.test.sh fleet-view.test.sh \
+                     test_uplink_crash.py test_soak.py fuzz.test.sh fleet-view.test.sh \
                      monitoring-still.test.sh
 FAST_SYSTEM_TESTS = $(filter-out $(SLOW_SYSTEM_TESTS),$(notdir $(wildcard Tests/system/*.test.sh Tests/system/test_*.py)))
 check: deps
@@ -76,7 +76,7 @@ test-system:
 
 ## demo: the main job end to end on this machine (replayed camera, simulated sensor, daemon, receiver, kiosk).
 demo: deps build
-	BIN="$(BINDIR_REL)" SHARED="$(SHARED)" Tests/demo/demo.sh
+	BIN="$(BINDIR_REL)" SHARED="$(SHARED)" /usr/bin/python3 Tests/demo/demo.py
 
 ## bench: benchmarks; prints one table and writes it to .build/bench/.
 bench: deps build
@@ -85,7 +85,7 @@ bench: deps build
 ## soak: the demo pipeline for DURATION (e.g. 10m, 8h): RSS slope, fd count, lost/duplicated records.
 DURATION ?= 10m
 soak: deps build
-	BIN="$(BINDIR_REL)" SHARED="$(SHARED)" DURATION="$(DURATION)" Tests/soak/soak.sh
+	BIN="$(BINDIR_REL)" SHARED="$(SHARED)" DURATION="$(DURATION)" /usr/bin/python3 Tests/soak/soak.py
 
 ## fuzz: libFuzzer over every parser of outside input, FUZZ_RUNS inputs each (default one million).
 FUZZ_RUNS ?= 1000000

@@ -1,5 +1,8 @@
-# Shared launch code for the demo pipeline: sourced by Tests/demo/demo.sh, Tests/soak/soak.sh and
-# Tests/Benchmarks/daemon-bench.sh. Nothing here prints unless something fails.
+# LEGACY launch code for the demo pipeline, kept only for the bash scripts not yet moved onto the harness
+# (Tests/system/kiosk-screen.test.sh, fleet-view.test.sh, monitoring-still.test.sh): the one launch code is now
+# Tests/system/harness (demo_assets.py, stack.py), which make demo (Tests/demo/demo.py), make soak
+# (Tests/soak/soak.py), the daemon and ui benchmarks and the pytest modules use. Delete this file with the last of
+# those scripts. Nothing here prints unless something fails.
 #
 # The caller sets BIN (built binaries), ROOT (the repository), SHARED, D (a work directory) and an array
 # `pids` (background processes to stop at exit); the functions below set PORT, RECEIVER and DAEMON.

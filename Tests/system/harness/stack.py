@@ -1,9 +1,10 @@
-"""The demo pipeline's parts for a test, in one work directory: TLS material, calibration and the daemon's config
-from the demo's launch code (Tests/demo/lib.sh), the receiver over HTTPS, the sensor simulator on a PTY, a
-NOTIFY_SOCKET, and the daemon, waited for until it says READY=1 and its API answers. Stack.close() stops them all."""
+"""The demo pipeline's parts for a test, the demo, the soak or a benchmark, in one work directory: TLS material,
+calibration, replay frames and the daemon's config (harness/demo_assets.py), the receiver over HTTPS, the sensor
+simulator on a PTY, a NOTIFY_SOCKET, and the daemon, waited for until it says READY=1 and its API answers.
+Stack.close() stops them all. This is the one launch code of the demo pipeline: Tests/demo/demo.py, Tests/soak/soak.py,
+Tests/Benchmarks/daemon/bench.py and the system tests all start it through here."""
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -11,7 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from .env import BIN, MODEL_NAME, ROOT, SHARED, binary
+from . import demo_assets
+from .env import BIN, ROOT, SHARED, binary
 from .http import api, http_get
 from .proc import Proc
 from .wait import DEADLINE, wait_until
@@ -20,8 +22,8 @@ LIB_SH = ROOT / "Tests" / "demo" / "lib.sh"
 
 
 def demo_sh(work, script, *args, env=None):
-    """Runs `script` after sourcing Tests/demo/lib.sh with D=work (and BIN, ROOT, SHARED); returns its stdout.
-    Extra args are the script's "$@"."""
+    """Legacy, for bash scripts not yet ported (Stack no longer uses it; it goes with Tests/demo/lib.sh): runs
+    `script` after sourcing Tests/demo/lib.sh with D=work (and BIN, ROOT, SHARED); returns its stdout."""
     e = dict(os.environ, D=str(work), ROOT=str(ROOT), SHARED=str(SHARED), BIN=str(BIN or ""))
     if env:
         e.update({k: str(v) for k, v in env.items()})
@@ -115,22 +117,46 @@ class Receiver:
         """The receiver's GET /v1/records (ids stored, deduplicated by Idempotency-Key)."""
         return http_get(self.url, cafile=self.cafile, timeout=10).json()
 
+    def count(self):
+        """The number of records the receiver has stored (deduplicated by Idempotency-Key)."""
+        return self.records()["count"]
+
+    def alive(self):
+        return self.proc.alive()
+
     def stop(self):
+        """The network goes down: the receiver stops (its database stays; stack.receiver() starts it again on the
+        same port and database)."""
         return self.proc.stop()
 
 
 class Simulator:
     """`checkpointctl simulate sensor` (GY-MCU90640 protocol) on a pseudo-terminal, linked at work/`link` (None: no
     link; `path` is then the PTY the simulator prints first). send() writes a command line to its stdin (e.g.
-    "face 37.9", "noface", "stall"); its stdout goes to work/NAME.out, its stderr to work/NAME.log."""
+    "face 37.9", "noface", "stall"); its stdout goes to work/NAME.out, its stderr to work/NAME.log.
+    fifo="sim.in": its stdin is that FIFO in work (`fifo_path`), which other processes (the soak's kiosk, the
+    benchmark's visitors) may open and write to as well; it stays open, so their closing it does not end the input."""
 
-    def __init__(self, stack, *args, link="thermal-pty", name="sim"):
+    def __init__(self, stack, *args, link="thermal-pty", name="sim", fifo=None):
         self.link = stack.work / link if link else None
         self.out = stack.work / f"{name}.out"
+        self.fifo_path = stack.work / fifo if fifo else None
+        self._writer = None
         argv = [binary("checkpointctl"), "simulate", "sensor", "--model", "gy-mcu90640",
                 *(["--link", self.link] if link else []), *args]
-        with open(self.out, "wb") as out:
-            self.proc = stack.spawn(argv, stack.work / f"{name}.log", stdin=subprocess.PIPE, stdout=out)
+        stdin, rfd = subprocess.PIPE, None
+        if fifo:
+            os.mkfifo(self.fifo_path)
+            rfd = stdin = os.open(self.fifo_path, os.O_RDWR)  # read-write: opening it does not wait for a writer
+        try:
+            with open(self.out, "wb") as out:
+                self.proc = stack.spawn(argv, stack.work / f"{name}.log", stdin=stdin, stdout=out)
+        finally:
+            if rfd is not None:
+                os.close(rfd)
+        if fifo:
+            self._writer = open(self.fifo_path, "w", buffering=1)
+            stack.closers.append(self._writer.close)
 
         def first_line():
             t = self.out.read_text()
@@ -146,6 +172,9 @@ class Simulator:
         return t.split("\n", 1)[0] if "\n" in t else None
 
     def send(self, line):
+        if self._writer is not None:
+            self._writer.write(line + "\n")
+            return
         self.proc.popen.stdin.write((line + "\n").encode())
         self.proc.popen.stdin.flush()
 
@@ -201,57 +230,59 @@ class Daemon(Proc):
 
 
 class Stack:
-    """One test's (or module's) processes and files in `work`; close() stops every process it started."""
+    """One test's (or module's, or the demo's) processes and files in `work`; close() stops every process it started."""
 
     def __init__(self, work):
         self.work = Path(work)
         self.procs = []
         self.port = None
+        self.closers = []
         self._notify = []
         self._calibration = None
+        self._photos = None
 
-    # Files, from the demo's launch code.
+    # Files (harness/demo_assets.py).
     def tls(self):
         """A throwaway CA and a server certificate for 127.0.0.1 (ca.pem, server.pem, server.key) and the
-        receiver's port (cpd_tls)."""
+        receiver's port."""
         if self.port is None:
-            self.port = int(demo_sh(self.work, 'cpd_tls; echo "$PORT"').split()[-1])
+            self.port = demo_assets.tls(self.work)
         return self.port
 
     def calibration(self):
-        """The demo calibration (identity fit, 0.9 °C skin-to-body) in work/calibration.toml (cpd_calibration)."""
+        """The demo calibration (identity fit, 0.9 °C skin-to-body) in work/calibration.toml."""
         if self._calibration is None:
-            demo_sh(self.work, "cpd_calibration")
-            self._calibration = self.work / "calibration.toml"
+            self._calibration = demo_assets.calibration(self.work)
         return self._calibration
 
     def model(self):
         """Copies the YuNet model from SHARED into work; False when there is none (the daemon falls back to Haar)."""
-        src = SHARED / "models" / MODEL_NAME
-        if not src.is_file():
-            return False
-        shutil.copy(src, self.work / MODEL_NAME)
-        return True
+        return demo_assets.model(self.work)
+
+    def photos(self):
+        """The visitors' five face photos (SHARED's fixtures, else photographs from Debian packages)."""
+        if self._photos is None:
+            self._photos = demo_assets.photos()
+        return self._photos
+
+    def frames(self, dirname="frames", fps=5, lead=5, visit=7, gap=3, photos=None):
+        """Replay frames of visitors in work/dirname (each photo `visit` s in view, `gap` s of background between,
+        `lead` s before the first); returns the frame count. Call model() first for YuNet's face boxes."""
+        return demo_assets.frames(self.work, self.work / dirname, fps, lead, visit, gap,
+                                  photos if photos is not None else self.photos())
 
     def config(self, name="checkpointd.toml", tcp_port=0, set=None, sed=()):
-        """The daemon's config from systemd/checkpointd.demo.toml as the demo makes it (cpd_config: everything under
-        work, the receiver's HTTPS endpoint verified with the test CA, the demo calibration), then `set`
-        ({key: TOML literal}, each replacing the line `key = …`) and raw sed expressions; written to work/name."""
+        """The daemon's config from systemd/checkpointd.demo.toml as the demo makes it (everything under work, the
+        receiver's HTTPS endpoint verified with the test CA, the demo calibration), then `set` ({key: TOML literal},
+        each replacing the line `key = …`) and raw sed s commands (e.g. 's|^endpoint = .*|&\\nca = …|'); written to
+        work/name."""
         self.tls()
         self.calibration()
-        exprs = []
-        for key, value in (set or {}).items():
-            exprs += ["-e", f"s\x01^{re.escape(key)} = .*\x01{key} = {value}\x01"]
-        for e in sed:
-            exprs += ["-e", e]
-        default = self.work / "checkpointd.toml"
-        kept = default.read_bytes() if name != "checkpointd.toml" and default.exists() else None
-        demo_sh(self.work, "cpd_config \"$@\"", *exprs, env={"PORT": self.port, "CPD_TCP_PORT": tcp_port})
-        if name != "checkpointd.toml":
-            default.rename(self.work / name)
-            if kept is not None:
-                default.write_bytes(kept)
-        return self.work / name
+        return demo_assets.config(self.work, self.port, tcp_port, [*demo_assets.set_exprs(set), *sed], name)
+
+    def check_config(self, config):
+        """`checkpointd --check-config --no-environment CONFIG`: (exit status, output)."""
+        return demo_assets.check_config(config)
 
     def gray_frames(self, n=1, dirname="frames"):
         """n plain grey 640×480 JPEG frames (no face) for the replay camera."""
@@ -275,6 +306,7 @@ class Stack:
         return s
 
     def receiver(self, **kw):
+        """The receiver on the stack's port and work/receiver.sqlite; again after stop(): the same port and db."""
         return Receiver(self, **kw)
 
     def simulator(self, *args, **kw):
@@ -284,6 +316,11 @@ class Stack:
         return Daemon(self, config, **kw)
 
     def close(self):
+        for c in self.closers:
+            try:
+                c()
+            except OSError:
+                pass
         for p in reversed(self.procs):
             p.stop(timeout=10)
         for s in self._notify:
