@@ -10,7 +10,6 @@ and text ≥ 24 px. Every request the page makes must stay on the origin. Screen
 Helpers: kiosk/browser.py (Chromium, layout checks, request log), kiosk/page.py (taps, the on-screen keyboard),
 kiosk/scenes.py (what the camera shows). Needs Debian's chromium, chromium-driver, python3-selenium, python3-opencv.
 """
-import glob
 import http.client
 import json
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import MODEL_NAME, ROOT, SHARED, api, binary, free_port, http_get, python, run, wait_until
+from harness import MODEL_NAME, ROOT, SHARED, api, binary, free_port, http_get, run, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "kiosk"))
 import browser as B  # noqa: E402  (kiosk/browser.py)
@@ -55,26 +54,6 @@ PERSON = dict(
 
 # ------------------------------------------------------------------------------------------------ the stack
 
-def face_photos():
-    """Face photos for the visitors, as the demo picks them (Tests/demo/lib.sh, cpd_photos): ../shared's fixtures when
-    present, otherwise photographs from Debian packages (python3-skimage's astronaut, facedetect's Grace Hopper),
-    installed when missing."""
-    f = SHARED / "fixtures" / "faces"
-    if f.is_dir():
-        return [str(f / p) for p in ("masked/astronaut-mask-blue.png", "masked/grace_hopper_512-mask-white.png",
-                                     "with-face/astronaut.png", "masked/grace_hopper_512-mask-black.png",
-                                     "with-face/grace_hopper_512.jpg")]
-    need = [p for p in ("python3-skimage", "facedetect")
-            if "ok installed" not in run("dpkg-query", "-W", "-f=${Status}", p).out]
-    if need:
-        r = run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *need, timeout=900)
-        assert r.rc == 0, f"no face photos: {SHARED}/fixtures/faces is missing and apt-get install {' '.join(need)} failed: {r.both[-500:]}"
-    a = run(python, "-c", 'import skimage, os; print(os.path.join(os.path.dirname(skimage.__file__), "data", "astronaut.png"))').out.strip()
-    g = (sorted(glob.glob("/usr/share/doc/facedetect/examples/grace_hopper*.jpg")) or [""])[0]
-    assert a and g, f"no face photos: astronaut {a!r}, Grace Hopper {g!r}"
-    return [a, g, a, g, a]
-
-
 def say(request, text):
     """Prints past pytest's output capture (as the bash script printed its notes and the daemon's log)."""
     with request.config.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
@@ -90,7 +69,7 @@ def kiosk_stack(stack, request):
     if "Noto" not in run("fc-match", "Noto Sans").out:
         say(request, "note: fonts-noto-core is not installed; the screen falls back to DejaVu Sans")
     w = stack.work
-    photos = face_photos()
+    photos = stack.photos()
     if not stack.model():
         say(request, f"note: no YuNet model in {SHARED}/models; the daemon falls back to Haar (blind to masked faces)")
     # The face boxes in the photos, for pasting them into the frames at a chosen size (a failed detection leaves

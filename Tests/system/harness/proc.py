@@ -18,11 +18,12 @@ class Result:
 
 
 def run(*argv, timeout=120, env=None, input=None, cwd=None):
-    """Runs a command to completion; returns its exit status, stdout and stderr (text)."""
+    """Runs a command to completion; returns its exit status, stdout and stderr (text; bytes that are not UTF-8, e.g. a
+    binary journal field of another process, are replaced rather than failing the test)."""
     e = dict(os.environ)
     if env:
         e.update(env)
-    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout, env=e, input=input,
+    p = subprocess.run([str(a) for a in argv], capture_output=True, text=True, errors="replace", timeout=timeout, env=e, input=input,
                        cwd=cwd, stdin=None if input is not None else subprocess.DEVNULL)
     return Result(p.returncode, p.stdout, p.stderr)
 
