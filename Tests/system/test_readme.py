@@ -41,3 +41,29 @@ def test_command_table_lists_every_checkpointctl_command():
                        for r in rows):
                 missing.append(f"{top} {sub or ''}".strip())
     assert missing == []
+
+
+def layout_table():
+    """The README's source-layout table: {path named in a row's first cell: the row}."""
+    section = README.split("Source layout", 1)[1].split("\n\n", 2)[1]
+    rows = [l for l in section.splitlines() if l.startswith("| `")]
+    named = {}
+    for r in rows:
+        for p in re.findall(r"`([^`]+)`", re.split(r"(?<!\\)\|", r)[1]):
+            named[p.rstrip("/")] = r
+    return named
+
+
+def test_layout_table_matches_the_tree():
+    """Every path the layout table names exists, and every folder at the top of the tree, of Sources/ and of Tests/
+    (what git tracks) has a row."""
+    named = layout_table()
+    assert named, "no layout table found after 'Source layout'"
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    assert missing == [], f"the layout table names paths that do not exist: {missing}"
+    files = subprocess.run(["git", "-C", ROOT, "ls-files"], capture_output=True, text=True, check=True).stdout.split()
+    folders = {f.split("/")[0] for f in files if "/" in f}
+    folders |= {"/".join(f.split("/")[:2]) for f in files if f.startswith(("Sources/", "Tests/")) and f.count("/") >= 2}
+    folders -= {"Sources", "Tests"}
+    unnamed = sorted(f for f in folders if not any(n == f or n.startswith(f + "/") for n in named))
+    assert unnamed == [], f"folders with no row in the README's layout table: {unnamed}"
