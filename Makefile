@@ -60,7 +60,7 @@ test: deps
 ## in the pytest modules, tests marked slow, vm or browser are left out of the fast tier too.
 SLOW_SYSTEM_TESTS := camera-vm.test.sh powercut-vm.test.sh systemd-vm.test.sh deb.test.sh kiosk-screen.test.sh \
                      uplink-crash.test.sh soak.test.sh fuzz.test.sh test_fleet_view.py \
-                     monitoring-still.test.sh
+                     test_monitoring_still.py
 FAST_SYSTEM_TESTS = $(filter-out $(SLOW_SYSTEM_TESTS),$(notdir $(wildcard Tests/system/*.test.sh Tests/system/test_*.py)))
 check: deps
 	$(SWIFT) build
