@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("SCHEMATHESIS_VENV") or "/var/cache/checkpointd-test/schemathesis-3.39")
 
 
-def refused(work, *args):
+def refused(*args):
     """Runs checkpoint-receiver ARGS… to its exit (a receiver that started serving is stopped after 60 s and counts
     as not refused); returns (exit status or None when it kept running, output)."""
     try:
@@ -37,18 +37,18 @@ def refused(work, *args):
 # Production use cannot inject faults by accident: `serve` (the default) has no fault options, the test stand only
 # listens on loopback, and plain HTTP is refused off loopback.
 def test_serve_refuses_fault_options_and_names_them(work):
-    rc, out = refused(work, "--port", 0, "--db", work / "x.db", "--fail-status", 503, "--fail-count", 1)
+    rc, out = refused("--port", 0, "--db", work / "x.db", "--fail-status", 503, "--fail-count", 1)
     assert rc not in (0, None), f"serve accepted --fail-status (exit {rc}): {out[:300]}"
     assert "fail-status" in out, f"serve refused without naming the option: {out.splitlines()[:3]}"
 
 
 def test_test_stand_does_not_listen_off_loopback(work):
-    rc, out = refused(work, "test-stand", "--host", "0.0.0.0", "--port", 0, "--db", work / "x.db", "--fail-status", 503)
+    rc, out = refused("test-stand", "--host", "0.0.0.0", "--port", 0, "--db", work / "x.db", "--fail-status", 503)
     assert rc not in (0, None), f"test-stand listened on 0.0.0.0 (exit {rc}): {out[:300]}"
 
 
 def test_plain_http_is_refused_off_loopback_saying_why(work):
-    rc, out = refused(work, "--host", "0.0.0.0", "--port", 0, "--db", work / "x.db")
+    rc, out = refused("--host", "0.0.0.0", "--port", 0, "--db", work / "x.db")
     assert rc not in (0, None), f"plain HTTP was served off loopback (exit {rc}): {out[:300]}"
     assert "tls-cert" in out, f"plain HTTP off loopback refused without saying why: {out.splitlines()[:3]}"
 
