@@ -59,8 +59,8 @@ test: deps
 ## System tests are bash scripts (Tests/system/*.test.sh) or pytest modules on the harness (Tests/system/test_*.py);
 ## in the pytest modules, tests marked slow, vm or browser are left out of the fast tier too.
 SLOW_SYSTEM_TESTS := camera-vm.test.sh powercut-vm.test.sh systemd-vm.test.sh deb.test.sh test_kiosk_screen.py \
-                     test_uplink_crash.py test_soak.py fuzz.test.sh fleet-view.test.sh \
-                     monitoring-still.test.sh
+                     test_uplink_crash.py test_soak.py fuzz.test.sh test_fleet_view.py \
+                     test_monitoring_still.py
 FAST_SYSTEM_TESTS = $(filter-out $(SLOW_SYSTEM_TESTS),$(notdir $(wildcard Tests/system/*.test.sh Tests/system/test_*.py)))
 check: deps
 	$(SWIFT) build
