@@ -70,8 +70,9 @@ def main():
     out_dir = ROOT / ".build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"bench-{now:%Y%m%dT%H%M%SZ}.md"
-    lines = [f"# checkpointd benchmarks — {now:%Y-%m-%dT%H:%M:%SZ} — {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
-             f"{git_head()}", "", "| measure | value | unit |", "|---|---|---|"]
+    cores = len(os.sched_getaffinity(0))
+    title = f"# checkpointd benchmarks — {now:%Y-%m-%dT%H:%M:%SZ} — {platform.machine()}, {cores} cores, {git_head()}"
+    lines = [title, "", "| measure | value | unit |", "|---|---|---|"]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     status = 0
     all_benches = benches()

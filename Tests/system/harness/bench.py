@@ -28,8 +28,8 @@ def knob(name, default, kind=int):
 
 
 def row(measure, value, unit):
-    """One table row for run.py."""
-    print(f"| {measure} | {value} | {unit} |", flush=True)
+    """One table row for run.py (an empty value or unit is printed as "| |")."""
+    print("|" + "|".join(f" {c} " if str(c) else " " for c in (measure, value, unit)) + "|", flush=True)
 
 
 def note(msg):
