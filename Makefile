@@ -80,7 +80,7 @@ demo: deps build
 
 ## bench: benchmarks; prints one table and writes it to .build/bench/.
 bench: deps build
-	BIN="$(BINDIR_REL)" SHARED="$(SHARED)" Tests/Benchmarks/run.sh
+	BIN="$(BINDIR_REL)" SHARED="$(SHARED)" /usr/bin/python3 Tests/Benchmarks/run.py
 
 ## soak: the demo pipeline for DURATION (e.g. 10m, 8h): RSS slope, fd count, lost/duplicated records.
 DURATION ?= 10m

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The daemon benchmark's driver (Tests/Benchmarks/daemon-bench.sh runs it): the real daemon ($BIN/checkpointd),
+"""The daemon benchmark's driver (Tests/Benchmarks/run.py runs it): the real daemon ($BIN/checkpointd),
 started as the demo starts it by the system tests' harness (replayed camera frames of real face photographs, the
 GY-MCU90640 simulator on a PTY, the receiver over HTTPS, the API on a Unix socket), measured:
   1. cold start to READY: exec → READY=1 on a NOTIFY_SOCKET (coldstart.py), median and max of $STARTS starts,

@@ -1,9 +1,17 @@
 #!/usr/bin/python3
-"""The kiosk screen benchmark's driver (Tests/Benchmarks/ui-bench.sh runs it): the real daemon on the demo pipeline,
+"""The kiosk screen benchmark's driver (Tests/Benchmarks/run.py runs it): the real daemon on the demo pipeline,
 started by the system tests' harness as the demo starts it (replayed camera frames of real face photographs,
 visitors coming and going; the GY-MCU90640 simulator on a PTY showing a face; the receiver over HTTPS; the screen and
 its event stream on a free 127.0.0.1 TCP port), then uibench.py (event latency, page load) and qrbench.py (QR
-scanning) in headless Chromium. Prints their markdown rows "| measure | value | unit |"; notes on stderr.
+scanning) in headless Chromium (Debian's chromium + chromium-driver + python3-selenium), measured:
+  1. engine state change → event received by the page's EventSource: p50 / p95 / max over ≥ $EVENTS events, from the
+     publish time the hub stamps on each view (publishedAtMs) to the page's arrival stamp (both the wall clock), split
+     into the daemon's share (a bare SSE client) and the browser's (see uibench.py);
+  2. page load: navigation → first daemon state on screen and → loadEventEnd, median and max of $LOADS cold loads in
+     fresh browser sessions; bytes transferred;
+  3. QR scanning (#16, qrbench.py): face detections/s with and without a QR scan stream open (alternated, same run),
+     and a readable QR in view → its fields on screen, over $QR_RUNS runs.
+Prints their markdown rows "| measure | value | unit |"; notes on stderr. Every figure is measured in this run.
 Knobs: CAM_FPS, EVENTS, MAX_S, LOADS, QR_WINDOW_S, QR_ROUNDS, QR_RUNS.
 """
 import os

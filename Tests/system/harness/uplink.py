@@ -17,15 +17,17 @@ CONTRACT = ROOT / "Tests" / "system" / "lib" / "contract.py"
 class PortReceiver:
     """`checkpoint-receiver [test-stand] --port PORT --db work/NAME.db ARGS…`; port 0 lets it pick one, read from its
     'listening on PORT' line (stdout in work/NAME.out, stderr in work/NAME.err). Fault options (--fail-status …) run it
-    as the test stand, the only mode that injects faults."""
+    as the test stand, the only mode that injects faults. postgres=DSN: `--postgres DSN` instead of --db (the SQLite
+    helpers below then see no database)."""
 
-    def __init__(self, stack, name, *args, port=0):
+    def __init__(self, stack, name, *args, port=0, postgres=None):
         w = stack.work
         self.name, self.db = name, w / f"{name}.db"
         self.out, self.err = w / f"{name}.out", w / f"{name}.err"
         mode = ["test-stand"] if "--fail-status" in args else []
+        storage = ["--postgres", postgres] if postgres else ["--db", self.db]
         with open(self.out, "wb") as out:
-            self.proc = stack.spawn([binary("checkpoint-receiver"), *mode, "--port", port, "--db", self.db,
+            self.proc = stack.spawn([binary("checkpoint-receiver"), *mode, "--port", port, *storage,
                                      *[str(a) for a in args]], self.err, stdout=out)
 
         def listening():
