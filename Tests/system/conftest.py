@@ -58,8 +58,8 @@ def _rmwork(path):
         shutil.rmtree(path, ignore_errors=True)
 
 
-# The browser tests in kiosk/ and fleet/ are run by their own scripts (kiosk-screen, fleet-view), with their stack.
-collect_ignore = ["kiosk", "fleet", "harness"]
+# Helper modules, not tests: kiosk/ (the screen's page, scenes and Chromium for test_kiosk_screen.py) and the harness.
+collect_ignore = ["kiosk", "harness"]
 
 
 @pytest.fixture(autouse=True)

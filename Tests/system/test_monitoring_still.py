@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import MODEL_NAME, ROOT, binary, demo_sh, run
+from harness import MODEL_NAME, ROOT, binary, run
 from harness.receivers import HTTPSReceiver, contract, contract_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -40,7 +40,7 @@ def kiosk(stack):
     stack.calibration()
     if not stack.model():
         pytest.fail("no YuNet model in SHARED/models (the face must be detected to be blurred)")
-    photo = demo_sh(stack.work, 'cpd_photos; echo "${photos[4]}"').strip()
+    photo = stack.photos()[4]
     # The replayed camera: one real face photo on the kiosk's background, 640x480 (two identical frames).
     img = cv2.imread(photo)
     assert img is not None, f"cannot read the face photo {photo}"

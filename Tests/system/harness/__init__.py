@@ -9,7 +9,7 @@ the same Stack, so the demo, the soak, the benchmark and the tests build the sta
 """
 from .env import BIN, ROOT, SHARED, MODEL_NAME, binary, free_port, python  # noqa: F401
 from .proc import run, Proc  # noqa: F401
-from .stack import Stack, Daemon, Receiver, Simulator, NotifySocket, demo_sh  # noqa: F401
+from .stack import Stack, Daemon, Receiver, Simulator, NotifySocket  # noqa: F401
 from .http import api, http_get, Response  # noqa: F401
 from .wait import wait_until  # noqa: F401
 from . import demo_assets  # noqa: F401

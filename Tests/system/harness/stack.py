@@ -13,25 +13,10 @@ import time
 from pathlib import Path
 
 from . import demo_assets
-from .env import BIN, ROOT, SHARED, binary
+from .env import binary
 from .http import api, http_get
 from .proc import Proc
 from .wait import DEADLINE, wait_until
-
-LIB_SH = ROOT / "Tests" / "demo" / "lib.sh"
-
-
-def demo_sh(work, script, *args, env=None):
-    """Legacy, for bash scripts not yet ported (Stack no longer uses it; it goes with Tests/demo/lib.sh): runs
-    `script` after sourcing Tests/demo/lib.sh with D=work (and BIN, ROOT, SHARED); returns its stdout."""
-    e = dict(os.environ, D=str(work), ROOT=str(ROOT), SHARED=str(SHARED), BIN=str(BIN or ""))
-    if env:
-        e.update({k: str(v) for k, v in env.items()})
-    p = subprocess.run(["bash", "-c", f'. "{LIB_SH}"; {script}', "demo_sh", *[str(a) for a in args]],
-                       capture_output=True, text=True, env=e, stdin=subprocess.DEVNULL, timeout=120)
-    if p.returncode != 0:
-        raise RuntimeError(f"Tests/demo/lib.sh: `{script}` failed (exit {p.returncode}): {p.stdout}{p.stderr}")
-    return p.stdout
 
 
 class NotifySocket:
