@@ -34,6 +34,15 @@ struct StillRequestTests {
         }
     }
 
+    /// A kiosk that has sent a heartbeat, a still asked of it, and the request handed out on its next heartbeat: the id.
+    func handedOutRequest(_ client: some TestClientProtocol, _ device: String) async throws -> String {
+        _ = try await heartbeat(client, device)
+        let (_, asked) = try await ask(client, device)
+        let requestId = try #require(asked)
+        _ = try await heartbeat(client, device)
+        return requestId
+    }
+
     func postStill(_ client: some TestClientProtocol, device: String, request: String, blurred: Bool = true, body: Data = jpeg) async throws -> HTTPResponse.Status {
         try await client.execute(uri: "/v1/monitoring/stills?deviceId=\(device)&requestId=\(request)&facesBlurred=\(blurred)&faces=1",
                                  method: .post, headers: [.contentType: "image/jpeg"], body: ByteBuffer(bytes: body)) { $0.status }
@@ -74,10 +83,7 @@ struct StillRequestTests {
     @Test func racingPostsForOneRequestGetExactlyOneCreated() async throws {
         let (svc, _) = try service(TestClock())
         try await testApplication(svc).test(.router) { client in
-            _ = try await heartbeat(client, "K1")
-            let (_, asked) = try await ask(client, "K1")
-            let requestId = try #require(asked)
-            _ = try await heartbeat(client, "K1")
+            let requestId = try await handedOutRequest(client, "K1")
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for _ in 0..<8 { group.addTask { try await self.postStill(client, device: "K1", request: requestId) } }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
@@ -145,10 +151,7 @@ struct StillRequestTests {
     @Test func aKioskWithStillsOffSaysSoAndThePageShowsIt() async throws {
         let (svc, _) = try service(TestClock())
         try await testApplication(svc).test(.router) { client in
-            _ = try await heartbeat(client, "K1")
-            let (_, asked) = try await ask(client, "K1")
-            let requestId = try #require(asked)
-            _ = try await heartbeat(client, "K1")
+            let requestId = try await handedOutRequest(client, "K1")
             let refusal = try StillRefusal(deviceId: "K1", requestId: requestId, reason: .disabled).encoded()
             try await client.execute(uri: "/v1/monitoring/still-refusals", method: .post, headers: [.contentType: "application/json"],
                                      body: ByteBuffer(bytes: refusal)) { #expect($0.status == .noContent) }
@@ -179,10 +182,7 @@ struct StillRequestTests {
         let clock = TestClock()
         let (svc, dir) = try service(clock)
         try await testApplication(svc).test(.router) { client in
-            _ = try await heartbeat(client, "K1")
-            let (_, asked) = try await ask(client, "K1")
-            let requestId = try #require(asked)
-            _ = try await heartbeat(client, "K1")
+            let requestId = try await handedOutRequest(client, "K1")
             #expect(try await postStill(client, device: "K1", request: requestId, blurred: false) == .created)
         }
         _ = try await svc.purge(recordDays: nil, faceDays: 7)

@@ -41,18 +41,27 @@ def has(text, directive):
     return re.search(f"(?m)^{re.escape(directive)}", text) is not None
 
 
+# Both units: the kiosk's checkpointd.service and the province's checkpoint-receiver.service.
+# (--man=no: the receiver's man page is installed by make install, it is not in the tree.)
+UNITS = {"checkpointd": (UNIT, ()), "checkpoint-receiver": (RUNIT, ("--man=no",))}
+
+
+@pytest.mark.parametrize("program", UNITS)
+def test_unit_verifies(work, program):
+    unit, options = UNITS[program]
+    r = run("systemd-analyze", "verify", *options, with_built_binary(work, unit, program))
+    assert r.rc == 0, f"{unit.name}: systemd-analyze verify exit {r.rc}: {r.both}"
+
+
+@pytest.mark.parametrize("program", UNITS)
+def test_security_exposure_at_most_2(work, program):
+    unit, _ = UNITS[program]
+    score, r = exposure(with_built_binary(work, unit, program))
+    print(f"{unit.name}: security exposure {score}")
+    assert score is not None and score <= 2.0, f"{unit.name}: expected exposure <= 2.0, got {score}: {r.both[-400:]}"
+
+
 # The kiosk's checkpointd.service.
-def test_unit_verifies(work):
-    r = run("systemd-analyze", "verify", with_built_binary(work, UNIT, "checkpointd"))
-    assert r.rc == 0, f"systemd-analyze verify exit {r.rc}: {r.both}"
-
-
-def test_security_exposure_at_most_2(work):
-    score, r = exposure(with_built_binary(work, UNIT, "checkpointd"))
-    print(f"checkpointd.service: security exposure {score}")
-    assert score is not None and score <= 2.0, f"expected exposure <= 2.0, got {score}: {r.both[-400:]}"
-
-
 @pytest.mark.parametrize("directive", [
     "Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=78", "StateDirectory=",
     "ConfigurationDirectory=", "RuntimeDirectory=", "SupplementaryGroups=video dialout",
@@ -73,18 +82,6 @@ def test_offline_start():
 
 
 # The province's checkpoint-receiver.service.
-def test_receiver_unit_verifies(work):
-    # --man=no: the man page is installed by make install, it is not in the tree.
-    r = run("systemd-analyze", "verify", "--man=no", with_built_binary(work, RUNIT, "checkpoint-receiver"))
-    assert r.rc == 0, f"systemd-analyze verify exit {r.rc}: {r.both}"
-
-
-def test_receiver_security_exposure_at_most_2(work):
-    score, r = exposure(with_built_binary(work, RUNIT, "checkpoint-receiver"))
-    print(f"checkpoint-receiver.service: security exposure {score}")
-    assert score is not None and score <= 2.0, f"expected exposure <= 2.0, got {score}: {r.both[-400:]}"
-
-
 @pytest.mark.parametrize("directive", [
     "User=checkpoint-receiver", "StateDirectory=checkpoint-receiver", "ConfigurationDirectory=checkpoint-receiver",
     "EnvironmentFile=-/etc/default/checkpoint-receiver", "ExecStart=/usr/bin/checkpoint-receiver serve $RECEIVER_ARGS",

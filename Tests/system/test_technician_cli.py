@@ -315,6 +315,18 @@ def test_calibrate_thermal_ends_by_saying_how_to_apply_it(k, thermal_cal):
     assert expected in thermal_cal.out, thermal_cal.out[-300:]
 
 
+def calibrate_from_volunteers(k, thermal_cal, kind, rows, name):
+    """`checkpointctl calibrate KIND` on the volunteers' readings (rows of distance_m,kiosk_c,clinical_c written to
+    work/NAME) by tech-01: its Result (output printed) after asserting it succeeded, and the calibration file it wrote."""
+    csv = k.work / name
+    csv.write_text("\n".join(rows) + "\n")
+    res = ctl("calibrate", kind, "--config", k.cfg, "--calibration", thermal_cal.path, "--readings-file", csv,
+              "--by", "tech-01")
+    print(res.out)
+    assert res.rc == 0, f"exit {res.rc}: {res.both}"
+    return res, tomllib.loads(thermal_cal.path.read_text())
+
+
 def test_calibrate_distance_fits_the_table_from_volunteers(k, thermal_cal):
     # Volunteers: the kiosk reads 0.1 °C lower per 10 cm beyond 0.5 m and 0.4 °C low overall.
     r = random.Random(7)
@@ -323,13 +335,7 @@ def test_calibrate_distance_fits_the_table_from_volunteers(k, thermal_cal):
         for _ in range(8):
             body = r.uniform(36.2, 37.4)
             rows.append(f"{d + r.uniform(-0.02, 0.02):.2f},{body - 0.4 - (d - 0.5) + r.gauss(0, 0.05):.2f},{body:.1f}")
-    csv = k.work / "volunteers.csv"
-    csv.write_text("\n".join(rows) + "\n")
-    res = ctl("calibrate", "distance", "--config", k.cfg, "--calibration", thermal_cal.path, "--readings-file", csv,
-              "--by", "tech-01")
-    print(res.out)
-    assert res.rc == 0, f"exit {res.rc}: {res.both}"
-    cal = tomllib.loads(thermal_cal.path.read_text())
+    _, cal = calibrate_from_volunteers(k, thermal_cal, "distance", rows, "volunteers.csv")
     table = cal["distance"]["table"]
     assert [round(d, 1) for d, _ in table] == [0.3, 0.5, 0.8, 1.0], table
     # The readings were taken with the example's table in place: each offset moves by that distance's own error.
@@ -355,14 +361,8 @@ def test_calibrate_skin_to_body_fits_the_offset_with_its_95_percent_interval(k, 
     for _ in range(20):
         body = r.uniform(36.2, 37.4)
         rows.append(f"0.5,{body - 0.4 + r.gauss(0, 0.1):.2f},{body:.1f}")
-    csv = k.work / "volunteers2.csv"
-    csv.write_text("\n".join(rows) + "\n")
-    res = ctl("calibrate", "skin-to-body", "--config", k.cfg, "--calibration", thermal_cal.path, "--readings-file", csv,
-              "--by", "tech-01")
-    print(res.out)
-    assert res.rc == 0, f"exit {res.rc}: {res.both}"
+    res, cal = calibrate_from_volunteers(k, thermal_cal, "skin-to-body", rows, "volunteers2.csv")
     assert re.search(r"± .* \(95 %, n = 20", res.both), f"no 95 % interval over 20 readings: {res.both}"
-    cal = tomllib.loads(thermal_cal.path.read_text())
     assert abs(cal["body"]["skin_to_body_offset_c"] - 1.4) < 0.06, f"expected about 1.4: {cal['body']}"
     assert len(cal["audit"]["history"]) == 3, cal["audit"]
 
