@@ -40,8 +40,8 @@ def w(stack):
 
 @pytest.fixture(scope="module")
 def receiver(stack):
-    """receiver(NAME, ARGS…, port=0) → a harness Receiver on a port it picks, work/NAME.sqlite (HTTPS when ARGS carry
-    --tls-cert, the test stand when they carry fault options); stopped at the module's end at the latest."""
+    """receiver(NAME, ARGS…, port=0) → a harness Receiver on a port it picks, work/NAME.sqlite (HTTPS when ARGS
+    carry --tls-cert, the test stand when they carry fault options); stopped at the module's end at the latest."""
     return lambda name, *args, port=0: stack.receiver(*args, name=name, port=port)
 
 

@@ -6,8 +6,9 @@ systemd/checkpointd.demo.toml, a NOTIFY_SOCKET to wait on.
 The files (photos, replay frames, TLS material, calibration, config, model) are made in harness/demo_assets.py;
 Stack (harness/stack.py) starts the processes; the receiver, in every form a test needs (the stack's HTTPS, a port
 it picks, its own TLS, the test stand, PostgreSQL), is harness/receiver.py's Receiver (Stack.receiver()), and
-harness/contract.py checks what it answered or kept against openapi.yaml. Tests/demo/demo.py, Tests/soak/soak.py and the daemon benchmark use
-the same Stack, so the demo, the soak, the benchmark and the tests build the stack the same way.
+harness/contract.py checks what it answered or kept against openapi.yaml. Tests/demo/demo.py, Tests/soak/soak.py
+and the daemon benchmark use the same Stack, so the demo, the soak, the benchmark and the tests build the stack the
+same way.
 """
 from .env import BIN, ROOT, SHARED, MODEL_NAME, binary, free_port, python  # noqa: F401
 from .proc import run, Proc  # noqa: F401
