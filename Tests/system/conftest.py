@@ -96,15 +96,16 @@ def notify(work):
 
 
 @pytest.fixture(scope="module")
-def browser(request):
-    """Headless Chromium (Debian's chromium + chromium-driver, python3-selenium), one per module."""
+def browser(request, stack):
+    """Headless Chromium (Debian's chromium + chromium-driver, python3-selenium), one per module; it accepts the
+    module stack's test server certificate (the receiver over HTTPS), by its public key."""
     for f in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
         if not os.access(f, os.X_OK):
             pytest.fail(f"{f} missing (make deps: chromium chromium-driver)")
     sys.path.insert(0, str(HERE / "kiosk"))
     import browser as chromium  # Tests/system/kiosk/browser.py: one way to start Chromium for every browser test
     d = _mkwork("browser")
-    drv = chromium.start(str(d))
+    drv = chromium.start(str(d), spki=[stack.tls_spki()])
     yield drv
     drv.quit()
     _rmwork(d)

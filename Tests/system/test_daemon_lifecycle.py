@@ -144,7 +144,7 @@ def reloaded(s, d, queued):
     s.recv = s.receiver()
     text = s.good.read_text()
     text = re.sub(r"(?m)^elevated_c = .*", "elevated_c = 37.8", text)
-    text = re.sub(r"(?m)^endpoint = .*", f'endpoint = "{s.recv.url}"', text)
+    text = re.sub(r"(?m)^endpoint = .*", f'endpoint = "{s.recv.url()}"', text)
     text = text.replace('device = "/dev/checkpoint-camera"', 'device = "/dev/video9"')
     s.run.write_text(text)
     d.signal(signal.SIGHUP)

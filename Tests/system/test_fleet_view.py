@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from harness import ROOT
-from harness.receivers import HTTPSReceiver, contract
+from harness.contract import contract
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -65,7 +65,7 @@ def fleet(stack):
         cv2.imwrite(str(frames / f"{i:04d}.jpg"), numpy.full((480, 640, 3), 90 + i, numpy.uint8))
     cfg = stack.config(sed=[f"s#^interval_s = .*#interval_s = {INTERVAL}#"])
     assert f"\ninterval_s = {INTERVAL}\n" in cfg.read_text(), "the demo config has no [heartbeat] interval_s"
-    stack.recv = HTTPSReceiver(stack, "--silent-after", SILENT)
+    stack.recv = stack.receiver("--silent-after", SILENT)
     stack.sim = stack.simulator("--no-face", "--ambient-c", "27")
     stack.d = stack.daemon(cfg)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -74,8 +74,7 @@ def fleet(stack):
 
 @pytest.fixture(scope="module")
 def page(browser, fleet):
-    # The receiver's certificate is from the test's throwaway CA; the screen the original test used: 1280x900.
-    browser.execute_cdp_cmd("Security.setIgnoreCertificateErrors", {"ignore": True})
+    # The screen the original test used: 1280x900 (conftest's `browser` accepts the receiver's test certificate).
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
     return browser
@@ -112,7 +111,7 @@ def test_the_real_kiosk_reports_its_calibration_stages_and_sensor(fleet):
 
 def test_every_kiosk_is_listed_worst_first(fleet, page):
     post_all(fleet.recv)
-    page.get(fleet.recv.base + "/fleet")
+    page.get(fleet.recv.url("/fleet"))
     got = rows(page)
     assert sorted(d for d, _ in got) == sorted([DEVICE] + [h["deviceId"] for h in POSTED]), got
     status = dict(got)
@@ -136,7 +135,7 @@ def test_the_page_loads_nothing_from_anywhere(fleet, page):
     n = page.execute_script("return document.querySelectorAll('script, link, img, iframe, object, embed, video, audio').length")
     assert n == 0, f"{n} script/link/img/iframe/object/embed/video/audio elements"
     names = page.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
-    assert all(n.startswith(fleet.recv.base + "/") for n in names), names
+    assert all(n.startswith(fleet.recv.url("/")) for n in names), names
 
 
 def test_the_page_is_readable_on_a_1280_px_screen(page):
@@ -162,14 +161,14 @@ def test_a_kiosk_that_goes_silent_shows_as_silent_once_the_threshold_has_passed(
     # Until the threshold the kiosk is not silent (the others keep talking).
     while time.monotonic() < silent_at - 3:
         post_all(r)
-        page.get(r.base + "/fleet")
+        page.get(r.url("/fleet"))
         assert dict(rows(page))[DEVICE] != "silent", f"silent {silent_at - time.monotonic():.1f} s before the threshold"
         time.sleep(min(5, max(0, silent_at - 3 - time.monotonic())))
     # Once it has passed, the page says so, with the silent kiosk first.
     deadline = silent_at + 3
     while True:
         post_all(r)
-        page.get(r.base + "/fleet")
+        page.get(r.url("/fleet"))
         got = rows(page)
         if dict(got)[DEVICE] == "silent":
             break
@@ -196,6 +195,6 @@ def test_metrics_show_the_silent_kiosk(fleet):
 
 
 def test_every_stored_heartbeat_matches_the_contract(fleet):
-    rc, out = contract(fleet.recv.db, "--heartbeats")
+    ok, out = contract(fleet.recv.db, "--heartbeats")
     print(out)
-    assert rc == 0, f"stored heartbeats do not match the contract: {out}"
+    assert ok, f"stored heartbeats do not match the contract: {out}"

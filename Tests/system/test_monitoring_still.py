@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness import MODEL_NAME, ROOT, binary, run
-from harness.receivers import HTTPSReceiver, contract, contract_document
+from harness.contract import contract, contract_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -57,7 +57,7 @@ def kiosk(stack):
     assert re.search(r"(?m)^still_enabled = false$", cfg.read_text()), \
         "the demo config has no [monitoring] still_enabled = false"
     stack.cfg = cfg
-    stack.recv = HTTPSReceiver(stack, "--stills", stack.work / "stills", "--silent-after", 600)
+    stack.recv = stack.receiver("--stills", stack.work / "stills", "--silent-after", 600)
     stack.sim = stack.simulator("--no-face", "--ambient-c", "27")
     stack.d = stack.daemon(cfg)
     end = time.monotonic() + 120
@@ -73,8 +73,8 @@ def ask(k, n):
     """Asks for a still: its request id; the 202's body is validated against StillRequestAccepted."""
     resp = k.recv.post(f"/v1/fleet/{DEVICE}/still-requests")
     assert resp.status == 202, f"still request {n}: HTTP {resp.status} {resp.text[:200]}"
-    rc, out = contract_document(k.work, "StillRequestAccepted", resp.body, f"accepted-{n}")
-    assert rc == 0, f"the 202 does not match the contract: {out}"
+    ok, out = contract_document(k.work, "StillRequestAccepted", resp.body, f"accepted-{n}")
+    assert ok, f"the 202 does not match the contract: {out}"
     k.ids[n] = resp.json()["requestId"]
     return k.ids[n]
 
@@ -210,20 +210,19 @@ def test_the_daemon_log_has_every_request_and_no_image_data(kiosk):
 def test_what_the_receiver_answered_and_kept_matches_the_contract(kiosk):
     # The fleet (still states, refusal, the still's facts) and the stored heartbeats.
     k = kiosk
-    rc, out = contract_document(k.work, "Fleet", k.recv.get("/v1/fleet", timeout=10).body, "fleet")
-    assert rc == 0, f"the fleet JSON does not match the contract: {out}"
-    rc2, out2 = contract(k.recv.db, "--heartbeats")
-    assert rc2 == 0, f"heartbeats: {out2}"
+    ok, out = contract_document(k.work, "Fleet", k.recv.get("/v1/fleet", timeout=10).body, "fleet")
+    assert ok, f"the fleet JSON does not match the contract: {out}"
+    ok2, out2 = contract(k.recv.db, "--heartbeats")
+    assert ok2, f"heartbeats: {out2}"
     print(f"contract: {out}; {out2}")
 
 
 def test_the_fleet_page_shows_the_still_in_chromium(kiosk, browser):
     k = kiosk
-    # The receiver's certificate is from the test's throwaway CA; the screen the original test used: 1600x900.
-    browser.execute_cdp_cmd("Security.setIgnoreCertificateErrors", {"ignore": True})
+    # The screen the original test used: 1600x900 (conftest's `browser` accepts the receiver's test certificate).
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": 1600, "height": 900, "deviceScaleFactor": 1, "mobile": False})
-    browser.get(k.recv.base + "/fleet")
+    browser.get(k.recv.url("/fleet"))
     img = browser.execute_script(
         "const i = document.querySelector('tr[data-device=\"' + arguments[0] + '\"] td.still img');"
         "return i ? [i.complete, i.naturalWidth, i.naturalHeight] : null;", DEVICE)

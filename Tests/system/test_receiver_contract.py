@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness import binary, http_get, python, run
-from harness.receivers import SPEC, PlainReceiver
+from harness.contract import SPEC
 
 HERE = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("SCHEMATHESIS_VENV") or "/var/cache/checkpointd-test/schemathesis-3.39")
@@ -54,7 +54,7 @@ def test_plain_http_is_refused_off_loopback_saying_why(work):
 
 
 def test_an_idle_connection_is_closed_after_idle_timeout(stack):
-    r = PlainReceiver(stack, "--port", 0, "--db", stack.work / "i.db", "--idle-timeout", 2, name="idle")
+    r = stack.receiver("--idle-timeout", 2, name="idle", port=0)
     try:
         with socket.create_connection(("127.0.0.1", r.port)) as s:
             s.settimeout(20)
@@ -71,7 +71,7 @@ def test_an_idle_connection_is_closed_after_idle_timeout(stack):
 
 
 def test_admin_port_alone_serves_fleet_and_metrics_and_takes_no_uploads(stack):
-    r = PlainReceiver(stack, "--port", 0, "--db", stack.work / "a.db", "--admin-port", 0, name="admin", admin=True)
+    r = stack.receiver("--admin-port", 0, name="admin", port=0, admin=True)
     try:
         codes = [http_get(r.url("/fleet")).status, http_get(r.url("/metrics")).status,
                  http_get(r.url("/fleet", r.admin_port)).status, http_get(r.url("/metrics", r.admin_port)).status,
@@ -101,7 +101,7 @@ def schemathesis(stack):
 
 
 def test_every_generated_request_is_answered_within_the_contract(stack, schemathesis):
-    r = PlainReceiver(stack, "--port", 0, "--db", stack.work / "r.db", name="contract")
+    r = stack.receiver(name="contract", port=0)
     # The hooks add a serializer for the stills' image/jpeg body (Tests/system/lib/schemathesis_hooks.py).
     env = dict(os.environ, PYTHONPATH=str(HERE / "lib"), SCHEMATHESIS_HOOKS="schemathesis_hooks")
     p = subprocess.run([schemathesis, "run", SPEC, "--experimental=openapi-3.1", "--base-url", r.url(""), "--checks", "all",

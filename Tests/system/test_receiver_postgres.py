@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from harness import binary, free_port, run
-from harness.receivers import PlainReceiver
 
 N = 60
 DEVICE = "TN-K09"
@@ -127,7 +126,7 @@ def pg(stack):
 
 def launch(stack, pg, name):
     """A receiver on the database (verify-full TLS) with the one stills directory shared by all; not waited for."""
-    r = PlainReceiver(stack, "--port", 0, "--postgres", pg.dsn(), "--stills", stack.work / "stills", name=name, wait=False)
+    r = stack.receiver("--stills", stack.work / "stills", name=name, port=0, postgres=pg.dsn(), wait=False)
     pg.receivers.append(r)
     return r
 

@@ -16,8 +16,6 @@ import uuid
 
 import pytest
 
-from harness.uplink import PortReceiver
-
 MAX = 48 * 1024 * 1024
 UPLOADS = int(os.environ.get("UPLOADS") or 8)
 FACE_MB = int(os.environ.get("FACE_MB") or 24)
@@ -28,7 +26,7 @@ B = "ckpt-uploads-boundary"
 def rx(stack):
     faces = stack.work / "faces"
     faces.mkdir()
-    r = PortReceiver(stack, "r", "--faces", faces, "--max-body-bytes", MAX)
+    r = stack.receiver("--faces", faces, "--max-body-bytes", MAX, name="r", port=0)
     r.faces = faces
     yield r
     r.stop()
@@ -230,4 +228,4 @@ def test_too_large_nothing_stored(rx, too_large):
 
 
 def test_receiver_still_running(rx):
-    assert rx.alive(), f"the receiver died: {rx.err_text()[-500:]}"
+    assert rx.alive(), f"the receiver died: {rx.text()[-500:]}"

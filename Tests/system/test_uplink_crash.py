@@ -13,7 +13,8 @@ import time
 import pytest
 
 from harness import binary
-from harness.uplink import PortReceiver, confirmed_ids, contract, drain
+from harness.contract import contract
+from harness.uplink import confirmed_ids, drain
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def receiver(stack):
     """The receiver also fails 10 % of requests, with a 503 or with a gateway's "200 OK" page that carries no receipt
     (a captive portal, a proxy answering for the server), so kills land in retries too and a 200 that is not a
     delivery must lose nothing."""
-    r = PortReceiver(stack, "recv", "--fail-status", "503,200", "--fail-rate", "0.1", "--retry-after", "0")
+    r = stack.receiver("--fail-status", "503,200", "--fail-rate", "0.1", "--retry-after", "0", name="recv", port=0)
     yield r
     r.stop()
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from harness import binary, free_port, run
-from harness.uplink import (PortReceiver, contract, ctl, dead, drain, enqueue, heartbeat_line, pending, pump,
-                            queue_status, confirmed_ids)
+from harness.contract import contract
+from harness.uplink import ctl, dead, drain, enqueue, heartbeat_line, pending, pump, queue_status, confirmed_ids
 from harness.wait import wait_until
 
 HB = ("--heartbeat-interval", "1")
@@ -40,8 +40,9 @@ def w(stack):
 
 @pytest.fixture(scope="module")
 def receiver(stack):
-    """receiver(NAME, ARGS…, port=0) → a PortReceiver on work/NAME.db; stopped at the module's end at the latest."""
-    return lambda name, *args, port=0: PortReceiver(stack, name, *args, port=port)
+    """receiver(NAME, ARGS…, port=0) → a harness Receiver on a port it picks, work/NAME.sqlite (HTTPS when ARGS
+    carry --tls-cert, the test stand when they carry fault options); stopped at the module's end at the latest."""
+    return lambda name, *args, port=0: stack.receiver(*args, name=name, port=port)
 
 
 def _openssl(w, *args, input=None):
@@ -110,7 +111,7 @@ def mtls(certs, receiver):
 
 
 def _mtls_drain(w, r, *tls, timeout=3):
-    return drain(w / "mtls.q", r.url("https"), *[str(w / a) if a.endswith((".pem", ".key")) else a for a in tls],
+    return drain(w / "mtls.q", r.url(), *[str(w / a) if a.endswith((".pem", ".key")) else a for a in tls],
                  timeout=timeout)
 
 
@@ -131,8 +132,8 @@ def test_mtls_certificate_names_the_device(w, mtls):
     _mtls_drain(w, mtls, "--ca-file", "ca.pem", "--client-cert", "other-client.pem", "--client-key", "other-client.key")
     assert (mtls.received(), pending(w / "mtls.q")) == (0, 5), \
         f"another kiosk's certificate: want 0 received, 5 pending; saw {mtls.received()}, {pending(w / 'mtls.q')}"
-    assert "certificate of kiosk-other used for device pump" in mtls.err_text(), \
-        f"the receiver should log the certificate/device mismatch: {mtls.err_text()[-500:]}"
+    assert "certificate of kiosk-other used for device pump" in mtls.text(), \
+        f"the receiver should log the certificate/device mismatch: {mtls.text()[-500:]}"
 
 
 def test_mtls_delivers_with_the_right_client_certificate(w, mtls):
@@ -150,11 +151,11 @@ def test_mtls_revoked_certificate_refused(certs, receiver):
                  "--revoked", w / "revoked.txt")
     try:
         enqueue(w / "rev.q", 2)
-        drain(w / "rev.q", r.url("https"), "--ca-file", w / "ca.pem", "--client-cert", w / "client.pem",
+        drain(w / "rev.q", r.url(), "--ca-file", w / "ca.pem", "--client-cert", w / "client.pem",
               "--client-key", w / "client.key", timeout=3)
         assert (r.received(), pending(w / "rev.q")) == (0, 2), \
             f"revoked certificate: want 0 received, 2 pending; saw {r.received()}, {pending(w / 'rev.q')}"
-        assert "is revoked" in r.err_text(), f"the receiver should log the revocation: {r.err_text()[-500:]}"
+        assert "is revoked" in r.text(), f"the receiver should log the revocation: {r.text()[-500:]}"
     finally:
         r.stop()
 
@@ -183,9 +184,9 @@ def test_ca_file_is_the_only_trust(certs, receiver):
         shutil.copy(w / "sys.pem", syslink)
         r = receiver("sysca", "--tls-cert", w / "syssrv.pem", "--tls-key", w / "syssrv.key")
         enqueue(w / "sysca.q", 3)
-        drain(w / "sysca.q", r.url("https"), "--ca-file", w / "ca.pem", timeout=3)
+        drain(w / "sysca.q", r.url(), "--ca-file", w / "ca.pem", timeout=3)
         r_cafile = r.received()
-        drain(w / "sysca.q", r.url("https"), timeout=30)
+        drain(w / "sysca.q", r.url(), timeout=30)
         r_system = r.received()
     finally:
         if r:
@@ -203,9 +204,9 @@ def test_pinned_public_key(certs, receiver):
     try:
         pin, wrong = _pin(w, "server.pem"), _pin(w, "other.pem")
         enqueue(w / "pin.q", 2)
-        drain(w / "pin.q", r.url("https"), "--ca-file", w / "ca.pem", "--pinned-public-key", wrong, timeout=3)
+        drain(w / "pin.q", r.url(), "--ca-file", w / "ca.pem", "--pinned-public-key", wrong, timeout=3)
         r_wrong = r.received()
-        drain(w / "pin.q", r.url("https"), "--ca-file", w / "ca.pem", "--pinned-public-key", f"{wrong};{pin}", timeout=30)
+        drain(w / "pin.q", r.url(), "--ca-file", w / "ca.pem", "--pinned-public-key", f"{wrong};{pin}", timeout=30)
         r_right, p = r.received(), pending(w / "pin.q")
     finally:
         r.stop()
@@ -420,7 +421,7 @@ def outage(w, stack):
     wait_until(opened)
     time.sleep(4)  # the outage
     t_up = time.monotonic()
-    r = PortReceiver(stack, "down", port=dport)
+    r = stack.receiver(name="down", port=dport)
     try:
         d.popen.wait(timeout=200)
         back = time.monotonic() - t_up
@@ -582,7 +583,7 @@ def test_enqueue_fsyncs_each_record(w):
 # --- the contract: every record any receiver of this module stored validates against openapi.yaml's Record schema ---
 
 def test_records_match_the_contract(w):
-    dbs = sorted(w.glob("*.db"))
+    dbs = sorted(w.glob("*.sqlite"))
     assert dbs, "no receiver database in the work directory (the earlier tests of this module make them)"
     ok, out = contract(*dbs)
     print(out)

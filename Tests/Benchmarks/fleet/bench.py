@@ -5,7 +5,7 @@ clients on loopback (fleet/load.py, which prints its figures as one JSON line). 
 against one receiver on SQLite, and — when PostgreSQL is installed (and this runs as root, to run it as the postgres
 user) — one and two receivers on one PostgreSQL (the two-receiver run also re-sends every tenth record to the other
 receiver, as a kiosk retrying would; the rows it stored are counted against the records sent).
-Receivers are started through the harness (harness/uplink.py). Prints markdown rows; every figure is measured here.
+Receivers are started through the harness (harness/receiver.py). Prints markdown rows; every figure is measured here.
 Scale down with DAY_FRACTION (e.g. 0.1) on a slow machine.
 """
 import glob
@@ -21,7 +21,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "system"))
 from harness import free_port, python, run  # noqa: E402
 from harness.bench import bench_stack, fail, knob, note, require_bin, row  # noqa: E402
-from harness.uplink import PortReceiver  # noqa: E402
 
 KIOSKS = knob("KIOSKS", 107)
 FRACTION = knob("DAY_FRACTION", 1.0, float)
@@ -89,10 +88,10 @@ def postgres(stack, pgbin):
     receivers = []
     try:
         dsn = f"postgres://ckpt@127.0.0.1:{port}/postgres"
-        receivers.append(PortReceiver(stack, "pg1", postgres=dsn))
+        receivers.append(stack.receiver(name="pg1", port=0, postgres=dsn))
         rows("PostgreSQL, 1 instance", load(receivers[0]))
         psql("-qc", "TRUNCATE received, heartbeats")
-        receivers.append(PortReceiver(stack, "pg2", postgres=dsn))
+        receivers.append(stack.receiver(name="pg2", port=0, postgres=dsn))
         r = load(*receivers)
         rows("PostgreSQL, 2 instances", r)
         stored = int(psql("-Atc", "SELECT count(*) FROM received"))
@@ -107,7 +106,7 @@ def postgres(stack, pgbin):
 def main():
     require_bin()
     with bench_stack("fleet-bench") as stack:
-        sqlite = PortReceiver(stack, "sqlite")
+        sqlite = stack.receiver(name="sqlite", port=0)
         rows("SQLite, 1 instance", load(sqlite))
         sqlite.stop()
         pgbin, why = pg_bin()

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Uplink benchmarks: durable enqueue latency (WAL + synchronous=FULL, 30 KB face; N_ENQ records, default 500) and the
 backlog drain rate (N_DRAIN records, default 300) to a loopback receiver over HTTP and over HTTPS (the harness's
-throwaway CA; one reused connection). Processes through the harness (harness/uplink.py: the receiver on a port it
-picks, `checkpointctl queue pump/drain`). Prints markdown table rows; every figure is measured here.
+throwaway CA; one reused connection). Processes through the harness (the receiver on a port it picks,
+harness/receiver.py; `checkpointctl queue pump/drain`, harness/uplink.py). Prints markdown table rows; every figure
+is measured here.
 """
 import re
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "system"))
 from harness.bench import bench_stack, fail, knob, note, require_bin, row  # noqa: E402
-from harness.uplink import PortReceiver, confirmed_ids, drain, pump  # noqa: E402
+from harness.uplink import confirmed_ids, drain, pump  # noqa: E402
 
 
 def enqueue(db, n):
@@ -23,13 +24,14 @@ def enqueue(db, n):
     return r.both
 
 
-def drain_rate(stack, name, scheme, n, *receiver_args, drain_args=()):
-    """n records enqueued, then drained to a fresh receiver: the row of records stored per second of the drain."""
+def drain_rate(stack, name, n, tls=False, drain_args=()):
+    """n records enqueued, then drained to a fresh receiver (over HTTPS with the stack's test CA when tls): the row of
+    records stored per second of the drain."""
     db = stack.work / f"{name}.db"
     enqueue(db, n)
-    receiver = PortReceiver(stack, f"recv-{name}", *receiver_args)
+    receiver = stack.receiver(name=f"recv-{name}", port=0, tls=tls)
     t0 = time.monotonic()
-    r = drain(db, receiver.url(scheme), *drain_args, timeout=600)
+    r = drain(db, receiver.url(), *drain_args, timeout=600)
     t1 = time.monotonic()
     got = receiver.received()
     receiver.stop()
@@ -51,11 +53,9 @@ def main():
         row(f"uplink: durable enqueue p50 (WAL, synchronous=FULL, 30 KB face, n={n_enq})", m.group(1), "ms")
         row("uplink: durable enqueue p99", m.group(2), "ms")
         # 2. backlog drain, plain HTTP and HTTPS (one reused connection)
-        drain_rate(stack, "http", "http", n_drain, drain_args=("--allow-insecure-http",))
+        drain_rate(stack, "http", n_drain, drain_args=("--allow-insecure-http",))
         stack.tls()
-        w = stack.work
-        drain_rate(stack, "https", "https", n_drain, "--tls-cert", w / "server.pem", "--tls-key", w / "server.key",
-                   drain_args=("--ca-file", w / "ca.pem"))
+        drain_rate(stack, "https", n_drain, tls=True, drain_args=("--ca-file", stack.work / "ca.pem"))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 from the environment, a work directory under /tmp with a Stack that is closed and removed at the end, rows
 "| measure | value | unit |" on stdout, notes on stderr, and the quantile the benchmarks use.
 
-A benchmark starts its processes through the Stack (stack.spawn, stack.simulator, harness.uplink.PortReceiver, …),
+A benchmark starts its processes through the Stack (stack.spawn, stack.simulator, stack.receiver, …),
 so they are stopped however the benchmark ends; it fails (exit status 1, run.py then fails) with fail(message)."""
 import contextlib
 import os

@@ -2,7 +2,9 @@
 daemon benchmark and the system tests make them: face photos, the YuNet model, replay frames, a throwaway TLS CA
 with a server certificate for 127.0.0.1, the demo calibration, and the daemon's config from
 systemd/checkpointd.demo.toml. Each function takes the work directory; nothing prints unless something fails."""
+import base64
 import glob
+import hashlib
 import json
 import re
 import shutil
@@ -82,6 +84,18 @@ def tls(work):
     openssl("x509", "-req", "-in", w / "server.csr", "-CA", w / "ca.pem", "-CAkey", w / "ca.key", "-CAcreateserial",
             "-days", "2", "-extfile", w / "san.ext", "-out", w / "server.pem")
     return free_port()
+
+
+def spki(cert):
+    """base64(SHA-256(SubjectPublicKeyInfo)) of a certificate's key: what Chromium's
+    --ignore-certificate-errors-spki-list takes to accept that certificate without knowing its CA."""
+    def openssl(*args, input=None):
+        p = subprocess.run(["openssl", *[str(a) for a in args]], input=input, capture_output=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"openssl {args[0]} failed: {p.stderr.decode(errors='replace')}")
+        return p.stdout
+    der = openssl("pkey", "-pubin", "-outform", "der", input=openssl("x509", "-in", cert, "-pubkey", "-noout"))
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 CALIBRATION = """\

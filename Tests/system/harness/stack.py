@@ -1,6 +1,6 @@
 """The demo pipeline's parts for a test, the demo, the soak or a benchmark, in one work directory: TLS material,
-calibration, replay frames and the daemon's config (harness/demo_assets.py), the receiver over HTTPS, the sensor
-simulator on a PTY, a NOTIFY_SOCKET, and the daemon, waited for until it says READY=1 and its API answers.
+calibration, replay frames and the daemon's config (harness/demo_assets.py), the receiver (harness/receiver.py), the
+sensor simulator on a PTY, a NOTIFY_SOCKET, and the daemon, waited for until it says READY=1 and its API answers.
 Stack.close() stops them all. This is the one launch code of the demo pipeline: Tests/demo/demo.py, Tests/soak/soak.py,
 Tests/Benchmarks/daemon/bench.py and the system tests all start it through here."""
 import os
@@ -14,8 +14,9 @@ from pathlib import Path
 
 from . import demo_assets
 from .env import binary
-from .http import api, http_get
+from .http import api
 from .proc import Proc
+from .receiver import Receiver
 from .wait import DEADLINE, wait_until
 
 
@@ -77,42 +78,6 @@ class NotifySocket:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
-
-
-class Receiver:
-    """checkpoint-receiver over HTTPS on 127.0.0.1 with the stack's test CA; its SQLite db in the work directory."""
-
-    def __init__(self, stack, name="receiver"):
-        stack.tls()
-        self.stack, self.port, self.cafile = stack, stack.port, stack.work / "ca.pem"
-        self.url = f"https://127.0.0.1:{self.port}/v1/records"
-        w = stack.work
-        self.proc = stack.spawn([binary("checkpoint-receiver"), "--port", self.port, "--db", w / f"{name}.sqlite",
-                                 "--tls-cert", w / "server.pem", "--tls-key", w / "server.key"], w / f"{name}.log")
-
-        def up():
-            try:
-                return http_get(f"https://127.0.0.1:{self.port}/healthz", cafile=self.cafile, timeout=2).status == 200
-            except OSError:
-                return not self.proc.alive() and "exited"
-        if wait_until(up) is not True:
-            raise RuntimeError(f"the receiver did not start: {self.proc.tail()}")
-
-    def records(self):
-        """The receiver's GET /v1/records (ids stored, deduplicated by Idempotency-Key)."""
-        return http_get(self.url, cafile=self.cafile, timeout=10).json()
-
-    def count(self):
-        """The number of records the receiver has stored (deduplicated by Idempotency-Key)."""
-        return self.records()["count"]
-
-    def alive(self):
-        return self.proc.alive()
-
-    def stop(self):
-        """The network goes down: the receiver stops (its database stays; stack.receiver() starts it again on the
-        same port and database)."""
-        return self.proc.stop()
 
 
 class Simulator:
@@ -234,6 +199,11 @@ class Stack:
             self.port = demo_assets.tls(self.work)
         return self.port
 
+    def tls_spki(self):
+        """The server certificate's public-key hash (demo_assets.spki), for a browser that is to accept it."""
+        self.tls()
+        return demo_assets.spki(self.work / "server.pem")
+
     def calibration(self):
         """The demo calibration (identity fit, 0.9 °C skin-to-body) in work/calibration.toml."""
         if self._calibration is None:
@@ -290,9 +260,10 @@ class Stack:
         self._notify.append(s)
         return s
 
-    def receiver(self, **kw):
-        """The receiver on the stack's port and work/receiver.sqlite; again after stop(): the same port and db."""
-        return Receiver(self, **kw)
+    def receiver(self, *args, **kw):
+        """checkpoint-receiver (harness/receiver.py): by default over HTTPS with the test CA on the stack's port and
+        work/receiver.sqlite (what the daemon's config points at); again after stop(): the same port and db."""
+        return Receiver(self, *args, **kw)
 
     def simulator(self, *args, **kw):
         return Simulator(self, *args, **kw)

@@ -1,85 +1,10 @@
-"""The uplink's test tools: the reference receiver on a port it picks (plain HTTP or TLS, or `test-stand` with fault
-injection), its SQLite database read as the tests read it, and `checkpointctl queue` (pump, drain, status) on a
-queue database. Used by test_uplink_faults.py, test_uplink_crash.py and test_receiver_uploads.py."""
-import json
+"""`checkpointctl queue` on a queue database as the uplink tests and the uplink benchmark use it: pump (enqueue
+synthetic records), drain to an endpoint, status (pending, dead letters, faces, integrity). The receiver they upload
+to is harness/receiver.py's; the contract check is harness/contract.py."""
 import re
-import sqlite3
-import subprocess
 
-from .env import ROOT, binary, python
+from .env import binary
 from .proc import run
-from .wait import wait_until
-
-OPENAPI = ROOT / "Sources" / "checkpoint-receiver" / "openapi.yaml"
-CONTRACT = ROOT / "Tests" / "system" / "lib" / "contract.py"
-
-
-class PortReceiver:
-    """`checkpoint-receiver [test-stand] --port PORT --db work/NAME.db ARGS…`; port 0 lets it pick one, read from its
-    'listening on PORT' line (stdout in work/NAME.out, stderr in work/NAME.err). Fault options (--fail-status …) run it
-    as the test stand, the only mode that injects faults. postgres=DSN: `--postgres DSN` instead of --db (the SQLite
-    helpers below then see no database)."""
-
-    def __init__(self, stack, name, *args, port=0, postgres=None):
-        w = stack.work
-        self.name, self.db = name, w / f"{name}.db"
-        self.out, self.err = w / f"{name}.out", w / f"{name}.err"
-        mode = ["test-stand"] if "--fail-status" in args else []
-        storage = ["--postgres", postgres] if postgres else ["--db", self.db]
-        with open(self.out, "wb") as out:
-            self.proc = stack.spawn([binary("checkpoint-receiver"), *mode, "--port", port, *storage,
-                                     *[str(a) for a in args]], self.err, stdout=out)
-
-        def listening():
-            m = re.search(r"^listening on (\d+)", self.out.read_text(), re.M)
-            return int(m.group(1)) if m else (not self.proc.alive() and "exited")
-        p = wait_until(listening)
-        if not isinstance(p, int):
-            raise RuntimeError(f"receiver {name} did not start: {self.err_text()}")
-        self.port = p
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def url(self, scheme="http"):
-        return f"{scheme}://127.0.0.1:{self.port}/v1/records"
-
-    def err_text(self):
-        return self.err.read_text(errors="replace") if self.err.exists() else ""
-
-    def _query(self, sql, *params):
-        if not self.db.exists():
-            return []
-        con = sqlite3.connect(self.db, timeout=30)
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
-
-    def received(self):
-        """Records stored (one row per Idempotency-Key)."""
-        rows = self._query("SELECT COUNT(*) FROM received")
-        return rows[0][0] if rows else 0
-
-    def duplicates(self):
-        """Duplicate uploads absorbed by Idempotency-Key."""
-        rows = self._query("SELECT COALESCE(SUM(duplicates), 0) FROM received")
-        return rows[0][0] if rows else 0
-
-    def rows(self):
-        return self._query("SELECT id, duplicates FROM received")
-
-    def heartbeat(self, device):
-        """The heartbeat the receiver holds for a device (parsed JSON), or None."""
-        rows = self._query("SELECT json FROM heartbeats WHERE device_id = ?", device)
-        return json.loads(rows[0][0]) if rows else None
-
-    def alive(self):
-        return self.proc.alive()
-
-    def stop(self):
-        return self.proc.stop()
 
 
 def ctl(*args, timeout=600, **kw):
@@ -132,10 +57,3 @@ def heartbeat_line(text):
     """'heartbeats sent N; failed M' from a drain with --heartbeat-interval → (line, sent, failed), or (None, None, None)."""
     m = re.search(r"^heartbeats sent (\d+); failed (\d+)", text, re.M)
     return (m.group(0), int(m.group(1)), int(m.group(2))) if m else (None, None, None)
-
-
-def contract(*dbs):
-    """Tests/system/lib/contract.py over receiver databases: (ok, its output)."""
-    p = subprocess.run([python, str(CONTRACT), str(OPENAPI), *[str(d) for d in dbs]], capture_output=True, text=True,
-                       timeout=300)
-    return p.returncode == 0, (p.stdout + p.stderr).strip()

@@ -22,7 +22,10 @@ MIN_TARGET_MM = 15
 MIN_TARGET_PX = math.ceil(MIN_TARGET_MM / 25.4 * KIOSK_CSS_PPI_MAX)
 
 
-def start(log_dir=None):
+def start(log_dir=None, spki=()):
+    """Headless Chromium through chromedriver (its log in log_dir). spki: public-key hashes (base64 SHA-256 of the
+    SubjectPublicKeyInfo, harness Stack.tls_spki()) of server certificates it accepts without knowing their CA: the
+    harness's receiver over HTTPS with its throwaway test CA."""
     o = webdriver.ChromeOptions()
     o.binary_location = CHROMIUM
     for a in ["--headless=new", "--no-sandbox", "--disable-features=Translate", "--disable-gpu", "--hide-scrollbars",
@@ -30,6 +33,8 @@ def start(log_dir=None):
               "--disable-background-networking", "--disable-component-update", "--no-first-run",
               "--disable-sync", "--disable-default-apps", "--disable-extensions"]:
         o.add_argument(a)
+    if spki:
+        o.add_argument("--ignore-certificate-errors-spki-list=" + ",".join(spki))
     o.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     svc = Service(CHROMEDRIVER, log_path=os.path.join(log_dir, "chromedriver.log") if log_dir else os.devnull)
     d = webdriver.Chrome(service=svc, options=o)
