@@ -30,6 +30,7 @@ if not os.environ.get("BIN"):
 os.environ.setdefault("SHARED", str(ROOT.parent / "shared"))
 
 from harness import SHARED, MODEL_NAME, Stack, demo_assets, free_port, python, wait_until  # noqa: E402
+from harness.contract import contract  # noqa: E402
 
 FPS, LEAD, VISIT, GAP = 5, 5, 7, 3
 # Skin temperatures the sensor sees per visitor; the calibration adds 0.9 °C skin-to-body.
@@ -220,14 +221,12 @@ def run(stack, D, stop_follow):
     say(f"summary: screened {screened} (+ {page_declared} declared on the screen), elevated {elevated}, without their "
         f"own screening {unbound}, uploaded {got} (receiver count, deduplicated), pending {p}")
     # Every record the receiver stored, validated against the upload contract (openapi.yaml's Record schema).
-    c = subprocess.run([python, ROOT / "Tests/system/lib/contract.py", ROOT / "Sources/checkpoint-receiver/openapi.yaml",
-                        D / "receiver.sqlite"], capture_output=True, text=True)
-    contract_ok = c.returncode == 0
+    contract_ok, out = contract(D / "receiver.sqlite")
     if contract_ok:
-        say((c.stdout + c.stderr).splitlines()[-1])
+        say(out.splitlines()[-1])
     else:
         say("contract: FAILED")
-        print("\n".join((c.stdout + c.stderr).splitlines()[:20]), flush=True)
+        print("\n".join(out.splitlines()[:20]), flush=True)
     daemon.terminate()
     say(f"daemon stopped; its log: {D}/daemon.log")
     return 0 if got == screened + page_declared and p == "0" and unbound == 0 and contract_ok else 1

@@ -29,6 +29,7 @@ if not os.environ.get("BIN"):
 os.environ.setdefault("SHARED", str(ROOT.parent / "shared"))
 
 from harness import SHARED, Stack, python, wait_until  # noqa: E402
+from harness.contract import contract  # noqa: E402
 from promtext import scrape, total  # noqa: E402
 
 START = None
@@ -216,10 +217,9 @@ def soak(stack, D, secs, sample_s, warmup_s, outage_s, cam_fps, fd_slack, drain_
     md_path.write_text(rep.stdout)
     rc = rep.returncode
     # Every record the receiver stored, validated against the upload contract (openapi.yaml's Record schema).
-    c = subprocess.run([python, ROOT / "Tests/system/lib/contract.py", ROOT / "Sources/checkpoint-receiver/openapi.yaml",
-                        D / "receiver.sqlite"], capture_output=True, text=True)
-    lines = (c.stdout + c.stderr).splitlines()
-    verdict = lines[-1] if c.returncode == 0 and lines else "contract: FAILED"
+    ok, out = contract(D / "receiver.sqlite")
+    lines = out.splitlines()
+    verdict = lines[-1] if ok and lines else "contract: FAILED"
     line = "[%6.0fs] %s" % (time.monotonic() - START, verdict)
     print(line, flush=True)
     with open(md_path, "a") as md:
