@@ -224,7 +224,7 @@ def soak(stack, D, secs, sample_s, warmup_s, outage_s, cam_fps, fd_slack, drain_
     print(line, flush=True)
     with open(md_path, "a") as md:
         md.write(line + "\n")
-    if c.returncode != 0:
+    if not ok:
         print("\n".join(lines[:20]), flush=True)
         rc = 1
     if alive == "yes":

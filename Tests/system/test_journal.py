@@ -5,7 +5,6 @@ declaration's lines (stored, delivered), with PRIORITY, SYSLOG_IDENTIFIER, LOGGE
 data. Needs root (unshare -m); the same runs under the real unit with systemd as PID 1 in systemd-vm (part E)."""
 import os
 import re
-import time
 
 import pytest
 

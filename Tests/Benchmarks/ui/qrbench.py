@@ -24,7 +24,6 @@ latency — in headless Chromium: the page is fed a result (?no-events), "Scan y
 Prints markdown rows "| measure | value | unit |"; notes go to stderr.
 """
 import http.client
-import json
 import os
 import re
 import statistics
