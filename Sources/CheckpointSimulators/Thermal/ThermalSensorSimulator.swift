@@ -5,6 +5,7 @@ import CheckpointAdapters
 import CheckpointCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Faults the simulator can inject.
 public enum SimulatorFault: String, Sendable, CaseIterable {
@@ -86,31 +87,30 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
 /// A thermal sensor on a pseudo-terminal: it streams valid frames of a face-shaped warm region, answers the
 /// init commands, and injects faults. Used by `checkpointctl simulate sensor`, the demo and the tests.
-public final class ThermalSensorSimulator: @unchecked Sendable {
-    private let lock = NSLock()
-    private var config: SimulatorConfig
-    private var master: Int32 = -1
-    private var slave: Int32 = -1
-    private var ptyPath = ""
-    private var thread: Thread?
-    private var stopping = false
-    private var stalled = false
-    private var framesSent = 0
-    private var hangUpRequested = false
-    private var stallTriggered = false
-    private var rng: SplitMix64
+public final class ThermalSensorSimulator: Sendable {
+    /// Everything that changes, shared by the caller's thread and the simulator's: one `Mutex`.
+    private struct State {
+        var config: SimulatorConfig
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        var ptyPath = ""
+        var stopping = false
+        var stalled = false
+        var framesSent = 0
+        var hangUpRequested = false
+        var stallTriggered = false
+        /// What the simulated sensor has been told.
+        var emissivity: Double = 0.95
+        var commandsReceived: [[UInt8]] = []
+        var badCommands = 0
+        var flashSaves = 0
+        var hangUps = 0
+    }
+    private let state: Mutex<State>
     private let logger: Logger
 
-    /// What the simulated sensor has been told.
-    public private(set) var emissivity: Double = 0.95
-    public private(set) var commandsReceived: [[UInt8]] = []
-    public private(set) var badCommands = 0
-    public private(set) var flashSaves = 0
-    public private(set) var hangUps = 0
-
     public init(config: SimulatorConfig, logger: Logger = Logger(label: "checkpointctl.simulate")) throws(AdapterError) {
-        self.config = config
-        self.rng = SplitMix64(seed: config.seed)
+        self.state = Mutex(State(config: config))
         self.logger = logger
         switch config.model {
         case .gyMCU90640, .gyMCU906x5: break
@@ -125,31 +125,32 @@ public final class ThermalSensorSimulator: @unchecked Sendable {
     }
 
     /// The path readers open: the stable link if configured, else the PTY itself.
-    public var path: String { lock.withLock { config.linkPath ?? ptyPath } }
-    public var devicePath: String { lock.withLock { ptyPath } }
-    public var sentFrames: Int { lock.withLock { framesSent } }
-    public var received: [[UInt8]] { lock.withLock { commandsReceived } }
-    public var currentEmissivity: Double { lock.withLock { emissivity } }
-    public var saves: Int { lock.withLock { flashSaves } }
+    public var path: String { state.withLock { $0.config.linkPath ?? $0.ptyPath } }
+    public var devicePath: String { state.withLock { $0.ptyPath } }
+    public var sentFrames: Int { state.withLock { $0.framesSent } }
+    public var received: [[UInt8]] { state.withLock { $0.commandsReceived } }
+    public var currentEmissivity: Double { state.withLock { $0.emissivity } }
+    public var saves: Int { state.withLock { $0.flashSaves } }
+    public var hangUps: Int { state.withLock { $0.hangUps } }
+    public var badCommands: Int { state.withLock { $0.badCommands } }
 
-    public func set(faceC: Double) { lock.withLock { config.faceC = faceC } }
-    public func set(ambientC: Double) { lock.withLock { config.ambientC = ambientC } }
-    public func set(blackbodyC: Double?) { lock.withLock { config.blackbodyC = blackbodyC } }
-    public func set(facePresent: Bool) { lock.withLock { config.facePresent = facePresent } }
-    public func set(target: SimulatedHeatedTarget?) { lock.withLock { config.target = target } }
+    public func set(faceC: Double) { state.withLock { $0.config.faceC = faceC } }
+    public func set(ambientC: Double) { state.withLock { $0.config.ambientC = ambientC } }
+    public func set(blackbodyC: Double?) { state.withLock { $0.config.blackbodyC = blackbodyC } }
+    public func set(facePresent: Bool) { state.withLock { $0.config.facePresent = facePresent } }
+    public func set(target: SimulatedHeatedTarget?) { state.withLock { $0.config.target = target } }
     /// Stops or resumes the stream (a stalled sensor).
-    public func setStalled(_ value: Bool) { lock.withLock { stalled = value } }
+    public func setStalled(_ value: Bool) { state.withLock { $0.stalled = value } }
     /// Simulates an unplug/replug: the PTY disappears and a new one (behind the same link) replaces it.
-    public func hangUp() { lock.withLock { hangUpRequested = true } }
+    public func hangUp() { state.withLock { $0.hangUpRequested = true } }
 
     public func start() {
         let thread = Thread { [self] in run() }
         thread.name = "sensor-simulator"
-        lock.withLock { self.thread = thread }
         thread.start()
     }
 
-    public func stop() { lock.withLock { stopping = true } }
+    public func stop() { state.withLock { $0.stopping = true } }
 
     // MARK: PTY
 
@@ -179,10 +180,13 @@ public final class ThermalSensorSimulator: @unchecked Sendable {
         cfmakeraw(&t)
         tcsetattr(s, TCSANOW, &t)
         _ = fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK)
-        master = m
-        slave = s
-        ptyPath = path
-        if let link = config.linkPath {
+        let link = state.withLock { st in
+            st.master = m
+            st.slave = s
+            st.ptyPath = path
+            return st.config.linkPath
+        }
+        if let link {
             let tmp = link + ".tmp-\(getpid())"
             unlink(tmp)
             guard symlink(path, tmp) == 0, rename(tmp, link) == 0 else {
@@ -193,30 +197,32 @@ public final class ThermalSensorSimulator: @unchecked Sendable {
     }
 
     private func closePTY() {
-        if master >= 0 { Glibc.close(master); master = -1 }
-        if slave >= 0 { Glibc.close(slave); slave = -1 }
+        state.withLock { st in
+            if st.master >= 0 { Glibc.close(st.master); st.master = -1 }
+            if st.slave >= 0 { Glibc.close(st.slave); st.slave = -1 }
+        }
     }
 
     // MARK: The stream
 
     private func run() {
+        // The noise and the split writes draw from this thread's own generator, seeded from the config.
+        var rng = SplitMix64(seed: state.withLock { $0.config.seed })
         var next = monotonicNanos()
         var incoming: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 512)
         while true {
-            let (stop, hang, rate) = lock.withLock { (stopping, hangUpRequested, config.rateHz) }
+            let (stop, hang, rate) = state.withLock { ($0.stopping, $0.hangUpRequested, $0.config.rateHz) }
             if stop { break }
             if hang {
-                lock.withLock {
-                    hangUpRequested = false
-                    hangUps += 1
-                    closePTY()
+                state.withLock {
+                    $0.hangUpRequested = false
+                    $0.hangUps += 1
                 }
+                closePTY()
                 usleep(300_000)  // the device is "unplugged" for a moment
-                lock.lock()
                 var reopenError: AdapterError?
                 do { try openPTY() } catch { reopenError = error }
-                lock.unlock()
                 if let reopenError {
                     logger.error("simulator cannot reopen its PTY: \(reopenError)")
                     break
@@ -227,54 +233,54 @@ public final class ThermalSensorSimulator: @unchecked Sendable {
             let period = UInt64(1e9 / max(0.1, rate))
             let now = monotonicNanos()
             let waitMs = next > now ? Int32(min(20, (next - now) / 1_000_000)) : 0
-            var p = pollfd(fd: lock.withLock { master }, events: Int16(POLLIN), revents: 0)
+            var p = pollfd(fd: state.withLock { $0.master }, events: Int16(POLLIN), revents: 0)
             if poll(&p, 1, waitMs) > 0, p.revents & Int16(POLLIN) != 0 {
                 let n = Glibc.read(p.fd, &buf, buf.count)
                 if n > 0 {
                     incoming.append(contentsOf: buf[0..<n])
-                    handleCommands(&incoming)
+                    handleCommands(&incoming, rng: &rng)
                 }
             }
             if monotonicNanos() >= next {
                 next += period
                 if monotonicNanos() > next + period { next = monotonicNanos() + period }  // don't burst after a pause
-                sendFrame()
+                sendFrame(rng: &rng)
             }
         }
     }
 
-    private func handleCommands(_ incoming: inout [UInt8]) {
+    private func handleCommands(_ incoming: inout [UInt8], rng: inout SplitMix64) {
         let length: Int
-        switch config.model { case .gyMCU906x5: length = 3; default: length = 4 }
+        switch state.withLock({ $0.config.model }) { case .gyMCU906x5: length = 3; default: length = 4 }
         while let start = incoming.firstIndex(of: 0xA5) {
             incoming.removeSubrange(0..<start)
             guard incoming.count >= length else { return }
             let cmd = Array(incoming[0..<length])
             let sum = cmd.dropLast().reduce(0) { $0 + Int($1) } & 0xFF
             guard UInt8(sum) == cmd[length - 1] else {
-                lock.withLock { badCommands += 1 }
+                state.withLock { $0.badCommands += 1 }
                 incoming.removeFirst()
                 continue
             }
             incoming.removeSubrange(0..<length)
-            lock.withLock { commandsReceived.append(cmd) }
+            state.withLock { $0.commandsReceived.append(cmd) }
             logger.debug("simulator got command", metadata: ["bytes": "\(cmd.map { String(format: "%02X", $0) }.joined(separator: " "))"])
             guard length == 4 else {
-                if cmd[1] == 0x45 { lock.withLock { if config.faults.contains(.stallUntilInit) { stalled = false } } }
+                if cmd[1] == 0x45 { wake() }
                 continue
             }
             switch cmd[1] {
             case 0x25:
                 let rates: [UInt8: Double] = [0: 0.5, 1: 1, 2: 2, 3: 4, 4: 8]
-                if let r = rates[cmd[2]] { lock.withLock { config.rateHz = r } }
+                if let r = rates[cmd[2]] { state.withLock { $0.config.rateHz = r } }
             case 0x35:
-                if cmd[2] == 0x02 { lock.withLock { if config.faults.contains(.stallUntilInit) { stalled = false } } }
+                if cmd[2] == 0x02 { wake() }
             case 0x45:
-                lock.withLock { emissivity = Double(cmd[2]) / 100 }
+                state.withLock { $0.emissivity = Double(cmd[2]) / 100 }
             case 0x55:
-                write(GYMCU90640Driver.emissivityReply(lock.withLock { emissivity }), split: false)
+                write(GYMCU90640Driver.emissivityReply(state.withLock { $0.emissivity }), split: false, rng: &rng)
             case 0x65:
-                lock.withLock { flashSaves += 1 }
+                state.withLock { $0.flashSaves += 1 }
             default:
                 break
             }
@@ -282,35 +288,39 @@ public final class ThermalSensorSimulator: @unchecked Sendable {
         incoming.removeAll()
     }
 
-    private func sendFrame() {
-        let (cfg, isStalled, count) = lock.withLock { (config, stalled, framesSent) }
+    /// The init command wakes a unit that stalls until it (the CH340 kind).
+    private func wake() {
+        state.withLock { if $0.config.faults.contains(.stallUntilInit) { $0.stalled = false } }
+    }
+
+    private func sendFrame(rng: inout SplitMix64) {
+        let (cfg, isStalled, count, triggered) = state.withLock { ($0.config, $0.stalled, $0.framesSent, $0.stallTriggered) }
         if isStalled { return }
-        if cfg.faults.contains(.stall) || cfg.faults.contains(.stallUntilInit), count >= cfg.stallAfterFrames,
-           !lock.withLock({ stallTriggered }) {
-            lock.withLock { stalled = true; stallTriggered = true }
+        if cfg.faults.contains(.stall) || cfg.faults.contains(.stallUntilInit), count >= cfg.stallAfterFrames, !triggered {
+            state.withLock { $0.stalled = true; $0.stallTriggered = true }
             return
         }
         if cfg.faults.contains(.garbage) {
             let n = Int.random(in: 1...120, using: &rng)
             var junk = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
             junk[Int.random(in: 0..<n, using: &rng)] = 0x5A
-            write(junk, split: false)
+            write(junk, split: false, rng: &rng)
         }
         var bytes: [UInt8]
         switch cfg.model {
         case .gyMCU906x5:
-            let raw = cfg.errorGain * (cfg.facePresent ? cfg.faceC : cfg.ambientC) + cfg.errorOffset + gaussian(cfg.noiseC)
+            let raw = cfg.errorGain * (cfg.facePresent ? cfg.faceC : cfg.ambientC) + cfg.errorOffset + gaussian(cfg.noiseC, rng: &rng)
             bytes = GYMCU906x5Driver.encode(objectC: raw, ambientC: cfg.ambientC + 8)
         default:
-            bytes = GYMCU90640Driver.encode(pixels: scene(cfg), ambientC: cfg.ambientC + 8)
+            bytes = GYMCU90640Driver.encode(pixels: scene(cfg, rng: &rng), ambientC: cfg.ambientC + 8)
         }
         if cfg.faults.contains(.badsum), count % 3 == 2 { bytes[bytes.count - 1] ^= 0x5A }
-        write(bytes, split: cfg.faults.contains(.split))
-        lock.withLock { framesSent += 1 }
+        write(bytes, split: cfg.faults.contains(.split), rng: &rng)
+        state.withLock { $0.framesSent += 1 }
     }
 
     /// The simulated scene as the sensor sees it (its own error and noise included), row-major 32×24.
-    private func scene(_ cfg: SimulatorConfig) -> [Float] {
+    private func scene(_ cfg: SimulatorConfig, rng: inout SplitMix64) -> [Float] {
         let w = GYMCU90640Driver.width, h = GYMCU90640Driver.height
         var out = [Float](repeating: 0, count: w * h)
         for y in 0..<h {
@@ -328,21 +338,21 @@ public final class ThermalSensorSimulator: @unchecked Sendable {
                     let cover = target.coverage(x, y)
                     t = t * (1 - cover) + target.c * cover
                 }
-                out[y * w + x] = Float(cfg.errorGain * t + cfg.errorOffset + gaussian(cfg.noiseC))
+                out[y * w + x] = Float(cfg.errorGain * t + cfg.errorOffset + gaussian(cfg.noiseC, rng: &rng))
             }
         }
         return out
     }
 
-    private func gaussian(_ sd: Double) -> Double {
+    private func gaussian(_ sd: Double, rng: inout SplitMix64) -> Double {
         guard sd > 0 else { return 0 }
         let u1 = max(Double.random(in: 0..<1, using: &rng), 1e-12), u2 = Double.random(in: 0..<1, using: &rng)
         return sd * (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
     /// Writes to the master; a sensor streams into the void when nobody reads, so a full buffer drops the rest.
-    private func write(_ bytes: [UInt8], split: Bool) {
-        let fd = lock.withLock { master }
+    private func write(_ bytes: [UInt8], split: Bool, rng: inout SplitMix64) {
+        let fd = state.withLock { $0.master }
         var offset = 0
         while offset < bytes.count {
             let chunk = split ? min(bytes.count - offset, Int.random(in: 1...200, using: &rng)) : bytes.count - offset
