@@ -258,9 +258,13 @@ std::vector<cfd_face> verify(cfd_detector &d, const cv::Mat &full, std::vector<c
             result.push_back(r);
         }
     }
-    // Two proposals of one face verify to the same face: keep the better one.
+    // Two proposals of one face verify to the same face: keep the better one, better by the proposal score. The
+    // proposal pass saw every box at one scale; verification scores come from crops zoomed to each box and do not
+    // compare: a box around part of a face (the eyes and nose of a face filling the frame) verifies at 0.99 on its
+    // zoomed crop and, ranked first, would keep the whole face (proposal 0.86 against 0.48) as a second face.
     std::sort(result.begin(), result.end(), [](const cfd_face &a, const cfd_face &b) {
-        return a.verified != b.verified ? a.verified > b.verified : a.score > b.score;
+        if (a.verified != b.verified) return a.verified > b.verified;
+        return a.proposal_score != b.proposal_score ? a.proposal_score > b.proposal_score : a.score > b.score;
     });
     // A face overlapping a better one by 30 % of its own area or more (a mask, a mouth, a collar under the chin) is part
     // of it, not a second face: two real heads do not overlap that much, and side by side their boxes do not touch.
