@@ -85,6 +85,10 @@ bool valid_options(const cfd_options *o, char *err, size_t err_len) {
             set_error(err, err_len, "max_proposals must be positive when verification is on");
             return false;
         }
+        if (!(o->flip_below >= 0.0f && o->flip_below <= 1.0f)) {
+            set_error(err, err_len, "flip_below must lie in 0…1 (0 = no mirror-image check, 1 = every verified crop)");
+            return false;
+        }
     }
     return true;
 }
@@ -145,7 +149,7 @@ struct cfd_detector {
     cv::Ptr<cv::FaceDetectorYN> yunet;
     // The verification pass: a second YuNet with its input fixed at verify_size² (setInputSize is not free).
     cv::Ptr<cv::FaceDetectorYN> verifier;
-    cv::Mat crop, verify_out;
+    cv::Mat crop, flipped, verify_out;
     cv::CascadeClassifier haar;
     cv::Size input_size; // the size YuNet was last told (setInputSize is not free: set only on change)
     cv::Mat resized, bgr, gray, out;
@@ -220,25 +224,47 @@ std::vector<cfd_face> verify(cfd_detector &d, const cv::Mat &full, std::vector<c
         const cfd_face *best = nullptr;
         for (const cfd_face &f : found)
             if (iou(f, p) >= 0.3f && (best == nullptr || f.score > best->score)) best = &f;
-        if (best != nullptr && best->score >= o.verify_score_threshold) {
+        float score = best != nullptr ? best->score : 0.0f;
+        if (best != nullptr && score >= o.verify_score_threshold && (o.flip_below >= 1.0f || score < o.flip_below)) {
+            // The mirror image of the same crop: YuNet must find the face there too. Its boxes are mirrored
+            // back (x -> vs - x - w, in crop pixels) before the proposal's place is checked.
+            cv::flip(d.crop, d.flipped, 1);
+            d.verifier->detect(d.flipped, d.verify_out);
+            if (!d.verify_out.empty() && d.verify_out.type() == CV_32F && d.verify_out.cols >= 15)
+                for (int r = 0; r < d.verify_out.rows; ++r) {
+                    float *row = d.verify_out.ptr<float>(r);
+                    row[0] = static_cast<float>(vs) - row[0] - row[2];
+                }
+            std::vector<cfd_face> mirrored;
+            read_yunet(d.verify_out, kx, ky, ix0 - dx0 / kx, iy0 - dy0 / ky, mirrored);
+            float mscore = 0.0f;
+            for (const cfd_face &f : mirrored)
+                if (iou(f, p) >= 0.3f) mscore = std::max(mscore, f.score);
+            score = std::min(score, mscore);
+        }
+        if (best != nullptr && score >= o.verify_score_threshold) {
             // The verification pass decides whether; the proposal keeps where (box and landmarks as the one-pass
             // detector gives them: the crop's landmarks read head roll differently on small crops).
             cfd_face v = p;
-            v.score = best->score;
+            v.score = score;
             v.proposal_score = p.score;
             v.verified = 1;
             result.push_back(v);
         } else if (o.keep_rejected) {
             cfd_face r = p;
             r.proposal_score = p.score;
-            r.score = best != nullptr ? best->score : 0.0f;
+            r.score = score;
             r.verified = 0;
             result.push_back(r);
         }
     }
-    // Two proposals of one face verify to the same face: keep the better one.
+    // Two proposals of one face verify to the same face: keep the better one, better by the proposal score. The
+    // proposal pass saw every box at one scale; verification scores come from crops zoomed to each box and do not
+    // compare: a box around part of a face (the eyes and nose of a face filling the frame) verifies at 0.99 on its
+    // zoomed crop and, ranked first, would keep the whole face (proposal 0.86 against 0.48) as a second face.
     std::sort(result.begin(), result.end(), [](const cfd_face &a, const cfd_face &b) {
-        return a.verified != b.verified ? a.verified > b.verified : a.score > b.score;
+        if (a.verified != b.verified) return a.verified > b.verified;
+        return a.proposal_score != b.proposal_score ? a.proposal_score > b.proposal_score : a.score > b.score;
     });
     // A face overlapping a better one by 30 % of its own area or more (a mask, a mouth, a collar under the chin) is part
     // of it, not a second face: two real heads do not overlap that much, and side by side their boxes do not touch.

@@ -226,6 +226,7 @@ enum Daemon {
         f.verifyAbove = d.verifyAbove
         f.nearestFaceM = d.nearestFaceMeters
         f.farthestFaceM = d.farthestFaceMeters
+        f.flipBelow = d.flipBelow
         f.focalLengthPx = focalLengthPx
         f.gateReferenceWidth = captureWidth
         return f

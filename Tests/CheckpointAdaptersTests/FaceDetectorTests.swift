@@ -247,6 +247,7 @@ struct FaceTwoPassDetectorTests {
         #expect(c.verifySize == schema.verifySize && c.verifySize > 0, "two passes by default (README, Faces)")
         #expect(c.scoreThreshold == schema.scoreThreshold && c.proposalScoreThreshold == schema.proposalScoreThreshold)
         #expect(c.verifyMargin == schema.verifyMargin && c.verifyAbove == schema.verifyAbove && c.maxProposals == schema.maxProposals)
+        #expect(c.flipBelow == schema.flipBelow)
         #expect(c.nearestFaceM == schema.nearestFaceMeters && c.farthestFaceM == schema.farthestFaceMeters)
         #expect(c.detectionWidth == schema.detectionWidth && c.detectionHeight == schema.detectionHeight)
         var bad = twoPass()
@@ -320,6 +321,32 @@ struct FaceRangeGateTests {
             if b.score != b.proposalScore { differs = true }
         }
         #expect(differs, "verification scores the crop, not the proposal")
+    }
+
+    @Test func theMirrorImageCheckKeepsRealFacesAndNeverRaisesTheScore() throws {
+        var c = FaceFixtures.config()
+        c.verifySize = 224
+        c.verifyMargin = 0.5
+        c.proposalScoreThreshold = 0.35
+        c.scoreThreshold = 0.8
+        c.verifyAbove = 1  // every proposal is cropped, so every face goes through the mirror check
+        c.flipBelow = 0
+        let plain = try FaceDetector(config: c)
+        c.flipBelow = 1
+        let mirrored = try FaceDetector(config: c)
+        for url in try FaceFixtures.images("masked") + FaceFixtures.images("with-face") {
+            let frame = try FaceFixtures.frame(url)
+            let a = try plain.detect(frame), b = try mirrored.detect(frame)
+            #expect(b.count == 1, "\(url.lastPathComponent): a real face passes on its mirror image too, found \(b.count)")
+            if let fa = a.first, let fb = b.first {
+                #expect(fb.box == fa.box && fb.proposalScore == fa.proposalScore, "\(url.lastPathComponent): same proposal")
+                #expect(fb.score <= fa.score, "\(url.lastPathComponent): the lower of the two scores, got \(fb.score) > \(fa.score)")
+            }
+        }
+        for bad in [-0.1, 1.5] {
+            c.flipBelow = bad
+            #expect(throws: AdapterError.self, "flip_below \(bad)") { try FaceDetector(config: c) }
+        }
     }
 
     @Test func badGateSettingsAreRefused() {

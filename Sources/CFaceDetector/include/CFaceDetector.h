@@ -95,6 +95,12 @@ typedef struct {
     float gate_near_m;
     float gate_far_m;
     int gate_reference_width;
+    /// Two-pass only: a crop whose verification score is at least verify_score_threshold but below this is
+    /// verified again on its mirror image (a face is nearly symmetric; a wheel, a wall or a blurred head's
+    /// outline often is not), and passes only if YuNet finds the face at the proposal's place in the mirror
+    /// image too, scoring at least verify_score_threshold; the face's score is then the lower of the two.
+    /// 0 = never (no extra cost); 1 = every crop that passed. 0…1.
+    float flip_below;
 } cfd_options;
 
 typedef struct cfd_detector cfd_detector;

@@ -23,8 +23,8 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     /// full-resolution frame around them (`verifyMargin` of the box added on every side, so the face is
     /// verifySize / (1 + 2 × margin) px wide there). 0 is one pass. The defaults mirror the config schema's
     /// `[detector]` defaults, measured in the README ("Faces").
-    public var verifySize: Int = 320
-    public var proposalScoreThreshold: Double = 0.5
+    public var verifySize: Int = 224
+    public var proposalScoreThreshold: Double = 0.35
     public var verifyMargin: Double = 0.5
     /// Most proposals verified per frame (the cost bound), best first.
     public var maxProposals: Int = 4
@@ -36,6 +36,9 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     /// farther than `farthestFaceM` is not a face (a wall or photo filling the frame; a valve, a badge). 0 = no bound.
     public var nearestFaceM: Double = 0.2
     public var farthestFaceM: Double = 3.0
+    /// Two-pass only: a crop verifying at `scoreThreshold` or more but below this is verified again on its
+    /// mirror image and must score `scoreThreshold` there too (0 = never; 1 = every verified crop).
+    public var flipBelow: Double = 1
     /// The camera's focal length in pixels at the frame size (tracking.focal_length_px), for the range gate.
     public var focalLengthPx: Double = 600
     /// The frame width `focalLengthPx` holds at (the capture width); other widths scale the gate in proportion.
@@ -67,7 +70,7 @@ public struct FaceDetectorConfig: Sendable, Equatable {
             verify_above: Float(verifyAbove),
             gate_focal_px: Float(focalLengthPx), gate_eye_m: Float(Self.readiness.interEyeMeters),
             gate_face_m: Float(Self.readiness.faceWidthMeters), gate_near_m: Float(nearestFaceM), gate_far_m: Float(farthestFaceM),
-            gate_reference_width: Int32(gateReferenceWidth))
+            gate_reference_width: Int32(gateReferenceWidth), flip_below: Float(twoPass ? flipBelow : 0))
     }
 
     /// The kiosk's own size constants (`FaceReadinessConfig.interEyeMeters`, `faceWidthMeters`), so the gate and the readiness rules agree.
@@ -84,7 +87,7 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     /// One line for logs and the CLI: "320×240 proposals ≥ 0.4, verified on 128² crops ≥ 0.8" or "320×240 ≥ 0.75".
     public var schemeDescription: String {
         verifySize > 0
-            ? "\(detectionWidth)×\(detectionHeight) proposals ≥ \(proposalScoreThreshold) (at most \(maxProposals)), those below \(verifyAbove) verified on \(verifySize)×\(verifySize) crops (margin \(verifyMargin)) ≥ \(scoreThreshold)\(gateDescription)"
+            ? "\(detectionWidth)×\(detectionHeight) proposals ≥ \(proposalScoreThreshold) (at most \(maxProposals)), those below \(verifyAbove) verified on \(verifySize)×\(verifySize) crops (margin \(verifyMargin)) ≥ \(scoreThreshold)\(flipBelow > 0 ? (flipBelow >= 1 ? ", and on their mirror image" : ", and on their mirror image when below \(flipBelow)") : "")\(gateDescription)"
             : "\(detectionWidth)×\(detectionHeight) ≥ \(scoreThreshold), one pass\(gateDescription)"
     }
 }

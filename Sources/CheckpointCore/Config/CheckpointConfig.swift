@@ -89,6 +89,7 @@ public struct CheckpointConfig: Sendable {
         public var verifyAbove: Double
         public var nearestFaceMeters: Double
         public var farthestFaceMeters: Double
+        public var flipBelow: Double
     }
 
     public struct Tracking: Sendable, Equatable {
@@ -312,7 +313,8 @@ extension CheckpointConfig.Detector {
             threads: d.get("threads", int), verifySize: d.get("verify_size", int),
             proposalScoreThreshold: d.get("proposal_score_threshold", dbl), verifyMargin: d.get("verify_margin", dbl),
             maxProposals: d.get("max_proposals", int), verifyAbove: d.get("verify_above", dbl),
-            nearestFaceMeters: d.get("nearest_face_m", dbl), farthestFaceMeters: d.get("farthest_face_m", dbl))
+            nearestFaceMeters: d.get("nearest_face_m", dbl), farthestFaceMeters: d.get("farthest_face_m", dbl),
+            flipBelow: d.get("flip_below", dbl))
     }
     /// The schema's defaults (`checkpointctl detect` runs the daemon's scheme with them).
     public static var defaults: Self { Self(CheckpointConfigSchema.defaults[table: "detector"]) }

@@ -75,10 +75,10 @@ public enum CheckpointConfigSchema {
                 "score_threshold", 0.8, 0.1, 0.99, unit: "score",
                 "Minimum YuNet score of a face: on its verification crop when verify_size > 0, else at the detection size. 0.9 misses masked faces."),
             Schema.int(
-                "verify_size", 320, 0, 640, unit: "px",
-                "Two-pass detection: each doubtful proposal from the detection size is verified on a square crop of the full-resolution frame scaled to this size (32..640; the face is then verify_size / (1 + 2 × verify_margin) px wide, 160 at the defaults); 0 = one pass. Measured in the README, 'Faces'."),
+                "verify_size", 224, 0, 640, unit: "px",
+                "Two-pass detection: each doubtful proposal from the detection size is verified on a square crop of the full-resolution frame scaled to this size (32..640; the face is then verify_size / (1 + 2 × verify_margin) px wide, 112 at the defaults); 0 = one pass. Measured in the README, 'Faces'."),
             Schema.num(
-                "proposal_score_threshold", 0.5, 0.05, 0.99, unit: "score",
+                "proposal_score_threshold", 0.35, 0.05, 0.99, unit: "score",
                 "Minimum YuNet score of a proposal at the detection size (two-pass only); low, since verification decides."),
             Schema.num("verify_margin", 0.5, 0, 2, unit: "fraction of box size", "Margin around a proposal, on each side, in its verification crop."),
             Schema.int("max_proposals", 4, 1, 16, unit: "proposals", "Most proposals verified per frame, best first (bounds the cost)."),
@@ -91,6 +91,9 @@ public enum CheckpointConfigSchema {
             Schema.num(
                 "farthest_face_m", 3.0, 0, 20, unit: "m",
                 "Range gate: a box both distance estimates (eye distance, box width) put farther than this is not a face (a valve, a badge, a face far behind); 0 = no bound. Uses tracking.focal_length_px."),
+            Schema.num(
+                "flip_below", 1, 0, 1, unit: "score",
+                "Two-pass only: a verification crop scoring at least score_threshold but below this is verified again on its mirror image and passes only if the face is found there too at score_threshold (a face is nearly symmetric); 0 = never, 1 = every verified crop."),
             Schema.num("nms_threshold", 0.3, 0.05, 0.95, unit: "IoU", "Non-maximum suppression overlap threshold."),
             Schema.int("threads", 1, 1, 4, unit: "threads", "OpenCV threads used by detection."),
         ])

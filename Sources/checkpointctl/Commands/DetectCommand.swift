@@ -14,7 +14,8 @@ struct DetectCommand: AsyncParsableCommand {
             With --json, prints one JSON object per image, one per line.
             By default this is the daemon's scheme, from the config schema's [detector] defaults: with
             --verify-size > 0, proposals at the detection size (score ≥ --proposal-score), those below
-            --verify-above verified on a --verify-size² crop of the full-resolution image (score ≥ --score);
+            --verify-above verified on a --verify-size² crop of the full-resolution image (score ≥ --score) and, when
+            the crop scores below --flip-below, on its mirror image too (score ≥ --score there as well);
             --verify-size 0 detects in one pass at --detect-size with --score. Either way, boxes outside the
             range gate (--nearest-face, --farthest-face metres, estimated from the eye distance) are dropped.
             --stages also lists the proposals that failed verification or the gate (marked rejected) and every
@@ -58,6 +59,9 @@ struct DetectCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Proposals scoring at least this at the detection size skip verification (1 = verify all).")
     var verifyAbove: Double = daemonDefaults.verifyAbove
 
+    @Option(name: .long, help: "A verification crop scoring below this (and at least --score) is verified again on its mirror image (0 = never, 1 = always).")
+    var flipBelow: Double = daemonDefaults.flipBelow
+
     @Option(name: .long, help: "Range gate: boxes estimated nearer than this many metres are not faces (0 = no bound).")
     var nearestFace: Double = daemonDefaults.nearestFaceMeters
 
@@ -90,6 +94,7 @@ struct DetectCommand: AsyncParsableCommand {
         guard verifySize == 0 || (32...640).contains(verifySize) else { throw ValidationError("--verify-size must be 0 or 32…640, got \(verifySize)") }
         guard verifyMargin >= 0, verifyMargin <= 2 else { throw ValidationError("--verify-margin must lie in 0…2, got \(verifyMargin)") }
         guard verifyAbove > 0, verifyAbove <= 1 else { throw ValidationError("--verify-above must lie in (0, 1], got \(verifyAbove)") }
+        guard flipBelow >= 0, flipBelow <= 1 else { throw ValidationError("--flip-below must lie in 0…1, got \(flipBelow)") }
         guard nearestFace >= 0, farthestFace >= 0, farthestFace == 0 || nearestFace <= farthestFace else {
             throw ValidationError("--nearest-face and --farthest-face must be >= 0 (0 = no bound) with nearest <= farthest")
         }
@@ -112,6 +117,7 @@ struct DetectCommand: AsyncParsableCommand {
         config.verifyMargin = verifyMargin
         config.maxProposals = maxProposals
         config.verifyAbove = verifyAbove
+        config.flipBelow = flipBelow
         config.nearestFaceM = nearestFace
         config.farthestFaceM = farthestFace
         config.focalLengthPx = focalLength
