@@ -244,17 +244,6 @@ public final class PostgresReceiverStorage: ReceiverStorage {
         }
     }
 
-    public func stillRequest(deviceId: String) async throws -> StillRequestRecord? {
-        do {
-            let rows = try await client.query(
-                "SELECT device_id, request_id, state, requested_at, refusal FROM still_requests WHERE device_id = \(deviceId)", logger: logger)
-            for try await row in rows.decode((String, String, String, Date, String?).self) { return Self.stillRequest(row) }
-            return nil
-        } catch {
-            throw ReceiverError(.storage, "cannot read a still request from PostgreSQL", cause: error)
-        }
-    }
-
     public func stillRequests() async throws -> [StillRequestRecord] {
         do {
             var out: [StillRequestRecord] = []

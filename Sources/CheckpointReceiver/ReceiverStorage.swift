@@ -24,8 +24,6 @@ public protocol ReceiverStorage: Sendable {
     func purgeRecords(receivedBefore cutoff: Date) async throws -> [String]
     /// Makes `request` its kiosk's current monitoring-still request (an earlier one, answered or not, is replaced).
     func putStillRequest(_ request: StillRequestRecord) async throws
-    /// The kiosk's current monitoring-still request, if any.
-    func stillRequest(deviceId: String) async throws -> StillRequestRecord?
     /// Every kiosk's current monitoring-still request (the fleet view: one query, not one per kiosk).
     func stillRequests() async throws -> [StillRequestRecord]
     /// Moves the kiosk's current request to `state` when it is in one of `from` (and is `requestId`, when given),

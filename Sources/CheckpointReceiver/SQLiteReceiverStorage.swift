@@ -61,17 +61,6 @@ public final class SQLiteReceiverStorage: ReceiverStorage {
         }
     }
 
-    public func stillRequest(deviceId: String) async throws -> StillRequestRecord? {
-        do {
-            return try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT device_id, request_id, state, requested_at, refusal FROM still_requests WHERE device_id = ?",
-                                 arguments: [deviceId]).flatMap(Self.stillRequest)
-            }
-        } catch {
-            throw ReceiverError(.storage, "cannot read a still request", cause: error)
-        }
-    }
-
     public func stillRequests() async throws -> [StillRequestRecord] {
         do {
             return try await pool.read { db in
