@@ -83,9 +83,10 @@ typedef struct {
     float verify_above;
     /// Range gate, applied before verification. A box's distance is estimated twice, as the kiosk does:
     /// gate_focal_px × gate_eye_m / its eye distance in pixels (landmarks), and gate_focal_px × gate_face_m /
-    /// its width. A box both estimates put nearer than gate_near_m (a wall or a photo filling the frame) or
-    /// both put farther than gate_far_m (a valve, a badge, a face far behind) is not a face; needing both keeps
-    /// a turned head (short eye distance) or an odd box. 0 = no bound. gate_focal_px holds for images
+    /// its width. A box whose width puts it nearer than gate_near_m (a wall or a photo filling the frame) or
+    /// that both estimates put farther than gate_far_m (a valve, a badge, a face far behind) is not a face;
+    /// needing both for "too far" keeps a turned head (its eye distance is short: it reads farther, never
+    /// nearer, which is why "too near" trusts the width). 0 = no bound. gate_focal_px holds for images
     /// gate_reference_width pixels wide (the capture width); other widths scale it in proportion (0: as is).
     /// Boxes without landmarks (Haar) are judged on the width alone. Gated boxes come back as rejected
     /// (verified = 0, score 0) with keep_rejected.

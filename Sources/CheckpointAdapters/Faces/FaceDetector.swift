@@ -14,38 +14,39 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     /// Use the cascade when YuNet fails to load (the detector then reports itself degraded).
     public var allowFallback: Bool = true
     /// Frames are downscaled (aspect kept) to fit this size before detection; boxes are mapped back.
-    public var detectionWidth: Int = 320
-    public var detectionHeight: Int = 240
+    public var detectionWidth: Int = Self.schema.detectionWidth
+    public var detectionHeight: Int = Self.schema.detectionHeight
     /// The score a face must reach: on the verification crop when verification is on, else at the detection size.
-    public var scoreThreshold: Double = 0.8
+    public var scoreThreshold: Double = Self.schema.scoreThreshold
     /// Two-pass detection: the pass at the detection size only proposes candidates (at
     /// `proposalScoreThreshold`); those below `verifyAbove` are verified on a `verifySize`² crop of the
     /// full-resolution frame around them (`verifyMargin` of the box added on every side, so the face is
-    /// verifySize / (1 + 2 × margin) px wide there). 0 is one pass. The defaults mirror the config schema's
-    /// `[detector]` defaults, measured in the README ("Faces").
-    public var verifySize: Int = 224
-    public var proposalScoreThreshold: Double = 0.35
-    public var verifyMargin: Double = 0.5
+    /// verifySize / (1 + 2 × margin) px wide there). 0 is one pass. Every default is the config schema's
+    /// `[detector]` default (one definition; measured in the README, "Faces").
+    public var verifySize: Int = Self.schema.verifySize
+    public var proposalScoreThreshold: Double = Self.schema.proposalScoreThreshold
+    public var verifyMargin: Double = Self.schema.verifyMargin
     /// Most proposals verified per frame (the cost bound), best first.
-    public var maxProposals: Int = 4
+    public var maxProposals: Int = Self.schema.maxProposals
     /// Two-pass only: proposals scoring at least this at the detection size are faces without a crop
     /// (1 = verify every proposal). Verification is only spent on the doubtful ones.
-    public var verifyAbove: Double = 0.95
-    /// Range gate, before verification: a box that both of the kiosk's distance estimates (focal × inter-eye
-    /// distance / eye distance in pixels, focal × face width / box width) put nearer than `nearestFaceM` or
-    /// farther than `farthestFaceM` is not a face (a wall or photo filling the frame; a valve, a badge). 0 = no bound.
-    public var nearestFaceM: Double = 0.2
-    public var farthestFaceM: Double = 3.0
+    public var verifyAbove: Double = Self.schema.verifyAbove
+    /// Range gate, before verification, on the kiosk's two distance estimates (focal × inter-eye distance / eye
+    /// distance in pixels, focal × face width / box width): a box whose width puts it nearer than `nearestFaceM`
+    /// (a wall or photo filling the frame), or that both put farther than `farthestFaceM` (a valve, a badge), is
+    /// not a face. 0 = no bound.
+    public var nearestFaceM: Double = Self.schema.nearestFaceMeters
+    public var farthestFaceM: Double = Self.schema.farthestFaceMeters
     /// Two-pass only: a crop verifying at `scoreThreshold` or more but below this is verified again on its
     /// mirror image and must score `scoreThreshold` there too (0 = never; 1 = every verified crop).
-    public var flipBelow: Double = 1
+    public var flipBelow: Double = Self.schema.flipBelow
     /// The camera's focal length in pixels at the frame size (tracking.focal_length_px), for the range gate.
-    public var focalLengthPx: Double = 600
+    public var focalLengthPx: Double = CheckpointConfig.Tracking.defaults.focalLengthPixels
     /// The frame width `focalLengthPx` holds at (the capture width); other widths scale the gate in proportion.
     public var gateReferenceWidth: Int = 640
     /// Also return proposals that failed verification (`DetectedFace.verified == false`): diagnostics only.
     public var keepRejected: Bool = false
-    public var nmsThreshold: Double = 0.3
+    public var nmsThreshold: Double = Self.schema.nmsThreshold
     public var topK: Int = 50
     /// Smallest face for the cascade, in detection-size pixels.
     public var cascadeMinFace: Int = 30
@@ -56,6 +57,9 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     public static let yunet2022marBytes = 345_478
     public static let defaultModelPath = "/usr/share/checkpointd/models/face_detection_yunet_2022mar.onnx"
     public static let defaultCascadePath = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt2.xml"
+
+    /// The config schema's `[detector]` defaults, the one definition of each.
+    static let schema = CheckpointConfig.Detector.defaults
 
     public init(modelPath: String = FaceDetectorConfig.defaultModelPath) { self.modelPath = modelPath }
 
@@ -86,9 +90,15 @@ public struct FaceDetectorConfig: Sendable, Equatable {
 
     /// One line for logs and the CLI: "320×240 proposals ≥ 0.4, verified on 128² crops ≥ 0.8" or "320×240 ≥ 0.75".
     public var schemeDescription: String {
-        verifySize > 0
-            ? "\(detectionWidth)×\(detectionHeight) proposals ≥ \(proposalScoreThreshold) (at most \(maxProposals)), those below \(verifyAbove) verified on \(verifySize)×\(verifySize) crops (margin \(verifyMargin)) ≥ \(scoreThreshold)\(flipBelow > 0 ? (flipBelow >= 1 ? ", and on their mirror image" : ", and on their mirror image when below \(flipBelow)") : "")\(gateDescription)"
-            : "\(detectionWidth)×\(detectionHeight) ≥ \(scoreThreshold), one pass\(gateDescription)"
+        guard verifySize > 0 else { return "\(detectionWidth)×\(detectionHeight) ≥ \(scoreThreshold), one pass\(gateDescription)" }
+        let mirror =
+            switch flipBelow {
+            case ...0: ""
+            case 1...: ", and on their mirror image"
+            default: ", and on their mirror image when below \(flipBelow)"
+            }
+        return "\(detectionWidth)×\(detectionHeight) proposals ≥ \(proposalScoreThreshold) (at most \(maxProposals)), those below "
+            + "\(verifyAbove) verified on \(verifySize)×\(verifySize) crops (margin \(verifyMargin)) ≥ \(scoreThreshold)\(mirror)\(gateDescription)"
     }
 }
 

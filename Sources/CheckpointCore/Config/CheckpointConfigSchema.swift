@@ -86,8 +86,8 @@ public enum CheckpointConfigSchema {
                 "verify_above", 0.95, 0.1, 1.0, unit: "score",
                 "Two-pass only: proposals scoring at least this at the detection size are faces without a verification crop; 1 = verify every proposal."),
             Schema.num(
-                "nearest_face_m", 0.2, 0, 5, unit: "m",
-                "Range gate: a box both distance estimates (eye distance, box width) put nearer than this is not a face (a wall or photo filling the frame); 0 = no bound. Uses tracking.focal_length_px."),
+                "nearest_face_m", 0.25, 0, 5, unit: "m",
+                "Range gate: a box whose width puts it nearer than this is not a face (a wall or photo filling the frame; at 0.25 m a face no longer fits a 4:3 frame); 0 = no bound. Uses tracking.focal_length_px."),
             Schema.num(
                 "farthest_face_m", 3.0, 0, 20, unit: "m",
                 "Range gate: a box both distance estimates (eye distance, box width) put farther than this is not a face (a valve, a badge, a face far behind); 0 = no bound. Uses tracking.focal_length_px."),

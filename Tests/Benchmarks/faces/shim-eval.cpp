@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
     o.score_threshold = 0.35f; o.nms_threshold = 0.3f; o.top_k = 50; o.min_face_size = 30;
     o.verify_size = 224; o.verify_score_threshold = 0.8f; o.verify_margin = 0.5f; o.max_proposals = 4;
     o.verify_above = 0.95f;
-    o.gate_focal_px = 600; o.gate_eye_m = 0.063f; o.gate_face_m = 0.15f; o.gate_near_m = 0.2f; o.gate_far_m = 3.0f;
+    o.gate_focal_px = 600; o.gate_eye_m = 0.063f; o.gate_face_m = 0.15f; o.gate_near_m = 0.25f; o.gate_far_m = 3.0f;
     o.gate_reference_width = 640;
     o.flip_below = 1.0f;
     int repeat = 1, threads = 1;
