@@ -259,8 +259,10 @@ import Testing
 
     @Test func theFrameSourceDeliversThroughAnAsyncStreamAndStopsWhenDropped() async throws {
         let camera = FakeCamera()
-        // Long enough that a consumer starved by a loaded machine still sees 3 frames before the script ends.
-        camera.script = (0..<1000).map { .frames([Self.frame(UInt32($0))]) }
+        // Long enough that a consumer starved by a loaded machine still sees 3 frames before the script ends: five
+        // minutes at 50 fps (20 s was not: in a full parallel `swift test` on 2 cores, tests that detect faces
+        // synchronously hold the cooperative threads, and this consumer once got fewer than 3 frames).
+        camera.script = (0..<15_000).map { .frames([Self.frame(UInt32($0))]) }
         camera.waitDelay = 0.02  // 50 fps
         let source = V4L2Camera(settings: Self.settings(), opener: camera)
         var got: [UInt64] = []
