@@ -117,7 +117,7 @@ def test_range_gate_drops_a_far_face_shown_only_with_stages(work):
     plain = detect("--json", "--detect-size", "640x480", "--model", MODEL, far).out
     nogate = detect("--json", "--detect-size", "640x480", "--farthest-face", "0", "--model", MODEL, far).out
     print(stages)
-    assert re.search(r"(?m)^scheme: 640×480 proposals ≥ 0\.35 .*verified on 224×224 crops .*mirror image.*0\.2…3\.0 m only", stages), \
+    assert re.search(r"(?m)^scheme: 640×480 proposals ≥ 0\.35 .*verified on 224×224 crops .*mirror image.*0\.25…3\.0 m only", stages), \
         f"expected the daemon's scheme line: {stages}"
     assert "0 faces" in stages and "rejected proposal" in stages, f"expected 0 faces and a rejected proposal: {stages}"
     assert '"faces":[]' in plain, f"expected no face by default: {plain}"
