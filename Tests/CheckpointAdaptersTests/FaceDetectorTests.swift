@@ -303,10 +303,11 @@ struct FaceRangeGateTests {
     }
 
     @Test func theDefaultNearGateLeavesRoomToSayStepBack() throws {
-        let gate = FaceDetectorConfig().nearestFaceM, tracking = CheckpointConfig.Tracking.defaults
+        let defaults = FaceDetectorConfig(), kiosk = FaceReadinessConfig()
+        let gate = defaults.nearestFaceM, tracking = CheckpointConfig.Tracking.defaults
         #expect(gate > 0 && gate < tracking.minDistanceMeters, "between the two the kiosk sees the face and says 'step back'")
         // Nearer than min_distance_m but not than the gate (333 px wide: 0.27 m): still a face.
-        let tooClose = try astronaut(faceWidth: 600 * 0.15 / 0.27)
+        let tooClose = try astronaut(faceWidth: defaults.focalLengthPx * kiosk.faceWidthMeters / 0.27)
         #expect(try FaceDetector(config: config(near: gate, far: 0)).detect(tooClose).count == 1, "0.27 m: a face, told to step back")
     }
 
@@ -317,7 +318,7 @@ struct FaceRangeGateTests {
         // the width: with the gate between the two readings the box is not a face; with the gate needing both
         // readings (the former rule) it was, and cost a verification crop. One pass at a low threshold, so the gate
         // is seen alone (no verification crop to reject the wall).
-        let kiosk = FaceReadinessConfig()
+        let kiosk = FaceReadinessConfig(), defaults = FaceDetectorConfig()
         let frame = try FaceFixtures.frame(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("empty-booth.jpg"))
         func onePass(near: Double) -> FaceDetectorConfig {
             var c = config(near: near, far: 0)
@@ -328,14 +329,16 @@ struct FaceRangeGateTests {
         }
         let f = try #require(try FaceDetector(config: onePass(near: 0)).detect(frame).max { $0.box.width < $1.box.width }, "YuNet's wall box")
         let lm = try #require(f.landmarks)
-        let byWidth = 600 * kiosk.faceWidthMeters / f.box.width, byEyes = 600 * kiosk.interEyeMeters / lm.interEyeDistance
+        let focal = defaults.focalLengthPx
+        let byWidth = focal * kiosk.faceWidthMeters / f.box.width, byEyes = focal * kiosk.interEyeMeters / lm.interEyeDistance
         #expect(byEyes > byWidth * 1.2, "the eyes read farther (\(byEyes) m) than the width (\(byWidth) m)")
         let between = (byWidth + byEyes) / 2
         #expect(try FaceDetector(config: onePass(near: between)).detect(frame).allSatisfy { $0.box != f.box }, "gate \(between) m: gated by its width")
         #expect(try FaceDetector(config: onePass(near: byWidth * 0.98)).detect(frame).contains { $0.box == f.box }, "kept when its width reads farther than the gate")
         // And the daemon's default gate drops it before any verification crop is spent on it.
-        #expect(byWidth < FaceDetectorConfig().nearestFaceM && byEyes > FaceDetectorConfig().nearestFaceM)
-        #expect(try FaceDetector(config: onePass(near: FaceDetectorConfig().nearestFaceM)).detect(frame).allSatisfy { $0.box != f.box })
+        let gate = defaults.nearestFaceM
+        #expect(byWidth < gate && byEyes > gate)
+        #expect(try FaceDetector(config: onePass(near: gate)).detect(frame).allSatisfy { $0.box != f.box })
     }
 
     @Test func confidentProposalsSkipVerification() throws {

@@ -42,8 +42,9 @@ public struct FaceDetectorConfig: Sendable, Equatable {
     public var flipBelow: Double = Self.schema.flipBelow
     /// The camera's focal length in pixels at the frame size (tracking.focal_length_px), for the range gate.
     public var focalLengthPx: Double = CheckpointConfig.Tracking.defaults.focalLengthPixels
-    /// The frame width `focalLengthPx` holds at (the capture width); other widths scale the gate in proportion.
-    public var gateReferenceWidth: Int = 640
+    /// The frame width `focalLengthPx` holds at (the capture width, camera.width); other widths scale the gate
+    /// in proportion.
+    public var gateReferenceWidth: Int = CameraSettings().width
     /// Also return proposals that failed verification (`DetectedFace.verified == false`): diagnostics only.
     public var keepRejected: Bool = false
     public var nmsThreshold: Double = Self.schema.nmsThreshold

@@ -5,8 +5,9 @@ rewriting every file of the directory (atomically: write, then rename) changes t
 Camera(DIR, BOXES_JSON, PHOTOS).show(scene) writes a scene (Tests/system/test_kiosk_screen.py shows the empty
 background before the daemon starts: it needs images at start).
 Scenes: background; visitor (one face ~210 px wide, about 0.5 m); far (the same face scaled down to ~60 px, beyond
-max_distance_m); close (~420 px, nearer than min_distance_m); blurry (the visitor out of focus); two (two faces
-side by side); qr (a phone held up to the camera showing a QR code with `Camera.qr_payload`, drawn with segno through
+max_distance_m); close (~330 px, about 0.27 m: nearer than tracking.min_distance_m, 0.3 m, yet not as near as
+detector.nearest_face_m, 0.25 m, under which the detector drops a box as frame-filling and false); blurry (the
+visitor out of focus); two (two faces side by side); qr (a phone held up to the camera showing a QR code with `Camera.qr_payload`, drawn with segno through
 Tests/system/qr/make_frames.py's `qr_modules`).
 """
 import json
@@ -88,7 +89,7 @@ class Camera:
             paste(frame, p, self.boxes[p], 60, 320, 250)
         elif kind == "close":
             p = self.photos[k % len(self.photos)]
-            paste(frame, p, self.boxes[p], 420, 320, 240)
+            paste(frame, p, self.boxes[p], 330, 320, 240)
         elif kind == "blurry":
             p = self.photos[k % len(self.photos)]
             paste(frame, p, self.boxes[p], 210, 320, 250)
