@@ -1,9 +1,8 @@
 #!/usr/bin/python3
 """Runs the benchmarks in one go and prints one table of measured figures (`make bench`).
 
-A benchmark is Tests/Benchmarks/<topic>/bench.py (run with /usr/bin/python3), or Tests/Benchmarks/<topic>-bench.sh
-while that topic is still bash (the .sh wins when both exist: its directory then holds its helpers). Each prints
-markdown rows "| measure | value | unit |" on stdout; other stdout lines (notes) go to stderr, as does its stderr.
+A benchmark is Tests/Benchmarks/<topic>/bench.py (run with /usr/bin/python3; its directory holds its helpers). Each
+prints markdown rows "| measure | value | unit |" on stdout; other stdout lines (notes) go to stderr, as does its stderr.
 The table is also written to .build/bench/bench-<UTC time>.md so runs can be compared.
 
 Env: BIN (required: the built binaries), SHARED (default: ../shared next to the clone), BENCHES (optional,
@@ -28,7 +27,6 @@ HEADER = re.compile(r"^\| *measure *\||^\|[- |]+\|$")
 def benches():
     """{topic: argv}, topics in name order."""
     found = {d.name: [PY, str(d / "bench.py")] for d in HERE.iterdir() if (d / "bench.py").is_file()}
-    found.update({f.name[:-len("-bench.sh")]: ["bash", f.name] for f in HERE.glob("*-bench.sh")})
     return dict(sorted(found.items()))
 
 
@@ -78,7 +76,7 @@ def main():
     all_benches = benches()
     for topic in selected(all_benches, os.environ.get("BENCHES", "")):
         argv = all_benches[topic]
-        name = argv[1] if argv[0] == "bash" else f"{topic}/bench.py"
+        name = f"{topic}/bench.py"
         print(f"=== {name}", file=sys.stderr, flush=True)
         p = subprocess.run(argv, cwd=HERE, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         text = p.stdout.decode("utf-8", "replace")

@@ -2,7 +2,7 @@
 // files with the scheme's options given on the command line, printing `checkpointctl detect --json` lines
 // (image, width, height, ms, faces[x, y, w, h, score, landmarks]) that faces/eval.py scores. For trying
 // schemes on the local evaluation set without rebuilding the Swift package; the figures that count are
-// measured with the release checkpointctl (faces-bench.sh).
+// measured with the release checkpointctl (faces/bench.py).
 //
 // build: g++ -O2 -std=c++17 -I Sources/CFaceDetector/include -o /tmp/shim-eval \
 //            Tests/Benchmarks/faces/shim-eval.cpp Sources/CFaceDetector/FaceDetector.cpp $(pkg-config --cflags --libs opencv4)
