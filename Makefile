@@ -178,8 +178,8 @@ DEB_DIR     ?= .build/deb
 # Full RELRO and immediate binding, as Debian's hardening flags ask (swift build does not read LDFLAGS).
 STATIC_LDFLAGS := -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
 # DEB_BUILD_OPTIONS=noopt (Debian's "compile with a minimum of optimization"): a debug build instead of release.
-# `make test` packages that way with DEB_SCRATCH=.build, where its debug build is already made, so only the three
-# links are redone (~1 min) instead of a second full build (~25 min of CI's 2 cores); `make deb` alone is release.
+# `make test` packages that way with DEB_SCRATCH=.build, where its debug build is already made, so the three programs
+# are relinked (1-3 min, see below) instead of a second full build (~25 min of CI's 2 cores); `make deb` is release.
 STATIC_CONFIGURATION := $(if $(filter noopt,$(DEB_BUILD_OPTIONS)),debug,release)
 # The objects of `make test`'s build were compiled for the shared runtime, whose libraries carry their own
 # dependencies: linked statically, Foundation's static archives then lack theirs. Named here, as one group (they
@@ -188,8 +188,9 @@ STATIC_CONFIGURATION := $(if $(filter noopt,$(DEB_BUILD_OPTIONS)),debug,release)
 STATIC_DEBUG_LDFLAGS := -Xlinker --start-group \
   $(foreach l,Foundation FoundationEssentials FoundationInternationalization CoreFoundation _FoundationICU \
     _FoundationCollections _FoundationCShims dispatch BlocksRuntime stdc++,-Xlinker -l$(l)) -Xlinker --end-group
-## build-static: release binaries (debug with noopt) with the Swift runtime linked in (a kiosk has no Swift toolchain). System
-## libraries (OpenCV, libcurl, SQLite, libturbojpeg, libpng, ZXing) stay shared; dh_shlibdeps turns them into Depends.
+## build-static: release binaries (debug with noopt) with the Swift runtime linked in (a kiosk has no Swift
+## toolchain). System libraries (OpenCV, libcurl, SQLite, libturbojpeg, libpng, ZXing) stay shared; dh_shlibdeps
+## turns them into Depends.
 build-static:
 	$(SWIFT) build -c $(STATIC_CONFIGURATION) --static-swift-stdlib --scratch-path $(DEB_SCRATCH) $(STATIC_LDFLAGS) \
 	  $(if $(filter debug,$(STATIC_CONFIGURATION)),$(STATIC_DEBUG_LDFLAGS)) $(SWIFT_BUILD_FLAGS)
